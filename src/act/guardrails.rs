@@ -1,0 +1,314 @@
+//! Guardrails: the rules a change must pass before an operator can approve it. Pure: the
+//! caller gives the twin, the recent actions and the clock. Safe defaults; all configurable.
+
+use crate::change::Change;
+use crate::twin::{FeedState, Snapshot};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Guardrails {
+    /// Nothing can be applied.
+    pub readonly: bool,
+    /// Contexts that are always read-only.
+    pub readonly_contexts: Vec<String>,
+    /// When non-empty, only these namespaces may be changed.
+    pub allow_namespaces: Vec<String>,
+    pub deny_namespaces: Vec<String>,
+    /// Largest replica change of one action.
+    pub max_replica_change: u32,
+    /// Largest total replica change per workload within an hour.
+    pub max_replica_change_per_hour: u32,
+    /// Floor on replicas of workloads marked critical.
+    pub critical_min_replicas: u32,
+    /// Share of the cluster's allocatable CPU and memory that must stay unrequested.
+    pub quota_headroom: f64,
+    /// Seconds between two actions on one target.
+    pub cooldown_secs: i64,
+}
+
+impl Default for Guardrails {
+    fn default() -> Self {
+        Guardrails {
+            readonly: false,
+            readonly_contexts: Vec::new(),
+            allow_namespaces: Vec::new(),
+            deny_namespaces: vec!["kube-system".into(), "kube-public".into(), "kube-node-lease".into()],
+            max_replica_change: 10,
+            max_replica_change_per_hour: 20,
+            critical_min_replicas: 2,
+            quota_headroom: 0.10,
+            cooldown_secs: 300,
+        }
+    }
+}
+
+/// An action already taken (from the audit log), for rate limits and cooldowns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PastAction {
+    pub time: DateTime<Utc>,
+    pub target: String,
+    /// Replica change it made (0 for non-scaling actions).
+    pub replica_delta: i64,
+}
+
+/// A rule a change breaks, named so the view can say which.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    pub rule: &'static str,
+    pub message: String,
+}
+
+impl Guardrails {
+    /// Every rule `change` breaks on this twin; empty means it may be approved.
+    pub fn check(
+        &self,
+        change: &Change,
+        snap: &Snapshot,
+        context: &str,
+        past: &[PastAction],
+        now: DateTime<Utc>,
+    ) -> Vec<Violation> {
+        let mut v = Vec::new();
+        let mut push = |rule: &'static str, message: String| v.push(Violation { rule, message });
+        if self.readonly {
+            push("readonly", "twintop runs read-only (--readonly or config)".into());
+        }
+        if self.readonly_contexts.iter().any(|c| c == context) {
+            push("readonly", format!("context {context} is configured read-only"));
+        }
+        if let Some(f) = snap.feeds.iter().find(|f| f.state != FeedState::Ok && f.state != FeedState::Off) {
+            push(
+                "stale-feed",
+                format!("feed {} is {:?}: no action on data that may be out of date", f.name, f.state),
+            );
+        }
+        // Past actions are recorded by key (`namespace/name`); a change may name a bare workload.
+        let target = match change {
+            Change::Scale { workload, .. } | Change::HpaBounds { workload, .. } => snap
+                .workload_index(workload)
+                .map(|w| snap.workloads[w].key())
+                .unwrap_or_else(|| workload.clone()),
+            Change::Cordon { server, .. } => server.clone(),
+        };
+        let recent: Vec<&PastAction> = past.iter().filter(|p| p.target == target).collect();
+        if let Some(last) = recent.iter().map(|p| p.time).max() {
+            let since = (now - last).num_seconds();
+            if since < self.cooldown_secs {
+                push(
+                    "cooldown",
+                    format!("{target} was changed {since} s ago; wait {} s more", self.cooldown_secs - since),
+                );
+            }
+        }
+        match change {
+            Change::Scale { workload, replicas } => {
+                let Some(w) = snap.workload_index(workload) else {
+                    push("target", format!("no workload {workload} in the twin"));
+                    return v;
+                };
+                let wl = &snap.workloads[w];
+                self.check_namespace(&wl.namespace, &mut push);
+                if let Some(hpa) = &wl.hpa {
+                    push(
+                        "hpa-owned",
+                        format!(
+                            "HPA {} owns the replicas of {workload} (min {} max {}): change the HPA's bounds, not replicas",
+                            hpa.name, hpa.min_replicas, hpa.max_replicas
+                        ),
+                    );
+                }
+                let delta = *replicas as i64 - wl.replicas as i64;
+                if delta.unsigned_abs() > self.max_replica_change as u64 {
+                    push(
+                        "max-change",
+                        format!(
+                            "{} → {} changes {} replicas; the limit per action is {}",
+                            wl.replicas,
+                            replicas,
+                            delta.abs(),
+                            self.max_replica_change
+                        ),
+                    );
+                }
+                let hour: i64 = recent
+                    .iter()
+                    .filter(|p| (now - p.time).num_seconds() < 3600)
+                    .map(|p| p.replica_delta.abs())
+                    .sum();
+                if hour + delta.abs() > self.max_replica_change_per_hour as i64 {
+                    push(
+                        "max-change-per-hour",
+                        format!(
+                            "{workload} changed by {hour} replicas in the last hour; {} more exceeds {}",
+                            delta.abs(),
+                            self.max_replica_change_per_hour
+                        ),
+                    );
+                }
+                if wl.critical && *replicas < self.critical_min_replicas {
+                    push(
+                        "critical-min",
+                        format!("{workload} is critical: at least {} replicas", self.critical_min_replicas),
+                    );
+                }
+                if delta > 0 {
+                    self.check_quota(snap, wl.requests.scale(delta as f64), &mut push);
+                }
+            }
+            Change::HpaBounds { workload, min, max } => {
+                let Some(w) = snap.workload_index(workload) else {
+                    push("target", format!("no workload {workload} in the twin"));
+                    return v;
+                };
+                let wl = &snap.workloads[w];
+                self.check_namespace(&wl.namespace, &mut push);
+                if wl.hpa.is_none() {
+                    push("target", format!("{workload} has no HPA"));
+                }
+                if min > max || *min == 0 {
+                    push("bounds", format!("HPA bounds min {min} max {max} are invalid"));
+                }
+                if wl.critical && *min < self.critical_min_replicas {
+                    push(
+                        "critical-min",
+                        format!("{workload} is critical: HPA min at least {}", self.critical_min_replicas),
+                    );
+                }
+                if let Some(hpa) = &wl.hpa {
+                    let growth = max.saturating_sub(hpa.max_replicas);
+                    if growth > self.max_replica_change {
+                        push(
+                            "max-change",
+                            format!(
+                                "raising max by {growth} exceeds the limit per action of {}",
+                                self.max_replica_change
+                            ),
+                        );
+                    }
+                }
+            }
+            Change::Cordon { server, .. } => {
+                if snap.server_index(server).is_none() {
+                    push("target", format!("no server {server} in the twin"));
+                }
+            }
+        }
+        v
+    }
+
+    fn check_namespace(&self, ns: &str, push: &mut impl FnMut(&'static str, String)) {
+        if self.deny_namespaces.iter().any(|d| d == ns) {
+            push("namespace", format!("namespace {ns} is on the deny list"));
+        }
+        if !self.allow_namespaces.is_empty() && !self.allow_namespaces.iter().any(|a| a == ns) {
+            push("namespace", format!("namespace {ns} is not on the allow list"));
+        }
+    }
+
+    fn check_quota(
+        &self,
+        snap: &Snapshot,
+        extra: crate::twin::Resources,
+        push: &mut impl FnMut(&'static str, String),
+    ) {
+        let alloc = snap
+            .servers
+            .iter()
+            .filter(|s| s.schedulable)
+            .fold(crate::twin::Resources::ZERO, |a, s| a.add(&s.allocatable));
+        let requested =
+            snap.server_status.iter().fold(crate::twin::Resources::ZERO, |a, s| a.add(&s.requested));
+        let after = requested.add(&extra);
+        let limit = 1.0 - self.quota_headroom;
+        if after.cpu_m > alloc.cpu_m * limit || after.mem_mib > alloc.mem_mib * limit {
+            push(
+                "quota-headroom",
+                format!(
+                    "requests would reach {:.0}% CPU / {:.0}% memory of allocatable; {:.0}% must stay free",
+                    after.cpu_m / alloc.cpu_m.max(1.0) * 100.0,
+                    after.mem_mib / alloc.mem_mib.max(1.0) * 100.0,
+                    self.quota_headroom * 100.0
+                ),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo::{DemoPreset, DemoTwin};
+    use crate::twin::Feed;
+
+    fn demo() -> std::sync::Arc<Snapshot> {
+        DemoTwin::starting_at(DemoPreset::Dc, 1, DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap())
+            .warm_snapshot(3)
+    }
+
+    fn rules(v: &[Violation]) -> Vec<&str> {
+        v.iter().map(|x| x.rule).collect()
+    }
+
+    #[test]
+    fn a_modest_scale_passes() {
+        let s = demo();
+        let g = Guardrails::default();
+        let c = Change::Scale { workload: "boutique/checkoutservice".into(), replicas: 4 };
+        assert!(g.check(&c, &s, "demo", &[], s.time).is_empty());
+    }
+
+    #[test]
+    fn each_rule_names_itself() {
+        let s = demo();
+        let g = Guardrails { readonly_contexts: vec!["prod".into()], ..Guardrails::default() };
+        let now = s.time;
+        let scale = |w: &str, n| Change::Scale { workload: w.into(), replicas: n };
+        assert_eq!(rules(&g.check(&scale("checkoutservice", 4), &s, "prod", &[], now)), ["readonly"]);
+        assert_eq!(
+            rules(&g.check(&scale("checkoutservice", 40), &s, "demo", &[], now)),
+            ["max-change", "max-change-per-hour"]
+        );
+        assert!(rules(&g.check(&scale("frontend", 8), &s, "demo", &[], now)).contains(&"hpa-owned"));
+        assert_eq!(rules(&g.check(&scale("nope", 3), &s, "demo", &[], now)), ["target"]);
+        let past = [PastAction {
+            time: now - chrono::Duration::seconds(60),
+            target: "boutique/checkoutservice".into(),
+            replica_delta: 2,
+        }];
+        assert_eq!(rules(&g.check(&scale("checkoutservice", 4), &s, "demo", &past, now)), ["cooldown"]);
+        let hpa = Change::HpaBounds { workload: "frontend".into(), min: 1, max: 20 };
+        assert_eq!(rules(&g.check(&hpa, &s, "demo", &[], now)), ["critical-min"]);
+        let tight = Guardrails { quota_headroom: 0.99, ..Guardrails::default() };
+        assert_eq!(
+            rules(&tight.check(&scale("checkoutservice", 4), &s, "demo", &[], now)),
+            ["quota-headroom"]
+        );
+        let deny = Guardrails { deny_namespaces: vec!["boutique".into()], ..Guardrails::default() };
+        assert_eq!(rules(&deny.check(&scale("checkoutservice", 4), &s, "demo", &[], now)), ["namespace"]);
+    }
+
+    #[test]
+    fn stale_feed_blocks_actions() {
+        let mut s = (*demo()).clone();
+        s.feeds.push(Feed {
+            name: "vm".into(),
+            state: FeedState::Stale,
+            detail: String::new(),
+            updated: None,
+        });
+        let c = Change::Scale { workload: "checkoutservice".into(), replicas: 4 };
+        assert_eq!(rules(&Guardrails::default().check(&c, &s, "demo", &[], s.time)), ["stale-feed"]);
+    }
+
+    #[test]
+    fn config_parses_from_toml_with_defaults() {
+        let g: Guardrails = toml::from_str("readonly = true\nmax_replica_change = 3").unwrap();
+        assert!(g.readonly);
+        assert_eq!(g.max_replica_change, 3);
+        assert_eq!(g.cooldown_secs, 300);
+        let e = toml::from_str::<Guardrails>("max_replicas_change = 3").unwrap_err().to_string();
+        assert!(e.contains("max_replicas_change"), "{e}");
+    }
+}

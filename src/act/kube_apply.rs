@@ -1,0 +1,141 @@
+//! Applying a `Change` to a real cluster through the Kubernetes API: RBAC asked first
+//! (SelfSubjectAccessReview) so the console never offers what the API will refuse, then a
+//! server-side dry run, then the same request for real — merge patches with field manager
+//! `twintop` on the scale subresource, the HPA, or the node.
+
+use crate::change::Change;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::authorization::v1::{
+    ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::Node;
+use kube::Client;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use serde_json::json;
+
+pub const FIELD_MANAGER: &str = "twintop";
+
+/// Which object a workload change goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkloadKind {
+    Deployment,
+    StatefulSet,
+}
+
+/// The API request a change becomes: (group, resource, subresource, namespace, name).
+pub fn access_for(change: &Change, kind: WorkloadKind) -> (String, String, String, Option<String>, String) {
+    match change {
+        Change::Scale { workload, .. } => {
+            let (ns, name) = split_key(workload);
+            let res = match kind {
+                WorkloadKind::Deployment => "deployments",
+                WorkloadKind::StatefulSet => "statefulsets",
+            };
+            ("apps".into(), res.into(), "scale".into(), Some(ns), name)
+        }
+        Change::HpaBounds { workload, .. } => {
+            let (ns, name) = split_key(workload);
+            ("autoscaling".into(), "horizontalpodautoscalers".into(), String::new(), Some(ns), name)
+        }
+        Change::Cordon { server, .. } => (String::new(), "nodes".into(), String::new(), None, server.clone()),
+    }
+}
+
+fn split_key(key: &str) -> (String, String) {
+    match key.split_once('/') {
+        Some((ns, n)) => (ns.into(), n.into()),
+        None => ("default".into(), key.into()),
+    }
+}
+
+/// Asks the API server whether the current user may `patch` what `change` touches.
+pub async fn can_apply(client: &Client, change: &Change, kind: WorkloadKind) -> Result<bool, String> {
+    let (group, resource, subresource, namespace, name) = access_for(change, kind);
+    let review = SelfSubjectAccessReview {
+        spec: SelfSubjectAccessReviewSpec {
+            resource_attributes: Some(ResourceAttributes {
+                group: Some(group),
+                resource: Some(resource.clone()),
+                subresource: (!subresource.is_empty()).then_some(subresource),
+                namespace,
+                name: Some(name),
+                verb: Some("patch".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let api: Api<SelfSubjectAccessReview> = Api::all(client.clone());
+    let r = api.create(&PostParams::default(), &review).await.map_err(|e| describe(&e, &resource))?;
+    Ok(r.status.map(|s| s.allowed).unwrap_or(false))
+}
+
+/// Applies (or with `dry_run`, validates server-side) one change; returns what changed.
+pub async fn apply(
+    client: &Client,
+    change: &Change,
+    kind: WorkloadKind,
+    dry_run: bool,
+) -> Result<String, String> {
+    let pp = PatchParams { dry_run, field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
+    let prefix = if dry_run { "dry run: " } else { "" };
+    match change {
+        Change::Scale { workload, replicas } => {
+            let (ns, name) = split_key(workload);
+            let patch = Patch::Merge(json!({"spec": {"replicas": replicas}}));
+            let scale = match kind {
+                WorkloadKind::Deployment => {
+                    Api::<Deployment>::namespaced(client.clone(), &ns).patch_scale(&name, &pp, &patch).await
+                }
+                WorkloadKind::StatefulSet => {
+                    Api::<StatefulSet>::namespaced(client.clone(), &ns).patch_scale(&name, &pp, &patch).await
+                }
+            }
+            .map_err(|e| describe(&e, workload))?;
+            let now = scale.spec.and_then(|s| s.replicas).unwrap_or(*replicas as i32);
+            Ok(format!("{prefix}{workload} scaled to {now} replicas"))
+        }
+        Change::HpaBounds { workload, min, max } => {
+            let (ns, name) = split_key(workload);
+            let patch = Patch::Merge(json!({"spec": {"minReplicas": min, "maxReplicas": max}}));
+            Api::<HorizontalPodAutoscaler>::namespaced(client.clone(), &ns)
+                .patch(&name, &pp, &patch)
+                .await
+                .map_err(|e| describe(&e, workload))?;
+            Ok(format!("{prefix}HPA {workload} set to min {min} max {max}"))
+        }
+        Change::Cordon { server, cordon } => {
+            let patch = Patch::Merge(json!({"spec": {"unschedulable": cordon}}));
+            Api::<Node>::all(client.clone())
+                .patch(server, &pp, &patch)
+                .await
+                .map_err(|e| describe(&e, server))?;
+            Ok(format!("{prefix}node {server} {}", if *cordon { "cordoned" } else { "uncordoned" }))
+        }
+    }
+}
+
+/// An API error in an operator's words.
+fn describe(e: &kube::Error, target: &str) -> String {
+    let target = crate::text::escape(target);
+    match e {
+        kube::Error::Api(s) if s.code == 403 => {
+            format!("RBAC: not allowed to change {target}: {}", crate::text::escape(&s.message))
+        }
+        kube::Error::Api(s) if s.code == 409 => format!(
+            "conflict on {target}: it changed since twintop read it ({}); refresh and approve again",
+            crate::text::escape(&s.message)
+        ),
+        kube::Error::Api(s) if s.code == 404 => format!("{target} no longer exists in the cluster"),
+        kube::Error::Api(s) => {
+            format!("API error {} on {target}: {}", s.code, crate::text::escape(&s.message))
+        }
+        other => format!("request for {target} failed: {}", crate::text::escape(&other.to_string())),
+    }
+}
+
+#[cfg(test)]
+#[path = "kube_apply_tests.rs"]
+mod tests;

@@ -1,0 +1,181 @@
+//! Against a recording HTTP server that answers like the API server: the exact PATCH bodies,
+//! the dry-run query, the field manager, and 403/409 handling.
+
+use super::*;
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    path: String,
+    content_type: String,
+    body: String,
+}
+
+/// Answers every request with `status` and `body`, recording it.
+async fn api_server(status: u16, body: &'static str) -> (String, Arc<Mutex<Vec<Seen>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((sock, _)) = listener.accept().await else { return };
+            let log = log.clone();
+            tokio::spawn(async move {
+                let (r, mut w) = sock.into_split();
+                let mut r = BufReader::new(r);
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut parts = line.split_whitespace();
+                    let (method, path) =
+                        (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string());
+                    let (mut len, mut ct) = (0usize, String::new());
+                    loop {
+                        let mut h = String::new();
+                        r.read_line(&mut h).await.unwrap();
+                        let h = h.trim_end();
+                        if h.is_empty() {
+                            break;
+                        }
+                        let (k, v) = h.split_once(':').unwrap();
+                        match k.to_ascii_lowercase().as_str() {
+                            "content-length" => len = v.trim().parse().unwrap(),
+                            "content-type" => ct = v.trim().to_string(),
+                            _ => {}
+                        }
+                    }
+                    let mut b = vec![0; len];
+                    r.read_exact(&mut b).await.unwrap();
+                    log.lock().unwrap().push(Seen {
+                        method,
+                        path,
+                        content_type: ct,
+                        body: String::from_utf8(b).unwrap(),
+                    });
+                    let reply = format!(
+                        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    w.write_all(reply.as_bytes()).await.unwrap();
+                }
+            });
+        }
+    });
+    (url, seen)
+}
+
+fn client(url: &str) -> Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Client::try_from(kube::Config::new(url.parse().unwrap())).unwrap()
+}
+
+const SCALE: &str = r#"{"apiVersion":"autoscaling/v1","kind":"Scale","metadata":{"name":"checkoutservice","namespace":"boutique"},"spec":{"replicas":6},"status":{"replicas":2}}"#;
+
+#[tokio::test]
+async fn scale_sends_a_merge_patch_to_the_scale_subresource_with_dry_run_first() {
+    let (url, seen) = api_server(200, SCALE).await;
+    let c = client(&url);
+    let change = Change::Scale { workload: "boutique/checkoutservice".into(), replicas: 6 };
+    let dry = apply(&c, &change, WorkloadKind::Deployment, true).await.unwrap();
+    assert!(dry.starts_with("dry run:"), "{dry}");
+    apply(&c, &change, WorkloadKind::Deployment, false).await.unwrap();
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    for s in &seen {
+        assert_eq!(s.method, "PATCH");
+        assert!(
+            s.path.starts_with("/apis/apps/v1/namespaces/boutique/deployments/checkoutservice/scale?"),
+            "{}",
+            s.path
+        );
+        assert!(s.path.contains("fieldManager=twintop"), "{}", s.path);
+        assert_eq!(s.content_type, "application/merge-patch+json");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&s.body).unwrap(),
+            json!({"spec": {"replicas": 6}})
+        );
+    }
+    assert!(seen[0].path.contains("dryRun=All"), "{}", seen[0].path);
+    assert!(!seen[1].path.contains("dryRun"), "{}", seen[1].path);
+}
+
+#[tokio::test]
+async fn hpa_and_cordon_patch_their_objects() {
+    let hpa = r#"{"apiVersion":"autoscaling/v2","kind":"HorizontalPodAutoscaler","metadata":{"name":"frontend","namespace":"boutique"},"spec":{"minReplicas":5,"maxReplicas":30,"scaleTargetRef":{"kind":"Deployment","name":"frontend"}}}"#;
+    let (url, seen) = api_server(200, hpa).await;
+    apply(
+        &client(&url),
+        &Change::HpaBounds { workload: "boutique/frontend".into(), min: 5, max: 30 },
+        WorkloadKind::Deployment,
+        false,
+    )
+    .await
+    .unwrap();
+    let s = seen.lock().unwrap()[0].clone();
+    assert!(
+        s.path.starts_with("/apis/autoscaling/v2/namespaces/boutique/horizontalpodautoscalers/frontend?"),
+        "{}",
+        s.path
+    );
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&s.body).unwrap(),
+        json!({"spec": {"minReplicas": 5, "maxReplicas": 30}})
+    );
+
+    let node =
+        r#"{"apiVersion":"v1","kind":"Node","metadata":{"name":"r3-07"},"spec":{"unschedulable":true}}"#;
+    let (url, seen) = api_server(200, node).await;
+    apply(
+        &client(&url),
+        &Change::Cordon { server: "r3-07".into(), cordon: true },
+        WorkloadKind::Deployment,
+        false,
+    )
+    .await
+    .unwrap();
+    let s = seen.lock().unwrap()[0].clone();
+    assert!(s.path.starts_with("/api/v1/nodes/r3-07?"), "{}", s.path);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&s.body).unwrap(),
+        json!({"spec": {"unschedulable": true}})
+    );
+}
+
+#[tokio::test]
+async fn forbidden_and_conflict_are_explained() {
+    let forbidden = r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"deployments.apps \"checkoutservice\" is forbidden: User \"sre\" cannot patch resource","reason":"Forbidden","code":403}"#;
+    let (url, _) = api_server(403, forbidden).await;
+    let change = Change::Scale { workload: "boutique/checkoutservice".into(), replicas: 6 };
+    let e = apply(&client(&url), &change, WorkloadKind::Deployment, true).await.unwrap_err();
+    assert!(e.starts_with("RBAC: not allowed to change boutique/checkoutservice"), "{e}");
+
+    let conflict = r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"the object has been modified","reason":"Conflict","code":409}"#;
+    let (url, _) = api_server(409, conflict).await;
+    let e = apply(&client(&url), &change, WorkloadKind::Deployment, false).await.unwrap_err();
+    assert!(e.contains("conflict") && e.contains("approve again"), "{e}");
+}
+
+#[tokio::test]
+async fn access_review_asks_for_patch_on_the_subresource() {
+    let allowed = r#"{"apiVersion":"authorization.k8s.io/v1","kind":"SelfSubjectAccessReview","spec":{},"status":{"allowed":true}}"#;
+    let (url, seen) = api_server(201, allowed).await;
+    let change = Change::Scale { workload: "boutique/checkoutservice".into(), replicas: 6 };
+    assert!(can_apply(&client(&url), &change, WorkloadKind::Deployment).await.unwrap());
+    let s = seen.lock().unwrap()[0].clone();
+    assert_eq!(s.method, "POST");
+    assert!(s.path.starts_with("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"), "{}", s.path);
+    let body: serde_json::Value = serde_json::from_str(&s.body).unwrap();
+    let ra = &body["spec"]["resourceAttributes"];
+    assert_eq!(ra["verb"], "patch");
+    assert_eq!(ra["subresource"], "scale");
+    assert_eq!(ra["namespace"], "boutique");
+    let denied = r#"{"apiVersion":"authorization.k8s.io/v1","kind":"SelfSubjectAccessReview","spec":{},"status":{"allowed":false}}"#;
+    let (url, _) = api_server(201, denied).await;
+    assert!(!can_apply(&client(&url), &change, WorkloadKind::Deployment).await.unwrap());
+}

@@ -1,0 +1,238 @@
+//! The built-in advisors (no network): reactive — HPA-like desired replicas from SLO breaches
+//! and CPU use against requests; predictive — the same, ahead of a peak the forecaster sees in
+//! a workload's request rate, scheduled before it; and placement — cordon servers running hot
+//! so nothing new lands on them.
+
+use super::proposal::Candidate;
+use super::validate::Guardrails;
+use crate::change::Change;
+use crate::twin::kpi::{SloState, server_utilization, slo_state};
+use crate::twin::{HpaMetric, Snapshot};
+
+pub const REACTIVE: &str = "builtin:reactive";
+pub const PLACEMENT: &str = "builtin:placement";
+pub const PREDICTIVE: &str = "builtin:predictive";
+
+/// CPU utilisation of requests aimed at when a workload has no HPA target of its own.
+pub const DEFAULT_TARGET_UTIL: f64 = 0.7;
+/// Kubernetes' HPA tolerance: within ±10 % of the target nothing is done.
+const TOLERANCE: f64 = 0.1;
+/// A server this busy (CPU share of allocatable) is hot.
+pub const HOT_SERVER_CPU: f64 = 0.9;
+/// At most this many cordons per run.
+const MAX_CORDONS: usize = 2;
+
+/// A service's CPU use as a share of its pods' requests, and the share it is scaled to (its
+/// HPA's CPU target, else `DEFAULT_TARGET_UTIL`). `None` for non-services: batch and data
+/// workloads run hot by design and have no latency to fix.
+fn cpu_load(snap: &Snapshot, w: usize) -> Option<(f64, f64)> {
+    let (wl, st) = (&snap.workloads[w], &snap.workload_status[w]);
+    let serves = st.rps.is_some() || wl.slo_p99_ms.is_some();
+    let usage = st.usage?;
+    if !serves || wl.requests.cpu_m <= 0.0 || st.ready == 0 {
+        return None;
+    }
+    let util = usage.cpu_m / (wl.requests.cpu_m * st.ready as f64);
+    let target = wl
+        .hpa
+        .as_ref()
+        .and_then(|h| {
+            h.metrics.iter().find_map(|m| match m {
+                HpaMetric::CpuUtilization { target_pct } => Some(target_pct / 100.0),
+                _ => None,
+            })
+        })
+        .unwrap_or(DEFAULT_TARGET_UTIL);
+    Some((util, target))
+}
+
+/// The change that gives a workload `desired` replicas: through its HPA when it has one.
+fn scale_to(wl: &crate::twin::Workload, desired: u32) -> Change {
+    match &wl.hpa {
+        Some(h) => Change::HpaBounds {
+            workload: wl.key(),
+            min: desired.max(h.min_replicas),
+            max: h.max_replicas.max(desired),
+        },
+        None => Change::Scale { workload: wl.key(), replicas: desired },
+    }
+}
+
+/// Scale proposals for workloads breaching their SLO or running above their CPU target.
+pub fn reactive(snap: &Snapshot, g: &Guardrails) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    for (w, wl) in snap.workloads.iter().enumerate() {
+        let st = &snap.workload_status[w];
+        let Some((util, target)) = cpu_load(snap, w) else { continue };
+        let breach = slo_state(snap, w) == SloState::Breach;
+        let ratio = util / target;
+        if ratio <= 1.0 + TOLERANCE {
+            // Busy enough to matter only when it is the one breaching; a breach with idle CPU
+            // comes from elsewhere (a callee, the network) and more replicas would not help.
+            continue;
+        }
+        let current = wl.replicas;
+        let mut desired = (current as f64 * ratio).ceil() as u32;
+        if breach {
+            desired = desired.max(current + 1);
+        }
+        desired = desired.min(g.max_step_up(current));
+        if desired <= current {
+            continue;
+        }
+        let why = match (breach, st.p99_ms, wl.slo_p99_ms) {
+            (true, Some(p99), Some(slo)) => format!(
+                "p99 {p99:.0} ms breaches its {slo:.0} ms SLO with CPU at {:.0} % of requests (target {:.0} %)",
+                util * 100.0,
+                target * 100.0
+            ),
+            _ => {
+                format!("CPU at {:.0} % of requests, above the {:.0} % target", util * 100.0, target * 100.0)
+            }
+        };
+        let change = scale_to(wl, desired);
+        out.push(Candidate::new(
+            REACTIVE,
+            change,
+            format!("{why}; HPA-like desired replicas {current} → {desired}."),
+        ));
+    }
+    out
+}
+
+/// Samples of request-rate history the forecaster needs before predictive advice.
+const MIN_HISTORY: usize = 30;
+/// Act this many samples before the predicted crossing (pods need time to start).
+const LEAD_SAMPLES: usize = 15;
+
+/// Scheduled scale proposals ahead of predicted peaks: each service's request rate is forecast
+/// `horizon` samples ahead (history samples are `sample` apart); when CPU at the forecast rate
+/// would exceed its target, the workload is scaled `LEAD_SAMPLES` before the crossing.
+/// Workloads over their target now are left to the reactive advisor.
+pub fn predictive(
+    snap: &Snapshot,
+    g: &Guardrails,
+    sample: chrono::Duration,
+    horizon: usize,
+) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    for (w, wl) in snap.workloads.iter().enumerate() {
+        let st = &snap.workload_status[w];
+        let (Some((util, target)), Some(rps), Some(hist)) =
+            (cpu_load(snap, w), st.rps, snap.workload_history.get(w))
+        else {
+            continue;
+        };
+        if util / target > 1.0 + TOLERANCE || rps <= 0.0 {
+            continue;
+        }
+        let series: Vec<f64> = hist.rps.iter().filter(|v| v.is_finite()).collect();
+        if series.len() < MIN_HISTORY {
+            continue;
+        }
+        let f = crate::forecast::forecast(&series, horizon);
+        let util_at = |r: f64| util * r / rps;
+        let Some(cross) = f.point.iter().position(|&r| util_at(r) / target > 1.0 + TOLERANCE) else {
+            continue;
+        };
+        let (peak_i, peak) =
+            f.point.iter().copied().enumerate().fold((0, 0.0), |m, (i, r)| if r > m.1 { (i, r) } else { m });
+        let current = wl.replicas;
+        let desired = ((current as f64 * util_at(peak) / target).ceil() as u32).min(g.max_step_up(current));
+        if desired <= current {
+            continue;
+        }
+        let ahead = (cross + 1).saturating_sub(LEAD_SAMPLES);
+        let when = (ahead > 0).then(|| snap.time + sample * ahead as i32);
+        let width = (f.upper[peak_i] - f.lower[peak_i]).max(0.0);
+        let mut c = Candidate::new(
+            PREDICTIVE,
+            scale_to(wl, desired),
+            format!(
+                "request rate forecast to reach {peak:.0}/s from {rps:.0}/s within {} s ({}), taking CPU to {:.0} % of requests; HPA-like desired replicas {current} → {desired} before the peak.",
+                (sample * (peak_i as i32 + 1)).num_seconds(),
+                f.method.split(';').next().unwrap_or(""),
+                util_at(peak) * 100.0
+            ),
+        );
+        c.when = when;
+        c.forecast_uncertainty = Some(if peak > 0.0 { width / peak } else { 1.0 });
+        out.push(c);
+    }
+    out
+}
+
+/// Cordon proposals for the hottest servers.
+pub fn placement(snap: &Snapshot) -> Vec<Candidate> {
+    let utils = server_utilization(snap);
+    let mut hot: Vec<(usize, f64)> = utils
+        .iter()
+        .enumerate()
+        .filter(|(i, u)| u.cpu >= HOT_SERVER_CPU && snap.servers[*i].schedulable)
+        .map(|(i, u)| (i, u.cpu))
+        .collect();
+    hot.sort_by(|a, b| b.1.total_cmp(&a.1));
+    hot.into_iter()
+        .take(MAX_CORDONS)
+        .map(|(i, cpu)| {
+            let s = &snap.servers[i];
+            let pods = snap.server_status[i].pods;
+            Candidate::new(
+                PLACEMENT,
+                Change::Cordon { server: s.name.clone(), cordon: true },
+                format!(
+                    "CPU at {:.0} % of allocatable with {pods} pods: cordon so no new pod lands on it.",
+                    cpu * 100.0
+                ),
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::advise::testkit::small_twin;
+
+    #[test]
+    fn reactive_scales_the_overloaded_workload_and_goes_through_the_hpa() {
+        let snap = small_twin();
+        let c = reactive(&snap, &Guardrails::default());
+        let api = c.iter().find(|c| c.target == "shop/api").expect("api is at 120 % of requests");
+        // 2 × 1.2 / 0.7 = 3.43 → 4
+        assert_eq!(api.action, Some(Change::Scale { workload: "shop/api".into(), replicas: 4 }));
+        assert!(api.reason.contains("breaches its 50 ms SLO"), "{}", api.reason);
+        // web: 240 m over 2 × 200 m = 60 % = its HPA target: nothing to do.
+        assert!(c.iter().all(|c| c.target != "shop/web"));
+        // db: 300 m of 1000 m: idle.
+        assert!(c.iter().all(|c| c.target != "shop/db"));
+    }
+
+    #[test]
+    fn predictive_schedules_a_scale_up_before_a_forecast_peak() {
+        let snap = crate::advise::testkit::small_twin_rising();
+        let c = predictive(&snap, &Guardrails::default(), chrono::Duration::seconds(1), 120);
+        let db = c.iter().find(|c| c.target == "shop/db").expect("db's traffic is climbing");
+        // Now 39.5 rps at 766 m of 1000 m: 77 %, within the HPA tolerance of the 70 % target;
+        // the (damped) trend takes it over.
+        let Some(Change::Scale { replicas, .. }) = db.action else { panic!("{db:?}") };
+        assert!(replicas > 2, "{db:?}");
+        // The crossing is within the lead time pods need, so it is proposed for now; a later
+        // one would be scheduled ahead of it, inside the horizon.
+        assert!(
+            db.when.is_none_or(|w| w > snap.time && w < snap.time + chrono::Duration::seconds(120)),
+            "{db:?}"
+        );
+        assert!(db.forecast_uncertainty.is_some_and(|u| u >= 0.0));
+        assert!(db.reason.contains("forecast"), "{}", db.reason);
+        // A flat history predicts nothing.
+        assert!(
+            predictive(&small_twin(), &Guardrails::default(), chrono::Duration::seconds(1), 120).is_empty()
+        );
+    }
+
+    #[test]
+    fn placement_cordons_only_hot_servers() {
+        assert!(placement(&small_twin()).is_empty());
+    }
+}

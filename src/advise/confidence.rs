@@ -1,0 +1,150 @@
+//! Confidence 0–100 from named parts, each shown in points so they add up to the score:
+//! the twin-predicted improvement, how consistently it held across seeds, forecast uncertainty,
+//! the advisor's track record, agreement between advisors and (weighted low) the LLM's own
+//! stated confidence. Parts that do not apply count 0 and their weight goes to the others.
+
+use super::proposal::{Confidence, Prediction};
+use std::collections::BTreeMap;
+
+/// Relative weights of the parts.
+const W_IMPROVEMENT: f64 = 40.0;
+const W_CONSISTENCY: f64 = 20.0;
+const W_FORECAST: f64 = 10.0;
+const W_TRACK: f64 = 15.0;
+const W_AGREEMENT: f64 = 10.0;
+const W_STATED: f64 = 5.0;
+
+/// A p99 reduction of this fraction counts as the full improvement part.
+const FULL_IMPROVEMENT: f64 = 0.5;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Agreement {
+    /// Another advisor proposed the same change.
+    Agreed,
+    /// No other advisor spoke about this target.
+    Alone,
+    /// Another advisor proposed a different change on the same target.
+    Contradicted,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inputs<'a> {
+    pub prediction: Option<&'a Prediction>,
+    /// Forecast interval width relative to its point value, when a forecast motivated it.
+    pub forecast_uncertainty: Option<f64>,
+    /// Posterior mean success rate of this advisor (0.5 with no record).
+    pub track_record: f64,
+    pub agreement: Agreement,
+    /// The LLM's stated confidence, 0–100 (out-of-range values never get here).
+    pub stated: Option<f64>,
+}
+
+/// The predicted improvement as a value in 0..1: half from the target's p99, half from SLO
+/// violations fixed; a change predicted to add violations scores 0.
+pub fn improvement_value(p: &Prediction) -> f64 {
+    let (b, a) = (p.p99_ms.before.mean, p.p99_ms.after.mean);
+    let p99 = if b > 0.0 { ((b - a) / b / FULL_IMPROVEMENT).clamp(0.0, 1.0) } else { 0.0 };
+    let (vb, va) = (p.slo_violations.before.mean, p.slo_violations.after.mean);
+    if va > vb + 1e-9 {
+        return 0.0;
+    }
+    let slo = if vb > 0.0 { ((vb - va) / vb).clamp(0.0, 1.0) } else { p99 };
+    0.5 * p99 + 0.5 * slo
+}
+
+pub fn score(i: &Inputs) -> Confidence {
+    let improvement = i.prediction.map(improvement_value).unwrap_or(0.0);
+    let consistency =
+        i.prediction.filter(|p| p.seeds > 0).map(|p| p.improved_seeds as f64 / p.seeds as f64).unwrap_or(0.0);
+    let forecast = i.forecast_uncertainty.map(|u| (1.0 - u).clamp(0.0, 1.0));
+    let agreement = match i.agreement {
+        Agreement::Agreed => 1.0,
+        Agreement::Alone => 0.5,
+        Agreement::Contradicted => 0.0,
+    };
+    let stated = i.stated.map(|s| (s / 100.0).clamp(0.0, 1.0));
+    let parts: [(&str, f64, Option<f64>); 6] = [
+        ("improvement", W_IMPROVEMENT, Some(improvement)),
+        ("consistency", W_CONSISTENCY, Some(consistency)),
+        ("forecast", W_FORECAST, forecast),
+        ("track_record", W_TRACK, Some(i.track_record.clamp(0.0, 1.0))),
+        ("agreement", W_AGREEMENT, Some(agreement)),
+        ("llm_stated", W_STATED, stated),
+    ];
+    let total: f64 = parts.iter().filter(|p| p.2.is_some()).map(|p| p.1).sum();
+    let mut out = BTreeMap::new();
+    let mut sum = 0.0;
+    for (name, w, v) in parts {
+        let points = v.map(|v| 100.0 * w / total * v).unwrap_or(0.0);
+        let points = (points * 10.0).round() / 10.0;
+        sum += points;
+        out.insert(name.to_string(), points);
+    }
+    Confidence { score: sum.round().clamp(0.0, 100.0) as u32, parts: out }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::advise::proposal::{BeforeAfter, Spread};
+
+    fn pred(b: f64, a: f64, vb: f64, va: f64, improved: usize) -> Prediction {
+        let ba = |b: f64, a: f64| BeforeAfter { before: Spread::of(&[b]), after: Spread::of(&[a]) };
+        Prediction {
+            model: "analytic".into(),
+            seeds: 8,
+            horizon_s: 300,
+            p99_ms: ba(b, a),
+            slo_violations: ba(vb, va),
+            cost_per_hour: ba(1.0, 1.0),
+            rub: ba(0.5, 0.5),
+            improved_seeds: improved,
+        }
+    }
+
+    fn inputs(p: &Prediction) -> Inputs<'_> {
+        Inputs {
+            prediction: Some(p),
+            forecast_uncertainty: None,
+            track_record: 0.5,
+            agreement: Agreement::Alone,
+            stated: None,
+        }
+    }
+
+    #[test]
+    fn parts_add_up_and_every_part_is_shown() {
+        let p = pred(1000.0, 200.0, 2.0, 0.0, 8);
+        let c = score(&inputs(&p));
+        let names: Vec<&str> = c.parts.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            ["agreement", "consistency", "forecast", "improvement", "llm_stated", "track_record"]
+        );
+        assert!((c.parts.values().sum::<f64>() - c.score as f64).abs() <= 0.6);
+        assert_eq!(c.parts["forecast"], 0.0);
+        // full improvement (40) + consistency (20) + half track (7.5) + half agreement (5) over 85
+        assert_eq!(c.score, 85);
+    }
+
+    #[test]
+    fn worse_predictions_and_disagreement_lower_the_score() {
+        let good = pred(1000.0, 200.0, 2.0, 0.0, 8);
+        let worse = pred(1000.0, 1200.0, 2.0, 3.0, 0);
+        assert_eq!(improvement_value(&worse), 0.0);
+        let g = score(&inputs(&good)).score;
+        assert!(score(&inputs(&worse)).score < g / 2);
+        let contradicted = Inputs { agreement: Agreement::Contradicted, ..inputs(&good) };
+        assert!(score(&contradicted).score < g);
+        let agreed = Inputs { agreement: Agreement::Agreed, ..inputs(&good) };
+        assert!(score(&agreed).score > g);
+    }
+
+    #[test]
+    fn the_llms_own_confidence_weighs_little() {
+        let p = pred(1000.0, 900.0, 1.0, 1.0, 4);
+        let low = score(&Inputs { stated: Some(0.0), ..inputs(&p) }).score;
+        let high = score(&Inputs { stated: Some(100.0), ..inputs(&p) }).score;
+        assert!(high > low && high - low <= 6, "{low} {high}");
+    }
+}

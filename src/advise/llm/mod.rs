@@ -1,0 +1,108 @@
+//! The LLM advisor over any OpenAI-compatible Chat Completions endpoint (Ollama, vLLM,
+//! llama.cpp's server, OpenAI): build the prompt from the twin, call, save the raw exchange for
+//! audit, and parse the answer into candidates. Failures become rejected candidates so the
+//! operator sees them.
+
+pub mod audit;
+pub mod client;
+pub mod parse;
+pub mod prompt;
+pub mod schema;
+
+use crate::advise::proposal::Candidate;
+use crate::advise::validate::Guardrails;
+use crate::twin::Snapshot;
+use chrono::{DateTime, Utc};
+use client::{ClientConfig, Exchange};
+use prompt::PromptOptions;
+use std::path::PathBuf;
+use tokio::sync::watch;
+
+#[derive(Debug, Clone)]
+pub struct LlmAdvisor {
+    pub client: ClientConfig,
+    pub prompt: PromptOptions,
+    /// Where raw exchanges are saved (None: not saved, e.g. in tests of the prompt only).
+    pub exchanges: Option<PathBuf>,
+}
+
+/// The candidates and what happened on the wire.
+#[derive(Debug)]
+pub struct Outcome {
+    pub candidates: Vec<Candidate>,
+    pub exchange: Exchange,
+    pub exchange_sha256: Option<String>,
+    pub exchange_file: Option<PathBuf>,
+}
+
+impl LlmAdvisor {
+    pub fn source(&self) -> String {
+        format!("llm:{}", self.prompt.model)
+    }
+
+    pub async fn advise(
+        &self,
+        snap: &Snapshot,
+        g: &Guardrails,
+        now: DateTime<Utc>,
+        cancel: watch::Receiver<bool>,
+    ) -> Outcome {
+        let body = prompt::request_body(snap, g, &self.prompt);
+        let exchange = client::chat(&self.client, &body, cancel).await;
+        let (sha, file) = match &self.exchanges {
+            Some(dir) => match audit::save(dir, &exchange, now) {
+                Ok((s, f)) => (Some(s), Some(f)),
+                Err(e) => {
+                    tracing::warn!("could not save the LLM exchange: {e:#}");
+                    (None, None)
+                }
+            },
+            None => (None, None),
+        };
+        let source = self.source();
+        let mut candidates = match answer(&exchange) {
+            Ok(content) => match parse::candidates(&content, &source, now) {
+                Ok(c) => c,
+                Err(e) => vec![failure(&source, e.0)],
+            },
+            Err(why) => vec![failure(&source, why)],
+        };
+        for c in &mut candidates {
+            c.exchange = sha.clone();
+        }
+        Outcome { candidates, exchange, exchange_sha256: sha, exchange_file: file }
+    }
+}
+
+/// The model's message content, or why there is none.
+fn answer(ex: &Exchange) -> Result<String, String> {
+    if let Some(e) = &ex.error {
+        return Err(format!("no answer from the LLM: {e}"));
+    }
+    let body = ex.response.as_deref().unwrap_or_default();
+    match ex.status {
+        Some(s) if !(200..300).contains(&s) => {
+            let snippet: String = body.chars().take(160).collect();
+            Err(format!("the LLM at {} answered HTTP {s}: {}", ex.url, crate::text::escape(&snippet)))
+        }
+        _ => parse::message_content(body).map_err(|e| e.0),
+    }
+}
+
+/// A candidate standing for an answer that yielded no usable action.
+fn failure(source: &str, why: String) -> Candidate {
+    Candidate {
+        source: source.to_string(),
+        target: "-".into(),
+        action: None,
+        when: None,
+        reason: "the model's answer could not be used".into(),
+        problem: Some(why),
+        stated_confidence: None,
+        forecast_uncertainty: None,
+        exchange: None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

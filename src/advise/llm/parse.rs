@@ -1,0 +1,305 @@
+//! Tolerant reading of a model's answer. Whatever comes back — strict JSON, JSON inside prose
+//! or a ```json fence, a bare action, truncated text, wrong types, out-of-range numbers — ends
+//! as candidates: well-formed actions become changes, and everything wrong is kept as a
+//! `problem` so the proposal is rejected with a reason instead of vanishing.
+
+use crate::advise::proposal::Candidate;
+use crate::change::Change;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+/// Why an answer yielded no actions at all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnswerError(pub String);
+
+/// Finds the JSON in `content`: the whole text, a ```json fence, or the first `{`/`[` onward
+/// (prose after the value is ignored).
+pub fn extract_json(content: &str) -> Result<Value, AnswerError> {
+    let text = content.trim();
+    if text.is_empty() {
+        return Err(AnswerError("the answer was empty".into()));
+    }
+    if let Ok(v) = serde_json::from_str::<Value>(text) {
+        return Ok(v);
+    }
+    let fenced = text.find("```").and_then(|start| {
+        let body = &text[start + 3..];
+        let body = body.strip_prefix("json").unwrap_or(body);
+        body.find("```").map(|end| &body[..end])
+    });
+    if let Some(v) = fenced.and_then(|f| serde_json::from_str::<Value>(f.trim()).ok()) {
+        return Ok(v);
+    }
+    let Some(start) = text.find(['{', '[']) else {
+        return Err(AnswerError(format!("the answer holds no JSON: {}", preview(text))));
+    };
+    let mut stream = serde_json::Deserializer::from_str(&text[start..]).into_iter::<Value>();
+    match stream.next() {
+        Some(Ok(v)) => Ok(v),
+        Some(Err(e)) if e.is_eof() => Err(AnswerError(format!(
+            "the answer's JSON is truncated (ends at line {} column {}): {}",
+            e.line(),
+            e.column(),
+            preview(&text[start..])
+        ))),
+        Some(Err(e)) => Err(AnswerError(format!("the answer's JSON is malformed: {e}"))),
+        None => Err(AnswerError("the answer holds no JSON".into())),
+    }
+}
+
+fn preview(s: &str) -> String {
+    let p: String = s.chars().take(80).collect();
+    let p = crate::text::escape(&p).into_owned();
+    if s.chars().count() > 80 { format!("{p}…") } else { p }
+}
+
+/// The action objects of an answer: `{"actions":[…]}`, a bare list, or one action object;
+/// `null` or an empty list is "no action".
+pub fn action_objects(v: &Value) -> Result<Vec<Value>, AnswerError> {
+    match v {
+        Value::Null => Ok(vec![]),
+        Value::Array(a) => Ok(a.clone()),
+        Value::Object(o) => match o.get("actions") {
+            Some(Value::Array(a)) => Ok(a.clone()),
+            Some(Value::Null) => Ok(vec![]),
+            Some(other) => Err(AnswerError(format!("`actions` should be a list, got {}", kind(other)))),
+            None if o.contains_key("name") || o.contains_key("action") => Ok(vec![v.clone()]),
+            None => Err(AnswerError("the answer has no `actions` list".into())),
+        },
+        other => {
+            Err(AnswerError(format!("the answer should be an object with `actions`, got {}", kind(other))))
+        }
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Turns a model's answer into candidates from `source`. `now` decides whether a stated time
+/// is in the past.
+pub fn candidates(content: &str, source: &str, now: DateTime<Utc>) -> Result<Vec<Candidate>, AnswerError> {
+    let v = extract_json(content)?;
+    Ok(action_objects(&v)?.iter().map(|a| candidate(a, source, now)).collect())
+}
+
+/// One action object → one candidate; every problem found is listed in `problem`.
+pub fn candidate(a: &Value, source: &str, now: DateTime<Utc>) -> Candidate {
+    let mut problems = Vec::new();
+    let empty = Map::new();
+    let o = a.as_object().unwrap_or_else(|| {
+        problems.push(format!("an action should be an object, got {}", kind(a)));
+        &empty
+    });
+    let text = |k: &str, problems: &mut Vec<String>| -> Option<String> {
+        match o.get(k) {
+            Some(Value::String(s)) => Some(s.clone()),
+            None | Some(Value::Null) => None,
+            Some(other) => {
+                problems.push(format!("`{k}` should be a string, got {}", kind(other)));
+                None
+            }
+        }
+    };
+    let count = |k: &str, problems: &mut Vec<String>| -> Option<u32> {
+        match o.get(k) {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) => match n.as_f64() {
+                Some(f) if f >= 0.0 && f.fract() == 0.0 && f <= u32::MAX as f64 => Some(f as u32),
+                _ => {
+                    problems.push(format!("`{k}` should be a whole number ≥ 0, got {n}"));
+                    None
+                }
+            },
+            Some(other) => {
+                problems.push(format!("`{k}` should be a number, got {}", kind(other)));
+                None
+            }
+        }
+    };
+    let name = text("name", &mut problems).unwrap_or_default();
+    let reason = text("reason", &mut problems).unwrap_or_default();
+    let action = text("action", &mut problems);
+    let replicas = count("replicas", &mut problems);
+    let min = count("min_replicas", &mut problems);
+    let max = count("max_replicas", &mut problems);
+    let stated = match o.get("confidence") {
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(c) if (0.0..=100.0).contains(&c) => Some(c),
+            _ => {
+                problems.push(format!("stated confidence {n} is outside 0–100"));
+                None
+            }
+        },
+        None | Some(Value::Null) => None,
+        Some(other) => {
+            problems.push(format!("`confidence` should be a number, got {}", kind(other)));
+            None
+        }
+    };
+    let when = match text("time", &mut problems) {
+        None => None,
+        Some(t) if t.is_empty() || t.eq_ignore_ascii_case("now") => None,
+        Some(t) => match DateTime::parse_from_rfc3339(&t) {
+            Ok(d) if d.with_timezone(&Utc) < now => {
+                problems.push(format!("time {} is in the past", preview(&t)));
+                None
+            }
+            Ok(d) => Some(d.with_timezone(&Utc)),
+            Err(_) => {
+                problems.push(format!("time {} is not RFC 3339", preview(&t)));
+                None
+            }
+        },
+    };
+    if name.is_empty() {
+        problems.push("the action names no target".into());
+    }
+    let change = match action.as_deref() {
+        Some("scale") => match replicas {
+            Some(r) => Some(Change::Scale { workload: name.clone(), replicas: r }),
+            None => {
+                problems.push("`scale` needs `replicas`".into());
+                None
+            }
+        },
+        Some("hpa_bounds") => match (min, max) {
+            (Some(min), Some(max)) => Some(Change::HpaBounds { workload: name.clone(), min, max }),
+            _ => {
+                problems.push("`hpa_bounds` needs `min_replicas` and `max_replicas`".into());
+                None
+            }
+        },
+        Some("cordon") => Some(Change::Cordon { server: name.clone(), cordon: true }),
+        Some("uncordon") => Some(Change::Cordon { server: name.clone(), cordon: false }),
+        Some(other) => {
+            problems.push(format!("unknown action {}", preview(other)));
+            None
+        }
+        None => {
+            problems.push("the action has no `action`".into());
+            None
+        }
+    };
+    if let (Some(Value::String(k)), Some(c)) = (o.get("target_kind"), &change) {
+        let expected = if matches!(c, Change::Cordon { .. }) { "server" } else { "workload" };
+        if k != expected {
+            problems.push(format!("target_kind {} does not fit the action (needs {expected})", preview(k)));
+        }
+    }
+    Candidate {
+        source: source.to_string(),
+        target: name,
+        action: change,
+        when,
+        reason: if reason.is_empty() { "(no reason given)".into() } else { reason },
+        problem: if problems.is_empty() { None } else { Some(problems.join("; ")) },
+        stated_confidence: stated,
+        forecast_uncertainty: None,
+        exchange: None,
+    }
+}
+
+/// `choices[0].message.content` of a Chat Completions response body.
+pub fn message_content(body: &str) -> Result<String, AnswerError> {
+    let v: Value = serde_json::from_str(body)
+        .map_err(|e| AnswerError(format!("the server's response is not JSON ({e}): {}", preview(body))))?;
+    if let Some(err) = v.get("error") {
+        return Err(AnswerError(format!("the server answered with an error: {}", preview(&err.to_string()))));
+    }
+    match v.pointer("/choices/0/message/content") {
+        Some(Value::String(s)) => Ok(s.clone()),
+        _ => Err(AnswerError(format!("the response has no choices[0].message.content: {}", preview(body)))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().with_timezone(&Utc)
+    }
+
+    const ONE: &str = r#"{"actions":[{"name":"boutique/checkoutservice","target_kind":"workload","action":"scale","replicas":4,"min_replicas":null,"max_replicas":null,"time":null,"reason":"p99 over SLO","confidence":70}]}"#;
+
+    #[test]
+    fn hand_written_strict_fenced_and_prose_answers_parse_alike() {
+        let strict = candidates(ONE, "llm:m", now()).unwrap();
+        assert_eq!(strict.len(), 1);
+        assert_eq!(
+            strict[0].action,
+            Some(Change::Scale { workload: "boutique/checkoutservice".into(), replicas: 4 })
+        );
+        assert_eq!(strict[0].stated_confidence, Some(70.0));
+        assert_eq!(strict[0].problem, None);
+        let fenced = format!("Here is my plan:\n```json\n{ONE}\n```\nHope it helps.");
+        assert_eq!(candidates(&fenced, "llm:m", now()).unwrap(), strict);
+        let prose = format!("Sure! {ONE} Let me know.");
+        assert_eq!(candidates(&prose, "llm:m", now()).unwrap(), strict);
+    }
+
+    #[test]
+    fn hand_written_truncated_answer_is_a_clear_error() {
+        let cut = &ONE[..ONE.len() / 2];
+        let err = candidates(cut, "llm:m", now()).unwrap_err();
+        assert!(err.0.contains("truncated"), "{}", err.0);
+        assert!(
+            candidates("I think you should scale up.", "llm:m", now()).unwrap_err().0.contains("no JSON")
+        );
+        assert!(candidates("", "llm:m", now()).unwrap_err().0.contains("empty"));
+    }
+
+    #[test]
+    fn hand_written_wrong_types_and_ranges_become_problems() {
+        let bad = r#"{"actions":[
+            {"name":"a/b","target_kind":"workload","action":"scale","replicas":"five","reason":"x","confidence":50},
+            {"name":"a/b","target_kind":"workload","action":"scale","replicas":3,"reason":"x","confidence":180},
+            {"name":"a/b","target_kind":"workload","action":"scale","replicas":-2,"reason":"x","confidence":50},
+            {"name":"a/b","target_kind":"workload","action":"delete","reason":"x","confidence":50},
+            {"name":"n1","target_kind":"workload","action":"cordon","reason":"x","confidence":50},
+            {"name":"a/b","target_kind":"workload","action":"scale","replicas":3,"time":"tomorrow","reason":"x","confidence":50},
+            {"name":"a/b","target_kind":"workload","action":"scale","replicas":3,"time":"2020-01-01T00:00:00Z","reason":"x","confidence":50},
+            "scale everything"
+        ]}"#;
+        let c = candidates(bad, "llm:m", now()).unwrap();
+        let wants = [
+            "should be a number",
+            "outside 0–100",
+            "whole number",
+            "unknown action",
+            "target_kind",
+            "not RFC 3339",
+            "in the past",
+            "should be an object",
+        ];
+        assert_eq!(c.len(), wants.len());
+        for (c, want) in c.iter().zip(wants) {
+            let p = c.problem.as_deref().unwrap_or_else(|| panic!("no problem found for {c:?}"));
+            assert!(p.contains(want), "{p} should mention {want}");
+        }
+    }
+
+    #[test]
+    fn response_body_content_and_errors() {
+        let body =
+            serde_json::json!({"choices":[{"message":{"role":"assistant","content":"{}"}}]}).to_string();
+        assert_eq!(message_content(&body).unwrap(), "{}");
+        assert!(
+            message_content(r#"{"error":{"message":"model not found"}}"#)
+                .unwrap_err()
+                .0
+                .contains("model not found")
+        );
+        assert!(message_content("<html>").unwrap_err().0.contains("not JSON"));
+        assert_eq!(candidates(r#"{"actions":[]}"#, "llm:m", now()).unwrap(), vec![]);
+        assert_eq!(candidates("null", "llm:m", now()).unwrap(), vec![]);
+    }
+}

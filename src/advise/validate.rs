@@ -1,0 +1,250 @@
+//! Validation of a proposed change against the twin and the guardrails: the target exists,
+//! the size is within bounds, the cluster has room, and an HPA-owned workload is changed through
+//! its HPA. Whatever an advisor (or an attacker steering an LLM) says, only changes that pass
+//! here are ever marked valid.
+
+use crate::change::Change;
+use crate::twin::{Resources, Snapshot};
+
+/// Limits every proposal must respect (safe defaults).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Guardrails {
+    /// No workload is ever proposed above this many replicas.
+    pub max_replicas: u32,
+    /// Floor for workloads marked critical.
+    pub critical_min_replicas: u32,
+    /// At most this share of the servers may be cordoned after a proposal.
+    pub max_cordoned_share: f64,
+}
+
+impl Default for Guardrails {
+    fn default() -> Self {
+        Guardrails { max_replicas: 500, critical_min_replicas: 2, max_cordoned_share: 0.2 }
+    }
+}
+
+impl Guardrails {
+    /// The largest one-step scale-up from `current`, as Kubernetes' HPA allows it: the larger
+    /// of doubling and four more pods.
+    pub fn max_step_up(&self, current: u32) -> u32 {
+        current.saturating_mul(2).max(current + 4).min(self.max_replicas)
+    }
+
+    /// The smallest one-step scale-down from `current`: at most halving.
+    pub fn min_step_down(&self, current: u32) -> u32 {
+        current.div_ceil(2).max(1)
+    }
+}
+
+/// Checks `change` and returns it with its target normalised to the twin's key, or the reason
+/// it cannot be proposed.
+pub fn validate(snap: &Snapshot, change: &Change, g: &Guardrails) -> Result<Change, String> {
+    match change {
+        Change::Scale { workload, replicas } => {
+            let w = find_workload(snap, workload)?;
+            let wl = &snap.workloads[w];
+            let key = wl.key();
+            if wl.hpa.is_some() {
+                return Err(format!(
+                    "an HPA owns {key}: propose HPA bounds (min/max), not replicas, or the HPA will undo it"
+                ));
+            }
+            if *replicas == 0 {
+                return Err(format!("scaling {key} to 0 replicas is never proposed"));
+            }
+            check_size(snap, w, *replicas, g)?;
+            Ok(Change::Scale { workload: key, replicas: *replicas })
+        }
+        Change::HpaBounds { workload, min, max } => {
+            let w = find_workload(snap, workload)?;
+            let wl = &snap.workloads[w];
+            let key = wl.key();
+            let Some(hpa) = &wl.hpa else {
+                return Err(format!("{key} has no HPA: propose replicas instead"));
+            };
+            if *min == 0 || min > max {
+                return Err(format!("HPA bounds min {min} max {max} are invalid (need 1 ≤ min ≤ max)"));
+            }
+            if *max > g.max_replicas {
+                return Err(format!("HPA max {max} exceeds the guardrail of {} replicas", g.max_replicas));
+            }
+            if (*min, *max) == (hpa.min_replicas, hpa.max_replicas) {
+                return Err(format!("{key}'s HPA already has min {min} max {max}"));
+            }
+            // The replicas the HPA would settle on right away.
+            let current = wl.replicas;
+            let effective = current.clamp(*min, *max);
+            if effective != current {
+                check_size(snap, w, effective, g)?;
+            } else if wl.critical && *min < g.critical_min_replicas {
+                return Err(format!(
+                    "{key} is critical: HPA min {min} is below the floor of {}",
+                    g.critical_min_replicas
+                ));
+            }
+            Ok(Change::HpaBounds { workload: key, min: *min, max: *max })
+        }
+        Change::Cordon { server, cordon } => {
+            let s =
+                snap.server_index(server).ok_or_else(|| format!("no server named `{server}` in the twin"))?;
+            let cordoned_now = !snap.servers[s].schedulable;
+            if !cordon {
+                if !cordoned_now {
+                    return Err(format!("{server} is not cordoned"));
+                }
+                return Ok(change.clone());
+            }
+            if cordoned_now {
+                return Err(format!("{server} is already cordoned"));
+            }
+            let cordoned_after = snap.servers.iter().filter(|x| !x.schedulable).count() + 1;
+            let share = cordoned_after as f64 / snap.servers.len() as f64;
+            if share > g.max_cordoned_share {
+                return Err(format!(
+                    "cordoning {server} would leave {cordoned_after} of {} servers cordoned (guardrail {:.0} %)",
+                    snap.servers.len(),
+                    g.max_cordoned_share * 100.0
+                ));
+            }
+            let mut free = free_capacity(snap);
+            free[s] = Resources::ZERO;
+            let needed = snap.server_status[s].requested;
+            let room = free.iter().fold(Resources::ZERO, |a, f| a.add(f));
+            if !needed.fits_in(&room) {
+                return Err(format!("the other servers have no room for {server}'s pods if it is drained"));
+            }
+            Ok(change.clone())
+        }
+    }
+}
+
+/// Finds a workload by key or unambiguous name, with a reason when it is not in the twin.
+pub fn find_workload(snap: &Snapshot, key_or_name: &str) -> Result<usize, String> {
+    snap.workload_index(key_or_name).ok_or_else(|| {
+        let shown: String = key_or_name.chars().take(80).collect();
+        format!("no workload `{shown}` in the twin")
+    })
+}
+
+fn check_size(snap: &Snapshot, w: usize, replicas: u32, g: &Guardrails) -> Result<(), String> {
+    let wl = &snap.workloads[w];
+    let key = wl.key();
+    let current = wl.replicas;
+    if replicas == current {
+        return Err(format!("{key} already has {current} replicas"));
+    }
+    if wl.critical && replicas < g.critical_min_replicas {
+        return Err(format!(
+            "{key} is critical: {replicas} replicas is below the floor of {}",
+            g.critical_min_replicas
+        ));
+    }
+    if let Some(h) = &wl.hpa
+        && (replicas < h.min_replicas || replicas > h.max_replicas)
+    {
+        return Err(format!(
+            "{replicas} replicas is outside {key}'s HPA bounds {}–{}",
+            h.min_replicas, h.max_replicas
+        ));
+    }
+    if replicas > g.max_replicas {
+        return Err(format!("{replicas} replicas exceeds the guardrail of {}", g.max_replicas));
+    }
+    if replicas > g.max_step_up(current) {
+        return Err(format!(
+            "{current} → {replicas} replicas is too large a step (at most {} at once)",
+            g.max_step_up(current)
+        ));
+    }
+    if replicas < g.min_step_down(current) {
+        return Err(format!(
+            "{current} → {replicas} replicas removes more than half of {key} at once (at least {})",
+            g.min_step_down(current)
+        ));
+    }
+    if replicas > current {
+        let extra = replicas - current;
+        let placed = place_pods(&mut free_capacity(snap), &wl.requests, extra).len() as u32;
+        if placed < extra {
+            return Err(format!(
+                "the cluster has room for only {placed} of {extra} more {key} pods ({:.0}m CPU, {:.0} MiB each)",
+                wl.requests.cpu_m, wl.requests.mem_mib
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Allocatable minus requested on every schedulable server (zero on cordoned ones).
+pub fn free_capacity(snap: &Snapshot) -> Vec<Resources> {
+    snap.servers
+        .iter()
+        .zip(&snap.server_status)
+        .map(|(s, st)| if s.schedulable { s.allocatable.sub(&st.requested) } else { Resources::ZERO })
+        .collect()
+}
+
+/// Places `n` pods of `req` on the servers with the most free CPU and memory, as a spreading
+/// scheduler does; returns the chosen servers (fewer than `n` when the cluster is full).
+pub fn place_pods(free: &mut [Resources], req: &Resources, n: u32) -> Vec<usize> {
+    let mut chosen = Vec::new();
+    for _ in 0..n {
+        let best = free
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| req.fits_in(f))
+            .max_by(|(_, a), (_, b)| (a.cpu_m + a.mem_mib).total_cmp(&(b.cpu_m + b.mem_mib)));
+        let Some((i, _)) = best else { break };
+        free[i] = free[i].sub(req);
+        chosen.push(i);
+    }
+    chosen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::advise::testkit::small_twin;
+
+    fn ok(c: Change) -> Result<Change, String> {
+        validate(&small_twin(), &c, &Guardrails::default())
+    }
+
+    #[test]
+    fn scale_within_bounds_is_valid_and_normalised() {
+        let c = ok(Change::Scale { workload: "api".into(), replicas: 4 }).unwrap();
+        assert_eq!(c, Change::Scale { workload: "shop/api".into(), replicas: 4 });
+    }
+
+    #[test]
+    fn rejections_name_the_rule() {
+        let cases = [
+            (Change::Scale { workload: "shop/nope".into(), replicas: 3 }, "no workload"),
+            (Change::Scale { workload: "shop/api".into(), replicas: 0 }, "to 0"),
+            (Change::Scale { workload: "shop/api".into(), replicas: 40 }, "too large a step"),
+            (Change::Scale { workload: "shop/api".into(), replicas: 2 }, "already has"),
+            (Change::Scale { workload: "shop/db".into(), replicas: 1 }, "critical"),
+            (Change::Scale { workload: "shop/web".into(), replicas: 5 }, "HPA owns"),
+            (Change::HpaBounds { workload: "shop/api".into(), min: 2, max: 4 }, "no HPA"),
+            (Change::HpaBounds { workload: "shop/web".into(), min: 5, max: 3 }, "invalid"),
+            (Change::HpaBounds { workload: "shop/web".into(), min: 2, max: 900 }, "guardrail"),
+            (Change::Cordon { server: "s9".into(), cordon: true }, "no server"),
+            (Change::Cordon { server: "s1".into(), cordon: false }, "not cordoned"),
+            (Change::Scale { workload: "shop/big".into(), replicas: 3 }, "room for only"),
+        ];
+        for (c, want) in cases {
+            let err = ok(c.clone()).expect_err(&format!("{c} must be rejected"));
+            assert!(err.contains(want), "{c}: {err}");
+        }
+    }
+
+    #[test]
+    fn hpa_bounds_and_cordon_are_valid_when_they_fit() {
+        assert!(ok(Change::HpaBounds { workload: "shop/web".into(), min: 3, max: 6 }).is_ok());
+        // one cordoned server of four is within the 20 % guardrail? no: 25 %.
+        let err = ok(Change::Cordon { server: "s1".into(), cordon: true }).unwrap_err();
+        assert!(err.contains("guardrail"), "{err}");
+        let g = Guardrails { max_cordoned_share: 0.5, ..Guardrails::default() };
+        assert!(validate(&small_twin(), &Change::Cordon { server: "s1".into(), cordon: true }, &g).is_ok());
+    }
+}

@@ -1,0 +1,214 @@
+//! `twintop advise`: proposals from the built-in advisors and, with `--llm-url`, an LLM —
+//! validated, predicted on the twin and scored — as a table or `{"proposals":[…]}` JSON.
+
+use crate::advise::llm::client::ClientConfig;
+use crate::advise::llm::prompt::PromptOptions;
+use crate::advise::llm::{LlmAdvisor, audit};
+use crate::advise::{
+    AnalyticEvaluator, Context, Evaluator, Guardrails, Proposal, ProposalsDoc, SimEvaluator, Status,
+    TrackRecord, assess, builtin, record,
+};
+use crate::source::{self, SourceArgs};
+use crate::text::escape;
+use clap::Args;
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+pub struct AdviseArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Model name sent to the LLM endpoint (given with --llm-url).
+    #[arg(long, value_name = "NAME", default_value = "local")]
+    pub llm_model: String,
+
+    /// Environment variable holding the LLM API key (never logged or saved).
+    #[arg(long, value_name = "VAR", default_value = "OPENAI_API_KEY")]
+    pub llm_key_env: String,
+
+    /// Never call the LLM, even with --llm-url.
+    #[arg(long)]
+    pub llm_offline: bool,
+
+    /// Seconds to wait for the LLM's answer (one retry after a timeout).
+    #[arg(long, value_name = "SECS", default_value_t = 120)]
+    pub llm_timeout: u64,
+
+    /// Sampling temperature sent to the LLM.
+    #[arg(long, value_name = "T", default_value_t = 0.2)]
+    pub llm_temperature: f64,
+
+    /// Print the Chat Completions request the LLM advisor would send, and send nothing.
+    #[arg(long)]
+    pub llm_show_request: bool,
+
+    /// Leave out the built-in advisors (LLM only).
+    #[arg(long)]
+    pub no_builtin: bool,
+
+    /// Seeds each prediction is spread over.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub seeds: u64,
+    /// How proposals are checked on the twin: `analytic`, an M/M/c queueing model calibrated on
+    /// the twin's observed p99 (the default: its confidence is calibrated by `eval advisor`);
+    /// `sim`, the request-level simulator on a scenario built from the twin (baseline and change
+    /// on the same seeds). The scenario takes service times from measured latencies, which
+    /// include queueing, so `sim` under-predicts what scaling a saturated service gains.
+    #[arg(long, value_name = "MODEL", default_value = "analytic", value_parser = ["analytic", "sim"])]
+    pub evaluator: String,
+    /// Simulated seconds per evaluation run (with `--evaluator sim`).
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub horizon: u32,
+}
+
+pub fn run(src: &SourceArgs, a: &AdviseArgs) -> anyhow::Result<i32> {
+    let snap = source::load_snapshot(src)?;
+    let guardrails = Guardrails::default();
+    if a.llm_show_request {
+        let o = PromptOptions {
+            model: a.llm_model.clone(),
+            temperature: a.llm_temperature,
+            ..PromptOptions::default()
+        };
+        let body = crate::advise::llm::prompt::request_body(&snap, &guardrails, &o);
+        println!("{}", serde_json::to_string_pretty(&body)?);
+        return Ok(0);
+    }
+    let data_dir = record::data_dir()?;
+    let mut candidates = Vec::new();
+    if !a.no_builtin {
+        candidates.extend(builtin::reactive(&snap, &guardrails));
+        candidates.extend(builtin::placement(&snap));
+        // The demo samples its history once per simulated second; other sources' cadence is
+        // not known to the twin, so the predictive advisor runs on the demo only for now.
+        if snap.source.kind == crate::twin::SourceKind::Demo {
+            candidates.extend(builtin::predictive(&snap, &guardrails, chrono::Duration::seconds(1), 120));
+        }
+    }
+    match (&src.llm_url, a.llm_offline) {
+        (Some(url), false) => {
+            let advisor = LlmAdvisor {
+                client: ClientConfig {
+                    url: url.clone(),
+                    api_key: std::env::var(&a.llm_key_env).ok().filter(|k| !k.is_empty()),
+                    timeout: Duration::from_secs(a.llm_timeout),
+                },
+                prompt: PromptOptions {
+                    model: a.llm_model.clone(),
+                    temperature: a.llm_temperature,
+                    ..PromptOptions::default()
+                },
+                exchanges: Some(audit::exchanges_dir(&data_dir)),
+            };
+            eprintln!("asking {} (model {}) …", escape(url), escape(&a.llm_model));
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let outcome = rt.block_on(async {
+                let (tx, rx) = tokio::sync::watch::channel(false);
+                tokio::spawn(async move {
+                    if tokio::signal::ctrl_c().await.is_ok() {
+                        let _ = tx.send(true);
+                    }
+                });
+                advisor.advise(&snap, &guardrails, chrono::Utc::now(), rx).await
+            });
+            if let (Some(sha), Some(file)) = (&outcome.exchange_sha256, &outcome.exchange_file) {
+                eprintln!("LLM exchange saved to {} (sha256 {sha})", file.display());
+            }
+            candidates.extend(outcome.candidates);
+        }
+        (Some(_), true) => eprintln!("--llm-offline: the LLM advisor is off"),
+        (None, _) => {}
+    }
+    let record = TrackRecord::load(&record::record_path(&data_dir))?;
+    let analytic = AnalyticEvaluator::default();
+    let sim = SimEvaluator { horizon_s: a.horizon.max(1) };
+    let evaluator: &dyn Evaluator = if a.evaluator == "sim" { &sim } else { &analytic };
+    let ctx = Context {
+        guardrails,
+        evaluator,
+        seeds: (1..=a.seeds.max(1)).collect(),
+        record: &record,
+        pending: &[],
+    };
+    let proposals = assess(&snap, candidates, &ctx);
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&ProposalsDoc { proposals })?);
+    } else {
+        print_table(&proposals);
+    }
+    Ok(0)
+}
+
+fn print_table(proposals: &[Proposal]) {
+    if proposals.is_empty() {
+        println!("no proposals: no SLO breach, overloaded workload or hot server found");
+        return;
+    }
+    println!(
+        "{:<16} {:<8} {:>4} {:<20} {:<34} {:<24} {:>17} {:>9}  REASON",
+        "ID", "STATUS", "CONF", "SOURCE", "TARGET", "ACTION", "P99 ms (→)", "SLO ✗"
+    );
+    for p in proposals {
+        let action = p.action.as_ref().map(short).unwrap_or_else(|| "-".into());
+        let action = match p.when {
+            Some(t) => format!("{action} at {}Z", t.format("%H:%M:%S")),
+            None => action,
+        };
+        let (p99, slo) = match &p.predicted {
+            Some(x) => (
+                format!(
+                    "{:.0}→{:.0}±{:.0}",
+                    x.p99_ms.before.mean,
+                    x.p99_ms.after.mean,
+                    (x.p99_ms.after.max - x.p99_ms.after.min) / 2.0
+                ),
+                format!("{:.1}→{:.1}", x.slo_violations.before.mean, x.slo_violations.after.mean),
+            ),
+            None => ("-".into(), "-".into()),
+        };
+        let status = match p.status {
+            Status::Valid => "valid",
+            Status::Rejected => "rejected",
+        };
+        let why = match &p.rejection {
+            Some(r) => format!("REJECTED: {r} (advisor: {})", p.reason),
+            None => p.reason.clone(),
+        };
+        println!(
+            "{:<16} {:<8} {:>4} {:<20} {:<34} {:<24} {:>17} {:>9}  {}",
+            p.id,
+            status,
+            p.confidence.score,
+            escape(&p.source),
+            escape(&cut(&p.target, 34)),
+            escape(&cut(&action, 24)),
+            p99,
+            slo,
+            escape(&why)
+        );
+    }
+    if let Some(p) = proposals.iter().find(|p| p.status == Status::Valid) {
+        let parts: Vec<String> = p.confidence.parts.iter().map(|(k, v)| format!("{k} {v:.1}")).collect();
+        println!("\nconfidence of {}: {} = {}", p.id, p.confidence.score, parts.join(" + "));
+    }
+}
+
+/// The action without its target (the table shows the target beside it).
+fn short(c: &crate::change::Change) -> String {
+    use crate::change::Change;
+    match c {
+        Change::Scale { replicas, .. } => format!("scale to {replicas}"),
+        Change::HpaBounds { min, max, .. } => format!("HPA min {min} max {max}"),
+        Change::Cordon { cordon: true, .. } => "cordon".into(),
+        Change::Cordon { cordon: false, .. } => "uncordon".into(),
+    }
+}
+
+fn cut(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(n - 1).collect::<String>())
+    }
+}

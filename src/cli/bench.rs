@@ -1,0 +1,493 @@
+//! `twintop bench …`: benchmarks that print measured figures (build with --release).
+
+mod map;
+
+mod vm;
+
+mod whatif;
+
+use crate::source::SourceArgs;
+use crate::twin::{Location, PodPhase, PodSpec, Resources, Server, TwinEvent, TwinStore, Workload};
+use clap::{Args, Subcommand};
+use std::time::Instant;
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub what: Bench,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Bench {
+    /// Time building a snapshot of a synthetic twin of N servers with 10 pods each.
+    Snapshot {
+        #[arg(long, default_value_t = 5000)]
+        servers: usize,
+        #[arg(long, default_value_t = 10)]
+        pods_per_server: usize,
+        #[arg(long, default_value_t = 20)]
+        iterations: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Time placement: decision µs per workload on DIRA-LDT's scenario over K seeds, and the
+    /// wall time of one large scenario.
+    Placement {
+        #[arg(long, default_value_t = 30)]
+        seeds: u64,
+        #[arg(long, default_value_t = 1000)]
+        large_servers: usize,
+        #[arg(long, default_value_t = 10_000)]
+        large_workloads: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Time drawing the Heatmap view of a synthetic N-server twin (10 pods per server) into
+    /// an off-screen 160×48 terminal.
+    Render {
+        #[arg(long, default_value_t = 5000)]
+        servers: usize,
+        #[arg(long, default_value_t = 200)]
+        frames: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Map N Kubernetes Nodes and M Pods (typed objects) into the twin and snapshot it.
+    Map {
+        #[arg(long, default_value_t = 5000)]
+        servers: usize,
+        #[arg(long, default_value_t = 50000)]
+        pods: usize,
+    },
+    /// One VictoriaMetrics poll cycle for N servers (10 pods each) against a real
+    /// `victoria-metrics` this benchmark starts and fills; prints timings and resident memory.
+    Vm {
+        #[arg(long, default_value_t = 5000)]
+        servers: usize,
+        #[arg(long, default_value_t = 10)]
+        pods_per_server: usize,
+        #[arg(long, default_value_t = 3)]
+        cycles: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Simulated requests per second on one core (KubeTwin exp2, 130,000 requests) and a
+    /// 20-point sweep (exp1) on one thread vs all threads.
+    Sim {
+        #[arg(long, default_value_t = 5)]
+        iterations: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Time mapping a synthetic cluster's list pages (realistic Node/Pod JSON) through the live
+    /// Kubernetes source into the twin and a snapshot; print resident memory.
+    KubeMap {
+        #[arg(long, default_value_t = 5000)]
+        nodes: usize,
+        #[arg(long, default_value_t = 50000)]
+        pods: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// What-if: time to first results for a 15-minute horizon on the demo (dc and mec), and
+    /// input latency while a run is going.
+    Whatif {
+        /// One preset only (both by default).
+        #[arg(long)]
+        preset: Option<crate::demo::DemoPreset>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(_src: &SourceArgs, a: &BenchArgs) -> anyhow::Result<i32> {
+    match &a.what {
+        Bench::Snapshot { servers, pods_per_server, iterations, json } => {
+            let (events_ms, p50, p99) = bench_snapshot(*servers, *pods_per_server, *iterations);
+            if *json {
+                println!(
+                    "{}",
+                    serde_json::json!({"servers": servers, "pods": servers * pods_per_server,
+                        "apply_events_ms": events_ms, "snapshot_ms_p50": p50, "snapshot_ms_p99": p99})
+                );
+            } else {
+                println!(
+                    "snapshot of {servers} servers / {} pods: apply events {events_ms:.1} ms, snapshot p50 {p50:.1} ms, p99 {p99:.1} ms ({iterations} runs)",
+                    servers * pods_per_server
+                );
+            }
+            Ok(0)
+        }
+        Bench::Placement { seeds, large_servers, large_workloads, json } => {
+            bench_placement(*seeds, *large_servers, *large_workloads, *json)
+        }
+        Bench::Render { servers, frames, json } => {
+            let r = crate::ui::bench::bench_render(*servers, *frames, 160, 48)?;
+            if *json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                println!(
+                    "heatmap of {} servers / {} pods at {}×{}: frame p50 {:.2} ms, p99 {:.2} ms ({} frames); snapshot {:.1} ms, derived figures {:.1} ms",
+                    r.servers,
+                    r.pods,
+                    r.width,
+                    r.height,
+                    r.frame_ms_p50,
+                    r.frame_ms_p99,
+                    r.frames,
+                    r.snapshot_ms,
+                    r.derive_ms
+                );
+            }
+            Ok(0)
+        }
+        Bench::Map { servers, pods } => {
+            let (n, p, s) = map::run(*servers, *pods)?;
+            println!(
+                "map {servers} nodes / {pods} pods: nodes {n:.0} ms, pods {p:.0} ms, apply+snapshot {s:.0} ms, total {:.0} ms (target ≤ 1000 ms)",
+                n + p + s
+            );
+            Ok(0)
+        }
+        Bench::Vm { servers, pods_per_server, cycles, json } => {
+            let b = vm::run(*servers, *pods_per_server, *cycles)?;
+            let total: Vec<f64> = b.cycles.iter().map(|c| c.0 + c.1 + c.2).collect();
+            let mut sorted = total.clone();
+            sorted.sort_by(f64::total_cmp);
+            let median = percentile(&sorted, 0.5);
+            if *json {
+                println!(
+                    "{}",
+                    serde_json::json!({"servers": b.servers, "pods": b.pods, "series": b.series,
+                        "import_s": b.import_s, "cycles_ms": b.cycles.iter().map(|c| [c.0, c.1, c.2]).collect::<Vec<_>>(),
+                        "cycle_ms_median": median, "servers_measured": b.servers_measured,
+                        "workloads_measured": b.workloads_measured, "rss_mib": b.rss_mib, "vm_rss_mib": b.vm_rss_mib,
+                        "queries_alone": b.per_query.iter().map(|(m, n, ms, c)| serde_json::json!({"metric": m, "series": n, "ms": ms, "count_ms": c})).collect::<Vec<_>>()})
+                );
+            } else {
+                println!(
+                    "vm poll of {} servers / {} pods ({} series imported in {:.1} s): {} of {} servers and {} workloads measured",
+                    b.servers,
+                    b.pods,
+                    b.series,
+                    b.import_s,
+                    b.servers_measured,
+                    b.servers,
+                    b.workloads_measured
+                );
+                for (i, c) in b.cycles.iter().enumerate() {
+                    println!(
+                        "  cycle {}: {:.0} ms (targets {:.0} ms, queries+mapping {:.0} ms, apply+snapshot {:.0} ms)",
+                        i + 1,
+                        c.0 + c.1 + c.2,
+                        c.0,
+                        c.1,
+                        c.2
+                    );
+                }
+                let q: Vec<String> = b
+                    .per_query
+                    .iter()
+                    .filter(|q| q.1 > 0)
+                    .map(|(m, n, ms, c)| format!("{m} {n} series {ms:.0} ms (server alone {c:.0} ms)"))
+                    .collect();
+                println!("  queries alone: {}", q.join(", "));
+                println!(
+                    "  median cycle {median:.0} ms (target ≤ 2000 ms); twintop resident memory {:.0} MiB (target ≤ 300 MiB); victoria-metrics {}",
+                    b.rss_mib,
+                    b.vm_rss_mib.map_or("n/a".to_string(), |m| format!("{m:.0} MiB"))
+                );
+            }
+            Ok(0)
+        }
+        Bench::Sim { iterations, json } => {
+            let b = bench_sim(*iterations)?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&b)?);
+            } else {
+                println!(
+                    "sim exp2: {} requests in {:.1} ms (best of {iterations}; median {:.1} ms) = {:.0} requests/s on one core, {} events, max in flight {}",
+                    b.requests, b.best_ms, b.median_ms, b.requests_per_s, b.events, b.max_in_flight
+                );
+                if let (Some(c), Some(r)) = (b.cpu_ms, b.requests_per_cpu_s) {
+                    println!("  thread CPU time {c:.1} ms = {r:.0} requests per CPU-second");
+                }
+                println!(
+                    "sweep exp1 replicas=1..20: {:.3} s on 1 thread, {:.3} s on {} threads (speed-up {:.2}×)",
+                    b.sweep_1_thread_s,
+                    b.sweep_all_threads_s,
+                    b.threads,
+                    b.sweep_1_thread_s / b.sweep_all_threads_s
+                );
+            }
+            Ok(0)
+        }
+        Bench::KubeMap { nodes, pods, json } => {
+            let f = crate::source::kube::kube_map(*nodes, *pods)?;
+            if *json {
+                println!("{}", serde_json::to_string(&f)?);
+            } else {
+                let mb = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.0} MB"));
+                println!(
+                    "kube-map {} nodes / {} pods / {} workloads ({:.0} MB of list JSON): parse+store {:.0} ms, \
+map {:.0} ms + snapshot {:.0} ms = {:.0} ms wall, {} CPU ({} events); VmRSS {} listed, {} with the twin, peak {}",
+                    f.nodes,
+                    f.pods,
+                    f.workloads,
+                    f.json_mb,
+                    f.parse_ms,
+                    f.map_ms,
+                    f.snapshot_ms,
+                    f.map_and_snapshot_ms(),
+                    f.map_snapshot_cpu_ms.map_or("n/a".to_string(), |v| format!("{v:.0} ms")),
+                    f.events,
+                    mb(f.rss_listed_mb),
+                    mb(f.vm_rss_mb),
+                    mb(f.vm_hwm_mb)
+                );
+            }
+            Ok(0)
+        }
+        Bench::Whatif { preset, json } => {
+            let presets = match preset {
+                Some(p) => vec![*p],
+                None => vec![crate::demo::DemoPreset::Dc, crate::demo::DemoPreset::Mec],
+            };
+            let mut all = Vec::new();
+            for p in presets {
+                let b = whatif::run(p)?;
+                if !*json {
+                    println!(
+                        "whatif {} ({}): first results {:.0} ms (60 s simulated, 1 seed), full 15 min × 3 seeds {:.0} ms; \
+                         input while running: {} keys, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+                        b.preset,
+                        b.script,
+                        b.first_results_ms,
+                        b.full_results_ms,
+                        b.keys,
+                        b.key_p50_ms,
+                        b.key_p99_ms,
+                        b.key_max_ms
+                    );
+                }
+                all.push(b);
+            }
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&all)?);
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn bench_placement(seeds: u64, servers: usize, workloads: usize, json: bool) -> anyhow::Result<i32> {
+    use crate::plan::{self, Method, ScenarioSpec};
+    let mut paper = Vec::new();
+    for m in Method::ALL {
+        let mut us: Vec<f64> = (1..=seeds.max(1))
+            .map(|seed| super::eval::timed(m, &plan::generate(&ScenarioSpec::paper(seed)), seed).1)
+            .collect();
+        let mean = us.iter().sum::<f64>() / us.len() as f64;
+        us.sort_by(f64::total_cmp);
+        paper.push(serde_json::json!({"name": m.name(), "decision_us_per_workload_mean": mean,
+            "p50": percentile(&us, 0.5), "p95": percentile(&us, 0.95)}));
+    }
+    let p = plan::generate(&ScenarioSpec::sized(servers, workloads, 1));
+    let mut large = Vec::new();
+    for m in Method::ALL {
+        let t = Instant::now();
+        let a = m.place(&p, 1);
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        let k = plan::evaluate(&p, &a);
+        large.push(serde_json::json!({"name": m.name(), "wall_ms": ms, "accuracy": k.accuracy,
+            "mean_latency_ms": k.mean_latency_ms, "rub": k.rub}));
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"paper_scenario": {"seeds": seeds, "methods": paper},
+                "large": {"servers": servers, "workloads": workloads, "methods": large}})
+        );
+        return Ok(0);
+    }
+    println!("DIRA-LDT scenario (50 servers, 100 workloads), {seeds} seeds: decision time per workload");
+    for r in &paper {
+        println!(
+            "  {:<8} mean {:>9.2} µs  p50 {:>9.2} µs  p95 {:>9.2} µs",
+            r["name"].as_str().unwrap_or(""),
+            r["decision_us_per_workload_mean"].as_f64().unwrap_or(f64::NAN),
+            r["p50"].as_f64().unwrap_or(f64::NAN),
+            r["p95"].as_f64().unwrap_or(f64::NAN)
+        );
+    }
+    println!("{workloads} workloads on {servers} servers (demands scaled to the paper's load per server):");
+    for r in &large {
+        println!(
+            "  {:<8} wall {:>9.1} ms  accuracy {:>6.1}%  latency {:>6.2} ms  RUB {:.3}",
+            r["name"].as_str().unwrap_or(""),
+            r["wall_ms"].as_f64().unwrap_or(f64::NAN),
+            r["accuracy"].as_f64().unwrap_or(f64::NAN) * 100.0,
+            r["mean_latency_ms"].as_f64().unwrap_or(f64::NAN),
+            r["rub"].as_f64().unwrap_or(f64::NAN)
+        );
+    }
+    Ok(0)
+}
+
+/// A synthetic twin: `servers` servers in racks of 40, 100 workloads, `pods_per_server` pods each.
+pub fn synthetic_store(servers: usize, pods_per_server: usize) -> TwinStore {
+    let mut st = TwinStore::default();
+    let cap = Resources::new(64_000.0, 262_144.0, 10_000.0);
+    for i in 0..servers {
+        let loc = Location::new(
+            &format!("region-{}", i / 2000),
+            &format!("zone-{}", i / 400),
+            &format!("rack-{}", i / 40),
+        );
+        st.apply(TwinEvent::Server(Server::new(&format!("node-{i:05}"), loc, cap)));
+        st.apply(TwinEvent::ServerUsage {
+            server: format!("node-{i:05}"),
+            usage: Resources::new(
+                ((i * 7919) % 64_000) as f64,
+                ((i * 104_729) % 262_144) as f64,
+                ((i * 31) % 10_000) as f64,
+            )
+            .into(),
+        });
+    }
+    for w in 0..100 {
+        st.apply(TwinEvent::Workload(Workload::new(
+            &format!("app-{w:03}"),
+            "bench",
+            1,
+            Resources::new(500.0, 512.0, 10.0),
+        )));
+    }
+    for i in 0..servers * pods_per_server {
+        st.apply(TwinEvent::Pod(PodSpec {
+            name: format!("app-{:03}-{i:06}", i % 100),
+            namespace: "bench".into(),
+            workload: Some(format!("app-{:03}", i % 100)),
+            server: Some(format!("node-{:05}", i % servers)),
+            requests: Resources::new(500.0, 512.0, 10.0),
+            limits: None,
+            phase: PodPhase::Running,
+        }));
+    }
+    st
+}
+
+/// Returns (ms to apply the events, snapshot p50 ms, snapshot p99 ms).
+pub fn bench_snapshot(servers: usize, pods_per_server: usize, iterations: usize) -> (f64, f64, f64) {
+    let t0 = Instant::now();
+    let mut st = synthetic_store(servers, pods_per_server);
+    let events_ms = t0.elapsed().as_secs_f64() * 1000.0;
+    let mut times: Vec<f64> = (0..iterations.max(1))
+        .map(|_| {
+            let t = Instant::now();
+            let s = st.snapshot();
+            std::hint::black_box(&s);
+            t.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    (events_ms, percentile(&times, 0.5), percentile(&times, 0.99))
+}
+
+/// Nearest-rank percentile of sorted values.
+pub fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+#[derive(Debug, serde::Serialize)]
+
+pub struct SimBench {
+    pub requests: u64,
+    pub events: u64,
+    pub best_ms: f64,
+    pub median_ms: f64,
+    pub requests_per_s: f64,
+    /// This thread's CPU time for the best run (Linux), which a loaded machine does not inflate.
+    pub cpu_ms: Option<f64>,
+    pub requests_per_cpu_s: Option<f64>,
+    pub max_in_flight: u32,
+    pub sweep_1_thread_s: f64,
+    pub sweep_all_threads_s: f64,
+    pub threads: usize,
+}
+
+fn thread_cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+pub fn bench_sim(iterations: usize) -> anyhow::Result<SimBench> {
+    use crate::sim::{Scenario, SweepParam, run, sweep};
+    let exp2 =
+        Scenario::from_yaml(include_str!("../../assets/scenarios/kubetwin-exp2.yaml"), "kubetwin-exp2.yaml")?;
+    let exp1 =
+        Scenario::from_yaml(include_str!("../../assets/scenarios/kubetwin-exp1.yaml"), "kubetwin-exp1.yaml")?;
+    let warm = run(&exp2, 1)?;
+    let mut cpu: Vec<f64> = Vec::new();
+    let mut times: Vec<f64> = (0..iterations.max(1))
+        .map(|i| {
+            let c0 = thread_cpu_ns();
+            let t = Instant::now();
+            let out = run(&exp2, 1 + i as u64);
+            std::hint::black_box(&out);
+            let wall = t.elapsed().as_secs_f64() * 1000.0;
+            if let (Some(a), Some(b)) = (c0, thread_cpu_ns()) {
+                cpu.push((b - a) as f64 / 1e6);
+            }
+            wall
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    cpu.sort_by(f64::total_cmp);
+    let p = SweepParam::parse("replicas=1..20").map_err(anyhow::Error::msg)?;
+    let none = |_: usize, _: usize| {};
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+    let t = Instant::now();
+    one.install(|| sweep(&exp1, &p, 1, &none))?;
+    let sweep_1 = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    sweep(&exp1, &p, 1, &none)?;
+    let sweep_all = t.elapsed().as_secs_f64();
+    Ok(SimBench {
+        requests: warm.requests,
+        events: warm.events,
+        best_ms: times[0],
+        median_ms: percentile(&times, 0.5),
+        requests_per_s: warm.requests as f64 / (times[0] / 1000.0),
+        cpu_ms: cpu.first().copied(),
+        requests_per_cpu_s: cpu.first().map(|c| warm.requests as f64 / (c / 1000.0)),
+        max_in_flight: warm.in_flight.max,
+        sweep_1_thread_s: sweep_1,
+        sweep_all_threads_s: sweep_all,
+        threads: rayon::current_num_threads(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synthetic_store_has_the_requested_size() {
+        let s = synthetic_store(30, 10).snapshot();
+        assert_eq!(s.servers.len(), 30);
+        assert_eq!(s.pods.len(), 300);
+        assert!(s.pods.iter().all(|p| p.server.is_some() && p.workload.is_some()));
+    }
+
+    #[test]
+    fn percentile_nearest_rank() {
+        let v = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(percentile(&v, 0.5), 2.0);
+        assert_eq!(percentile(&v, 0.99), 4.0);
+    }
+}

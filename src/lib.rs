@@ -1,0 +1,20 @@
+//! twintop: a terminal operations console for Kubernetes SREs built on a local digital twin.
+//!
+//! Layering (see docs/ARCHITECTURE.md): `twin` is pure data and math; `sim`, `plan` and
+//! `forecast` compute over twin snapshots; `source`, `advise` and `act` do I/O at the edges;
+//! `ui` draws it all and nothing depends on it.
+
+pub mod act;
+pub mod advise;
+pub mod change;
+pub mod cli;
+pub mod demo;
+pub mod forecast;
+pub mod paths;
+pub mod plan;
+pub mod sim;
+pub mod source;
+pub mod text;
+pub mod twin;
+pub mod ui;
+pub mod whatif;

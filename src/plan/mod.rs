@@ -1,0 +1,51 @@
+//! Placement (DIRA-LDT's problem): assign workloads to servers within CPU, memory and
+//! bandwidth capacities, minimise dependency-weighted latency, balance utilisation, respect
+//! spread groups and cordoned servers. Pure: the paper's scenario generator, its baselines
+//! (HBA, SM), twintop's optimizer, incremental re-placement of a running twin, and the metrics.
+
+pub mod baselines;
+pub mod improve;
+pub mod metrics;
+pub mod optimize;
+pub mod problem;
+pub mod scenario;
+mod state;
+#[cfg(test)]
+mod tests;
+pub mod twin;
+
+pub use improve::{Improvement, Move, improve};
+pub use metrics::{COMPLETION_MODEL, Metrics, evaluate};
+pub use optimize::{OptimizeOptions, optimize};
+pub use problem::{Assignment, Dependency, PlanServer, PlanWorkload, Problem, Topology};
+pub use scenario::{ScenarioSpec, generate};
+pub use state::Weights;
+pub use twin::{TwinProblem, from_snapshot};
+
+/// The placement methods `eval placement` compares, by their JSON names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Hba,
+    Sm,
+    Twintop,
+}
+
+impl Method {
+    pub const ALL: [Method; 3] = [Method::Hba, Method::Sm, Method::Twintop];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Method::Hba => "hba",
+            Method::Sm => "sm",
+            Method::Twintop => "twintop",
+        }
+    }
+
+    pub fn place(&self, p: &Problem, seed: u64) -> Assignment {
+        match self {
+            Method::Hba => baselines::hba(p),
+            Method::Sm => baselines::sm(p),
+            Method::Twintop => optimize(p, &OptimizeOptions::seeded(seed)),
+        }
+    }
+}

@@ -1,0 +1,236 @@
+use super::baselines::{hba, sm};
+use super::*;
+use crate::twin::{LatencyModel, Location, Resources};
+use proptest::prelude::*;
+
+fn server(name: &str, rack: &str, cap: f64) -> PlanServer {
+    PlanServer {
+        name: name.into(),
+        capacity: Resources::new(cap, cap, cap),
+        location: Location::new("dc", "z", rack),
+        cordoned: false,
+    }
+}
+
+fn workload(name: &str, size: f64) -> PlanWorkload {
+    PlanWorkload {
+        name: name.into(),
+        demand: Resources::new(size, size, size),
+        forecast: Resources::new(size, size, size),
+        work_ms: 100.0,
+        deadline_ms: None,
+        group: None,
+    }
+}
+
+fn problem(servers: Vec<PlanServer>, workloads: Vec<PlanWorkload>, deps: Vec<Dependency>) -> Problem {
+    Problem { servers, workloads, deps, latency: LatencyModel::racks(1.0, 20.0), calls_per_dependency: 5.0 }
+}
+
+#[test]
+fn metrics_by_hand() {
+    let mut ws = vec![workload("w0", 10.0), workload("w1", 20.0), workload("w2", 30.0), workload("w3", 10.0)];
+    ws[0].deadline_ms = Some(140.0);
+    ws[1].deadline_ms = Some(300.0);
+    let dep = |a, b, weight| Dependency { a, b, weight };
+    let p = problem(
+        vec![server("s0", "a", 100.0), server("s1", "a", 100.0), server("s2", "b", 100.0)],
+        ws,
+        vec![dep(0, 1, 1.0), dep(1, 2, 3.0), dep(0, 3, 4.0)],
+    );
+    let m = evaluate(&p, &vec![Some(0), Some(1), Some(2), Some(0)]);
+    assert_eq!(m.accuracy, 1.0);
+    // (1 × 1 ms + 3 × 20 ms) / 4 over the pairs on different servers; 4 of 8 co-located.
+    assert!((m.mean_latency_ms - 15.25).abs() < 1e-12, "{m:?}");
+    assert!((m.colocated_share - 0.5).abs() < 1e-12);
+    assert!((m.bandwidth_util - 70.0 / 300.0).abs() < 1e-12);
+    // utilisations 0.2, 0.2, 0.3: mean 0.2333, population std 0.04714
+    let (mean, std) =
+        (0.7 / 3.0, (((0.2f64 - 0.7 / 3.0).powi(2) * 2.0 + (0.3f64 - 0.7 / 3.0).powi(2)) / 3.0).sqrt());
+    assert!((m.rub - (1.0 - std / mean)).abs() < 1e-12);
+    assert!((m.rub - 0.79797).abs() < 1e-4);
+    // w0: 100 / (1 − 0.2) + 5 × 2 × 1 ms (w1) + 0 (w3 on its server) = 135 ≤ 140: met.
+    // w1: 125 + 10 + 5 × 2 × 20 ms = 335 > 300: missed.
+    assert_eq!(m.completion, Some(0.5));
+    let f = metrics::finish_times_ms(&p, &vec![Some(0), Some(1), Some(2), Some(0)]);
+    assert!((f[0].unwrap() - 135.0).abs() < 1e-9 && (f[1].unwrap() - 335.0).abs() < 1e-9);
+}
+
+#[test]
+fn hba_overfills_by_its_static_rule_and_is_not_counted_accurate() {
+    // 7 on an empty server; the second 7 sees the server at 70 % < 80 % and goes there too.
+    let p = problem(
+        vec![server("s0", "a", 10.0), server("s1", "a", 10.0)],
+        vec![workload("a", 7.0), workload("b", 7.0)],
+        vec![],
+    );
+    let a = hba(&p);
+    assert_eq!(a, vec![Some(0), Some(0)]);
+    let m = evaluate(&p, &a);
+    assert_eq!(m.accuracy, 0.0);
+    assert_eq!(m.overloaded_servers, 1);
+    assert_eq!(m.completion, None);
+    // twintop keeps capacities: one per server.
+    let t = optimize(&p, &OptimizeOptions::seeded(1));
+    assert_ne!(t[0], t[1]);
+    assert_eq!(evaluate(&p, &t).accuracy, 1.0);
+}
+
+#[test]
+fn sm_goes_least_loaded_by_forecast() {
+    let mut ws = vec![workload("a", 3.0), workload("b", 3.0), workload("c", 1.0)];
+    ws[0].forecast = Resources::new(1.0, 1.0, 1.0); // forecast says small: s0 looks least loaded for b
+    let p =
+        problem(vec![server("s0", "a", 10.0), server("s1", "a", 10.0), server("s2", "a", 10.0)], ws, vec![]);
+    assert_eq!(sm(&p), vec![Some(0), Some(1), Some(2)]);
+}
+
+#[test]
+fn twintop_puts_dependent_workloads_together_and_respects_cordons_and_groups() {
+    let mut servers = vec![
+        server("s0", "a", 100.0),
+        server("s1", "a", 100.0),
+        server("s2", "b", 100.0),
+        server("s3", "b", 100.0),
+    ];
+    servers[3].cordoned = true;
+    let mut ws: Vec<PlanWorkload> = (0..6).map(|i| workload(&format!("w{i}"), 20.0)).collect();
+    ws[4].group = Some(1);
+    ws[5].group = Some(1);
+    let p = problem(
+        servers,
+        ws,
+        vec![Dependency { a: 0, b: 1, weight: 5.0 }, Dependency { a: 2, b: 3, weight: 5.0 }],
+    );
+    let a = optimize(&p, &OptimizeOptions::seeded(7));
+    let topo = Topology::new(&p);
+    assert!(a.iter().all(|s| s.is_some() && *s != Some(3)), "{a:?}");
+    assert!(topo.latency(a[0].unwrap(), a[1].unwrap()) <= 1.0, "{a:?}");
+    assert!(topo.latency(a[2].unwrap(), a[3].unwrap()) <= 1.0, "{a:?}");
+    assert_ne!(a[4], a[5]);
+    let m = evaluate(&p, &a);
+    assert_eq!((m.accuracy, m.spread_violations), (1.0, 0));
+    assert_eq!(a, optimize(&p, &OptimizeOptions::seeded(7)), "same seed, same placement");
+}
+
+#[test]
+fn paper_scenario_matches_the_description() {
+    let p = generate(&ScenarioSpec::paper(3));
+    assert_eq!((p.servers.len(), p.workloads.len()), (50, 100));
+    let mut dependent = std::collections::HashSet::new();
+    for d in &p.deps {
+        dependent.insert(d.a);
+        dependent.insert(d.b);
+    }
+    assert_eq!(dependent.len(), 30);
+    for w in &p.workloads {
+        assert!(
+            (1000.0..=16000.0).contains(&w.demand.cpu_m) && (2048.0..=32768.0).contains(&w.demand.mem_mib)
+        );
+        assert!((10.0..=200.0).contains(&w.demand.bw_mbps) && w.deadline_ms.is_some());
+    }
+    assert_eq!(p, generate(&ScenarioSpec::paper(3)));
+}
+
+#[test]
+fn twintop_meets_the_targets_on_a_paper_scenario() {
+    for seed in [1, 2] {
+        let p = generate(&ScenarioSpec::paper(seed));
+        let m = evaluate(&p, &Method::Twintop.place(&p, seed));
+        assert_eq!(m.accuracy, 1.0);
+        assert!(m.mean_latency_ms < 5.3, "{m:?}");
+        assert!(m.rub > 0.92, "{m:?}");
+        let h = evaluate(&p, &Method::Hba.place(&p, seed));
+        assert!(m.mean_latency_ms < h.mean_latency_ms && m.rub > h.rub);
+    }
+}
+
+#[test]
+fn improve_moves_a_pod_off_an_overloaded_server_within_k() {
+    let p = problem(
+        vec![server("s0", "a", 10.0), server("s1", "a", 10.0), server("s2", "b", 10.0)],
+        vec![workload("a", 6.0), workload("b", 6.0), workload("c", 2.0)],
+        vec![],
+    );
+    let current = vec![Some(0), Some(0), Some(1)];
+    let imp = improve(&p, &current, 1, 1);
+    assert_eq!(imp.moves.len(), 1);
+    assert_eq!(imp.moves[0].from, Some(0));
+    assert_eq!(imp.before.accuracy, 1.0 / 3.0);
+    assert_eq!(imp.after.accuracy, 1.0);
+    let mut applied = current.clone();
+    for mv in &imp.moves {
+        applied[mv.workload] = Some(mv.to);
+    }
+    assert_eq!(applied, imp.assignment);
+    assert!(improve(&p, &current, 0, 1).moves.is_empty());
+}
+
+#[test]
+fn improve_on_the_demo_twin_stays_within_k_and_never_overfills() {
+    let snap = crate::demo::DemoTwin::new(crate::demo::DemoPreset::Dc, 1).warm_snapshot(30);
+    let tp = from_snapshot(&snap);
+    assert_eq!(tp.problem.workloads.len(), tp.current.len());
+    assert!(!tp.problem.workloads.is_empty() && !tp.problem.deps.is_empty());
+    let imp = improve(&tp.problem, &tp.current, 5, 1);
+    assert!(imp.moves.len() <= 5);
+    assert!(imp.after.overloaded_servers <= imp.before.overloaded_servers);
+    for mv in &imp.moves {
+        assert!(!tp.problem.servers[mv.to].cordoned);
+        assert_eq!(tp.current[mv.workload], mv.from);
+    }
+}
+
+fn arb_problem() -> impl Strategy<Value = Problem> {
+    (1usize..6, 0usize..14, any::<u64>()).prop_map(|(ns, nw, seed)| {
+        use rand::rngs::SmallRng;
+        use rand::{RngExt, SeedableRng};
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let servers = (0..ns)
+            .map(|i| PlanServer {
+                cordoned: rng.random::<f64>() < 0.2,
+                ..server(&format!("s{i}"), &format!("r{}", i / 2), rng.random_range(5.0..20.0))
+            })
+            .collect();
+        let workloads = (0..nw)
+            .map(|i| {
+                let mut w = workload(&format!("w{i}"), rng.random_range(1.0..9.0));
+                w.forecast = w.demand.scale(rng.random_range(0.5..1.5));
+                w.group = (rng.random::<f64>() < 0.3).then_some(0);
+                w.deadline_ms = Some(rng.random_range(50.0..500.0));
+                w
+            })
+            .collect();
+        let deps = if nw >= 2 {
+            (0..nw / 2)
+                .map(|_| Dependency { a: rng.random_range(0..nw), b: rng.random_range(0..nw), weight: 1.0 })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        problem(servers, workloads, deps)
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn no_method_counts_an_over_capacity_placement_accurate(p in arb_problem(), seed in 0u64..4) {
+        for m in Method::ALL {
+            let a = m.place(&p, seed);
+            prop_assert_eq!(a.len(), p.workloads.len());
+            let used = p.loads(&a);
+            let accurate = a.iter().filter(|s| matches!(s, Some(s) if used[*s].fits_in(&p.servers[*s].capacity))).count();
+            let metrics = evaluate(&p, &a);
+            prop_assert!((metrics.accuracy * p.workloads.len() as f64 - accurate as f64).abs() < 1e-9);
+            if metrics.overloaded_servers > 0 {
+                prop_assert!(metrics.accuracy < 1.0);
+            }
+            if m == Method::Twintop {
+                prop_assert_eq!(metrics.overloaded_servers, 0);
+                prop_assert_eq!(metrics.spread_violations, 0);
+                prop_assert!(a.iter().flatten().all(|&s| !p.servers[s].cordoned));
+            }
+        }
+    }
+}

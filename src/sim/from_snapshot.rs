@@ -1,0 +1,243 @@
+//! A scenario from a twin snapshot: the twin's servers and latency model, its workloads as
+//! services where their pods run now, a call tree per entry workload from the call graph's
+//! edges, and load at the measured request rates. The what-if console starts from this.
+
+use super::hpa::{Behavior, ScalerMode};
+use super::scenario::{
+    AutoscalerSpec, Balancer, CallSpec, GeneratorSpec, LatencySpec, Limits, MetricSpec, PodSpec, Scenario,
+    SchedulerPolicy, SchedulerSpec, ServerGroup, ServiceSpec, SloSpec, WorkflowSpec,
+};
+use crate::twin::{Dist, HpaMetric, PodPhase, Snapshot};
+
+/// Choices the snapshot cannot make.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FromSnapshotOptions {
+    /// Simulated seconds.
+    pub duration_s: f64,
+    pub scheduler: SchedulerPolicy,
+    /// Tier order for `MecFirst` (servers' tier is their `twintop.io/tier` label, else zone).
+    pub tiers: Vec<String>,
+    /// SLO on time to resolution; by default the tightest p99 SLO among the workloads.
+    pub slo_target_ms: Option<f64>,
+    /// Service time of a workload whose latency is not measured, ms.
+    pub default_service_ms: f64,
+    /// Request rate of an entry workload whose rate is not measured.
+    pub default_rps: f64,
+}
+
+impl Default for FromSnapshotOptions {
+    fn default() -> Self {
+        FromSnapshotOptions {
+            duration_s: 300.0,
+            scheduler: SchedulerPolicy::Spread,
+            tiers: Vec::new(),
+            slo_target_ms: None,
+            default_service_ms: 10.0,
+            default_rps: 10.0,
+        }
+    }
+}
+
+/// Builds the scenario. Service times are log-normal with the measured p50 as median and a
+/// spread from p99/p50 (measured latency includes queueing, so this errs on the slow side);
+/// pod parallelism is sized so the measured rate loads the pods as their CPU usage says
+/// (60 % when unknown). Calls become a tree per entry workload (one with no callers), each
+/// call made with probability edge rate / caller rate.
+pub fn scenario_from_snapshot(snap: &Snapshot, opt: &FromSnapshotOptions) -> Scenario {
+    let servers = snap
+        .servers
+        .iter()
+        .map(|s| ServerGroup {
+            name: s.name.clone(),
+            count: 1,
+            region: s.location.region.clone(),
+            zone: s.location.zone.clone(),
+            rack: s.location.rack.clone(),
+            tier: s.labels.get("twintop.io/tier").cloned(),
+            cpu_m: s.allocatable.cpu_m,
+            mem_mib: s.allocatable.mem_mib,
+            bw_mbps: s.allocatable.bw_mbps,
+            speed: if s.speed > 0.0 { s.speed } else { 1.0 },
+            price_per_hour: s.price_per_hour,
+            schedulable: s.schedulable,
+        })
+        .collect();
+    let rps_of = |w: usize| snap.workload_status.get(w).and_then(|st| st.rps).filter(|r| *r > 0.0);
+    let mut services = Vec::new();
+    for (wi, w) in snap.workloads.iter().enumerate() {
+        let st = snap.workload_status.get(wi).copied().unwrap_or_default();
+        let median = st.p50_ms.filter(|v| *v > 0.0).unwrap_or(opt.default_service_ms);
+        let sigma = match (st.p50_ms, st.p99_ms) {
+            (Some(p50), Some(p99)) if p50 > 0.0 && p99 > p50 => ((p99 / p50).ln() / 2.326).clamp(0.1, 1.5),
+            _ => 0.5,
+        };
+        let service_time = Dist::LogNormal { mu: median.ln(), sigma };
+        let mean_ms = service_time.mean();
+        let replicas = w.replicas.max(1);
+        let busy_target = match (st.usage, w.requests.cpu_m) {
+            (Some(u), req) if req > 0.0 && u.cpu_m > 0.0 => {
+                (u.cpu_m / (replicas as f64 * req)).clamp(0.05, 0.95)
+            }
+            _ => 0.6,
+        };
+        let erlangs_per_pod = rps_of(wi).unwrap_or(0.0) * mean_ms / 1000.0 / replicas as f64;
+        let parallelism = ((erlangs_per_pod / busy_target).ceil() as u32).max(1);
+        let autoscaler = w.hpa.as_ref().and_then(|h| {
+            h.metrics.iter().find_map(|m| match m {
+                HpaMetric::CpuUtilization { target_pct } => Some(AutoscalerSpec {
+                    mode: ScalerMode::Kubernetes,
+                    metric: MetricSpec::UtilizationPct(*target_pct),
+                    min: h.min_replicas.max(1),
+                    max: h.max_replicas.max(h.min_replicas.max(1)),
+                    period_s: 15.0,
+                    tolerance: 0.1,
+                    behavior: Behavior::default(),
+                }),
+                _ => None,
+            })
+        });
+        let initial_servers = snap
+            .pods_of_workload(wi)
+            .filter(|p| p.phase == PodPhase::Running)
+            .filter_map(|p| p.server.map(|s| snap.servers[s].name.clone()))
+            .collect();
+        services.push(ServiceSpec {
+            name: w.key(),
+            replicas,
+            pod: PodSpec {
+                cpu_m: w.requests.cpu_m,
+                mem_mib: w.requests.mem_mib,
+                parallelism,
+                max_queue: 10_000,
+                service_time,
+                startup_s: 5.0,
+            },
+            balancer: Balancer::Random,
+            autoscaler,
+            initial_servers,
+            node_affinity: Vec::new(),
+        });
+    }
+    // Call graph between known workloads.
+    let n = snap.workloads.len();
+    let mut callees: Vec<Vec<(usize, f64)>> = vec![Vec::new(); n];
+    let mut called = vec![false; n];
+    for e in &snap.edges {
+        if let (Some(a), Some(b)) = (snap.workload_index(&e.from), snap.workload_index(&e.to))
+            && a != b
+        {
+            callees[a].push((b, e.rps));
+            called[b] = true;
+        }
+    }
+    let caller_rate = |a: usize| {
+        rps_of(a).unwrap_or_else(|| {
+            let out: f64 = callees[a].iter().map(|c| c.1).sum();
+            if out > 0.0 { out } else { opt.default_rps }
+        })
+    };
+    fn tree(
+        w: usize,
+        names: &[String],
+        callees: &[Vec<(usize, f64)>],
+        rate: &dyn Fn(usize) -> f64,
+        path: &mut Vec<usize>,
+        p: f64,
+    ) -> CallSpec {
+        path.push(w);
+        let calls = if path.len() > 16 {
+            Vec::new()
+        } else {
+            let mut out = Vec::new();
+            for &(c, rps) in &callees[w] {
+                if path.contains(&c) {
+                    continue;
+                }
+                let prob = if rps > 0.0 { (rps / rate(w)).clamp(0.0, 1.0) } else { 1.0 };
+                out.push(tree(c, names, callees, rate, path, prob));
+            }
+            out
+        };
+        path.pop();
+        CallSpec { service: names[w].clone(), probability: p, calls }
+    }
+    let names: Vec<String> = snap.workloads.iter().map(|w| w.key()).collect();
+    let mut workflows = Vec::new();
+    let mut load = Vec::new();
+    for w in 0..n {
+        let entry = !called[w] && (!callees[w].is_empty() || rps_of(w).is_some());
+        if !entry {
+            continue;
+        }
+        let root = tree(w, &names, &callees, &caller_rate, &mut Vec::new(), 1.0);
+        let wf_name = format!("from {}", names[w]);
+        workflows.push(WorkflowSpec {
+            name: wf_name.clone(),
+            steps: Vec::new(),
+            root: Some(root),
+            hold_caller: false,
+            request_kb: 4.0,
+            response_kb: 16.0,
+        });
+        load.push(GeneratorSpec {
+            name: format!("users of {}", names[w]),
+            workflow: wf_name,
+            origin: None,
+            arrivals: super::scenario::Arrivals::Poisson,
+            rate: caller_rate(w),
+            start_s: 0.0,
+            stop_s: None,
+            requests: None,
+            rates: Vec::new(),
+            csv: None,
+            column: None,
+            step_s: 1.0,
+            scale: 1.0,
+        });
+    }
+    let slo_target = opt.slo_target_ms.or_else(|| {
+        snap.workloads
+            .iter()
+            .filter_map(|w| w.slo_p99_ms)
+            .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.min(v))))
+    });
+    Scenario {
+        name: format!("{} ({})", snap.source.name, snap.source.kind.as_str()),
+        description: "built from a twin snapshot".into(),
+        duration_s: Some(opt.duration_s),
+        warmup_s: 0.0,
+        sample_s: 15.0,
+        latency: LatencySpec { model: Some(snap.latency.clone()), ..Default::default() },
+        servers,
+        scheduler: SchedulerSpec { policy: opt.scheduler, tiers: opt.tiers.clone() },
+        services,
+        workflows,
+        load,
+        events: Vec::new(),
+        slo: slo_target.map(|t| SloSpec { target_ms: t, percentile: 99.0 }),
+        limits: Limits::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo::{DemoPreset, DemoTwin};
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn demo_snapshot_becomes_a_valid_scenario_that_runs() {
+        let start = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let snap = DemoTwin::starting_at(DemoPreset::Dc, 3, start).warm_snapshot(30);
+        let opt = FromSnapshotOptions { duration_s: 20.0, ..Default::default() };
+        let sc = scenario_from_snapshot(&snap, &opt);
+        sc.validate().unwrap();
+        assert_eq!(sc.servers.len(), snap.servers.len());
+        assert!(!sc.workflows.is_empty(), "the demo's call graph gives at least one workflow");
+        let out = crate::sim::run(&sc, 1).unwrap();
+        assert!(out.completed > 100, "{}", out.completed);
+        // The snapshot's placement is kept: pods start where the twin has them.
+        let running = snap.pods.iter().filter(|p| p.phase == PodPhase::Running && p.server.is_some()).count();
+        assert!(out.servers.len() <= running.max(1));
+    }
+}

@@ -1,0 +1,196 @@
+//! Where the twin's data comes from: the embedded demo, manifests, or a live cluster with
+//! VictoriaMetrics. Every source turns what it sees into `TwinEvent`s; the feeder task
+//! applies them to the one `TwinStore` and publishes snapshots.
+
+pub mod feeder;
+pub mod k8s_map;
+pub mod kube;
+pub mod manifests;
+pub mod victoria;
+
+use crate::demo::{DemoPreset, DemoTwin};
+use crate::twin::{Snapshot, TwinStore};
+use chrono::Utc;
+use clap::Args;
+use manifests::Datacenter;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The source flags every command takes.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SourceArgs {
+    /// Use the embedded demo datacenter (preset `dc`, DIRA-LDT's 50 servers; or `mec`,
+    /// KubeTwin's federation). The default when no kubeconfig is found.
+    #[arg(long, global = true, value_name = "PRESET", num_args = 0..=1, default_missing_value = "dc")]
+    pub demo: Option<DemoPreset>,
+
+    /// Seed of the demo's simulation (same seed, same demo).
+    #[arg(long, global = true, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
+
+    /// Build the twin from Kubernetes YAML: a file, a directory of files, or `-` for stdin.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub manifests: Option<PathBuf>,
+
+    /// With --manifests: place the workloads on these servers instead of the demo datacenter
+    /// (`kubectl get nodes -o yaml` or `-o json`: a NodeList, or YAML documents of Nodes).
+    /// Given before any subcommand (`eval` and `bench` have a `--servers N` of their own).
+    #[arg(long, value_name = "FILE", requires = "manifests")]
+    pub servers: Option<PathBuf>,
+
+    /// kubeconfig context to use (default: the current context).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
+
+    /// Namespace of the namespaced resources (default: the context's namespace), as kubectl.
+    #[arg(short = 'n', long, global = true, value_name = "NAME", conflicts_with = "all_namespaces")]
+    pub namespace: Option<String>,
+
+    /// Watch every namespace, as kubectl's -A.
+    #[arg(short = 'A', long, global = true)]
+    pub all_namespaces: bool,
+
+    /// VictoriaMetrics (or any Prometheus HTTP API) base URL, e.g. http://127.0.0.1:8428.
+    #[arg(long, global = true, value_name = "URL")]
+    pub vm_url: Option<String>,
+
+    /// OpenAI-compatible LLM base URL, e.g. http://127.0.0.1:8080/v1.
+    #[arg(long, global = true, value_name = "URL")]
+    pub llm_url: Option<String>,
+}
+
+/// Installs rustls's process-wide crypto provider (ring). kube's rustls and reqwest's
+/// `rustls-no-provider` both need one, and building a client without it panics. Idempotent:
+/// call it first in `main` and in every test that builds an HTTP client.
+pub fn init_tls() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Err means another provider is already installed, which serves as well.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// What the flags resolve to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plan {
+    Demo { preset: DemoPreset, seed: u64, notice: Option<String> },
+    Manifests { path: PathBuf },
+    Live { context: Option<String> },
+}
+
+/// Decides the source: explicit flags first; with none, a kubeconfig if one exists, else the
+/// demo with a notice saying why.
+pub fn resolve(args: &SourceArgs) -> Plan {
+    if let Some(preset) = args.demo {
+        return Plan::Demo { preset, seed: args.seed, notice: None };
+    }
+    if let Some(path) = &args.manifests {
+        return Plan::Manifests { path: path.clone() };
+    }
+    if args.context.is_some() || kubeconfig_exists() || kube::in_cluster_env() {
+        return Plan::Live { context: args.context.clone() };
+    }
+    Plan::Demo {
+        preset: DemoPreset::Dc,
+        seed: args.seed,
+        notice: Some("no kubeconfig found (KUBECONFIG or ~/.kube/config): showing the embedded demo".into()),
+    }
+}
+
+fn kubeconfig_exists() -> bool {
+    if let Some(v) = std::env::var_os("KUBECONFIG") {
+        return std::env::split_paths(&v).any(|p| p.is_file());
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".kube/config").is_file()).unwrap_or(false)
+}
+
+/// Warm-up of a headless demo snapshot: long enough for history, traffic and the incident.
+pub const DEMO_WARMUP_TICKS: u32 = 90;
+
+/// One snapshot of the twin, for headless commands.
+pub fn load_snapshot(args: &SourceArgs) -> anyhow::Result<Arc<Snapshot>> {
+    // `--vm-url`, else `[vm] url` in config.toml, as the console does.
+    let vm = victoria::VmConfig::load(args.vm_url.as_deref())?;
+    let with_vm = !vm.url.trim().is_empty();
+    match resolve(args) {
+        Plan::Demo { preset, seed, notice } => {
+            if !with_vm {
+                let mut demo = DemoTwin::new(preset, seed);
+                if let Some(n) = notice {
+                    demo.add_notice(n);
+                }
+                return Ok(demo.warm_snapshot(DEMO_WARMUP_TICKS));
+            }
+            // The same warm-up as `warm_snapshot`, kept as a store so metrics can be laid over it.
+            let start = Utc::now() - chrono::Duration::seconds(DEMO_WARMUP_TICKS as i64);
+            let mut demo = DemoTwin::starting_at(preset, seed, start);
+            if let Some(n) = notice {
+                demo.add_notice(n);
+            }
+            let mut store = TwinStore::default();
+            for _ in 0..DEMO_WARMUP_TICKS {
+                store.apply_all(demo.step());
+            }
+            enrich_with_vm(&mut store, &vm)?;
+            Ok(store.snapshot())
+        }
+        Plan::Manifests { path } => {
+            let mut store = TwinStore::default();
+            store.apply_all(manifest_events(args, &path)?);
+            if with_vm {
+                enrich_with_vm(&mut store, &vm)?;
+            }
+            Ok(store.snapshot())
+        }
+        Plan::Live { .. } => kube::load_snapshot(args),
+    }
+}
+
+/// Lays VictoriaMetrics over a running source when `--vm-url` or `[vm] url` in config.toml
+/// names one: the poller feeds the source's own feeder, so the header's `vm` feed shows its
+/// health. `source_ticks`: the source keeps the twin's clock (demo, Kubernetes), so the poller
+/// sends no Ticks of its own. Call inside a tokio runtime.
+pub fn spawn_vm(
+    args: &SourceArgs,
+    handle: &feeder::TwinHandle,
+    source_ticks: bool,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    let cfg = victoria::VmConfig::load(args.vm_url.as_deref())?;
+    if cfg.url.trim().is_empty() {
+        return Ok(None);
+    }
+    let src = victoria::VmSource::new(cfg, false)?;
+    let src = if source_ticks { src.without_ticks() } else { src };
+    Ok(Some(victoria::spawn_poller(src, handle.snapshots.clone(), handle.events.clone())))
+}
+
+/// The twin built from `--manifests` (placed on `--servers` or the demo datacenter), as events.
+pub fn manifest_events(
+    args: &SourceArgs,
+    path: &std::path::Path,
+) -> anyhow::Result<Vec<crate::twin::TwinEvent>> {
+    let dc = match &args.servers {
+        Some(file) => Datacenter::from_nodes_file(file)?,
+        None => Datacenter::demo(DemoPreset::Dc),
+    };
+    manifests::load_events(path, dc, Utc::now())
+}
+
+/// One round of VictoriaMetrics queries laid over a headless twin (`--vm-url` with
+/// `--manifests` or `--demo`). A failing server does not fail the command: the `vm` feed and a
+/// notice say what went wrong and the twin is printed without measurements.
+fn enrich_with_vm(store: &mut TwinStore, vm: &victoria::VmConfig) -> anyhow::Result<()> {
+    let src = victoria::VmSource::new(vm.clone(), false)?;
+    let targets = victoria::Targets::from_snapshot(&store.snapshot());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let out = rt.block_on(src.poll_once(&targets, None));
+    if let Some(e) = out.errors.first() {
+        store.apply(crate::twin::TwinEvent::Notice(format!(
+            "VictoriaMetrics: {} of {} queries failed, first: {e}",
+            out.errors.len(),
+            src.jobs().len()
+        )));
+    }
+    store.apply_all(out.events);
+    Ok(())
+}

@@ -1,0 +1,567 @@
+//! The console's state machine: which view is showing, what mode the input is in (normal,
+//! `:` command, `/` filter), and the snapshot with its derived figures. Input becomes
+//! `Action`s; drawing lays out header, body (the current view) and footer.
+
+use super::command::{self, Command};
+use super::derived::Derived;
+use super::operator::{Operator, OperatorOptions};
+use super::theme::{self, Theme};
+use super::views::audit::AuditView;
+use super::views::detail::{self, Detail};
+use super::views::heatmap::{HeatmapView, Metric};
+use super::views::help::HelpView;
+use super::views::overview::OverviewView;
+use super::views::recs::RecsView;
+use super::views::servers::ServersView;
+use super::views::whatif::{WhatIfView, WorkerMsg};
+use super::views::workloads::WorkloadsView;
+use super::widgets::cmdline::CommandLine;
+use super::widgets::footer::Footer;
+use super::widgets::header::{Header, NoticeBanner, TabLine};
+use super::{Component, Ctx, MIN_HEIGHT, MIN_WIDTH};
+use crate::twin::Snapshot;
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::Line;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Overview,
+    Heatmap,
+    Servers,
+    Workloads,
+    Whatif,
+    Recs,
+    Audit,
+    Help,
+}
+
+impl View {
+    /// The views Tab cycles through, in order.
+    pub const CYCLE: [View; 7] = [
+        View::Overview,
+        View::Heatmap,
+        View::Servers,
+        View::Workloads,
+        View::Whatif,
+        View::Recs,
+        View::Audit,
+    ];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            View::Overview => "overview",
+            View::Heatmap => "heatmap",
+            View::Servers => "servers",
+            View::Workloads => "workloads",
+            View::Whatif => "whatif",
+            View::Recs => "recs",
+            View::Audit => "audit",
+            View::Help => "help",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<View> {
+        View::CYCLE.into_iter().chain([View::Help]).find(|v| v.name() == s)
+    }
+}
+
+/// What handling an input asks of the loop.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Noop,
+    /// Something visible changed.
+    Render,
+    Quit,
+    Switch(View),
+    Detail(Detail),
+    /// Run the What-if view's scenario from the current snapshot.
+    RunWhatif,
+    /// A message for the footer's status line.
+    Status(String),
+    /// The console wrote to the audit log: the audit view reads it again.
+    AuditWritten,
+    /// Changes from a what-if run to put in the recommendations queue, with the script's summary.
+    Propose(Vec<crate::change::Change>, String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mode {
+    Normal,
+    Command { line: String, candidates: Vec<String> },
+    Filter { line: String },
+}
+
+/// What the console starts with besides the snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct AppOptions {
+    pub theme: Theme,
+    /// Messages for the operator from the console itself (bad config or theme files).
+    pub notices: Vec<String>,
+    pub config_dir: Option<PathBuf>,
+    pub metric: Option<Metric>,
+    /// Where What-if history and proposals go (the data dir when unset).
+    pub data_dir: Option<PathBuf>,
+    /// The cluster, guardrails and data dir the recs view acts with.
+    pub operator: OperatorOptions,
+}
+
+struct Views {
+    overview: OverviewView,
+    heatmap: HeatmapView,
+    servers: ServersView,
+    workloads: WorkloadsView,
+    whatif: WhatIfView,
+    recs: RecsView,
+    audit: AuditView,
+    help: HelpView,
+}
+
+impl Views {
+    fn get(&mut self, v: View) -> &mut dyn Component {
+        match v {
+            View::Overview => &mut self.overview,
+            View::Heatmap => &mut self.heatmap,
+            View::Servers => &mut self.servers,
+            View::Workloads => &mut self.workloads,
+            View::Whatif => &mut self.whatif,
+            View::Recs => &mut self.recs,
+            View::Audit => &mut self.audit,
+            View::Help => &mut self.help,
+        }
+    }
+
+    fn get_ref(&self, v: View) -> &dyn Component {
+        match v {
+            View::Overview => &self.overview,
+            View::Heatmap => &self.heatmap,
+            View::Servers => &self.servers,
+            View::Workloads => &self.workloads,
+            View::Whatif => &self.whatif,
+            View::Recs => &self.recs,
+            View::Audit => &self.audit,
+            View::Help => &self.help,
+        }
+    }
+}
+
+pub struct App {
+    snap: Arc<Snapshot>,
+    derived: Derived,
+    theme: Theme,
+    view: View,
+    /// The view help was opened from (Esc goes back to it).
+    back: View,
+    mode: Mode,
+    views: Views,
+    notices: Vec<String>,
+    /// The last command's error or result, shown in the footer until the next key.
+    status: Option<String>,
+    detail: Option<Detail>,
+    config_dir: Option<PathBuf>,
+    /// The What-if worker's reports; the loop takes the receiver to wake on them.
+    worker_rx: Option<UnboundedReceiver<WorkerMsg>>,
+}
+
+impl App {
+    pub fn new(snap: Arc<Snapshot>, opts: AppOptions) -> App {
+        let derived = Derived::new(&snap);
+        let (worker_tx, worker_rx) = tokio::sync::mpsc::unbounded_channel();
+        let data_dir = opts.operator.data_dir.clone();
+        let operator = Operator::new(opts.operator, &snap.source.context);
+        let audit_path = operator.audit_path();
+        let mut views = Views {
+            overview: OverviewView,
+            heatmap: HeatmapView::new(opts.metric.unwrap_or(Metric::Cpu)),
+            servers: ServersView::default(),
+            workloads: WorkloadsView::default(),
+            whatif: WhatIfView::new(worker_tx, opts.data_dir.clone().unwrap_or_else(crate::paths::data_dir)),
+            recs: RecsView::new(operator, data_dir),
+            audit: AuditView::new(audit_path),
+            help: HelpView::default(),
+        };
+        {
+            let ctx = Ctx { snap: &snap, d: &derived, theme: &opts.theme };
+            for v in View::CYCLE {
+                views.get(v).on_snapshot(&ctx);
+            }
+        }
+        App {
+            snap,
+            derived,
+            theme: opts.theme,
+            view: View::Overview,
+            back: View::Overview,
+            mode: Mode::Normal,
+            views,
+            notices: opts.notices,
+            status: None,
+            detail: None,
+            config_dir: opts.config_dir,
+            worker_rx: Some(worker_rx),
+        }
+    }
+
+    /// The channel the What-if worker reports on (once): the loop waits on it with input.
+    pub fn take_worker_rx(&mut self) -> Option<UnboundedReceiver<WorkerMsg>> {
+        self.worker_rx.take()
+    }
+
+    /// A report from the What-if worker.
+    pub fn on_worker(&mut self, msg: WorkerMsg) -> Action {
+        self.views.whatif.on_worker(msg)
+    }
+
+    pub fn whatif(&self) -> &WhatIfView {
+        &self.views.whatif
+    }
+
+    pub fn view(&self) -> View {
+        self.view
+    }
+
+    pub fn mode(&self) -> &Mode {
+        &self.mode
+    }
+
+    pub fn theme(&self) -> &Theme {
+        &self.theme
+    }
+
+    pub fn status(&self) -> Option<&str> {
+        self.status.as_deref()
+    }
+
+    pub fn snapshot(&self) -> &Arc<Snapshot> {
+        &self.snap
+    }
+
+    pub fn heatmap(&self) -> &HeatmapView {
+        &self.views.heatmap
+    }
+
+    pub fn servers(&self) -> &ServersView {
+        &self.views.servers
+    }
+
+    pub fn workloads(&self) -> &WorkloadsView {
+        &self.views.workloads
+    }
+
+    pub fn recs(&self) -> &RecsView {
+        &self.views.recs
+    }
+
+    /// The advisors' newest proposals (from the worker the event loop runs).
+    pub fn set_proposals(&mut self, proposals: Vec<crate::advise::Proposal>) {
+        let ctx = Ctx { snap: &self.snap, d: &self.derived, theme: &self.theme };
+        self.views.recs.set_proposals(proposals, &ctx);
+    }
+
+    /// Moves the heatmap cursor one cell on (the render benchmark's "operator").
+    pub fn step_heatmap_cursor(&mut self) {
+        let ctx = Ctx { snap: &self.snap, d: &self.derived, theme: &self.theme };
+        self.views.heatmap.step(&ctx);
+    }
+
+    /// Puts the heatmap cursor on a server; false when it is not shown.
+    pub fn select_server(&mut self, name: &str) -> bool {
+        let ctx = Ctx { snap: &self.snap, d: &self.derived, theme: &self.theme };
+        self.views.heatmap.select(name, &ctx)
+    }
+
+    /// Figures derived from the current snapshot.
+    pub fn derived(&self) -> &Derived {
+        &self.derived
+    }
+
+    /// A new snapshot: derive its figures once, then let every view re-sort and re-filter.
+    pub fn set_snapshot(&mut self, snap: Arc<Snapshot>) {
+        self.derived = Derived::new(&snap);
+        self.snap = snap;
+        let ctx = Ctx { snap: &self.snap, d: &self.derived, theme: &self.theme };
+        for v in View::CYCLE {
+            self.views.get(v).on_snapshot(&ctx);
+        }
+    }
+
+    pub fn switch(&mut self, v: View) {
+        if v == View::Help {
+            let from = if self.view == View::Help { self.back } else { self.view };
+            self.back = from;
+            let keys = self.views.get_ref(from).keys();
+            self.views.help.show_for(from, keys);
+        }
+        if v == View::Audit {
+            self.views.audit.reload();
+        }
+        self.view = v;
+        self.detail = None;
+    }
+
+    pub fn handle_event(&mut self, ev: Event) -> Action {
+        let action = match ev {
+            Event::Key(k) if k.kind != KeyEventKind::Release => self.handle_key(k),
+            Event::Mouse(m) => self.handle_mouse(m),
+            Event::Resize(..) => Action::Render,
+            _ => Action::Noop,
+        };
+        self.apply(action)
+    }
+
+    fn apply(&mut self, a: Action) -> Action {
+        match a {
+            Action::Switch(v) => {
+                self.switch(v);
+                Action::Render
+            }
+            Action::Detail(d) => {
+                self.detail = Some(d);
+                Action::Render
+            }
+            Action::RunWhatif => {
+                self.view = View::Whatif;
+                let a = self.views.whatif.start(self.snap.clone());
+                self.apply(a)
+            }
+            Action::Status(s) => {
+                self.status = Some(s);
+                Action::Render
+            }
+            Action::AuditWritten => {
+                self.views.audit.reload();
+                Action::Render
+            }
+            Action::Propose(changes, why) => {
+                let n = changes.len();
+                let ctx = Ctx { snap: &self.snap, d: &self.derived, theme: &self.theme };
+                self.views.recs.propose(changes, &why, &ctx);
+                self.status = Some(format!("{n} change(s) proposed in :recs, to approve there"));
+                Action::Render
+            }
+            other => other,
+        }
+    }
+
+    fn handle_key(&mut self, k: KeyEvent) -> Action {
+        if k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c') {
+            return Action::Quit;
+        }
+        let had_status = self.status.take().is_some();
+        let a = match self.mode {
+            Mode::Command { .. } => self.command_key(k),
+            Mode::Filter { .. } => self.filter_key(k),
+            Mode::Normal => self.normal_key(k),
+        };
+        if a == Action::Noop && had_status { Action::Render } else { a }
+    }
+
+    fn normal_key(&mut self, k: KeyEvent) -> Action {
+        if self.detail.is_some() {
+            return match k.code {
+                KeyCode::Esc | KeyCode::Enter => {
+                    self.detail = None;
+                    Action::Render
+                }
+                KeyCode::Char('q') => Action::Quit,
+                _ => Action::Noop,
+            };
+        }
+        let ctx = Ctx { snap: &self.snap, d: &self.derived, theme: &self.theme };
+        // The What-if editor takes every key while it has focus (Esc gives it back).
+        if self.view == View::Whatif
+            && (self.views.whatif.editing
+                || k.modifiers.contains(KeyModifiers::CONTROL)
+                || k.code == KeyCode::Char('p'))
+        {
+            return self.views.whatif.handle_key(k, &ctx);
+        }
+        if self.view != View::Help && self.views.get_ref(self.view).captures_input() {
+            return self.views.get(self.view).handle_key(k, &ctx);
+        }
+        match k.code {
+            KeyCode::Char('q') => Action::Quit,
+            KeyCode::Char(':') => {
+                self.mode = Mode::Command { line: String::new(), candidates: Vec::new() };
+                Action::Render
+            }
+            KeyCode::Char('/') if self.views.get_ref(self.view).filterable() => {
+                // Like k9s: a new filter replaces the old one as you type.
+                self.views.get(self.view).set_filter("", &ctx);
+                self.mode = Mode::Filter { line: String::new() };
+                Action::Render
+            }
+            KeyCode::Char('?') => Action::Switch(View::Help),
+            KeyCode::Tab => Action::Switch(self.cycle(1)),
+            KeyCode::BackTab => Action::Switch(self.cycle(View::CYCLE.len() - 1)),
+            KeyCode::Esc if self.view == View::Help => Action::Switch(self.back),
+            KeyCode::Esc => {
+                if self.views.get(self.view).escape(&ctx) {
+                    Action::Render
+                } else {
+                    Action::Noop
+                }
+            }
+            _ => self.views.get(self.view).handle_key(k, &ctx),
+        }
+    }
+
+    fn cycle(&self, step: usize) -> View {
+        let cur = if self.view == View::Help { self.back } else { self.view };
+        let i = View::CYCLE.iter().position(|v| *v == cur).unwrap_or(0);
+        let step = if self.view == View::Help && step == 1 { 0 } else { step };
+        View::CYCLE[(i + step) % View::CYCLE.len()]
+    }
+
+    fn command_key(&mut self, k: KeyEvent) -> Action {
+        let Mode::Command { line, candidates } = &mut self.mode else { return Action::Noop };
+        match k.code {
+            KeyCode::Esc => self.mode = Mode::Normal,
+            KeyCode::Backspace if line.is_empty() => self.mode = Mode::Normal,
+            KeyCode::Backspace => {
+                line.pop();
+                candidates.clear();
+            }
+            KeyCode::Tab => {
+                let themes = theme::available(self.config_dir.as_deref());
+                let c = command::complete(line, &themes);
+                *line = c.line;
+                *candidates = c.candidates;
+            }
+            KeyCode::Enter => {
+                let text = std::mem::take(line);
+                self.mode = Mode::Normal;
+                return self.run_command(&text);
+            }
+            KeyCode::Char(c) if !k.modifiers.contains(KeyModifiers::CONTROL) => {
+                line.push(c);
+                candidates.clear();
+            }
+            _ => return Action::Noop,
+        }
+        Action::Render
+    }
+
+    fn run_command(&mut self, text: &str) -> Action {
+        match command::parse(text) {
+            Ok(Command::Quit) => Action::Quit,
+            Ok(Command::View(v)) => Action::Switch(v),
+            Ok(Command::Run) => Action::RunWhatif,
+            Ok(Command::Theme(name)) => {
+                let (t, err) = Theme::load(&name, self.config_dir.as_deref());
+                self.status = Some(match err {
+                    Some(e) => e,
+                    None => format!("theme {}", t.name),
+                });
+                self.theme = t;
+                Action::Render
+            }
+            Err(e) => {
+                self.status = Some(e);
+                Action::Render
+            }
+        }
+    }
+
+    fn filter_key(&mut self, k: KeyEvent) -> Action {
+        let Mode::Filter { line } = &mut self.mode else { return Action::Noop };
+        match k.code {
+            KeyCode::Enter => {
+                self.mode = Mode::Normal;
+                return Action::Render;
+            }
+            KeyCode::Esc => {
+                line.clear();
+                let ctx = Ctx { snap: &self.snap, d: &self.derived, theme: &self.theme };
+                self.views.get(self.view).set_filter("", &ctx);
+                self.mode = Mode::Normal;
+                return Action::Render;
+            }
+            KeyCode::Backspace => {
+                line.pop();
+            }
+            KeyCode::Char(c) if !k.modifiers.contains(KeyModifiers::CONTROL) => line.push(c),
+            _ => return Action::Noop,
+        }
+        let text = line.clone();
+        let ctx = Ctx { snap: &self.snap, d: &self.derived, theme: &self.theme };
+        self.views.get(self.view).set_filter(&text, &ctx);
+        Action::Render
+    }
+
+    fn handle_mouse(&mut self, m: MouseEvent) -> Action {
+        if self.detail.is_some() || self.mode != Mode::Normal {
+            return Action::Noop;
+        }
+        let ctx = Ctx { snap: &self.snap, d: &self.derived, theme: &self.theme };
+        self.views.get(self.view).handle_mouse(m, &ctx)
+    }
+
+    pub fn draw(&mut self, f: &mut Frame) {
+        let area = f.area();
+        if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+            let msg = format!(
+                "terminal too small: need ≥ {MIN_WIDTH}×{MIN_HEIGHT} (have {}×{})",
+                area.width, area.height
+            );
+            f.render_widget(Line::from(msg).style(Style::new().fg(self.theme.warn).bold()), area);
+            return;
+        }
+        // Config and theme errors quote files, so they are escaped like the twin's notices.
+        let notices: Vec<String> =
+            self.notices.iter().chain(&self.snap.notices).map(|n| super::esc(n).into_owned()).collect();
+        let banner_h = notices.len().min(2) as u16;
+        let [header, banner, tabs, body, footer] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Length(banner_h),
+            Constraint::Length(1),
+            Constraint::Min(1),
+            Constraint::Length(1),
+        ])
+        .areas(area);
+        let ctx = Ctx { snap: &self.snap, d: &self.derived, theme: &self.theme };
+        let waiting =
+            self.views.recs.queue().iter().filter(|p| p.status == crate::advise::Status::Valid).count();
+        f.render_widget(Header { ctx: &ctx, waiting }, header);
+        f.render_widget(NoticeBanner { notices: &notices, theme: &self.theme }, banner);
+        let current = self.views.get_ref(self.view);
+        f.render_widget(
+            TabLine { view: self.view, filter: current.filter(), theme: &self.theme, ctx: &ctx },
+            tabs,
+        );
+        let keys = current.keys();
+        self.views.get(self.view).draw(f, body, &ctx);
+        if let Some(d) = &self.detail {
+            detail::draw_popup(f, body, d, &ctx);
+        }
+        match &self.mode {
+            Mode::Command { line, candidates } => {
+                f.render_widget(CommandLine { prefix: ':', line, candidates, theme: &self.theme }, footer)
+            }
+            Mode::Filter { line } => f.render_widget(
+                CommandLine { prefix: '/', line, candidates: &[], theme: &self.theme },
+                footer,
+            ),
+            Mode::Normal => f.render_widget(
+                Footer {
+                    keys,
+                    detail_open: self.detail.is_some(),
+                    status: self.status.as_deref(),
+                    theme: &self.theme,
+                },
+                footer,
+            ),
+        }
+    }
+}
+
+/// Where a body area's inner region starts, for mouse hit-tests: `None` when outside.
+pub fn hit(area: Rect, col: u16, row: u16) -> Option<(u16, u16)> {
+    (col >= area.x && col < area.right() && row >= area.y && row < area.bottom())
+        .then(|| (col - area.x, row - area.y))
+}

@@ -1,0 +1,126 @@
+//! The k9s-style `:` command line: parsing and Tab completion.
+
+use super::app::View;
+
+pub const COMMANDS: [&str; 12] = [
+    "overview",
+    "heatmap",
+    "servers",
+    "workloads",
+    "whatif",
+    "run",
+    "recs",
+    "audit",
+    "help",
+    "theme",
+    "q",
+    "quit",
+];
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    View(View),
+    Theme(String),
+    /// Run the What-if scenario.
+    Run,
+    Quit,
+}
+
+/// Parses a command line (without the `:`). A unique prefix of a command is that command.
+pub fn parse(line: &str) -> Result<Command, String> {
+    let line = line.trim();
+    let (word, arg) = match line.split_once(char::is_whitespace) {
+        Some((w, a)) => (w, a.trim()),
+        None => (line, ""),
+    };
+    if word.is_empty() {
+        return Err("empty command".into());
+    }
+    let name = if COMMANDS.contains(&word) {
+        word
+    } else {
+        let found: Vec<&str> = COMMANDS.iter().copied().filter(|c| c.starts_with(word)).collect();
+        match found.as_slice() {
+            [one] => *one,
+            [] => return Err(format!("unknown command :{}", crate::text::escape(word))),
+            many => return Err(format!("ambiguous :{word}: {}", many.join(", "))),
+        }
+    };
+    match name {
+        "q" | "quit" => Ok(Command::Quit),
+        "run" => Ok(Command::Run),
+        "theme" if arg.is_empty() => Err("usage: :theme NAME".into()),
+        "theme" => Ok(Command::Theme(arg.to_string())),
+        v => View::from_name(v).map(Command::View).ok_or_else(|| format!("unknown command :{v}")),
+    }
+}
+
+/// The result of pressing Tab: the new line and, when it is still ambiguous, the choices.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    pub line: String,
+    pub candidates: Vec<String>,
+}
+
+/// Completes the command word, or the theme name after `theme `.
+pub fn complete(line: &str, themes: &[String]) -> Completion {
+    if let Some(arg) = line.strip_prefix("theme ") {
+        let arg = arg.trim_start();
+        let found: Vec<String> = themes.iter().filter(|t| t.starts_with(arg)).cloned().collect();
+        let done = common_prefix(&found).unwrap_or_else(|| arg.to_string());
+        return Completion {
+            line: format!("theme {done}"),
+            candidates: if found.len() > 1 { found } else { Vec::new() },
+        };
+    }
+    let found: Vec<String> =
+        COMMANDS.iter().filter(|c| c.starts_with(line.trim()) && **c != "q").map(|c| c.to_string()).collect();
+    match found.as_slice() {
+        [one] if one == "theme" => Completion { line: "theme ".into(), candidates: themes.to_vec() },
+        [one] => Completion { line: one.clone(), candidates: Vec::new() },
+        _ => {
+            Completion { line: common_prefix(&found).unwrap_or_else(|| line.to_string()), candidates: found }
+        }
+    }
+}
+
+fn common_prefix(v: &[String]) -> Option<String> {
+    let first = v.first()?;
+    let mut n = first.len();
+    for s in &v[1..] {
+        n = n.min(first.bytes().zip(s.bytes()).take_while(|(a, b)| a == b).count());
+    }
+    Some(first[..n].to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn themes() -> Vec<String> {
+        vec!["colorblind".into(), "dark".into(), "light".into()]
+    }
+
+    #[test]
+    fn parses_commands_and_prefixes() {
+        assert_eq!(parse("heatmap"), Ok(Command::View(View::Heatmap)));
+        assert_eq!(parse(" work "), Ok(Command::View(View::Workloads)));
+        assert_eq!(parse("q"), Ok(Command::Quit));
+        assert_eq!(parse("theme light"), Ok(Command::Theme("light".into())));
+        assert!(parse("theme").unwrap_err().contains("usage"));
+        assert!(parse("nodes").unwrap_err().contains("unknown command :nodes"));
+        assert!(parse("h").unwrap_err().contains("ambiguous"));
+    }
+
+    #[test]
+    fn tab_completes_commands_and_theme_names() {
+        assert_eq!(complete("hea", &themes()).line, "heatmap");
+        let c = complete("h", &themes());
+        assert_eq!(c.line, "he", "completes to the common prefix");
+        assert_eq!(c.candidates, vec!["heatmap", "help"]);
+        assert_eq!(complete("he", &themes()).line, "he");
+        assert_eq!(complete("the", &themes()).line, "theme ");
+        assert_eq!(complete("theme co", &themes()).line, "theme colorblind");
+        assert_eq!(complete("s", &themes()).line, "servers");
+    }
+}

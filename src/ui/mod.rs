@@ -1,0 +1,128 @@
+//! The console: a ratatui + crossterm application over the twin's snapshots. `App` owns the
+//! state and turns input into `Action`s; each view is a component that owns its own state
+//! and draws itself; small widgets draw the header, footer, command line, tables,
+//! sparklines and the heatmap grid. Nothing else in the crate depends on this module.
+
+pub mod app;
+pub mod bench;
+pub mod command;
+pub mod config;
+pub mod derived;
+pub mod operator;
+pub mod run;
+pub mod terminal;
+pub mod theme;
+pub mod views;
+pub mod widgets;
+
+pub use app::{Action, App, AppOptions, View};
+pub use run::{Options, run};
+
+use crate::twin::Snapshot;
+use crossterm::event::{KeyEvent, MouseEvent};
+use derived::Derived;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use std::borrow::Cow;
+use theme::Theme;
+
+/// Smallest terminal any view is drawn in; below it the console says so in one line.
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 16;
+
+/// What a view reads while it handles input or draws.
+pub struct Ctx<'a> {
+    pub snap: &'a Snapshot,
+    pub d: &'a Derived,
+    pub theme: &'a Theme,
+}
+
+/// One view of the console.
+pub trait Component {
+    /// A new snapshot arrived (derived figures are already fresh in `ctx`).
+    fn on_snapshot(&mut self, ctx: &Ctx);
+    fn handle_key(&mut self, key: KeyEvent, ctx: &Ctx) -> Action;
+    fn handle_mouse(&mut self, _m: MouseEvent, _ctx: &Ctx) -> Action {
+        Action::Noop
+    }
+    fn draw(&mut self, f: &mut Frame, area: Rect, ctx: &Ctx);
+    /// Whether `/` filters this view.
+    fn filterable(&self) -> bool {
+        false
+    }
+    fn filter(&self) -> &str {
+        ""
+    }
+    fn set_filter(&mut self, _filter: &str, _ctx: &Ctx) {}
+    /// Keys that work in this view, for the footer and help: (key, what it does).
+    fn keys(&self) -> &'static [(&'static str, &'static str)];
+    /// Whether every key goes to the view (a dialog or a text prompt is open): `q`, `:`,
+    /// `?`, Tab and Esc then mean what the view says.
+    fn captures_input(&self) -> bool {
+        false
+    }
+    /// Esc in normal mode: close something; false when there was nothing to close.
+    fn escape(&mut self, _ctx: &Ctx) -> bool {
+        false
+    }
+}
+
+/// Every string from the twin passes through here before it reaches a buffer.
+pub fn esc(s: &str) -> Cow<'_, str> {
+    crate::text::escape(s)
+}
+
+/// A `/` filter: case-insensitive substring; a leading `!` keeps what does not match.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filter {
+    needle: String,
+    negate: bool,
+}
+
+impl Filter {
+    pub fn new(text: &str) -> Filter {
+        let (negate, rest) = match text.strip_prefix('!') {
+            Some(r) => (true, r),
+            None => (false, text),
+        };
+        Filter { needle: rest.to_lowercase(), negate }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.needle.is_empty()
+    }
+
+    /// `haystack` must already be lower case.
+    pub fn matches(&self, haystack: &str) -> bool {
+        self.needle.is_empty() || haystack.contains(&self.needle) != self.negate
+    }
+}
+
+/// Formats a fraction as a whole percentage.
+pub fn pct(x: f64) -> String {
+    if x.is_finite() { format!("{:.0}%", x * 100.0) } else { "-".into() }
+}
+
+/// Formats an optional figure with a unit, `-` when missing.
+pub fn opt(x: Option<f64>, decimals: usize, unit: &str) -> String {
+    match x {
+        Some(v) if v.is_finite() => format!("{v:.decimals$}{unit}"),
+        _ => "-".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_substring_and_negation() {
+        let f = Filter::new("Rack-2");
+        assert!(f.matches("r2-01 dc/dc-a/rack-2"));
+        assert!(!f.matches("r1-01 dc/dc-a/rack-1"));
+        let n = Filter::new("!rack-2");
+        assert!(!n.matches("r2-01 dc/dc-a/rack-2"));
+        assert!(n.matches("r1-01 dc/dc-a/rack-1"));
+        assert!(Filter::new("!").matches("anything"));
+    }
+}

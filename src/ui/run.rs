@@ -1,0 +1,215 @@
+//! The console's event loop. It sleeps until a key or mouse event, a resize, a new snapshot
+//! or the advisors' proposals arrive, and redraws only then: no frame timer, so an idle
+//! console costs nothing. The advisors run on a worker, at most every `ADVISE_EVERY`, and
+//! send their proposals back through a channel that wakes the loop.
+
+use super::app::{Action, App, AppOptions};
+use super::config::{Config, config_dir, load_config, load_guardrails};
+use super::operator::{Cluster, OperatorOptions};
+use super::terminal::TerminalGuard;
+use super::theme::Theme;
+use crate::advise::llm::LlmAdvisor;
+use crate::advise::{AnalyticEvaluator, Context, Proposal, TrackRecord, assess, builtin};
+use crate::source::feeder::TwinHandle;
+use crate::twin::Snapshot;
+use crossterm::event::EventStream;
+use futures::StreamExt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The built-in advisors run at most this often.
+pub const ADVISE_EVERY: Duration = Duration::from_secs(5);
+/// The LLM advisor (with `--llm-url`) runs at most this often.
+pub const LLM_EVERY: Duration = Duration::from_secs(120);
+
+/// How the console was asked to start.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `--theme NAME`; overrides the config file.
+    pub theme: Option<String>,
+    /// `--readonly`: nothing can be applied, whatever the config says.
+    pub readonly: bool,
+    /// `--llm-url`: the LLM advisor joins the built-in ones.
+    pub llm_url: Option<String>,
+}
+
+/// Builds the app's options from the config dir: config.toml, the theme, and any errors in
+/// them as notices.
+pub fn app_options(opts: &Options) -> (AppOptions, Config) {
+    let dir = config_dir();
+    let (config, mut notices) = match load_config(dir.as_deref()) {
+        (c, Some(e)) => (c, vec![e]),
+        (c, None) => (c, Vec::new()),
+    };
+    let name = opts.theme.clone().or_else(|| config.theme.clone()).unwrap_or_else(|| "dark".into());
+    let (theme, err) = Theme::load(&name, dir.as_deref());
+    notices.extend(err);
+    let metric = config.metric;
+    let mut guardrails = match load_guardrails(dir.as_deref()) {
+        Ok(g) => g,
+        Err(e) => {
+            // A broken rule set must not loosen anything: read-only until it is fixed.
+            notices.push(format!("{e}; read-only until [guardrails] is fixed"));
+            crate::act::guardrails::Guardrails { readonly: true, ..Default::default() }
+        }
+    };
+    guardrails.readonly |= opts.readonly;
+    for n in &notices {
+        tracing::warn!("{n}");
+    }
+    let operator = OperatorOptions {
+        cluster: None,
+        guardrails,
+        data_dir: Some(crate::paths::data_dir()),
+        auto_rollback: config.auto_rollback.clone().unwrap_or_default(),
+    };
+    (AppOptions { theme, notices, config_dir: dir, metric, data_dir: None, operator }, config)
+}
+
+/// Runs the console until the operator quits. The terminal is restored however this ends.
+pub async fn run(handle: TwinHandle, opts: Options) -> anyhow::Result<()> {
+    let (mut app_opts, config) = app_options(&opts);
+    app_opts.operator.cluster = Some(Cluster(handle.cluster.clone()));
+    let mut rx = handle.snapshots.clone();
+    let first = rx.borrow_and_update().clone();
+    tracing::info!(
+        source = %crate::text::escape(&first.source.name),
+        context = %crate::text::escape(&first.source.context),
+        theme = %app_opts.theme.name,
+        "console started"
+    );
+    let mut app = App::new(first.clone(), app_opts);
+    let llm = opts.llm_url.as_deref().map(|url| Arc::new(llm_advisor(url)));
+    let (proposals_tx, mut proposals_rx) = tokio::sync::mpsc::channel::<Vec<Proposal>>(1);
+    let mut advisor = Advising { busy: false, last: None, last_llm: None };
+    advisor.maybe_start(&first, llm.as_ref(), &proposals_tx);
+    let mut guard = TerminalGuard::enter(config.mouse.unwrap_or(true))?;
+    let mut events = EventStream::new();
+    let mut feed_open = true;
+    let mut worker = app.take_worker_rx().expect("a new app has its worker channel");
+    guard.draw(|f| app.draw(f))?;
+    loop {
+        let redraw = tokio::select! {
+            ev = events.next() => match ev {
+                Some(Ok(ev)) => match app.handle_event(ev) {
+                    Action::Quit => break,
+                    Action::Noop => false,
+                    _ => true,
+                },
+                Some(Err(e)) => return Err(e.into()),
+                None => break,
+            },
+            Some(msg) = worker.recv() => app.on_worker(msg) != Action::Noop,
+            changed = rx.changed(), if feed_open => match changed {
+                Ok(()) => {
+                    let snap = rx.borrow_and_update().clone();
+                    advisor.maybe_start(&snap, llm.as_ref(), &proposals_tx);
+                    app.set_snapshot(snap);
+                    true
+                }
+                Err(_) => {
+                    // The source ended: keep showing its last picture.
+                    tracing::info!("snapshot feed closed");
+                    feed_open = false;
+                    false
+                }
+            },
+            Some(proposals) = proposals_rx.recv() => {
+                advisor.busy = false;
+                app.set_proposals(proposals);
+                true
+            }
+        };
+        if redraw {
+            guard.draw(|f| app.draw(f))?;
+        }
+    }
+    drop(guard);
+    tracing::info!("console stopped");
+    Ok(())
+}
+
+/// When the advisors last ran, and whether a run is in flight.
+struct Advising {
+    busy: bool,
+    last: Option<Instant>,
+    last_llm: Option<Instant>,
+}
+
+impl Advising {
+    /// Starts a run on `snap` unless one is in flight or the last started too recently.
+    fn maybe_start(
+        &mut self,
+        snap: &Arc<Snapshot>,
+        llm: Option<&Arc<LlmAdvisor>>,
+        tx: &tokio::sync::mpsc::Sender<Vec<Proposal>>,
+    ) {
+        if self.busy || self.last.is_some_and(|t| t.elapsed() < ADVISE_EVERY) {
+            return;
+        }
+        self.busy = true;
+        self.last = Some(Instant::now());
+        let llm = llm.filter(|_| self.last_llm.is_none_or(|t| t.elapsed() >= LLM_EVERY)).cloned();
+        if llm.is_some() {
+            self.last_llm = Some(Instant::now());
+        }
+        let (snap, tx) = (snap.clone(), tx.clone());
+        tokio::spawn(async move {
+            let mut candidates = Vec::new();
+            if let Some(llm) = llm {
+                let (_cancel_tx, cancel) = tokio::sync::watch::channel(false);
+                let g = crate::advise::Guardrails::default();
+                let out = llm.advise(&snap, &g, snap.time, cancel).await;
+                candidates.extend(out.candidates);
+            }
+            let done = tokio::task::spawn_blocking(move || advise_builtin(&snap, candidates)).await;
+            match done {
+                Ok(p) => {
+                    let _ = tx.send(p).await;
+                }
+                Err(e) => {
+                    tracing::warn!("advisors failed: {e}");
+                    let _ = tx.send(Vec::new()).await;
+                }
+            }
+        });
+    }
+}
+
+/// The built-in advisors' candidates with `extra` (the LLM's), assessed on the twin.
+pub fn advise_builtin(snap: &Snapshot, extra: Vec<crate::advise::Candidate>) -> Vec<Proposal> {
+    let g = crate::advise::Guardrails::default();
+    let mut candidates = builtin::reactive(snap, &g);
+    candidates.extend(builtin::placement(snap));
+    if snap.source.kind == crate::twin::SourceKind::Demo {
+        candidates.extend(builtin::predictive(snap, &g, chrono::Duration::seconds(1), 120));
+    }
+    candidates.extend(extra);
+    let record = crate::advise::record::data_dir()
+        .ok()
+        .and_then(|d| TrackRecord::load(&crate::advise::record::record_path(&d)).ok())
+        .unwrap_or_default();
+    let evaluator = AnalyticEvaluator::default();
+    let ctx = Context {
+        guardrails: g,
+        evaluator: &evaluator,
+        seeds: crate::advise::default_seeds(),
+        record: &record,
+        pending: &[],
+    };
+    assess(snap, candidates, &ctx)
+}
+
+fn llm_advisor(url: &str) -> LlmAdvisor {
+    use crate::advise::llm::client::ClientConfig;
+    use crate::advise::llm::prompt::PromptOptions;
+    LlmAdvisor {
+        client: ClientConfig {
+            url: url.to_string(),
+            api_key: std::env::var("OPENAI_API_KEY").ok().filter(|k| !k.is_empty()),
+            timeout: Duration::from_secs(120),
+        },
+        prompt: PromptOptions::default(),
+        exchanges: Some(crate::advise::llm::audit::exchanges_dir(&crate::paths::data_dir())),
+    }
+}

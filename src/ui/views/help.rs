@@ -1,0 +1,83 @@
+//! Help: the keys of the view it was opened from, then the keys and commands that work
+//! everywhere.
+
+use crate::ui::app::{Action, View};
+use crate::ui::{Component, Ctx};
+use crossterm::event::KeyEvent;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+
+const GLOBAL: [(&str, &str); 10] = [
+    (
+        ":",
+        "command line (tab completes): :overview :heatmap :servers :workloads :recs :audit :help :theme NAME :q",
+    ),
+    ("tab / shift-tab", "next / previous view"),
+    ("/", "filter the table or heatmap (substring; a leading ! negates)"),
+    ("?", "help for the current view"),
+    ("esc", "back, close, or clear the filter"),
+    ("enter", "details of the selected server or workload"),
+    ("mouse", "click selects a cell or row; the wheel scrolls"),
+    ("q", "quit (the terminal is restored)"),
+    ("ctrl-c", "quit"),
+    ("m", "next heatmap metric (heatmap)"),
+];
+
+#[derive(Debug)]
+pub struct HelpView {
+    for_view: View,
+    keys: &'static [(&'static str, &'static str)],
+}
+
+impl Default for HelpView {
+    fn default() -> Self {
+        HelpView { for_view: View::Overview, keys: &[] }
+    }
+}
+
+impl HelpView {
+    pub fn show_for(&mut self, v: View, keys: &'static [(&'static str, &'static str)]) {
+        self.for_view = v;
+        self.keys = keys;
+    }
+}
+
+impl Component for HelpView {
+    fn on_snapshot(&mut self, _ctx: &Ctx) {}
+
+    fn handle_key(&mut self, _k: KeyEvent, _ctx: &Ctx) -> Action {
+        Action::Noop
+    }
+
+    fn draw(&mut self, f: &mut Frame, area: Rect, ctx: &Ctx) {
+        let t = ctx.theme;
+        let key = |k: &str, what: &str| {
+            Line::from(vec![
+                Span::styled(format!("  {k:<16}"), Style::new().fg(t.accent).bold()),
+                Span::styled(what.to_string(), Style::new().fg(t.fg)),
+            ])
+        };
+        let mut lines =
+            vec![Line::styled(format!("{} view", self.for_view.name()), Style::new().fg(t.title).bold())];
+        if self.keys.is_empty() {
+            lines.push(Line::styled("  (no keys of its own)", Style::new().fg(t.dim)));
+        }
+        lines.extend(self.keys.iter().map(|(k, w)| key(k, w)));
+        lines.push(Line::raw(""));
+        lines.push(Line::styled("everywhere", Style::new().fg(t.title).bold()));
+        lines.extend(GLOBAL.iter().map(|(k, w)| key(k, w)));
+        let block =
+            Block::new().borders(Borders::ALL).border_style(Style::new().fg(t.border)).title(Span::styled(
+                format!(" help: {} (esc goes back) ", self.for_view.name()),
+                Style::new().fg(t.title).bold(),
+            ));
+        f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), area);
+    }
+
+    fn keys(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
+}

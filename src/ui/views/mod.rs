@@ -1,0 +1,12 @@
+//! The console's views, one component each; `detail` is the popup Enter opens.
+
+pub mod audit;
+pub mod detail;
+pub mod heatmap;
+pub mod help;
+pub mod overview;
+pub mod recs;
+pub mod servers;
+pub mod whatif;
+mod whatif_results;
+pub mod workloads;

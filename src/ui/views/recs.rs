@@ -1,0 +1,754 @@
+//! The recommendations view (`:recs`): the queue of proposals, most urgent first, one card
+//! each with the trust cues of UI.md (target and context, before → after, confidence and its
+//! parts, the twin's predicted effect with its spread, source, reason). Keys drive the approval
+//! flow through `Operator`: `a` approve → confirmation naming the context with the exact diff →
+//! `y` applies; `r` rejects with a reason; `e` edits the replicas and re-evaluates; `s` puts it
+//! on the calendar and `c` cancels the next one waiting; `x` shows the raw LLM exchange.
+
+use crate::act::flow::{Outcome, Pending};
+use crate::act::guardrails::Violation;
+use crate::advise::{AnalyticEvaluator, Candidate, Confidence, Context, Proposal, Status, TrackRecord};
+use crate::change::Change;
+use crate::twin::Snapshot;
+use crate::twin::kpi::SloState;
+use crate::ui::app::Action;
+use crate::ui::operator::Operator;
+use crate::ui::{Component, Ctx, esc};
+use chrono::{DateTime, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use std::collections::HashSet;
+
+/// Lines one card takes, borders included.
+const CARD_H: u16 = 8;
+
+/// What the view is waiting for besides a key on the queue.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Prompt {
+    None,
+    /// Typing the reason of a rejection.
+    Reject(String),
+    /// Typing the new replica count.
+    Edit(String),
+    /// Typing when to apply (`+10m`, `+90s`, `+1h`, `HH:MM` UTC).
+    Schedule(String),
+    /// The raw LLM exchange (already escaped lines).
+    Exchange(Vec<String>),
+}
+
+pub struct RecsView {
+    pub operator: Operator,
+    /// Rollbacks first, then the advisors' proposals.
+    queue: Vec<Proposal>,
+    rollbacks: Vec<Proposal>,
+    /// Changes of what-if scenarios the operator chose to propose (`p` in `:whatif`).
+    from_whatif: Vec<Proposal>,
+    advised: Vec<Proposal>,
+    /// Proposals the operator applied or rejected: never shown again.
+    handled: HashSet<String>,
+    /// Rules that blocked an approval, per proposal id.
+    blocked: Vec<(String, Vec<Violation>)>,
+    selected: usize,
+    pub prompt: Prompt,
+    /// The last outcome, shown above the queue.
+    pub message: Option<String>,
+    data_dir: Option<std::path::PathBuf>,
+}
+
+impl RecsView {
+    pub fn new(operator: Operator, data_dir: Option<std::path::PathBuf>) -> RecsView {
+        RecsView {
+            operator,
+            queue: Vec::new(),
+            rollbacks: Vec::new(),
+            from_whatif: Vec::new(),
+            advised: Vec::new(),
+            handled: HashSet::new(),
+            blocked: Vec::new(),
+            selected: 0,
+            prompt: Prompt::None,
+            message: None,
+            data_dir,
+        }
+    }
+
+    /// Proposals in the order shown.
+    pub fn queue(&self) -> &[Proposal] {
+        &self.queue
+    }
+
+    /// The advisors' latest proposals replace the previous ones; the selection stays on the
+    /// same proposal when it is still there.
+    pub fn set_proposals(&mut self, proposals: Vec<Proposal>, ctx: &Ctx) {
+        self.advised = proposals;
+        self.rebuild(ctx);
+    }
+
+    fn rebuild(&mut self, ctx: &Ctx) {
+        let keep = self.queue.get(self.selected).map(|p| p.id.clone());
+        let mut advised: Vec<Proposal> =
+            self.advised.iter().filter(|p| !self.handled.contains(&p.id)).cloned().collect();
+        let urgency = |p: &Proposal| {
+            let breach = ctx
+                .snap
+                .workload_index(&p.target)
+                .is_some_and(|w| ctx.d.slo.get(w) == Some(&SloState::Breach));
+            (p.status == Status::Rejected, !breach, std::cmp::Reverse(p.confidence.score))
+        };
+        advised.sort_by_key(|p| urgency(p));
+        self.queue = self
+            .rollbacks
+            .iter()
+            .chain(&self.from_whatif)
+            .filter(|p| !self.handled.contains(&p.id))
+            .cloned()
+            .chain(advised)
+            .collect();
+        self.selected = keep
+            .and_then(|id| self.queue.iter().position(|p| p.id == id))
+            .unwrap_or(self.selected)
+            .min(self.queue.len().saturating_sub(1));
+    }
+
+    fn pending(p: &Proposal) -> Option<Pending> {
+        Some(Pending {
+            id: p.id.clone(),
+            change: p.action.clone()?,
+            confidence: Some(p.confidence.score as f64),
+            source: p.source.clone(),
+            llm_exchange_sha256: p.exchange.clone(),
+            reason: p.reason.clone(),
+        })
+    }
+
+    fn approve(&mut self, ctx: &Ctx) -> Action {
+        let Some(p) = self.queue.get(self.selected) else { return Action::Noop };
+        if p.status == Status::Rejected {
+            self.message = Some("a rejected proposal cannot be approved".into());
+            return Action::Render;
+        }
+        let Some(pending) = Self::pending(p) else { return Action::Noop };
+        let id = p.id.clone();
+        self.blocked.retain(|(b, _)| *b != id);
+        match self.operator.approve(pending, ctx.snap, ctx.snap.time) {
+            Outcome::Blocked(v) => {
+                self.message = Some(format!("blocked by {}", rule_list(&v)));
+                self.blocked.push((id, v));
+            }
+            Outcome::AwaitingConfirmation => self.message = None,
+            other => self.message = Some(esc(&format!("{other:?}")).into_owned()),
+        }
+        Action::Render
+    }
+
+    fn confirm(&mut self, ctx: &Ctx) -> Action {
+        let id = self.operator.confirming().map(|(p, _)| p.id.clone());
+        let out = self.operator.confirm(ctx.snap, ctx.snap.time);
+        self.message = Some(match out {
+            Ok(Outcome::Applied(msg)) => {
+                if let Some(id) = &id {
+                    self.operator.settle_missed(id);
+                }
+                self.handled.extend(id);
+                format!("applied: {}", esc(&msg))
+            }
+            Ok(Outcome::Blocked(v)) => format!("blocked by {}", rule_list(&v)),
+            Ok(Outcome::DryRunFailed(e)) => format!("dry run failed, nothing applied: {}", esc(&e)),
+            Ok(Outcome::Failed(e)) => format!("apply failed: {}", esc(&e)),
+            Ok(other) => esc(&format!("{other:?}")).into_owned(),
+            Err(e) => format!("nothing applied: {}", esc(&e)),
+        });
+        self.rebuild(ctx);
+        Action::AuditWritten
+    }
+
+    fn reject(&mut self, reason: &str, ctx: &Ctx) -> Action {
+        let Some(p) = self.queue.get(self.selected) else { return Action::Render };
+        let Some(pending) = Self::pending(p) else {
+            self.message = Some("this proposal has no action to reject".into());
+            return Action::Render;
+        };
+        match self.operator.reject(&pending, reason, ctx.snap.time) {
+            Ok(_) => {
+                self.operator.settle_missed(&pending.id);
+                self.handled.insert(pending.id);
+                self.message = Some(format!("rejected: {}", esc(reason)));
+            }
+            Err(e) => self.message = Some(format!("rejection not recorded: {}", esc(&e))),
+        }
+        self.rebuild(ctx);
+        Action::AuditWritten
+    }
+
+    /// `e`: the selected proposal with new replicas, validated and predicted again.
+    fn edit(&mut self, text: &str, ctx: &Ctx) -> Action {
+        let Some(p) = self.queue.get(self.selected).cloned() else { return Action::Render };
+        let Ok(n) = text.trim().parse::<u32>() else {
+            self.message = Some(format!("not a replica count: {}", esc(text)));
+            return Action::Render;
+        };
+        let change = match &p.action {
+            Some(Change::Scale { workload, .. }) => Change::Scale { workload: workload.clone(), replicas: n },
+            Some(Change::HpaBounds { workload, min, .. }) => {
+                Change::HpaBounds { workload: workload.clone(), min: (*min).min(n), max: n }
+            }
+            _ => {
+                self.message = Some("only replica counts can be edited".into());
+                return Action::Render;
+            }
+        };
+        let mut c = Candidate::new(&p.source, change, format!("edited by the operator; was: {}", p.reason));
+        c.exchange = p.exchange.clone();
+        let edited = reassess(ctx.snap, c);
+        self.handled.insert(p.id.clone());
+        self.advised.retain(|x| x.id != p.id);
+        self.rollbacks.retain(|x| x.id != p.id);
+        let id = edited.id.clone();
+        self.message = Some(format!("edited; re-evaluated: confidence {}", edited.confidence.score));
+        self.handled.remove(&id);
+        self.rollbacks.insert(0, edited);
+        self.rebuild(ctx);
+        self.selected = self.queue.iter().position(|x| x.id == id).unwrap_or(0);
+        Action::Render
+    }
+
+    fn show_exchange(&mut self) -> Action {
+        let Some(p) = self.queue.get(self.selected) else { return Action::Noop };
+        let Some(sha) = &p.exchange else {
+            self.message = Some("no LLM exchange: this proposal is from a built-in advisor".into());
+            return Action::Render;
+        };
+        let dir = self.data_dir.as_deref().map(crate::advise::llm::audit::exchanges_dir);
+        let text = dir
+            .and_then(|d| crate::advise::llm::audit::find(&d, sha))
+            .and_then(|f| std::fs::read_to_string(f).ok());
+        match text {
+            Some(t) => self.prompt = Prompt::Exchange(t.lines().map(|l| esc(l).into_owned()).collect()),
+            None => self.message = Some(format!("LLM exchange {} not found in the data dir", esc(sha))),
+        }
+        Action::Render
+    }
+
+    fn prompt_key(&mut self, k: KeyEvent, ctx: &Ctx) -> Action {
+        let done = |line: &mut String| std::mem::take(line);
+        match (&mut self.prompt, k.code) {
+            (Prompt::Exchange(_), _) => {
+                if matches!(k.code, KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('x') | KeyCode::Enter) {
+                    self.prompt = Prompt::None;
+                }
+                Action::Render
+            }
+            (_, KeyCode::Esc) => {
+                self.prompt = Prompt::None;
+                Action::Render
+            }
+            (Prompt::Reject(line) | Prompt::Edit(line) | Prompt::Schedule(line), KeyCode::Backspace) => {
+                line.pop();
+                Action::Render
+            }
+            (Prompt::Reject(line) | Prompt::Edit(line) | Prompt::Schedule(line), KeyCode::Char(c))
+                if !k.modifiers.contains(KeyModifiers::CONTROL) =>
+            {
+                line.push(c);
+                Action::Render
+            }
+            (Prompt::Reject(line), KeyCode::Enter) => {
+                let reason = done(line);
+                self.prompt = Prompt::None;
+                if reason.trim().is_empty() {
+                    self.message = Some("a rejection needs a reason".into());
+                    return Action::Render;
+                }
+                self.reject(reason.trim(), ctx)
+            }
+            (Prompt::Schedule(line), KeyCode::Enter) => {
+                let text = done(line);
+                self.prompt = Prompt::None;
+                self.schedule(&text, ctx)
+            }
+            (Prompt::Edit(line), KeyCode::Enter) => {
+                let text = done(line);
+                self.prompt = Prompt::None;
+                self.edit(&text, ctx)
+            }
+            _ => Action::Noop,
+        }
+    }
+
+    /// `s`: the selected proposal goes on the calendar; it is re-validated and re-evaluated
+    /// when its time comes, then applied through the flow.
+    fn schedule(&mut self, text: &str, ctx: &Ctx) -> Action {
+        let Some(p) = self.queue.get(self.selected) else { return Action::Render };
+        if p.status == Status::Rejected {
+            self.message = Some("a rejected proposal cannot be scheduled".into());
+            return Action::Render;
+        }
+        let now = ctx.snap.time;
+        let Some(at) = parse_when(text, now) else {
+            self.message = Some(format!("not a time: {} (use +10m, +90s, +1h or HH:MM UTC)", esc(text)));
+            return Action::Render;
+        };
+        let Some(pending) = Self::pending(p) else { return Action::Render };
+        let id = pending.id.clone();
+        match self.operator.schedule(pending, at, now) {
+            Ok(()) => {
+                self.handled.insert(id);
+                self.message = Some(format!("scheduled at {}Z", at.format("%H:%M:%S")));
+            }
+            Err(e) => self.message = Some(format!("not scheduled: {}", esc(&e))),
+        }
+        self.rebuild(ctx);
+        Action::AuditWritten
+    }
+
+    /// Waiting and missed calendar entries with their countdowns.
+    fn calendar_line(&self, ctx: &Ctx) -> String {
+        use crate::act::schedule::{Calendar, Status as S};
+        if let Some(e) = &self.operator.calendar_error {
+            return format!("calendar unreadable: {}", esc(e));
+        }
+        let items: Vec<String> = self
+            .operator
+            .calendar
+            .actions
+            .iter()
+            .filter(|a| matches!(a.status, S::Waiting | S::Missed))
+            .map(|a| {
+                let when = match a.status {
+                    S::Missed => format!("MISSED at {}Z, needs a and y", a.at.format("%H:%M")),
+                    _ => Calendar::countdown(a, ctx.snap.time),
+                };
+                format!("{} {when}", esc(&a.pending.change.to_string()))
+            })
+            .collect();
+        if items.is_empty() { String::new() } else { format!("calendar: {}", items.join(" · ")) }
+    }
+
+    /// Fires due calendar entries: re-validated and re-evaluated on this twin, then through the
+    /// flow. Missed ones become proposals at the top of the queue.
+    fn run_calendar(&mut self, ctx: &Ctx) {
+        let (due, err) = self.operator.take_due(ctx.snap.time);
+        if let Some(e) = err {
+            self.message = Some(format!("calendar not saved: {}", esc(&e)));
+        }
+        for a in due {
+            let mut c = Candidate::new(&a.pending.source, a.pending.change.clone(), a.pending.reason.clone());
+            c.exchange = a.pending.llm_exchange_sha256.clone();
+            let p = reassess(ctx.snap, c);
+            if p.status == Status::Rejected {
+                self.message = Some(format!(
+                    "scheduled {} not applied: {}",
+                    esc(&a.pending.change.to_string()),
+                    esc(p.rejection.as_deref().unwrap_or("invalid now"))
+                ));
+                continue;
+            }
+            let Some(pending) = Self::pending(&p) else { continue };
+            match self.operator.approve(pending, ctx.snap, ctx.snap.time) {
+                Outcome::AwaitingConfirmation => {
+                    self.confirm(ctx);
+                }
+                Outcome::Blocked(v) => {
+                    self.message = Some(format!("scheduled action blocked by {}", rule_list(&v)))
+                }
+                _ => {}
+            }
+        }
+        let missed: Vec<Proposal> = self
+            .operator
+            .calendar
+            .missed()
+            .filter(|a| !self.rollbacks.iter().any(|r| r.id == a.pending.id))
+            .map(|a| {
+                let mut c = Candidate::new(
+                    &a.pending.source,
+                    a.pending.change.clone(),
+                    format!("missed: was scheduled for {}Z; {}", a.at.format("%H:%M"), a.pending.reason),
+                );
+                c.exchange = a.pending.llm_exchange_sha256.clone();
+                let mut p = reassess(ctx.snap, c);
+                // Keep the calendar's id so approving or rejecting it settles the entry.
+                p.id = a.pending.id.clone();
+                p
+            })
+            .collect();
+        for p in missed {
+            self.rollbacks.insert(0, p);
+        }
+    }
+
+    /// Changes from a finished what-if run, proposed like any other: validated, evaluated and
+    /// scored on this twin, then approved (or not) through the same flow.
+    pub fn propose(&mut self, changes: Vec<Change>, why: &str, ctx: &Ctx) {
+        for change in changes {
+            let mut c = Candidate::new(WHATIF_SOURCE, change, format!("what-if: {why}"));
+            c.stated_confidence = None;
+            let p = reassess(ctx.snap, c);
+            self.from_whatif.retain(|x| x.id != p.id);
+            self.from_whatif.insert(0, p);
+        }
+        self.rebuild(ctx);
+    }
+
+    /// A rollback the SLO watch asks for: proposed at the top of the queue, or applied through
+    /// the flow when the operator enabled automatic rollback for the workload.
+    fn rollback(&mut self, change: Change, auto: bool, why: String, ctx: &Ctx) -> Action {
+        let mut c = Candidate::new(crate::act::flow::ROLLBACK_SOURCE, change, format!("rollback: {why}"));
+        c.stated_confidence = None;
+        let p = reassess(ctx.snap, c);
+        if auto && let Some(pending) = Self::pending(&p) {
+            if let Outcome::AwaitingConfirmation = self.operator.approve(pending, ctx.snap, ctx.snap.time) {
+                return self.confirm(ctx);
+            }
+            self.operator.cancel();
+        }
+        self.rollbacks.insert(0, p);
+        Action::Render
+    }
+}
+
+/// The source of proposals made from a what-if scenario.
+pub const WHATIF_SOURCE: &str = "whatif";
+
+/// `+10m`, `+90s`, `+1h` from now, or `HH:MM` (UTC; tomorrow when already past today).
+pub fn parse_when(text: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let t = text.trim();
+    if let Some(rel) = t.strip_prefix('+') {
+        let (num, unit) = rel.split_at(rel.find(|c: char| !c.is_ascii_digit())?);
+        let n: i64 = num.parse().ok()?;
+        let secs = match unit {
+            "s" => n,
+            "m" => n * 60,
+            "h" => n * 3600,
+            _ => return None,
+        };
+        return Some(now + chrono::Duration::seconds(secs));
+    }
+    let time = chrono::NaiveTime::parse_from_str(t, "%H:%M").ok()?;
+    let today = now.date_naive().and_time(time).and_utc();
+    Some(if today > now { today } else { today + chrono::Duration::days(1) })
+}
+
+/// Validation, prediction and scoring of one candidate, as the advisors' proposals get.
+fn reassess(snap: &Snapshot, c: Candidate) -> Proposal {
+    let record = TrackRecord::default();
+    let evaluator = AnalyticEvaluator::default();
+    let ctx = Context {
+        guardrails: crate::advise::Guardrails::default(),
+        evaluator: &evaluator,
+        seeds: crate::advise::default_seeds(),
+        record: &record,
+        pending: &[],
+    };
+    crate::advise::assess(snap, vec![c], &ctx).remove(0)
+}
+
+fn rule_list(v: &[Violation]) -> String {
+    v.iter().map(|x| format!("rule {}: {}", x.rule, esc(&x.message))).collect::<Vec<_>>().join("; ")
+}
+
+impl Component for RecsView {
+    fn on_snapshot(&mut self, ctx: &Ctx) {
+        // The first snapshot can come before the source has named its context; an open
+        // confirmation keeps the context it showed.
+        if self.operator.confirming().is_none() {
+            self.operator.flow.context = ctx.snap.source.context.clone();
+        }
+        for (change, auto, why) in self.operator.observe(ctx.snap) {
+            self.rollback(change, auto, why, ctx);
+        }
+        self.run_calendar(ctx);
+        self.rebuild(ctx);
+    }
+
+    fn captures_input(&self) -> bool {
+        self.prompt != Prompt::None || self.operator.confirming().is_some()
+    }
+
+    fn handle_key(&mut self, k: KeyEvent, ctx: &Ctx) -> Action {
+        if self.operator.confirming().is_some() {
+            return match k.code {
+                KeyCode::Char('y') => self.confirm(ctx),
+                KeyCode::Esc | KeyCode::Char('n') => {
+                    self.operator.cancel();
+                    self.message = Some("cancelled: nothing applied".into());
+                    Action::Render
+                }
+                _ => Action::Noop,
+            };
+        }
+        if self.prompt != Prompt::None {
+            return self.prompt_key(k, ctx);
+        }
+        match k.code {
+            KeyCode::Down | KeyCode::Char('j') if self.selected + 1 < self.queue.len() => {
+                self.selected += 1;
+                Action::Render
+            }
+            KeyCode::Up | KeyCode::Char('k') if self.selected > 0 => {
+                self.selected -= 1;
+                Action::Render
+            }
+            KeyCode::Char('a') => self.approve(ctx),
+            KeyCode::Char('r') if !self.queue.is_empty() => {
+                self.prompt = Prompt::Reject(String::new());
+                Action::Render
+            }
+            KeyCode::Char('e') if !self.queue.is_empty() => {
+                self.prompt = Prompt::Edit(String::new());
+                Action::Render
+            }
+            KeyCode::Char('s') if !self.queue.is_empty() => {
+                self.prompt = Prompt::Schedule(String::new());
+                Action::Render
+            }
+            KeyCode::Char('x') => self.show_exchange(),
+            KeyCode::Char('c') => {
+                self.message = Some(match self.operator.cancel_next_scheduled(ctx.snap.time) {
+                    Ok(Some(what)) => format!("cancelled scheduled: {}", esc(&what)),
+                    Ok(None) => "nothing scheduled to cancel".into(),
+                    Err(e) => format!("not cancelled: {}", esc(&e)),
+                });
+                Action::AuditWritten
+            }
+            _ => Action::Noop,
+        }
+    }
+
+    fn draw(&mut self, f: &mut Frame, area: Rect, ctx: &Ctx) {
+        let t = ctx.theme;
+        let title = format!(
+            " recs · {} proposals · ctx {} {}",
+            self.queue.len(),
+            esc(&self.operator.flow.context),
+            if self.operator.flow.guardrails.readonly { "· READ-ONLY " } else { "" }
+        );
+        let block = Block::new()
+            .borders(Borders::ALL)
+            .border_style(Style::new().fg(t.border))
+            .title(Span::styled(title, Style::new().fg(t.title).bold()));
+        let inner = block.inner(area);
+        f.render_widget(block, area);
+        let [msg_area, cal_area, list] =
+            Layout::vertical([Constraint::Length(1), Constraint::Length(1), Constraint::Min(1)]).areas(inner);
+        f.render_widget(Line::from(self.calendar_line(ctx)).style(Style::new().fg(t.fg)), cal_area);
+        let msg = match (&self.prompt, &self.message) {
+            (Prompt::Reject(l), _) => format!("reject — reason: {}▏ (enter records, esc cancels)", esc(l)),
+            (Prompt::Edit(l), _) => {
+                format!("edit — new replicas: {}▏ (enter re-evaluates, esc cancels)", esc(l))
+            }
+            (_, Some(m)) => m.clone(),
+            _ => {
+                let watching: Vec<String> =
+                    self.operator.watching().map(|w| esc(&w.workload).into_owned()).collect();
+                if watching.is_empty() {
+                    String::new()
+                } else {
+                    format!("watching the SLO of {}", watching.join(", "))
+                }
+            }
+        };
+        f.render_widget(Line::from(msg).style(Style::new().fg(t.accent)), msg_area);
+        if self.queue.is_empty() {
+            f.render_widget(
+                Line::from("no proposals: no SLO breach, overloaded workload or hot server found")
+                    .style(Style::new().fg(t.dim)),
+                list,
+            );
+        } else {
+            let fit = (list.height / CARD_H).max(1) as usize;
+            let first = self.selected.saturating_sub(fit - 1);
+            for (slot, i) in (first..self.queue.len()).take(fit).enumerate() {
+                let y = list.y + slot as u16 * CARD_H;
+                let h = CARD_H.min(list.bottom().saturating_sub(y));
+                if h < 3 {
+                    break;
+                }
+                let r = Rect { x: list.x, y, width: list.width, height: h };
+                let blocked =
+                    self.blocked.iter().find(|(id, _)| *id == self.queue[i].id).map(|(_, v)| v.as_slice());
+                draw_card(
+                    f,
+                    r,
+                    &self.queue[i],
+                    i == self.selected,
+                    blocked,
+                    &self.operator.flow.context,
+                    ctx,
+                );
+            }
+        }
+        if let Some((p, diff)) = self.operator.confirming() {
+            draw_confirm(f, area, p, diff, &self.operator.flow.context, ctx);
+        }
+        if let Prompt::Exchange(lines) = &self.prompt {
+            let w = area.width.saturating_sub(4);
+            let h = area.height.saturating_sub(2);
+            let [r] = Layout::horizontal([Constraint::Length(w)]).flex(Flex::Center).areas(area);
+            let [r] = Layout::vertical([Constraint::Length(h)]).flex(Flex::Center).areas(r);
+            let block = Block::new()
+                .borders(Borders::ALL)
+                .border_style(Style::new().fg(t.accent))
+                .title(" raw LLM exchange ")
+                .title_bottom(" esc closes ");
+            f.render_widget(Clear, r);
+            let text: Vec<Line> = lines.iter().map(|l| Line::from(l.clone())).collect();
+            f.render_widget(Paragraph::new(text).wrap(Wrap { trim: false }).block(block), r);
+        }
+    }
+
+    fn escape(&mut self, _ctx: &Ctx) -> bool {
+        self.message.take().is_some()
+    }
+
+    fn keys(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            ("↑↓/jk", "move"),
+            ("a", "approve"),
+            ("y", "confirm"),
+            ("n/esc", "cancel"),
+            ("r", "reject"),
+            ("e", "edit replicas"),
+            ("s", "schedule"),
+            ("x", "raw LLM exchange"),
+            ("c", "cancel the next scheduled"),
+        ]
+    }
+}
+
+/// The action as before → after on this twin.
+pub fn before_after(change: &Change, snap: &Snapshot) -> String {
+    match change {
+        Change::Scale { workload, replicas } => {
+            let cur = snap.workload_index(workload).map(|w| snap.workloads[w].replicas.to_string());
+            format!("scale replicas {} → {replicas}", cur.unwrap_or_else(|| "?".into()))
+        }
+        Change::HpaBounds { workload, min, max } => {
+            let cur = snap
+                .workload_index(workload)
+                .and_then(|w| snap.workloads[w].hpa.as_ref())
+                .map(|h| format!("min {} max {}", h.min_replicas, h.max_replicas));
+            format!("HPA {} → min {min} max {max}", cur.unwrap_or_else(|| "?".into()))
+        }
+        Change::Cordon { cordon, .. } => {
+            let (a, b) = if *cordon { ("schedulable", "cordoned") } else { ("cordoned", "schedulable") };
+            format!("{a} → {b}")
+        }
+    }
+}
+
+/// `score = part + part …`, largest parts first, so the number is never shown without them.
+pub fn confidence_line(c: &Confidence) -> String {
+    let mut parts: Vec<(&String, &f64)> = c.parts.iter().collect();
+    parts.sort_by(|a, b| b.1.total_cmp(a.1).then(a.0.cmp(b.0)));
+    let parts: Vec<String> = parts.iter().map(|(n, v)| format!("{} {v:.0}", esc(n))).collect();
+    format!("confidence {} = {}", c.score, parts.join(" + "))
+}
+
+fn spread(b: &crate::advise::proposal::BeforeAfter, decimals: usize, unit: &str) -> String {
+    let half = (b.after.max - b.after.min) / 2.0;
+    format!("{:.decimals$}→{:.decimals$}±{:.decimals$}{unit}", b.before.mean, b.after.mean, half)
+}
+
+fn draw_card(
+    f: &mut Frame,
+    r: Rect,
+    p: &Proposal,
+    selected: bool,
+    blocked: Option<&[Violation]>,
+    context: &str,
+    ctx: &Ctx,
+) {
+    let t = ctx.theme;
+    let border = if selected { Style::new().fg(t.accent).bold() } else { Style::new().fg(t.border) };
+    let (status, col) = match p.status {
+        Status::Valid if blocked.is_some() => ("BLOCKED", t.bad),
+        Status::Valid => ("valid", t.ok),
+        Status::Rejected => ("REJECTED", t.bad),
+    };
+    let head = Line::from(vec![
+        Span::raw(if selected { "▶ " } else { "  " }),
+        Span::styled(esc(&p.target).into_owned(), Style::new().fg(t.fg).bold()),
+        Span::raw(" on "),
+        Span::styled(format!("ctx {}", esc(context)), Style::new().fg(t.fg).bold()),
+        Span::raw(" · "),
+        Span::styled(status, Style::new().fg(col).bold()),
+        Span::raw(" "),
+    ]);
+    let block = Block::new().borders(Borders::ALL).border_style(border).title(head);
+    let action = p.action.as_ref().map(|a| before_after(a, ctx.snap)).unwrap_or_else(|| "no action".into());
+    let when = match p.when {
+        Some(w) => format!("at {}Z", w.format("%H:%M:%S")),
+        None => "now".into(),
+    };
+    let source = match p.source.strip_prefix("llm:") {
+        Some(model) => format!("LLM {}", esc(model)),
+        None => format!("built-in {}", esc(p.source.trim_start_matches("builtin:"))),
+    };
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(esc(&action).into_owned(), Style::new().fg(t.accent).bold()),
+            Span::raw(format!(" · {when} · source {source}")),
+        ]),
+        Line::from(confidence_line(&p.confidence)),
+    ];
+    if let Some(x) = &p.predicted {
+        lines.push(Line::from(format!(
+            "twin ({}, {} seeds): p99 {} · SLO violations {} · cost {}/h · RUB {}",
+            esc(&x.model),
+            x.seeds,
+            spread(&x.p99_ms, 0, " ms"),
+            spread(&x.slo_violations, 0, ""),
+            spread(&x.cost_per_hour, 2, ""),
+            spread(&x.rub, 2, ""),
+        )));
+    }
+    lines.push(Line::from(format!("why: {}", esc(&p.reason))).style(Style::new().fg(t.dim)));
+    if let Some(why) = &p.rejection {
+        lines.push(
+            Line::from(format!("rejected: {} — cannot be approved", esc(why))).style(Style::new().fg(t.bad)),
+        );
+    }
+    if let Some(v) = blocked {
+        lines.push(Line::from(format!("blocked by {}", rule_list(v))).style(Style::new().fg(t.bad)));
+    }
+    f.render_widget(Paragraph::new(lines).block(block), r);
+}
+
+fn draw_confirm(f: &mut Frame, body: Rect, p: &Pending, diff: &str, context: &str, ctx: &Ctx) {
+    let t = ctx.theme;
+    let mut lines = vec![
+        Line::from(Span::styled(
+            format!("apply to context {}?", esc(context)),
+            Style::new().fg(t.warn).bold(),
+        )),
+        Line::from(format!("{} ({})", esc(&p.change.to_string()), esc(&p.source))),
+        Line::from(""),
+    ];
+    for l in diff.lines() {
+        let style = if l.starts_with('+') {
+            Style::new().fg(t.ok)
+        } else if l.starts_with('-') {
+            Style::new().fg(t.bad)
+        } else {
+            Style::new().fg(t.fg)
+        };
+        // `Flow::diff` escapes what came from the cluster; escape again for anything it did not.
+        lines.push(Line::from(esc(l).into_owned()).style(style));
+    }
+    let w = body.width.saturating_sub(4).min(72);
+    let h = (lines.len() as u16 + 2).min(body.height);
+    let [r] = Layout::horizontal([Constraint::Length(w)]).flex(Flex::Center).areas(body);
+    let [r] = Layout::vertical([Constraint::Length(h)]).flex(Flex::Center).areas(r);
+    let block = Block::new()
+        .borders(Borders::ALL)
+        .border_style(Style::new().fg(t.warn))
+        .title(Span::styled(format!(" confirm on {} ", esc(context)), Style::new().fg(t.title).bold()))
+        .title_bottom(Span::styled(" y applies · n/esc cancels ", Style::new().fg(t.dim)));
+    f.render_widget(Clear, r);
+    f.render_widget(Paragraph::new(lines).block(block), r);
+}

@@ -1,0 +1,161 @@
+//! The header (source, context, time, feed health, RUB and its trend, SLO breaches), the
+//! notice banner under it and the line of view tabs.
+
+use crate::twin::FeedState;
+use crate::ui::app::View;
+use crate::ui::theme::Theme;
+use crate::ui::{Ctx, esc};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Widget;
+
+pub struct Header<'a> {
+    pub ctx: &'a Ctx<'a>,
+    /// Valid proposals waiting in `:recs`.
+    pub waiting: usize,
+}
+
+/// A feed's glyph: shape and colour both carry the state.
+pub fn feed_glyph(state: FeedState, t: &Theme) -> Span<'static> {
+    match state {
+        FeedState::Ok => Span::styled("●", Style::new().fg(t.ok)),
+        FeedState::Stale => Span::styled("◐", Style::new().fg(t.warn)),
+        FeedState::Down => Span::styled("○", Style::new().fg(t.bad)),
+        FeedState::Off => Span::styled("○", Style::new().fg(t.dim)),
+    }
+}
+
+impl Widget for Header<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let (s, d, t) = (self.ctx.snap, self.ctx.d, self.ctx.theme);
+        let sep = || Span::styled(" │ ", Style::new().fg(t.border));
+        let kind = s.source.kind.as_str();
+        let name = esc(&s.source.name);
+        let source = if name.starts_with(kind) { name.into_owned() } else { format!("{kind}:{name}") };
+        // Below 100 columns the labels go, so source, context, RUB and feeds still fit in 80.
+        let wide = area.width >= 100;
+        let mut spans = Vec::new();
+        if wide {
+            spans.extend([Span::styled(" twintop", Style::new().fg(t.accent).bold()), sep()]);
+        } else {
+            spans.push(Span::raw(" "));
+        }
+        spans.extend([
+            Span::styled(source, Style::new().fg(t.title).bold()),
+            sep(),
+            Span::styled("ctx ", Style::new().fg(t.dim)),
+            Span::styled(esc(&s.source.context).into_owned(), Style::new().fg(t.title).bold()),
+            sep(),
+            Span::styled(s.time.format("%H:%M:%SZ").to_string(), Style::new().fg(t.fg)),
+            sep(),
+            Span::styled("RUB ", Style::new().fg(t.dim)),
+            Span::styled(format!("{:.2}", d.kpis.rub), Style::new().fg(t.fg).bold()),
+        ]);
+        if let Some(tr) = d.rub_trend {
+            let (arrow, col) = if tr > 0.005 {
+                ("▲", t.ok)
+            } else if tr < -0.005 {
+                ("▼", t.warn)
+            } else {
+                ("=", t.dim)
+            };
+            let text = if arrow == "=" { " =".to_string() } else { format!(" {arrow}{:.2}", tr.abs()) };
+            spans.push(Span::styled(text, Style::new().fg(col)));
+        }
+        spans.push(sep());
+        let breaches = d.kpis.slo_breaches;
+        let col = if breaches > 0 { t.bad } else { t.ok };
+        let word = if breaches == 1 { "breach" } else { "breaches" };
+        let slo = if wide { format!("{breaches} SLO {word}") } else { format!("{breaches} {word}") };
+        spans.push(Span::styled(slo, Style::new().fg(col).bold()));
+        if self.waiting > 0 {
+            spans.push(sep());
+            let word = if self.waiting == 1 { "proposal" } else { "proposals" };
+            let text = if wide {
+                format!("{} {word} waiting", self.waiting)
+            } else {
+                format!("{} recs", self.waiting)
+            };
+            spans.push(Span::styled(text, Style::new().fg(t.accent).bold()));
+        }
+        spans.push(sep());
+        if wide {
+            spans.push(Span::styled("feeds", Style::new().fg(t.dim)));
+        }
+        if s.feeds.is_empty() {
+            spans.push(Span::styled(" none", Style::new().fg(t.dim)));
+        }
+        for feed in &s.feeds {
+            let lead = if wide || !std::ptr::eq(feed, &s.feeds[0]) { " " } else { "" };
+            spans.push(Span::styled(format!("{lead}{} ", esc(&feed.name)), Style::new().fg(t.fg)));
+            spans.push(feed_glyph(feed.state, t));
+        }
+        Line::from(spans).style(Style::new().bg(t.header_bg)).render(area, buf);
+    }
+}
+
+/// Notices for the operator (e.g. "no kubeconfig found: showing the embedded demo").
+pub struct NoticeBanner<'a> {
+    /// Already escaped.
+    pub notices: &'a [String],
+    pub theme: &'a Theme,
+}
+
+impl Widget for NoticeBanner<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let extra = self.notices.len().saturating_sub(area.height as usize);
+        for (i, n) in self.notices.iter().take(area.height as usize).enumerate() {
+            let more = if extra > 0 && i + 1 == area.height as usize {
+                format!(" (+{extra} more)")
+            } else {
+                String::new()
+            };
+            let row = Rect { y: area.y + i as u16, height: 1, ..area };
+            Line::from(vec![
+                Span::styled(" ⚠ ", Style::new().fg(self.theme.warn).bold()),
+                Span::styled(format!("{n}{more}"), Style::new().fg(self.theme.warn)),
+            ])
+            .render(row, buf);
+        }
+    }
+}
+
+/// The row of view names, the current one highlighted, and the active filter.
+pub struct TabLine<'a> {
+    pub view: View,
+    pub filter: &'a str,
+    pub theme: &'a Theme,
+    pub ctx: &'a Ctx<'a>,
+}
+
+impl Widget for TabLine<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let t = self.theme;
+        let mut spans = vec![Span::raw(" ")];
+        for v in View::CYCLE.into_iter().chain([View::Help]) {
+            let style = if v == self.view {
+                Style::new().fg(t.selected_fg).bg(t.selected_bg).bold()
+            } else {
+                Style::new().fg(t.dim)
+            };
+            spans.push(Span::styled(format!(" {} ", v.name()), style));
+            spans.push(Span::raw(" "));
+        }
+        if !self.filter.is_empty() {
+            spans.push(Span::styled(" filter ", Style::new().fg(t.dim)));
+            spans.push(Span::styled(format!("/{}", esc(self.filter)), Style::new().fg(t.accent).bold()));
+        }
+        let k = &self.ctx.d.kpis;
+        let right = format!("{} servers · {} workloads · {} pods ", k.servers, k.workloads, k.pods);
+        let left = Line::from(spans);
+        let lw = left.width() as u16;
+        left.render(area, buf);
+        let rw = right.chars().count() as u16;
+        if lw + rw < area.width {
+            let r = Rect { x: area.right() - rw, width: rw, ..area };
+            Line::from(Span::styled(right, Style::new().fg(t.dim))).render(r, buf);
+        }
+    }
+}

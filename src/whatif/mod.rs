@@ -1,0 +1,18 @@
+//! What-if scenarios typed by an operator: the language (`lang`), on a twin snapshot the
+//! checks of its names (`check`), its scenarios (`plan`), running them in the simulator
+//! (`run`) and what a run reports (`report`).
+
+pub mod check;
+pub mod lang;
+pub mod plan;
+pub mod report;
+pub mod run;
+
+use crate::twin::Snapshot;
+
+/// Parses a script and checks its names against the twin: every error, by line and column.
+pub fn parse_checked(text: &str, snap: &Snapshot) -> Result<Vec<lang::Line>, Vec<lang::ParseError>> {
+    let lines = lang::parse(text)?;
+    let errors = check::check(&lines, &check::Names::of(snap));
+    if errors.is_empty() { Ok(lines) } else { Err(errors) }
+}

@@ -1,0 +1,298 @@
+//! End to end: the real `twintop --demo` binary in a tmux pane, driven by keys, read back
+//! with `capture-pane`. Needs tmux (scripts/test installs it); fails loudly without it.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// A private tmux server (its own socket) that is killed however the test ends.
+struct Tmux {
+    socket: String,
+    /// The socket file, removed after the server is killed.
+    socket_path: Option<String>,
+}
+
+impl Tmux {
+    fn start(home: &Path) -> Tmux {
+        let v = Command::new("tmux").arg("-V").output();
+        assert!(
+            v.as_ref().is_ok_and(|o| o.status.success()),
+            "tmux is required for the end-to-end test (scripts/test installs it): {v:?}"
+        );
+        let mut t = Tmux {
+            socket: format!("twintop-e2e-{}-{}", std::process::id(), rand_suffix()),
+            socket_path: None,
+        };
+        let h = home.display().to_string();
+        let env = [
+            format!("HOME={h}"),
+            format!("XDG_CONFIG_HOME={h}/config"),
+            format!("XDG_STATE_HOME={h}/state"),
+            format!("XDG_CACHE_HOME={h}/cache"),
+            "KUBECONFIG=".to_string(),
+        ];
+        let mut args: Vec<String> = vec!["-f".into(), "/dev/null".into(), "new-session".into(), "-d".into()];
+        args.extend(["-x", "160", "-y", "48", "-s", "e2e"].map(String::from));
+        for e in env {
+            args.push("-e".into());
+            args.push(e);
+        }
+        args.push("sh".into());
+        let out = t.tmux(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(out.status.success(), "tmux new-session failed: {}", String::from_utf8_lossy(&out.stderr));
+        t.socket_path = Some(t.display("#{socket_path}")).filter(|p| !p.is_empty());
+        t
+    }
+
+    fn tmux(&self, args: &[&str]) -> Output {
+        Command::new("tmux").arg("-L").arg(&self.socket).args(args).output().expect("running tmux")
+    }
+
+    fn send_literal(&self, text: &str) {
+        assert!(self.tmux(&["send-keys", "-t", "e2e", "-l", text]).status.success());
+    }
+
+    fn send_key(&self, key: &str) {
+        assert!(self.tmux(&["send-keys", "-t", "e2e", key]).status.success());
+    }
+
+    fn capture(&self) -> String {
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "e2e"]).stdout).into_owned()
+    }
+
+    fn display(&self, format: &str) -> String {
+        String::from_utf8_lossy(&self.tmux(&["display-message", "-p", "-t", "e2e", format]).stdout)
+            .trim()
+            .to_string()
+    }
+
+    /// Waits until every needle is on screen; panics with the screen after `secs`.
+    fn wait_for(&self, needles: &[&str], secs: u64) -> String {
+        self.wait_until(needles, &[], secs)
+    }
+
+    /// Waits until every needle is on screen and none of `gone` is (a capture can catch a
+    /// frame half drawn, so absence is waited for too); panics with the screen after `secs`.
+    fn wait_until(&self, needles: &[&str], gone: &[&str], secs: u64) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let screen = self.capture();
+            if needles.iter().all(|n| screen.contains(n)) && !gone.iter().any(|g| screen.contains(g)) {
+                return screen;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting for {needles:?} without {gone:?}; the screen:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Types a `:` command and Enter, as an operator would.
+    fn command(&self, cmd: &str) {
+        self.send_literal(&format!(":{cmd}"));
+        self.send_key("Enter");
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]);
+        if let Some(p) = &self.socket_path {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() % 1_000_000)
+        .unwrap_or(0)
+}
+
+#[test]
+fn console_switches_views_and_quits_cleanly() {
+    let home = tempfile::tempdir().unwrap();
+    let tmux = Tmux::start(home.path());
+    // The shell is up once it has drawn its prompt.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tmux.capture().trim().is_empty() {
+        assert!(Instant::now() < deadline, "the shell never drew a prompt");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let bin = env!("CARGO_BIN_EXE_twintop");
+    tmux.send_literal(&format!("{bin} --demo; echo twintop-exit=$?"));
+    tmux.send_key("Enter");
+
+    let s = tmux.wait_for(&["demo:dc", "ctx demo", "hottest servers"], 20);
+    assert!(s.lines().next().unwrap().contains("twintop"), "header on the first line:\n{s}");
+    assert_eq!(tmux.display("#{alternate_on}"), "1", "the console uses the alternate screen");
+
+    tmux.command("heatmap");
+    // The grid's group labels and the detail pane's figures come with the heatmap.
+    tmux.wait_until(
+        &["heatmap · CPU utilisation · 50 servers in 5 groups", "legend: 0%", "rack-1", "cpu "],
+        &["hottest servers"],
+        10,
+    );
+
+    tmux.send_literal("m");
+    tmux.wait_for(&["heatmap · memory utilisation"], 10);
+
+    tmux.command("workloads");
+    tmux.wait_until(&["workloads · ", "namespace", "frontend", "checkoutservice"], &["legend: "], 10);
+
+    tmux.command("servers");
+    tmux.wait_until(&["servers · 50 of 50", "r1-01", "sched"], &["checkoutservice"], 10);
+
+    // Completion: `:ov` Tab Enter.
+    tmux.send_literal(":ov");
+    tmux.send_key("Tab");
+    tmux.wait_for(&[":overview"], 10);
+    tmux.send_key("Enter");
+    tmux.wait_for(&["hottest servers"], 10);
+
+    tmux.send_literal("q");
+    tmux.wait_until(&["twintop-exit=0"], &["hottest servers"], 10);
+    assert_eq!(tmux.display("#{pane_current_command}"), "sh", "back at the shell");
+    assert_eq!(tmux.display("#{alternate_on}"), "0", "alternate screen left");
+    assert_eq!(tmux.display("#{mouse_any_flag}"), "0", "mouse capture disabled");
+}
+
+#[test]
+fn malformed_theme_is_a_notice_and_theme_flag_applies() {
+    let home = tempfile::tempdir().unwrap();
+    let themes = home.path().join("config/twintop/themes");
+    std::fs::create_dir_all(&themes).unwrap();
+    std::fs::write(themes.join("broken.toml"), "# mine\n[colors]\nfg = \"not-a-colour\"\n").unwrap();
+    std::fs::write(home.path().join("config/twintop/config.toml"), "theme = \"broken\"\n").unwrap();
+    let tmux = Tmux::start(home.path());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tmux.capture().trim().is_empty() {
+        assert!(Instant::now() < deadline, "the shell never drew a prompt");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let bin = env!("CARGO_BIN_EXE_twintop");
+    tmux.send_literal(&format!("{bin} --demo; echo twintop-exit=$?"));
+    tmux.send_key("Enter");
+    tmux.wait_for(&["demo:dc", "broken.toml: line 3, key `colors.fg`", "using the dark theme"], 20);
+    tmux.command("heatmap");
+    tmux.wait_for(&["(theme: dark)"], 10);
+    tmux.send_literal("q");
+    tmux.wait_for(&["twintop-exit=0"], 10);
+
+    tmux.send_literal(&format!("{bin} --demo --theme colorblind; echo twintop-exit2=$?"));
+    tmux.send_key("Enter");
+    tmux.wait_for(&["demo:dc"], 20);
+    tmux.command("heatmap");
+    // --theme overrides the config's (broken) theme: no error about it.
+    tmux.wait_until(&["(theme: colorblind)"], &["broken.toml"], 10);
+    tmux.send_key("C-c");
+    tmux.wait_for(&["twintop-exit2=0"], 10);
+}
+
+#[test]
+fn whatif_runs_a_scenario_typed_into_the_demo() {
+    let home = tempfile::tempdir().unwrap();
+    let tmux = Tmux::start(home.path());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tmux.capture().trim().is_empty() {
+        assert!(Instant::now() < deadline, "the shell never drew a prompt");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let bin = env!("CARGO_BIN_EXE_twintop");
+    tmux.send_literal(&format!("{bin} --demo; echo twintop-exit=$?"));
+    tmux.send_key("Enter");
+    tmux.wait_for(&["demo:dc", "hottest servers"], 20);
+    tmux.command("whatif");
+    tmux.wait_for(&["scenario", "Ctrl-R runs the scenario"], 10);
+    tmux.send_literal("scale checkoutservice to 6");
+    tmux.send_key("Enter");
+    tmux.send_literal("horizon 60s");
+    tmux.send_key("C-r");
+    let s = tmux.wait_for(&["baseline  scenario     delta", "p to propose"], 60);
+    let p99 = s.lines().find(|l| l.contains("p99 ms ")).expect("a p99 row");
+    let nums: Vec<f64> =
+        p99.split_whitespace().filter_map(|w| w.trim_start_matches(['▲', '▼']).parse().ok()).collect();
+    assert!(nums.len() >= 2 && nums.iter().all(|v| *v > 0.0), "baseline and scenario p99: {p99}");
+    assert!(s.lines().any(|l| l.contains("│ checkoutservice") && l.contains('▲')), "replicas 2 → 6:\n{s}");
+    tmux.send_key("Escape");
+    tmux.send_literal("q");
+    tmux.wait_for(&["twintop-exit=0"], 10);
+}
+
+/// The loop of issue 7 on the demo: the checkoutservice surge (the demo started at its tick
+/// 70 through `TWINTOP_DEMO_START_TICK`) becomes a proposal in `:recs`; `a` shows the diff
+/// naming the context, `y` applies it, the workloads view shows the new replica count, and
+/// `twintop audit --verify` (another process, same data dir) lists approved and applied.
+#[test]
+fn incident_proposal_is_approved_applied_and_audited() {
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    let config = home.path().join("cfg");
+    std::fs::create_dir_all(&config).unwrap();
+    let tmux = Tmux::start(home.path());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tmux.capture().trim().is_empty() {
+        assert!(Instant::now() < deadline, "the shell never drew a prompt");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let bin = env!("CARGO_BIN_EXE_twintop");
+    tmux.send_literal(&format!(
+        "TWINTOP_DATA_DIR={} TWINTOP_CONFIG_DIR={} TWINTOP_DEMO_START_TICK=70 {bin} --demo; echo twintop-exit=$?",
+        data.display(),
+        config.display()
+    ));
+    tmux.send_key("Enter");
+    tmux.wait_for(&["demo:dc"], 20);
+    tmux.command("recs");
+    tmux.wait_for(&["boutique/checkoutservice", "confidence"], 40);
+    // Move the selection onto the checkoutservice card.
+    let mut tries = 0;
+    while !tmux.capture().contains("▶ boutique/checkoutservice") {
+        tries += 1;
+        assert!(tries < 15, "no checkoutservice card to select:\n{}", tmux.capture());
+        tmux.send_literal("j");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    tmux.send_literal("a");
+    let s = tmux.wait_for(&["confirm on demo", "apply to context demo", "+  replicas: "], 10);
+    let replicas: String = s
+        .lines()
+        .find_map(|l| l.split("+  replicas: ").nth(1))
+        .map(|r| r.chars().take_while(char::is_ascii_digit).collect())
+        .unwrap();
+    assert!(!replicas.is_empty(), "the diff shows the new replica count:\n{s}");
+    tmux.send_literal("y");
+    tmux.wait_until(&["applied: "], &["confirm on demo"], 10);
+
+    tmux.command("workloads");
+    // The new pods become ready over a few seconds: the replicas column shows the target.
+    tmux.wait_for(&["checkoutservice"], 10);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let screen = tmux.capture();
+        let row = screen.lines().find(|l| l.contains("checkoutservice")).unwrap_or("").to_string();
+        if row.contains(&format!("{replicas}/{replicas}")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "checkoutservice never reached {replicas} replicas:\n{screen}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    tmux.command("audit");
+    tmux.wait_for(&["chain verified", "approved", "applied"], 10);
+    tmux.send_literal("q");
+    tmux.wait_for(&["twintop-exit=0"], 10);
+
+    let out = Command::new(bin)
+        .args(["audit", "--verify"])
+        .env("TWINTOP_DATA_DIR", &data)
+        .env("TWINTOP_CONFIG_DIR", &config)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "audit --verify failed:\n{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("approved") && text.contains("applied"), "{text}");
+    assert!(text.contains(&format!("scale boutique/checkoutservice to {replicas} replicas")), "{text}");
+}

@@ -1,0 +1,482 @@
+//! The recommendations and audit views: cards drawn into ratatui's TestBackend, and the keys
+//! of the approval flow against a cluster that records every call.
+
+use chrono::{DateTime, Utc};
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use twintop::act::audit;
+use twintop::act::guardrails::Guardrails;
+use twintop::advise::{AnalyticEvaluator, Candidate, Context, Proposal, TrackRecord, assess};
+use twintop::change::Change;
+use twintop::demo::{DemoPreset, DemoTwin};
+use twintop::source::feeder::ClusterControl;
+use twintop::twin::Snapshot;
+use twintop::ui::operator::{Cluster, OperatorOptions};
+use twintop::ui::{App, AppOptions, View};
+
+/// Every call the console makes to the cluster: (change, dry_run).
+#[derive(Default)]
+struct Recorder(Mutex<Vec<(Change, bool)>>);
+
+impl ClusterControl for Recorder {
+    fn apply(&self, change: &Change, dry_run: bool) -> Result<String, String> {
+        self.0.lock().unwrap().push((change.clone(), dry_run));
+        Ok(format!("{change}{}", if dry_run { " (dry run)" } else { "" }))
+    }
+}
+
+impl Recorder {
+    fn applied(&self) -> Vec<Change> {
+        self.0.lock().unwrap().iter().filter(|(_, dry)| !dry).map(|(c, _)| c.clone()).collect()
+    }
+    fn calls(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+}
+
+/// The demo 20 s into the checkoutservice surge, at a fixed time.
+fn surge() -> Arc<Snapshot> {
+    let start = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap();
+    let mut d = DemoTwin::starting_at(DemoPreset::Dc, 1, start);
+    d.skip_to(60);
+    d.warm_snapshot(20)
+}
+
+fn proposals(snap: &Snapshot, candidates: Vec<Candidate>) -> Vec<Proposal> {
+    let record = TrackRecord::default();
+    let evaluator = AnalyticEvaluator::default();
+    let ctx = Context {
+        guardrails: Default::default(),
+        evaluator: &evaluator,
+        seeds: twintop::advise::default_seeds(),
+        record: &record,
+        pending: &[],
+    };
+    assess(snap, candidates, &ctx)
+}
+
+fn scale(replicas: u32) -> Candidate {
+    Candidate::new(
+        "builtin:reactive",
+        Change::Scale { workload: "boutique/checkoutservice".into(), replicas },
+        "p99 breaches its SLO".into(),
+    )
+}
+
+struct Setup {
+    app: App,
+    cluster: Arc<Recorder>,
+    data: tempfile::TempDir,
+    snap: Arc<Snapshot>,
+}
+
+fn setup(guardrails: Guardrails, candidates: Vec<Candidate>) -> Setup {
+    let snap = surge();
+    let cluster = Arc::new(Recorder::default());
+    let data = tempfile::tempdir().unwrap();
+    let opts = AppOptions {
+        operator: OperatorOptions {
+            cluster: Some(Cluster(cluster.clone())),
+            guardrails,
+            data_dir: Some(data.path().to_path_buf()),
+            auto_rollback: Vec::new(),
+        },
+        ..AppOptions::default()
+    };
+    let mut app = App::new(snap.clone(), opts);
+    app.set_proposals(proposals(&snap, candidates));
+    app.switch(View::Recs);
+    Setup { app, cluster, data, snap }
+}
+
+fn screen(app: &mut App) -> String {
+    screen_at(app, 160, 48)
+}
+
+fn screen_at(app: &mut App, w: u16, h: u16) -> String {
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| app.draw(f)).unwrap();
+    let buf = term.backend().buffer().clone();
+    (0..buf.area.height)
+        .map(|y| (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect::<String>())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn key(app: &mut App, code: KeyCode) {
+    app.handle_event(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+}
+
+fn typed(app: &mut App, s: &str) {
+    s.chars().for_each(|c| key(app, KeyCode::Char(c)));
+}
+
+fn outcomes(dir: &Path) -> Vec<(String, Option<String>)> {
+    let v = audit::verify_file(&dir.join(audit::FILE_NAME)).unwrap();
+    assert!(v.ok(), "{:?}", v.problems);
+    v.entries.into_iter().map(|e| (e.record.outcome, e.record.reason)).collect()
+}
+
+fn replicas_of(snap: &Snapshot, w: &str) -> u32 {
+    snap.workloads[snap.workload_index(w).unwrap()].replicas
+}
+
+#[test]
+fn card_shows_target_context_before_after_and_confidence_parts() {
+    let mut s = setup(Guardrails::default(), vec![scale(4)]);
+    let cur = replicas_of(&s.snap, "checkoutservice");
+    let out = screen(&mut s.app);
+    let p = &s.app.recs().queue()[0];
+    assert!(out.contains("boutique/checkoutservice on ctx demo"), "{out}");
+    assert!(out.contains(&format!("scale replicas {cur} → 4")), "{out}");
+    assert!(out.contains("source built-in reactive"), "{out}");
+    assert!(out.contains(&format!("confidence {} = ", p.confidence.score)), "{out}");
+    for part in p.confidence.parts.keys() {
+        assert!(out.contains(part.as_str()), "part {part} missing:\n{out}");
+    }
+    assert!(out.contains("p99 ") && out.contains("SLO violations ") && out.contains("RUB "), "{out}");
+    assert!(out.contains("why: p99 breaches its SLO"), "{out}");
+}
+
+#[test]
+fn header_counts_the_proposals_waiting() {
+    let mut s = setup(Guardrails::default(), vec![scale(4)]);
+    let header = screen(&mut s.app).lines().next().unwrap().to_string();
+    assert!(header.contains("1 proposal waiting"), "{header}");
+}
+
+#[test]
+fn approve_then_y_applies_once_after_a_dry_run() {
+    let mut s = setup(Guardrails::default(), vec![scale(4)]);
+    key(&mut s.app, KeyCode::Char('a'));
+    let out = screen(&mut s.app);
+    assert!(out.contains("confirm on demo") && out.contains("apply to context demo?"), "{out}");
+    assert!(out.contains("+  replicas: 4"), "the exact diff:\n{out}");
+    assert_eq!(s.cluster.calls(), 0, "nothing reaches the cluster before y");
+    key(&mut s.app, KeyCode::Char('y'));
+    key(&mut s.app, KeyCode::Char('y'));
+    let calls = s.cluster.0.lock().unwrap().clone();
+    let change = Change::Scale { workload: "boutique/checkoutservice".into(), replicas: 4 };
+    assert_eq!(calls, vec![(change.clone(), true), (change, false)], "one dry run, one apply");
+    let o: Vec<String> = outcomes(s.data.path()).into_iter().map(|x| x.0).collect();
+    assert_eq!(o, ["approved", "applied"]);
+    assert!(screen(&mut s.app).contains("applied: scale boutique/checkoutservice to 4 replicas"));
+    // The audit view reads the file and verifies it.
+    s.app.switch(View::Audit);
+    let out = screen(&mut s.app);
+    assert!(out.contains("chain verified ✓ 2 entries") && out.contains("applied"), "{out}");
+}
+
+#[test]
+fn approve_then_escape_or_n_applies_nothing() {
+    let mut s = setup(Guardrails::default(), vec![scale(4)]);
+    key(&mut s.app, KeyCode::Char('a'));
+    key(&mut s.app, KeyCode::Esc);
+    assert_eq!(s.app.view(), View::Recs, "Esc closes the dialog, not the view");
+    key(&mut s.app, KeyCode::Char('y'));
+    key(&mut s.app, KeyCode::Char('a'));
+    key(&mut s.app, KeyCode::Char('n'));
+    key(&mut s.app, KeyCode::Char('y'));
+    assert_eq!(s.cluster.calls(), 0);
+    assert!(!s.data.path().join(audit::FILE_NAME).exists(), "nothing to audit");
+}
+
+#[test]
+fn reject_records_the_reason_and_removes_the_card() {
+    let mut s = setup(Guardrails::default(), vec![scale(4)]);
+    key(&mut s.app, KeyCode::Char('r'));
+    // `q` and `:` are part of the reason while typing it.
+    typed(&mut s.app, "quiet hours: wait");
+    key(&mut s.app, KeyCode::Enter);
+    assert_eq!(s.app.view(), View::Recs);
+    assert_eq!(outcomes(s.data.path()), [("rejected".to_string(), Some("quiet hours: wait".to_string()))]);
+    assert!(s.app.recs().queue().is_empty());
+    assert_eq!(s.cluster.calls(), 0);
+}
+
+#[test]
+fn readonly_applies_nothing_and_names_the_rule() {
+    let mut s = setup(Guardrails { readonly: true, ..Guardrails::default() }, vec![scale(4)]);
+    key(&mut s.app, KeyCode::Char('a'));
+    key(&mut s.app, KeyCode::Char('y'));
+    let out = screen(&mut s.app);
+    assert!(out.contains("READ-ONLY") && out.contains("rule readonly"), "{out}");
+    assert!(!out.contains("confirm on demo"), "{out}");
+    assert_eq!(s.cluster.calls(), 0);
+}
+
+#[test]
+fn guardrail_violation_names_its_rule_on_the_card() {
+    let g = Guardrails { deny_namespaces: vec!["boutique".into()], ..Guardrails::default() };
+    let mut s = setup(g, vec![scale(4)]);
+    key(&mut s.app, KeyCode::Char('a'));
+    let out = screen(&mut s.app);
+    assert!(
+        out.contains("BLOCKED") && out.contains("rule namespace: namespace boutique is on the deny list"),
+        "{out}"
+    );
+    key(&mut s.app, KeyCode::Char('y'));
+    assert_eq!(s.cluster.calls(), 0);
+}
+
+#[test]
+fn edit_re_evaluates_before_approval() {
+    let mut s = setup(Guardrails::default(), vec![scale(4)]);
+    key(&mut s.app, KeyCode::Char('e'));
+    typed(&mut s.app, "5");
+    key(&mut s.app, KeyCode::Enter);
+    let p = &s.app.recs().queue()[0];
+    assert_eq!(p.action, Some(Change::Scale { workload: "boutique/checkoutservice".into(), replicas: 5 }));
+    assert!(p.predicted.is_some(), "predicted again on the twin");
+    let out = screen(&mut s.app);
+    assert!(out.contains("→ 5") && out.contains("edited; re-evaluated"), "{out}");
+    key(&mut s.app, KeyCode::Char('a'));
+    key(&mut s.app, KeyCode::Char('y'));
+    assert_eq!(
+        s.cluster.applied(),
+        [Change::Scale { workload: "boutique/checkoutservice".into(), replicas: 5 }]
+    );
+}
+
+#[test]
+fn rejected_proposals_show_why_and_cannot_be_approved() {
+    let ghost = Candidate::new(
+        "llm:tiny",
+        Change::Scale { workload: "boutique/ghost".into(), replicas: 3 },
+        "made up".into(),
+    );
+    let mut s = setup(Guardrails::default(), vec![ghost]);
+    let out = screen(&mut s.app);
+    assert!(
+        out.contains("REJECTED") && out.contains("cannot be approved") && out.contains("source LLM tiny"),
+        "{out}"
+    );
+    key(&mut s.app, KeyCode::Char('a'));
+    key(&mut s.app, KeyCode::Char('y'));
+    assert_eq!(s.cluster.calls(), 0);
+}
+
+#[test]
+fn hostile_strings_on_a_card_are_escaped() {
+    let mut c = scale(4);
+    c.reason = "fine\x1b[2J\x1b]0;pwned\x07 really".into();
+    c.source = "llm:\u{202e}evil".into();
+    let mut s = setup(Guardrails::default(), vec![c]);
+    let out = screen(&mut s.app);
+    assert!(!out.contains('\x1b') && !out.contains('\x07') && !out.contains('\u{202e}'), "{out}");
+    assert!(out.contains("fine\\u{1b}[2J"), "escaped visibly:\n{out}");
+}
+
+#[test]
+fn scheduled_action_counts_down_then_fires_through_the_flow() {
+    let mut s = setup(Guardrails::default(), vec![scale(4)]);
+    key(&mut s.app, KeyCode::Char('s'));
+    typed(&mut s.app, "+10m");
+    key(&mut s.app, KeyCode::Enter);
+    let out = screen(&mut s.app);
+    assert!(out.contains("calendar: scale boutique/checkoutservice to 4 replicas in 10m 00s"), "{out}");
+    let saved = std::fs::read_to_string(s.data.path().join("schedule.json")).unwrap();
+    assert!(saved.contains("\"waiting\""), "{saved}");
+    assert_eq!(s.cluster.calls(), 0, "nothing before its time");
+    let mut later = (*s.snap).clone();
+    later.time += chrono::Duration::seconds(600);
+    s.app.set_snapshot(Arc::new(later));
+    assert_eq!(
+        s.cluster.applied(),
+        [Change::Scale { workload: "boutique/checkoutservice".into(), replicas: 4 }],
+        "fired once at its time"
+    );
+    s.app.set_snapshot(Arc::new((*s.snap).clone()));
+    assert_eq!(s.cluster.applied().len(), 1);
+    let o: Vec<String> = outcomes(s.data.path()).into_iter().map(|x| x.0).collect();
+    assert_eq!(o, ["scheduled", "approved", "applied"]);
+}
+
+#[test]
+fn c_cancels_a_scheduled_action_which_then_never_fires() {
+    let mut s = setup(Guardrails::default(), vec![scale(4)]);
+    key(&mut s.app, KeyCode::Char('s'));
+    typed(&mut s.app, "+10m");
+    key(&mut s.app, KeyCode::Enter);
+    key(&mut s.app, KeyCode::Char('c'));
+    assert!(screen(&mut s.app).contains("cancelled scheduled: scale boutique/checkoutservice"));
+    let saved = std::fs::read_to_string(s.data.path().join("schedule.json")).unwrap();
+    assert!(saved.contains("\"cancelled\""), "{saved}");
+    let mut later = (*s.snap).clone();
+    later.time += chrono::Duration::seconds(600);
+    s.app.set_snapshot(Arc::new(later));
+    assert_eq!(s.cluster.calls(), 0, "a cancelled action never reaches the cluster");
+    let o: Vec<String> = outcomes(s.data.path()).into_iter().map(|x| x.0).collect();
+    assert_eq!(o, ["scheduled", "cancelled"]);
+    key(&mut s.app, KeyCode::Char('c'));
+    assert!(screen(&mut s.app).contains("nothing scheduled to cancel"));
+}
+
+#[test]
+fn a_missed_action_waits_for_the_operator() {
+    let snap = surge();
+    let data = tempfile::tempdir().unwrap();
+    let mut cal = twintop::act::schedule::Calendar::default();
+    let pending = twintop::act::flow::Pending {
+        id: "feedfacefeedface".into(),
+        change: Change::Scale { workload: "boutique/checkoutservice".into(), replicas: 4 },
+        confidence: Some(60.0),
+        source: "builtin:predictive".into(),
+        llm_exchange_sha256: None,
+        reason: "peak ahead".into(),
+    };
+    let hour = chrono::Duration::seconds(3600);
+    cal.add(pending, snap.time - hour, snap.time - hour * 2);
+    cal.save(&data.path().join("schedule.json")).unwrap();
+    let cluster = Arc::new(Recorder::default());
+    let opts = AppOptions {
+        operator: OperatorOptions {
+            cluster: Some(Cluster(cluster.clone())),
+            guardrails: Guardrails::default(),
+            data_dir: Some(data.path().to_path_buf()),
+            auto_rollback: Vec::new(),
+        },
+        ..AppOptions::default()
+    };
+    let mut app = App::new(snap.clone(), opts);
+    app.set_snapshot(snap.clone());
+    app.switch(View::Recs);
+    let out = screen(&mut app);
+    assert!(out.contains("MISSED at") && out.contains("missed: was scheduled for"), "{out}");
+    assert_eq!(cluster.calls(), 0, "a missed action never fires by itself");
+    key(&mut app, KeyCode::Char('a'));
+    key(&mut app, KeyCode::Char('y'));
+    assert_eq!(cluster.applied().len(), 1);
+    assert!(!screen(&mut app).contains("MISSED"));
+}
+
+#[test]
+fn times_parse_relative_and_clock() {
+    use twintop::ui::views::recs::parse_when;
+    let now = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap(); // 22:13:20Z
+    assert_eq!(parse_when("+10m", now), Some(now + chrono::Duration::seconds(600)));
+    assert_eq!(parse_when("+90s", now), Some(now + chrono::Duration::seconds(90)));
+    assert_eq!(parse_when("23:00", now).unwrap().format("%d %H:%M").to_string(), "14 23:00");
+    assert_eq!(parse_when("08:00", now).unwrap().format("%d %H:%M").to_string(), "15 08:00");
+    assert_eq!(parse_when("soon", now), None);
+    assert_eq!(parse_when("+5d", now), None);
+}
+
+#[test]
+fn a_sustained_breach_after_a_change_proposes_the_rollback_first() {
+    let mut s = setup(Guardrails::default(), vec![scale(4)]);
+    let before = replicas_of(&s.snap, "checkoutservice");
+    key(&mut s.app, KeyCode::Char('a'));
+    key(&mut s.app, KeyCode::Char('y'));
+    assert_eq!(s.cluster.applied().len(), 1);
+    // The recorder changes nothing, so the surge keeps checkoutservice in breach.
+    for _ in 0..3 {
+        s.app.set_snapshot(s.snap.clone());
+    }
+    let top = &s.app.recs().queue()[0];
+    assert_eq!(top.source, "twintop:rollback");
+    assert_eq!(
+        top.action,
+        Some(Change::Scale { workload: "boutique/checkoutservice".into(), replicas: before })
+    );
+    assert_eq!(s.cluster.applied().len(), 1, "proposed, not applied");
+}
+
+#[test]
+fn auto_rollback_applies_through_the_flow() {
+    let snap = surge();
+    let before = replicas_of(&snap, "checkoutservice");
+    let cluster = Arc::new(Recorder::default());
+    let data = tempfile::tempdir().unwrap();
+    let opts = AppOptions {
+        operator: OperatorOptions {
+            cluster: Some(Cluster(cluster.clone())),
+            // The rollback follows the change within the default cooldown.
+            guardrails: Guardrails { cooldown_secs: 0, ..Guardrails::default() },
+            data_dir: Some(data.path().to_path_buf()),
+            auto_rollback: vec!["checkoutservice".into()],
+        },
+        ..AppOptions::default()
+    };
+    let mut app = App::new(snap.clone(), opts);
+    app.set_proposals(proposals(&snap, vec![scale(4)]));
+    app.switch(View::Recs);
+    key(&mut app, KeyCode::Char('a'));
+    key(&mut app, KeyCode::Char('y'));
+    for _ in 0..3 {
+        app.set_snapshot(snap.clone());
+    }
+    assert_eq!(
+        cluster.applied(),
+        [
+            Change::Scale { workload: "boutique/checkoutservice".into(), replicas: 4 },
+            Change::Scale { workload: "boutique/checkoutservice".into(), replicas: before },
+        ]
+    );
+    let o: Vec<String> = outcomes(data.path()).into_iter().map(|x| x.0).collect();
+    assert_eq!(o, ["approved", "applied", "approved", "applied"]);
+}
+
+#[test]
+fn card_and_confirmation_fit_80_by_24() {
+    let mut s = setup(Guardrails::default(), vec![scale(4)]);
+    let out = screen_at(&mut s.app, 80, 24);
+    assert!(out.contains("boutique/checkoutservice on ctx demo") && out.contains("confidence "), "{out}");
+    key(&mut s.app, KeyCode::Char('a'));
+    let out = screen_at(&mut s.app, 80, 24);
+    assert!(out.contains("confirm on demo") && out.contains("+  replicas: 4"), "{out}");
+}
+
+mod key_sequences {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Keys an operator might press in the recs view. `s` (schedule) is left out: a scheduled
+    /// action is approved when it is scheduled and fires by the clock, which
+    /// `scheduled_action_counts_down_then_fires_through_the_flow` covers.
+    fn keys() -> impl Strategy<Value = KeyCode> {
+        prop_oneof![
+            Just(KeyCode::Char('a')),
+            Just(KeyCode::Char('y')),
+            Just(KeyCode::Char('n')),
+            Just(KeyCode::Char('r')),
+            Just(KeyCode::Char('e')),
+            Just(KeyCode::Char('x')),
+            Just(KeyCode::Char('j')),
+            Just(KeyCode::Char('k')),
+            Just(KeyCode::Char('6')),
+            Just(KeyCode::Char('3')),
+            Just(KeyCode::Enter),
+            Just(KeyCode::Esc),
+            Just(KeyCode::Backspace),
+            Just(KeyCode::Tab),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+        /// Whatever the operator types: nothing reaches the cluster in read-only mode, and
+        /// otherwise a change is applied only on the `y` that confirms it.
+        #[test]
+        fn nothing_applies_without_a_confirming_y(
+            seq in proptest::collection::vec(keys(), 0..40),
+            readonly in any::<bool>(),
+        ) {
+            let g = Guardrails { readonly, cooldown_secs: 0, max_replica_change_per_hour: 10_000, ..Guardrails::default() };
+            let mut s = setup(g, vec![scale(4)]);
+            let mut applied = 0;
+            for k in seq {
+                key(&mut s.app, k);
+                let now = s.cluster.applied().len();
+                if now > applied {
+                    prop_assert!(!readonly, "applied in read-only mode after {k:?}");
+                    prop_assert_eq!(k, KeyCode::Char('y'), "applied on a key other than y");
+                    applied = now;
+                }
+            }
+        }
+    }
+}
