@@ -329,6 +329,7 @@ impl DemoTwin {
             self.run_hpa();
         }
         self.emit_metrics(&mut events);
+        self.emit_edges(&mut events);
         if self.dirty {
             // An HPA decision or a pod becoming ready this tick.
             self.emit_structure(&mut events);
@@ -379,23 +380,36 @@ impl DemoTwin {
             }
         }
         self.sent_pods = live;
-        let edges = self
-            .calls
-            .iter()
-            .map(|&(a, b, k)| Edge {
-                from: self.workloads[a].w().key(),
-                to: self.workloads[b].w().key(),
-                rps: self.workloads[a].rps * k,
-                origin: String::new(),
-            })
-            .collect();
-        events.push(TwinEvent::Edges { origin: "demo".into(), edges });
         events.push(TwinEvent::Feed(Feed {
             name: "demo".into(),
             state: FeedState::Ok,
             detail: format!("simulated, seed {}", self.seed),
             updated: Some(self.time()),
         }));
+    }
+
+    /// Call rates this second: the surge makes the frontend call checkoutservice more often.
+    fn emit_edges(&self, events: &mut Vec<TwinEvent>) {
+        let edges = self
+            .calls
+            .iter()
+            .map(|&(a, b, k)| Edge {
+                from: self.workloads[a].w().key(),
+                to: self.workloads[b].w().key(),
+                rps: self.workloads[a].rps * k * self.call_boost(b),
+                origin: String::new(),
+            })
+            .collect();
+        events.push(TwinEvent::Edges { origin: "demo".into(), edges });
+    }
+
+    /// How many times more often than usual callers call `b` now.
+    fn call_boost(&self, b: usize) -> f64 {
+        if self.surge_active() && self.workloads[b].w().name == "checkoutservice" {
+            SURGE_FACTOR
+        } else {
+            1.0
+        }
     }
 
     fn ready_pods(&self, w: usize) -> impl Iterator<Item = &DemoPod> {
@@ -410,7 +424,6 @@ impl DemoTwin {
         let z: f64 = self.rng.random::<f64>() - 0.5;
         self.traffic_noise = 0.9 * self.traffic_noise + 0.06 * z;
         let root = BASE_RPS * day * (1.0 + self.traffic_noise);
-        let surge = self.surge_active();
 
         let n = self.workloads.len();
         let mut rps = vec![0.0; n];
@@ -418,12 +431,7 @@ impl DemoTwin {
         for &w in &self.order {
             for &(a, b, k) in &self.calls {
                 if a == w {
-                    let boost = if surge && self.workloads[b].w().name == "checkoutservice" {
-                        SURGE_FACTOR
-                    } else {
-                        1.0
-                    };
-                    rps[b] += rps[a] * k * boost;
+                    rps[b] += rps[a] * k * self.call_boost(b);
                 }
             }
         }
@@ -440,7 +448,7 @@ impl DemoTwin {
             for &(a, b, k) in &self.calls {
                 if a == w {
                     let hop = 2.0 * self.mean_hop_ms(a, b);
-                    p50 += k * (hop + e2e[b].0);
+                    p50 += k * self.call_boost(b) * (hop + e2e[b].0);
                     worst_tail = worst_tail.max(e2e[b].1 - e2e[b].0);
                 }
             }

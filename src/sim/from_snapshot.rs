@@ -2,6 +2,7 @@
 //! services where their pods run now, a call tree per entry workload from the call graph's
 //! edges, and load at the measured request rates. The what-if console starts from this.
 
+use super::calibrate::calibrate;
 use super::hpa::{Behavior, ScalerMode};
 use super::scenario::{
     AutoscalerSpec, Balancer, CallSpec, GeneratorSpec, LatencySpec, Limits, MetricSpec, PodSpec, Scenario,
@@ -38,11 +39,11 @@ impl Default for FromSnapshotOptions {
     }
 }
 
-/// Builds the scenario. Service times are log-normal with the measured p50 as median and a
-/// spread from p99/p50 (measured latency includes queueing, so this errs on the slow side);
-/// pod parallelism is sized so the measured rate loads the pods as their CPU usage says
-/// (60 % when unknown). Calls become a tree per entry workload (one with no callers), each
-/// call made with probability edge rate / caller rate.
+/// Builds the scenario. Each workload's request model (own processing time, its tail, pods'
+/// parallelism) is fitted to the twin's measurements by `calibrate`; a client-only entry (a
+/// load generator) adds no time. Calls become a tree per entry workload (one with no callers),
+/// each call made with probability edge rate / caller rate. The SLO is the entry's (see
+/// `entry_slo`).
 pub fn scenario_from_snapshot(snap: &Snapshot, opt: &FromSnapshotOptions) -> Scenario {
     let servers = snap
         .servers
@@ -63,25 +64,30 @@ pub fn scenario_from_snapshot(snap: &Snapshot, opt: &FromSnapshotOptions) -> Sce
         })
         .collect();
     let rps_of = |w: usize| snap.workload_status.get(w).and_then(|st| st.rps).filter(|r| *r > 0.0);
+    let models = calibrate(snap, opt.default_service_ms);
+    let n = snap.workloads.len();
+    let mut called = vec![false; n];
+    let mut calls_out = vec![false; n];
+    for e in &snap.edges {
+        if let (Some(a), Some(b)) = (snap.workload_index(&e.from), snap.workload_index(&e.to))
+            && a != b
+        {
+            called[b] = true;
+            calls_out[a] = true;
+        }
+    }
     let mut services = Vec::new();
     for (wi, w) in snap.workloads.iter().enumerate() {
         let st = snap.workload_status.get(wi).copied().unwrap_or_default();
-        let median = st.p50_ms.filter(|v| *v > 0.0).unwrap_or(opt.default_service_ms);
-        let sigma = match (st.p50_ms, st.p99_ms) {
-            (Some(p50), Some(p99)) if p50 > 0.0 && p99 > p50 => ((p99 / p50).ln() / 2.326).clamp(0.1, 1.5),
-            _ => 0.5,
-        };
-        let service_time = Dist::LogNormal { mu: median.ln(), sigma };
-        let mean_ms = service_time.mean();
         let replicas = w.replicas.max(1);
-        let busy_target = match (st.usage, w.requests.cpu_m) {
-            (Some(u), req) if req > 0.0 && u.cpu_m > 0.0 => {
-                (u.cpu_m / (replicas as f64 * req)).clamp(0.05, 0.95)
-            }
-            _ => 0.6,
+        // An entry that only calls others and has no latency of its own is the users' client
+        // (a load generator, an ingress without metrics): it adds no processing time.
+        let client = !called[wi] && calls_out[wi] && st.p50_ms.is_none();
+        let (service_time, parallelism) = if client {
+            (Dist::Constant { value: 0.001 }, 100_000)
+        } else {
+            (models[wi].service_time(), models[wi].parallelism)
         };
-        let erlangs_per_pod = rps_of(wi).unwrap_or(0.0) * mean_ms / 1000.0 / replicas as f64;
-        let parallelism = ((erlangs_per_pod / busy_target).ceil() as u32).max(1);
         let autoscaler = w.hpa.as_ref().and_then(|h| {
             h.metrics.iter().find_map(|m| match m {
                 HpaMetric::CpuUtilization { target_pct } => Some(AutoscalerSpec {
@@ -119,15 +125,12 @@ pub fn scenario_from_snapshot(snap: &Snapshot, opt: &FromSnapshotOptions) -> Sce
         });
     }
     // Call graph between known workloads.
-    let n = snap.workloads.len();
     let mut callees: Vec<Vec<(usize, f64)>> = vec![Vec::new(); n];
-    let mut called = vec![false; n];
     for e in &snap.edges {
         if let (Some(a), Some(b)) = (snap.workload_index(&e.from), snap.workload_index(&e.to))
             && a != b
         {
             callees[a].push((b, e.rps));
-            called[b] = true;
         }
     }
     let caller_rate = |a: usize| {
@@ -195,12 +198,7 @@ pub fn scenario_from_snapshot(snap: &Snapshot, opt: &FromSnapshotOptions) -> Sce
             scale: 1.0,
         });
     }
-    let slo_target = opt.slo_target_ms.or_else(|| {
-        snap.workloads
-            .iter()
-            .filter_map(|w| w.slo_p99_ms)
-            .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.min(v))))
-    });
+    let slo_target = opt.slo_target_ms.or_else(|| entry_slo(snap, &callees, &called));
     Scenario {
         name: format!("{} ({})", snap.source.name, snap.source.kind.as_str()),
         description: "built from a twin snapshot".into(),
@@ -217,6 +215,35 @@ pub fn scenario_from_snapshot(snap: &Snapshot, opt: &FromSnapshotOptions) -> Sce
         slo: slo_target.map(|t| SloSpec { target_ms: t, percentile: 99.0 }),
         limits: Limits::default(),
     }
+}
+
+/// The SLO a request's time to resolution is held to: the entry workload's own p99 SLO, else
+/// the nearest SLO down its call tree (a load generator has none; the frontend it calls does);
+/// with several entries, the loosest, since every request is measured against the one SLO.
+fn entry_slo(snap: &Snapshot, callees: &[Vec<(usize, f64)>], called: &[bool]) -> Option<f64> {
+    let mut best: Option<f64> = None;
+    for root in (0..snap.workloads.len()).filter(|&w| !called[w] && !callees[w].is_empty()) {
+        let mut frontier = vec![root];
+        let mut seen = vec![false; snap.workloads.len()];
+        let mut found = None;
+        while found.is_none() && !frontier.is_empty() {
+            let mut next = Vec::new();
+            for w in frontier {
+                if std::mem::replace(&mut seen[w], true) {
+                    continue;
+                }
+                if let Some(slo) = snap.workloads[w].slo_p99_ms {
+                    found = Some(found.map_or(slo, |f: f64| f.max(slo)));
+                }
+                next.extend(callees[w].iter().map(|c| c.0));
+            }
+            frontier = next;
+        }
+        if let Some(f) = found {
+            best = Some(best.map_or(f, |b| b.max(f)));
+        }
+    }
+    best.or_else(|| snap.workloads.iter().filter_map(|w| w.slo_p99_ms).reduce(f64::max))
 }
 
 #[cfg(test)]
@@ -239,5 +266,26 @@ mod tests {
         // The snapshot's placement is kept: pods start where the twin has them.
         let running = snap.pods.iter().filter(|p| p.phase == PodPhase::Running && p.server.is_some()).count();
         assert!(out.servers.len() <= running.max(1));
+    }
+
+    #[test]
+    fn the_baseline_reproduces_what_the_twin_measures_in_the_surge() {
+        // The what-if baseline is only worth reading if it shows the incident the console shows:
+        // the shop's end-to-end latency during checkoutservice's surge, within a factor of 1.6.
+        let start = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let snap = DemoTwin::starting_at(DemoPreset::Dc, 1, start)
+            .warm_snapshot(crate::demo::SURGE.start as u32 + 30);
+        let fe = snap.workload_index("frontend").unwrap();
+        let measured = snap.workload_status[fe];
+        let sc =
+            scenario_from_snapshot(&snap, &FromSnapshotOptions { duration_s: 120.0, ..Default::default() });
+        assert_eq!(sc.slo.as_ref().map(|s| s.target_ms), snap.workloads[fe].slo_p99_ms, "the entry's SLO");
+        let out = crate::sim::run(&sc, 1).unwrap();
+        for (sim, twin) in
+            [(out.ttr_ms.p50, measured.p50_ms.unwrap()), (out.ttr_ms.p99, measured.p99_ms.unwrap())]
+        {
+            assert!(sim / twin < 1.6 && twin / sim < 1.6, "simulated {sim:.0} ms vs measured {twin:.0} ms");
+        }
+        assert!(!out.slo.met, "the twin breaches the frontend SLO in the surge; so must the baseline");
     }
 }

@@ -8,6 +8,7 @@
 //! builds a scenario from the twin.
 
 mod build;
+pub mod calibrate;
 mod cluster;
 mod engine;
 mod flow;
