@@ -72,15 +72,21 @@ fn advise_on_the_demo_proposes_scaling_the_surging_checkout() {
     assert_eq!(top["source"], "builtin:reactive");
     assert_eq!(top["action"]["kind"], "scale");
     let p = &top["predicted"];
-    assert_eq!(p["model"], "analytic");
+    // The simulator checks proposals by default, over the default 8 seeds.
+    assert_eq!(p["model"], "sim");
+    assert_eq!(p["seeds"], 8);
     assert!(p["p99_ms"]["after"]["mean"].as_f64().unwrap() < p["p99_ms"]["before"]["mean"].as_f64().unwrap());
     let parts = top["confidence"]["parts"].as_object().unwrap();
     let sum: f64 = parts.values().map(|v| v.as_f64().unwrap()).sum();
     assert!((sum - top["confidence"]["score"].as_f64().unwrap()).abs() <= 1.0);
 
-    let (code, table, _) = twintop(dir.path(), &["advise", "--demo"], None);
+    let (code, table, _) = twintop(dir.path(), &["advise", "--demo", "--evaluator", "analytic"], None);
     assert_eq!(code, 0);
     assert!(table.contains("boutique/checkoutservice") && table.contains("confidence of"), "{table}");
+    let (code, out, _) = twintop(dir.path(), &["advise", "--demo", "--evaluator", "analytic", "--json"], None);
+    assert_eq!(code, 0);
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["proposals"][0]["predicted"]["model"], "analytic");
 }
 
 #[test]

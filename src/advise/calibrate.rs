@@ -3,9 +3,7 @@
 //! of the demo cluster and the observed SLO is compared with the untouched baseline over a
 //! window. The reliability table says, per confidence bucket, how often proposals helped.
 
-use super::{
-    AnalyticEvaluator, Context, Guardrails, Proposal, Status, TrackRecord, assess, builtin, default_seeds,
-};
+use super::{Context, Evaluator, Guardrails, Proposal, Status, TrackRecord, assess, builtin, default_seeds};
 use crate::demo::{DemoPreset, DemoTwin};
 use crate::twin::{Snapshot, TwinStore};
 use chrono::{DateTime, Utc};
@@ -86,9 +84,15 @@ fn breaches(snap: &Snapshot) -> u32 {
 }
 
 /// Runs every incident and applies each valid built-in proposal in its own copy of the demo.
-pub fn trials(preset: DemoPreset, seeds: &[u64], ticks: &[u32], window: u32) -> Vec<Trial> {
+/// Proposals are predicted and scored with `evaluator`, as `twintop advise` would.
+pub fn trials(
+    preset: DemoPreset,
+    seeds: &[u64],
+    ticks: &[u32],
+    window: u32,
+    evaluator: &dyn Evaluator,
+) -> Vec<Trial> {
     let record = TrackRecord::default();
-    let evaluator = AnalyticEvaluator::default();
     let mut out = Vec::new();
     for &seed in seeds {
         for &tick in ticks {
@@ -98,13 +102,8 @@ pub fn trials(preset: DemoPreset, seeds: &[u64], ticks: &[u32], window: u32) -> 
             let mut candidates = builtin::reactive(&snap, &g);
             candidates.extend(builtin::placement(&snap));
             candidates.extend(builtin::predictive(&snap, &g, chrono::Duration::seconds(1), 120));
-            let ctx = Context {
-                guardrails: g,
-                evaluator: &evaluator,
-                seeds: default_seeds(),
-                record: &record,
-                pending: &[],
-            };
+            let ctx =
+                Context { guardrails: g, evaluator, seeds: default_seeds(), record: &record, pending: &[] };
             let proposals: Vec<Proposal> =
                 assess(&snap, candidates, &ctx).into_iter().filter(|p| p.status == Status::Valid).collect();
             if proposals.is_empty() {
@@ -167,7 +166,8 @@ mod tests {
 
     #[test]
     fn surge_proposals_are_applied_and_judged_against_the_baseline() {
-        let t = trials(DemoPreset::Dc, &[1], &[90], 30);
+        let sim = crate::advise::SimEvaluator { horizon_s: 30 };
+        let t = trials(DemoPreset::Dc, &[1], &[90], 30, &sim);
         let checkout =
             t.iter().find(|t| t.target == "boutique/checkoutservice").expect("the surge draws a proposal");
         assert!(checkout.baseline_breach_s > 0, "{checkout:?}");

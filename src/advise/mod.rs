@@ -37,6 +37,36 @@ pub struct Context<'a> {
     pub pending: &'a [Proposal],
 }
 
+/// The model proposals are checked with. The simulator is the default: it runs the twin's
+/// calibrated request model (`sim::calibrate`) with and without the change; the analytic M/M/c
+/// model is the fast fallback for machines where seconds per proposal are too much.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EvaluatorKind {
+    Analytic,
+    #[default]
+    Sim,
+}
+
+impl EvaluatorKind {
+    pub const NAMES: [&'static str; 2] = ["sim", "analytic"];
+
+    pub fn parse(s: &str) -> Option<EvaluatorKind> {
+        match s {
+            "sim" => Some(EvaluatorKind::Sim),
+            "analytic" => Some(EvaluatorKind::Analytic),
+            _ => None,
+        }
+    }
+
+    /// The evaluator, simulating `horizon_s` seconds per run where it simulates.
+    pub fn build(self, horizon_s: u32) -> Box<dyn Evaluator + Send + Sync> {
+        match self {
+            EvaluatorKind::Analytic => Box::new(AnalyticEvaluator::default()),
+            EvaluatorKind::Sim => Box::new(SimEvaluator { horizon_s: horizon_s.max(1) }),
+        }
+    }
+}
+
 /// The default seeds a prediction is spread over.
 pub fn default_seeds() -> Vec<u64> {
     (1..=8).collect()

@@ -5,8 +5,7 @@ use crate::advise::llm::client::ClientConfig;
 use crate::advise::llm::prompt::PromptOptions;
 use crate::advise::llm::{LlmAdvisor, audit};
 use crate::advise::{
-    AnalyticEvaluator, Context, Evaluator, Guardrails, Proposal, ProposalsDoc, SimEvaluator, Status,
-    TrackRecord, assess, builtin, record,
+    Context, EvaluatorKind, Guardrails, Proposal, ProposalsDoc, Status, TrackRecord, assess, builtin, record,
 };
 use crate::source::{self, SourceArgs};
 use crate::text::escape;
@@ -50,12 +49,11 @@ pub struct AdviseArgs {
     /// Seeds each prediction is spread over.
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub seeds: u64,
-    /// How proposals are checked on the twin: `analytic`, an M/M/c queueing model calibrated on
-    /// the twin's observed p99 (the default: its confidence is calibrated by `eval advisor`);
-    /// `sim`, the request-level simulator on a scenario built from the twin (baseline and change
-    /// on the same seeds). The scenario takes service times from measured latencies, which
-    /// include queueing, so `sim` under-predicts what scaling a saturated service gains.
-    #[arg(long, value_name = "MODEL", default_value = "analytic", value_parser = ["analytic", "sim"])]
+    /// How proposals are checked on the twin: `sim` (the default), the request-level simulator
+    /// on a scenario built from the twin, each workload's request model fitted to its measured
+    /// latency and load (baseline and change on the same seeds); `analytic`, an M/M/c model per
+    /// workload calibrated on the twin's observed p99 — instant, but blind to the call graph.
+    #[arg(long, value_name = "MODEL", default_value = "sim", value_parser = EvaluatorKind::NAMES)]
     pub evaluator: String,
     /// Simulated seconds per evaluation run (with `--evaluator sim`).
     #[arg(long, value_name = "SECS", default_value_t = 60)]
@@ -121,12 +119,11 @@ pub fn run(src: &SourceArgs, a: &AdviseArgs) -> anyhow::Result<i32> {
         (None, _) => {}
     }
     let record = TrackRecord::load(&record::record_path(&data_dir))?;
-    let analytic = AnalyticEvaluator::default();
-    let sim = SimEvaluator { horizon_s: a.horizon.max(1) };
-    let evaluator: &dyn Evaluator = if a.evaluator == "sim" { &sim } else { &analytic };
+    let kind = EvaluatorKind::parse(&a.evaluator).unwrap_or_default();
+    let evaluator = kind.build(a.horizon);
     let ctx = Context {
         guardrails,
-        evaluator,
+        evaluator: evaluator.as_ref(),
         seeds: (1..=a.seeds.max(1)).collect(),
         record: &record,
         pending: &[],

@@ -1,6 +1,7 @@
 //! `twintop eval advisor --demo`: the advisors' calibration on simulated demo incidents — the
 //! reliability table (confidence bucket → observed success rate) and every trial with `--json`.
 
+use crate::advise::EvaluatorKind;
 use crate::advise::calibrate::{INCIDENT_TICKS, reliability, trials};
 use crate::source::SourceArgs;
 use clap::Args;
@@ -13,6 +14,12 @@ pub struct AdvisorEvalArgs {
     /// Seconds observed after each change.
     #[arg(long, value_name = "S", default_value_t = 60)]
     pub window: u32,
+    /// How proposals are predicted and scored, as in `twintop advise`: `sim` or `analytic`.
+    #[arg(long, value_name = "MODEL", default_value = "sim", value_parser = EvaluatorKind::NAMES)]
+    pub evaluator: String,
+    /// Simulated seconds per evaluation run (with `--evaluator sim`).
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub horizon: u32,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -23,19 +30,21 @@ pub fn run(src: &SourceArgs, a: &AdvisorEvalArgs) -> anyhow::Result<i32> {
         anyhow::bail!("eval advisor runs on simulated incidents of the demo: add --demo");
     };
     let seeds: Vec<u64> = (1..=a.incidents.max(1)).collect();
-    let t = trials(preset, &seeds, &INCIDENT_TICKS, a.window);
+    let evaluator = EvaluatorKind::parse(&a.evaluator).unwrap_or_default().build(a.horizon);
+    let t = trials(preset, &seeds, &INCIDENT_TICKS, a.window, evaluator.as_ref());
     let table = reliability(&t);
     if a.json {
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({"buckets": table, "trials": t}))?);
         return Ok(0);
     }
     println!(
-        "{} incidents ({} demo seeds × {} moments), {} proposals applied, {} s observed after each",
+        "{} incidents ({} demo seeds × {} moments), {} proposals applied, {} s observed after each, predicted by {}",
         seeds.len() * INCIDENT_TICKS.len(),
         seeds.len(),
         INCIDENT_TICKS.len(),
         t.len(),
-        a.window
+        a.window,
+        a.evaluator
     );
     println!("{:<12} {:>9} {:>9} {:>8}", "CONFIDENCE", "PROPOSALS", "SUCCESSES", "RATE");
     for b in &table {

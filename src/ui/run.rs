@@ -9,7 +9,10 @@ use super::operator::{Cluster, OperatorOptions};
 use super::terminal::TerminalGuard;
 use super::theme::Theme;
 use crate::advise::llm::LlmAdvisor;
-use crate::advise::{AnalyticEvaluator, Context, Proposal, TrackRecord, assess, builtin};
+use crate::advise::{Context, EvaluatorKind, Proposal, TrackRecord, assess, builtin};
+
+/// Simulated seconds per prediction in the console (the advisors run off the UI thread).
+pub const CONSOLE_HORIZON_S: u32 = 60;
 use crate::source::feeder::TwinHandle;
 use crate::twin::Snapshot;
 use crossterm::event::EventStream;
@@ -189,10 +192,10 @@ pub fn advise_builtin(snap: &Snapshot, extra: Vec<crate::advise::Candidate>) -> 
         .ok()
         .and_then(|d| TrackRecord::load(&crate::advise::record::record_path(&d)).ok())
         .unwrap_or_default();
-    let evaluator = AnalyticEvaluator::default();
+    let evaluator = EvaluatorKind::default().build(CONSOLE_HORIZON_S);
     let ctx = Context {
         guardrails: g,
-        evaluator: &evaluator,
+        evaluator: evaluator.as_ref(),
         seeds: crate::advise::default_seeds(),
         record: &record,
         pending: &[],

@@ -7,7 +7,7 @@
 
 use crate::act::flow::{Outcome, Pending};
 use crate::act::guardrails::Violation;
-use crate::advise::{AnalyticEvaluator, Candidate, Confidence, Context, Proposal, Status, TrackRecord};
+use crate::advise::{Candidate, Confidence, Context, Proposal, Status, TrackRecord};
 use crate::change::Change;
 use crate::twin::Snapshot;
 use crate::twin::kpi::SloState;
@@ -436,10 +436,10 @@ pub fn parse_when(text: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
 /// Validation, prediction and scoring of one candidate, as the advisors' proposals get.
 fn reassess(snap: &Snapshot, c: Candidate) -> Proposal {
     let record = TrackRecord::default();
-    let evaluator = AnalyticEvaluator::default();
+    let evaluator = crate::advise::EvaluatorKind::default().build(crate::ui::run::CONSOLE_HORIZON_S);
     let ctx = Context {
         guardrails: crate::advise::Guardrails::default(),
-        evaluator: &evaluator,
+        evaluator: evaluator.as_ref(),
         seeds: crate::advise::default_seeds(),
         record: &record,
         pending: &[],
