@@ -50,11 +50,7 @@ fn console(cli: Cli) -> anyhow::Result<()> {
     let _log = twintop::ui::terminal::init_logging();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     rt.block_on(async {
-        let opts = twintop::ui::Options {
-            theme: cli.theme.clone(),
-            readonly: cli.readonly,
-            llm_url: cli.source.llm_url.clone(),
-        };
+        let opts = twintop::ui::Options::from_cli(&cli);
         // Each source keeps the twin's clock but manifests, a still picture VictoriaMetrics
         // (when configured) brings to life.
         let (handle, source_ticks) = match source::resolve(&cli.source) {

@@ -92,3 +92,224 @@ fn kill_9_during_writes_loses_nothing_committed() {
     println!("{rounds} kills, {committed} entries committed, {torn_seen} torn lines reported");
     assert!(committed >= rounds as u64);
 }
+
+// The approval path: a child approves and applies proposals through `act::flow` against the
+// demo cluster and schedules some on the persisted calendar, printing each id only once the
+// call returned; it is SIGKILLed at random moments, over and over.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use twintop::act::flow::{Flow, Outcome, Pending};
+use twintop::act::guardrails::Guardrails;
+use twintop::act::schedule::{self, Calendar};
+use twintop::change::Change;
+use twintop::demo::{DemoPreset, DemoTwin};
+use twintop::source::feeder::ClusterControl;
+use twintop::twin::TwinStore;
+
+const APPROVE_ENV: &str = "TWINTOP_APPROVAL_CRASH_CHILD";
+const RUN_ENV: &str = "TWINTOP_APPROVAL_CRASH_RUN";
+/// Workloads without an HPA or a critical floor, so every change passes the guardrails.
+const WORKLOADS: [&str; 4] = [
+    "boutique/paymentservice",
+    "boutique/shippingservice",
+    "boutique/emailservice",
+    "boutique/currencyservice",
+];
+
+/// The demo cluster as the console drives it (the feeder's `DemoControl` is private to it).
+struct DemoCluster(Arc<Mutex<DemoTwin>>);
+
+impl ClusterControl for DemoCluster {
+    fn apply(&self, change: &Change, dry_run: bool) -> Result<String, String> {
+        self.0.lock().unwrap().apply_change(change, dry_run)
+    }
+}
+
+/// The child: approve → confirm (audited dry run and apply) forever; every third approval also
+/// schedules an action as the console does (audited `scheduled`, then the calendar replaced
+/// atomically). Prints `approved ID` / `scheduled ID` only after the call returned.
+#[test]
+fn approval_child() {
+    let Some(dir) = std::env::var_os(APPROVE_ENV) else { return };
+    let dir = Path::new(&dir);
+    let run: u64 = std::env::var(RUN_ENV).unwrap().parse().unwrap();
+    let demo = Arc::new(Mutex::new(DemoTwin::new(DemoPreset::Dc, 1)));
+    let cluster = DemoCluster(demo.clone());
+    let mut store = TwinStore::default();
+    for _ in 0..3 {
+        store.apply_all(demo.lock().unwrap().step());
+    }
+    let mut audit = AuditLog::open_in(dir).expect("the audit log opens after a kill");
+    let cal_path = dir.join(schedule::FILE_NAME);
+    let mut calendar = Calendar::load(&cal_path).expect("the calendar parses after a kill");
+    // No cooldown or hourly cap: the child changes the same few workloads many times a second.
+    let guardrails =
+        Guardrails { cooldown_secs: 0, max_replica_change_per_hour: u32::MAX, ..Guardrails::default() };
+    let mut flow = Flow::new(guardrails, "demo");
+    for n in 0u64.. {
+        let snap = store.snapshot();
+        let (w, k) = (WORKLOADS[(n % 4) as usize], n / 4);
+        let p = Pending {
+            id: format!("r{run}-{n}"),
+            // 4, 3, 4, 3…: never the current count, so never a no-op.
+            change: Change::Scale { workload: w.into(), replicas: if k % 2 == 0 { 4 } else { 3 } },
+            confidence: Some(80.0),
+            source: "builtin:reactive".into(),
+            llm_exchange_sha256: None,
+            reason: "crash test".into(),
+        };
+        let out = flow.approve(p.clone(), &snap, &[], snap.time);
+        assert_eq!(out, Outcome::AwaitingConfirmation, "{}", p.id);
+        match flow.confirm(&snap, &[], snap.time, &cluster, &mut audit).expect("audited") {
+            Outcome::Applied(_) => println!("approved {}", p.id),
+            other => panic!("{}: {other:?}", p.id),
+        }
+        if n % 3 == 0 {
+            let s = Pending { id: format!("{}-s", p.id), ..p };
+            let at = snap.time + chrono::Duration::hours(1);
+            let after = serde_json::to_value(&s.change).unwrap();
+            let rec = flow.record(&s, "scheduled", None, serde_json::Value::Null, after, snap.time);
+            audit.append(rec).expect("audited");
+            calendar.add(s.clone(), at, snap.time);
+            calendar.save(&cal_path).expect("calendar saved");
+            println!("scheduled {}", s.id);
+        }
+        store.apply_all(demo.lock().unwrap().step());
+    }
+}
+
+/// What the parent has seen printed, and what it found.
+#[derive(Default)]
+struct Tally {
+    approved: Vec<String>,
+    scheduled: Vec<String>,
+    outcome_missing: usize,
+}
+
+impl Tally {
+    fn take(&mut self, line: &str) {
+        // A line cut by the kill has no newline: it was not fully reported, so it claims nothing.
+        let Some(line) = line.strip_suffix('\n') else { return };
+        if let Some(id) = line.strip_prefix("approved ") {
+            self.approved.push(id.to_string());
+        } else if let Some(id) = line.strip_prefix("scheduled ") {
+            self.scheduled.push(id.to_string());
+        }
+    }
+
+    /// Everything reported is on disk, the chain verifies, the calendar parses.
+    fn check(&mut self, dir: &Path, run: usize) {
+        let v = audit::verify_file(&dir.join(audit::FILE_NAME)).unwrap();
+        assert!(v.ok(), "run {run}: chain broken: {:?}", v.problems);
+        let mut outcomes: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for e in &v.entries {
+            let id = e.record.proposal_id.as_deref().expect("every flow record names its proposal");
+            outcomes.entry(id).or_default().push(e.record.outcome.as_str());
+        }
+        for id in &self.approved {
+            let o = outcomes.get(id.as_str()).map(Vec::as_slice).unwrap_or_default();
+            assert_eq!(o, ["approved", "applied"], "run {run}: approval {id} reported but audited as {o:?}");
+        }
+        for id in &self.scheduled {
+            let o = outcomes.get(id.as_str()).map(Vec::as_slice).unwrap_or_default();
+            assert_eq!(o, ["scheduled"], "run {run}: scheduled {id} reported but audited as {o:?}");
+        }
+        // An approval the kill interrupted before its outcome: audited as approved, reported
+        // here; at most one per run (the one in flight).
+        self.outcome_missing = outcomes.values().filter(|o| o.as_slice() == ["approved"]).count();
+        assert!(
+            self.outcome_missing <= run + 1,
+            "run {run}: {} approvals without outcome",
+            self.outcome_missing
+        );
+        let cal = Calendar::load(&dir.join(schedule::FILE_NAME));
+        let cal = cal.unwrap_or_else(|e| panic!("run {run}: the calendar was half-written: {e}"));
+        for id in &self.scheduled {
+            let hits = cal.actions.iter().filter(|a| &a.pending.id == id).count();
+            assert_eq!(hits, 1, "run {run}: scheduled action {id} lost from the calendar");
+        }
+    }
+}
+
+#[test]
+fn kill_9_during_approvals_loses_no_approved_action() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let started = std::time::Instant::now();
+    let mut t = Tally::default();
+    let runs = 120;
+    for run in 0..runs {
+        let mut child = Command::new(&exe)
+            .args(["--exact", "approval_child", "--nocapture", "--test-threads=1"])
+            .env(APPROVE_ENV, dir.path())
+            .env(RUN_ENV, run.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut reader = BufReader::new(child.stdout.take().unwrap());
+        // 0 to 8 reports, then the kill at a varying moment: before the first approval, in an
+        // audit append, between dry run and apply, in a calendar save…
+        let want = (run * 7919) % 9;
+        let mut line = String::new();
+        let mut seen = 0;
+        while seen < want {
+            line.clear();
+            if reader.read_line(&mut line).unwrap() == 0 {
+                break;
+            }
+            if line.starts_with("approved ") || line.starts_with("scheduled ") {
+                seen += 1;
+            }
+            t.take(&line);
+        }
+        std::thread::sleep(Duration::from_micros((run as u64 * 131) % 900));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // Anything printed before the kill was reported too.
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).unwrap() == 0 {
+                break;
+            }
+            t.take(&line);
+        }
+        t.check(dir.path(), run);
+    }
+
+    // The command an operator would run after a crash.
+    let out = Command::new(env!("CARGO_BIN_EXE_twintop"))
+        .args(["audit", "--verify"])
+        .env("TWINTOP_DATA_DIR", dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "audit --verify failed:\n{stdout}");
+    assert!(stdout.contains("verify: ok"), "{stdout}");
+    let v = audit::verify_file(&dir.path().join(audit::FILE_NAME)).unwrap();
+    for p in &v.problems {
+        assert!(
+            stdout.contains(&format!("line {}: torn", p.line)),
+            "torn line {} not named:\n{stdout}",
+            p.line
+        );
+    }
+    let leftovers = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".tmp"))
+        .count();
+    println!(
+        "{runs} kills in {:.1} s: {} approvals reported and all audited approved+applied, {} with the \
+         outcome missing (killed in flight), {} scheduled actions all in the calendar, {} audit \
+         entries, {} torn lines named by `audit --verify`, {leftovers} temp calendar files left",
+        started.elapsed().as_secs_f64(),
+        t.approved.len(),
+        t.outcome_missing,
+        t.scheduled.len(),
+        v.entries.len(),
+        v.problems.len(),
+    );
+    assert!(t.approved.len() >= runs, "too few approvals to mean anything: {}", t.approved.len());
+}

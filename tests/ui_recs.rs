@@ -12,7 +12,7 @@ use twintop::act::guardrails::Guardrails;
 use twintop::advise::{AnalyticEvaluator, Candidate, Context, Proposal, TrackRecord, assess};
 use twintop::change::Change;
 use twintop::demo::{DemoPreset, DemoTwin};
-use twintop::source::feeder::ClusterControl;
+use twintop::source::feeder::{ApplyError, ClusterControl};
 use twintop::twin::Snapshot;
 use twintop::ui::operator::{Cluster, OperatorOptions};
 use twintop::ui::{App, AppOptions, View};
@@ -479,4 +479,56 @@ mod key_sequences {
             }
         }
     }
+}
+
+/// A live-like cluster: versions its objects, and someone else changes the target between the
+/// operator's `a` and the apply.
+#[derive(Default)]
+struct Contended {
+    /// (dry_run, version carried) of every apply.
+    calls: Mutex<Vec<(bool, Option<String>)>>,
+}
+
+impl ClusterControl for Contended {
+    fn apply(&self, _: &Change, _: bool) -> Result<String, String> {
+        panic!("the console must send the version read at approval")
+    }
+    fn version(&self, _: &Change) -> Result<Option<String>, String> {
+        Ok(Some("48213".into()))
+    }
+    fn apply_versioned(&self, _: &Change, dry_run: bool, v: Option<&str>) -> Result<String, ApplyError> {
+        self.calls.lock().unwrap().push((dry_run, v.map(String::from)));
+        if dry_run {
+            return Ok("dry run".into());
+        }
+        Err(ApplyError::Conflict("boutique/checkoutservice changed since you approved: re-check it".into()))
+    }
+}
+
+#[test]
+fn a_conflict_is_shown_audited_and_not_retried() {
+    let snap = surge();
+    let cluster = Arc::new(Contended::default());
+    let data = tempfile::tempdir().unwrap();
+    let opts = AppOptions {
+        operator: OperatorOptions {
+            cluster: Some(Cluster(cluster.clone())),
+            guardrails: Guardrails::default(),
+            data_dir: Some(data.path().to_path_buf()),
+            auto_rollback: Vec::new(),
+        },
+        ..AppOptions::default()
+    };
+    let mut app = App::new(snap.clone(), opts);
+    app.set_proposals(proposals(&snap, vec![scale(4)]));
+    app.switch(View::Recs);
+    key(&mut app, KeyCode::Char('a'));
+    key(&mut app, KeyCode::Char('y'));
+    let v = Some("48213".to_string());
+    assert_eq!(*cluster.calls.lock().unwrap(), [(true, v.clone()), (false, v)], "one try, pinned");
+    let out = screen(&mut app);
+    assert!(out.contains("changed since you approved: re-check"), "{out}");
+    let o: Vec<String> = outcomes(data.path()).into_iter().map(|x| x.0).collect();
+    assert_eq!(o, ["approved", "conflict"]);
+    assert_eq!(app.recs().queue().len(), 1, "the proposal stays, to be re-checked and approved again");
 }

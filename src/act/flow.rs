@@ -2,11 +2,13 @@
 //! approved, its exact change confirmed with `y` naming the context, and pass the guardrails;
 //! then it is audited (fsync'd) before a server-side dry run, the apply, and the audit of the
 //! outcome. Key handling in the console drives this state machine and nothing else applies.
+//! The object's version read at approval travels with the change, so a concurrent edit makes
+//! the cluster refuse it (a conflict, audited and shown) rather than be silently overwritten.
 
 use super::audit::{AuditError, AuditLog, Record};
 use super::guardrails::{Guardrails, PastAction, Violation};
 use crate::change::Change;
-use crate::source::feeder::ClusterControl;
+use crate::source::feeder::{ApplyError, ClusterControl};
 use crate::twin::Snapshot;
 use chrono::{DateTime, Utc};
 
@@ -32,6 +34,8 @@ pub enum Stage {
     Confirming {
         pending: Pending,
         diff: String,
+        /// The target's resourceVersion when it was approved (see `pin_version`).
+        version: Option<String>,
     },
 }
 
@@ -48,6 +52,8 @@ pub enum Outcome {
     Cancelled,
     /// The dry run failed; nothing was applied.
     DryRunFailed(String),
+    /// The target changed since it was approved (409): nothing was applied; re-check.
+    Conflict(String),
     Applied(String),
     Failed(String),
 }
@@ -85,8 +91,16 @@ impl Flow {
             return Outcome::Blocked(violations);
         }
         let diff = diff(&p.change, snap, &self.context);
-        self.stage = Stage::Confirming { pending: p, diff };
+        self.stage = Stage::Confirming { pending: p, diff, version: None };
         Outcome::AwaitingConfirmation
+    }
+
+    /// Records the target's version read from the cluster right after `approve`: the dry run
+    /// and the apply carry it, so anything that changed the object in between is a conflict.
+    pub fn pin_version(&mut self, v: Option<String>) {
+        if let Stage::Confirming { version, .. } = &mut self.stage {
+            *version = v;
+        }
     }
 
     /// `Esc` in the confirmation.
@@ -129,7 +143,8 @@ impl Flow {
         cluster: &dyn ClusterControl,
         audit: &mut AuditLog,
     ) -> Result<Outcome, FlowError> {
-        let Stage::Confirming { pending, .. } = std::mem::replace(&mut self.stage, Stage::Idle) else {
+        let Stage::Confirming { pending, version, .. } = std::mem::replace(&mut self.stage, Stage::Idle)
+        else {
             return Ok(Outcome::None);
         };
         let violations = self.violations(&pending, snap, past, now);
@@ -148,16 +163,29 @@ impl Flow {
         let before = current_state(&pending.change, snap);
         let after = serde_json::to_value(&pending.change).unwrap_or_default();
         audit.append(self.record(&pending, "approved", None, before.clone(), after.clone(), now))?;
-        if let Err(e) = cluster.apply(&pending.change, true) {
-            audit.append(self.record(&pending, "dry-run-failed", Some(e.clone()), before, after, now))?;
-            return Ok(Outcome::DryRunFailed(e));
+        let version = version.as_deref();
+        match cluster.apply_versioned(&pending.change, true, version) {
+            Ok(_) => {}
+            Err(ApplyError::Conflict(e)) => {
+                audit.append(self.record(&pending, "conflict", Some(e.clone()), before, after, now))?;
+                return Ok(Outcome::Conflict(e));
+            }
+            Err(ApplyError::Failed(e)) => {
+                audit.append(self.record(&pending, "dry-run-failed", Some(e.clone()), before, after, now))?;
+                return Ok(Outcome::DryRunFailed(e));
+            }
         }
-        match cluster.apply(&pending.change, false) {
+        // One attempt: a conflict goes back to the operator, never retried on a fresh version.
+        match cluster.apply_versioned(&pending.change, false, version) {
             Ok(msg) => {
                 audit.append(self.record(&pending, "applied", Some(msg.clone()), before, after, now))?;
                 Ok(Outcome::Applied(msg))
             }
-            Err(e) => {
+            Err(ApplyError::Conflict(e)) => {
+                audit.append(self.record(&pending, "conflict", Some(e.clone()), before, after, now))?;
+                Ok(Outcome::Conflict(e))
+            }
+            Err(ApplyError::Failed(e)) => {
                 audit.append(self.record(&pending, "failed", Some(e.clone()), before, after, now))?;
                 Ok(Outcome::Failed(e))
             }

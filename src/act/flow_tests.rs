@@ -85,6 +85,46 @@ fn dry_run_failure_applies_nothing() {
     assert!(cluster.applied.lock().unwrap().is_empty());
 }
 
+/// A cluster where someone else changes the object between the dry run and the apply.
+#[derive(Default)]
+struct Contended {
+    /// (dry_run, version) of every call.
+    calls: Mutex<Vec<(bool, Option<String>)>>,
+}
+
+impl ClusterControl for Contended {
+    fn apply(&self, _: &Change, _: bool) -> Result<String, String> {
+        panic!("the flow must send the version it pinned")
+    }
+    fn apply_versioned(&self, _: &Change, dry_run: bool, v: Option<&str>) -> Result<String, ApplyError> {
+        self.calls.lock().unwrap().push((dry_run, v.map(String::from)));
+        if dry_run {
+            Ok("dry run ok".into())
+        } else {
+            Err(ApplyError::Conflict("boutique/checkoutservice changed since you approved".into()))
+        }
+    }
+}
+
+#[test]
+fn a_conflict_is_audited_as_one_and_not_retried() {
+    let s = snap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut audit = AuditLog::open_in(dir.path()).unwrap();
+    let cluster = Contended::default();
+    let mut flow = Flow::new(Guardrails::default(), "demo");
+    flow.approve(pending("p1", 4), &s, &[], s.time);
+    flow.pin_version(Some("48213".into()));
+    let out = flow.confirm(&s, &[], s.time, &cluster, &mut audit).unwrap();
+    assert!(matches!(&out, Outcome::Conflict(m) if m.contains("changed since you approved")), "{out:?}");
+    let v48213 = Some("48213".to_string());
+    assert_eq!(*cluster.calls.lock().unwrap(), [(true, v48213.clone()), (false, v48213)]);
+    drop(audit);
+    let v = verify_file(&dir.path().join(crate::act::audit::FILE_NAME)).unwrap();
+    let outcomes: Vec<&str> = v.entries.iter().map(|e| e.record.outcome.as_str()).collect();
+    assert_eq!(outcomes, ["approved", "conflict"]);
+}
+
 #[test]
 fn a_rollback_passes_the_cooldown_of_the_change_it_undoes() {
     let s = snap();

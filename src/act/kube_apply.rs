@@ -1,9 +1,12 @@
 //! Applying a `Change` to a real cluster through the Kubernetes API: RBAC asked first
 //! (SelfSubjectAccessReview) so the console never offers what the API will refuse, then a
 //! server-side dry run, then the same request for real — merge patches with field manager
-//! `twintop` on the scale subresource, the HPA, or the node.
+//! `twintop` on the scale subresource, the HPA, or the node. Scale and HPA patches carry the
+//! `metadata.resourceVersion` read when the operator approved, so an object that changed since
+//! is refused with 409 Conflict (reported as such, never retried) instead of overwritten.
 
 use crate::change::Change;
+use crate::source::feeder::ApplyError;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
@@ -68,23 +71,68 @@ pub async fn can_apply(client: &Client, change: &Change, kind: WorkloadKind) -> 
         ..Default::default()
     };
     let api: Api<SelfSubjectAccessReview> = Api::all(client.clone());
-    let r = api.create(&PostParams::default(), &review).await.map_err(|e| describe(&e, &resource))?;
+    let r =
+        api.create(&PostParams::default(), &review).await.map_err(|e| describe(&e, &resource).to_string())?;
     Ok(r.status.map(|s| s.allowed).unwrap_or(false))
 }
 
+/// The resourceVersion of the object `change` patches, read now (at approval): the scale
+/// subresource (which shares its workload's version) or the HPA. None for a cordon: a node's
+/// version moves with every status heartbeat, so pinning it would only make cordons fail.
+pub async fn read_version(
+    client: &Client,
+    change: &Change,
+    kind: WorkloadKind,
+) -> Result<Option<String>, String> {
+    match change {
+        Change::Scale { workload, .. } => {
+            let (ns, name) = split_key(workload);
+            let scale = match kind {
+                WorkloadKind::Deployment => {
+                    Api::<Deployment>::namespaced(client.clone(), &ns).get_scale(&name).await
+                }
+                WorkloadKind::StatefulSet => {
+                    Api::<StatefulSet>::namespaced(client.clone(), &ns).get_scale(&name).await
+                }
+            }
+            .map_err(|e| describe(&e, workload).to_string())?;
+            Ok(scale.metadata.resource_version)
+        }
+        Change::HpaBounds { workload, .. } => {
+            let (ns, name) = split_key(workload);
+            let hpa = Api::<HorizontalPodAutoscaler>::namespaced(client.clone(), &ns)
+                .get(&name)
+                .await
+                .map_err(|e| describe(&e, workload).to_string())?;
+            Ok(hpa.metadata.resource_version)
+        }
+        Change::Cordon { .. } => Ok(None),
+    }
+}
+
+/// A merge patch of `spec`, pinned to `version` when one was read.
+fn versioned(spec: serde_json::Value, version: Option<&str>) -> Patch<serde_json::Value> {
+    match version {
+        Some(v) => Patch::Merge(json!({"metadata": {"resourceVersion": v}, "spec": spec})),
+        None => Patch::Merge(json!({"spec": spec})),
+    }
+}
+
 /// Applies (or with `dry_run`, validates server-side) one change; returns what changed.
+/// `version`: the resourceVersion read at approval (scale and HPA patches carry it).
 pub async fn apply(
     client: &Client,
     change: &Change,
     kind: WorkloadKind,
     dry_run: bool,
-) -> Result<String, String> {
+    version: Option<&str>,
+) -> Result<String, ApplyError> {
     let pp = PatchParams { dry_run, field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
     let prefix = if dry_run { "dry run: " } else { "" };
     match change {
         Change::Scale { workload, replicas } => {
             let (ns, name) = split_key(workload);
-            let patch = Patch::Merge(json!({"spec": {"replicas": replicas}}));
+            let patch = versioned(json!({"replicas": replicas}), version);
             let scale = match kind {
                 WorkloadKind::Deployment => {
                     Api::<Deployment>::namespaced(client.clone(), &ns).patch_scale(&name, &pp, &patch).await
@@ -99,7 +147,7 @@ pub async fn apply(
         }
         Change::HpaBounds { workload, min, max } => {
             let (ns, name) = split_key(workload);
-            let patch = Patch::Merge(json!({"spec": {"minReplicas": min, "maxReplicas": max}}));
+            let patch = versioned(json!({"minReplicas": min, "maxReplicas": max}), version);
             Api::<HorizontalPodAutoscaler>::namespaced(client.clone(), &ns)
                 .patch(&name, &pp, &patch)
                 .await
@@ -117,23 +165,26 @@ pub async fn apply(
     }
 }
 
-/// An API error in an operator's words.
-fn describe(e: &kube::Error, target: &str) -> String {
+/// An API error in an operator's words; 409 is a conflict, kept apart so it is shown and
+/// audited as one.
+fn describe(e: &kube::Error, target: &str) -> ApplyError {
     let target = crate::text::escape(target);
-    match e {
+    ApplyError::Failed(match e {
         kube::Error::Api(s) if s.code == 403 => {
             format!("RBAC: not allowed to change {target}: {}", crate::text::escape(&s.message))
         }
-        kube::Error::Api(s) if s.code == 409 => format!(
-            "conflict on {target}: it changed since twintop read it ({}); refresh and approve again",
-            crate::text::escape(&s.message)
-        ),
+        kube::Error::Api(s) if s.code == 409 => {
+            return ApplyError::Conflict(format!(
+                "{target} changed since you approved: re-check it and approve again (409 Conflict: {})",
+                crate::text::escape(&s.message)
+            ));
+        }
         kube::Error::Api(s) if s.code == 404 => format!("{target} no longer exists in the cluster"),
         kube::Error::Api(s) => {
             format!("API error {} on {target}: {}", s.code, crate::text::escape(&s.message))
         }
         other => format!("request for {target} failed: {}", crate::text::escape(&other.to_string())),
-    }
+    })
 }
 
 #[cfg(test)]

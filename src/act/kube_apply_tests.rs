@@ -1,5 +1,6 @@
 //! Against a recording HTTP server that answers like the API server: the exact PATCH bodies,
-//! the dry-run query, the field manager, and 403/409 handling.
+//! the dry-run query, the field manager, the resourceVersion read at approval and carried by
+//! the patch, and 403/409 handling.
 
 use super::*;
 use std::sync::{Arc, Mutex};
@@ -75,19 +76,25 @@ fn client(url: &str) -> Client {
     Client::try_from(kube::Config::new(url.parse().unwrap())).unwrap()
 }
 
-const SCALE: &str = r#"{"apiVersion":"autoscaling/v1","kind":"Scale","metadata":{"name":"checkoutservice","namespace":"boutique"},"spec":{"replicas":6},"status":{"replicas":2}}"#;
+const SCALE: &str = r#"{"apiVersion":"autoscaling/v1","kind":"Scale","metadata":{"name":"checkoutservice","namespace":"boutique","resourceVersion":"48213"},"spec":{"replicas":6},"status":{"replicas":2}}"#;
 
 #[tokio::test]
 async fn scale_sends_a_merge_patch_to_the_scale_subresource_with_dry_run_first() {
     let (url, seen) = api_server(200, SCALE).await;
     let c = client(&url);
     let change = Change::Scale { workload: "boutique/checkoutservice".into(), replicas: 6 };
-    let dry = apply(&c, &change, WorkloadKind::Deployment, true).await.unwrap();
+    // At approval: the version is read from the scale subresource itself.
+    let version = read_version(&c, &change, WorkloadKind::Deployment).await.unwrap();
+    assert_eq!(version.as_deref(), Some("48213"));
+    let dry = apply(&c, &change, WorkloadKind::Deployment, true, version.as_deref()).await.unwrap();
     assert!(dry.starts_with("dry run:"), "{dry}");
-    apply(&c, &change, WorkloadKind::Deployment, false).await.unwrap();
+    apply(&c, &change, WorkloadKind::Deployment, false, version.as_deref()).await.unwrap();
     let seen = seen.lock().unwrap().clone();
-    assert_eq!(seen.len(), 2);
-    for s in &seen {
+    assert_eq!(seen.len(), 3);
+    assert_eq!(seen[0].method, "GET");
+    assert_eq!(seen[0].path, "/apis/apps/v1/namespaces/boutique/deployments/checkoutservice/scale");
+    let seen = &seen[1..];
+    for s in seen {
         assert_eq!(s.method, "PATCH");
         assert!(
             s.path.starts_with("/apis/apps/v1/namespaces/boutique/deployments/checkoutservice/scale?"),
@@ -98,7 +105,7 @@ async fn scale_sends_a_merge_patch_to_the_scale_subresource_with_dry_run_first()
         assert_eq!(s.content_type, "application/merge-patch+json");
         assert_eq!(
             serde_json::from_str::<serde_json::Value>(&s.body).unwrap(),
-            json!({"spec": {"replicas": 6}})
+            json!({"metadata": {"resourceVersion": "48213"}, "spec": {"replicas": 6}})
         );
     }
     assert!(seen[0].path.contains("dryRun=All"), "{}", seen[0].path);
@@ -107,17 +114,19 @@ async fn scale_sends_a_merge_patch_to_the_scale_subresource_with_dry_run_first()
 
 #[tokio::test]
 async fn hpa_and_cordon_patch_their_objects() {
-    let hpa = r#"{"apiVersion":"autoscaling/v2","kind":"HorizontalPodAutoscaler","metadata":{"name":"frontend","namespace":"boutique"},"spec":{"minReplicas":5,"maxReplicas":30,"scaleTargetRef":{"kind":"Deployment","name":"frontend"}}}"#;
+    let hpa = r#"{"apiVersion":"autoscaling/v2","kind":"HorizontalPodAutoscaler","metadata":{"name":"frontend","namespace":"boutique","resourceVersion":"991"},"spec":{"minReplicas":5,"maxReplicas":30,"scaleTargetRef":{"kind":"Deployment","name":"frontend"}}}"#;
     let (url, seen) = api_server(200, hpa).await;
-    apply(
-        &client(&url),
-        &Change::HpaBounds { workload: "boutique/frontend".into(), min: 5, max: 30 },
-        WorkloadKind::Deployment,
-        false,
-    )
-    .await
-    .unwrap();
-    let s = seen.lock().unwrap()[0].clone();
+    let change = Change::HpaBounds { workload: "boutique/frontend".into(), min: 5, max: 30 };
+    let version = read_version(&client(&url), &change, WorkloadKind::Deployment).await.unwrap();
+    assert_eq!(version.as_deref(), Some("991"));
+    apply(&client(&url), &change, WorkloadKind::Deployment, false, version.as_deref()).await.unwrap();
+    let get = seen.lock().unwrap()[0].clone();
+    assert_eq!(
+        (get.method.as_str(), get.path.as_str()),
+        ("GET", "/apis/autoscaling/v2/namespaces/boutique/horizontalpodautoscalers/frontend")
+    );
+    let s = seen.lock().unwrap()[1].clone();
+    assert_eq!(s.method, "PATCH");
     assert!(
         s.path.starts_with("/apis/autoscaling/v2/namespaces/boutique/horizontalpodautoscalers/frontend?"),
         "{}",
@@ -125,20 +134,17 @@ async fn hpa_and_cordon_patch_their_objects() {
     );
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&s.body).unwrap(),
-        json!({"spec": {"minReplicas": 5, "maxReplicas": 30}})
+        json!({"metadata": {"resourceVersion": "991"}, "spec": {"minReplicas": 5, "maxReplicas": 30}})
     );
 
     let node =
         r#"{"apiVersion":"v1","kind":"Node","metadata":{"name":"r3-07"},"spec":{"unschedulable":true}}"#;
     let (url, seen) = api_server(200, node).await;
-    apply(
-        &client(&url),
-        &Change::Cordon { server: "r3-07".into(), cordon: true },
-        WorkloadKind::Deployment,
-        false,
-    )
-    .await
-    .unwrap();
+    let cordon = Change::Cordon { server: "r3-07".into(), cordon: true };
+    // A node's version moves with every heartbeat: a cordon is not pinned to one.
+    assert_eq!(read_version(&client(&url), &cordon, WorkloadKind::Deployment).await.unwrap(), None);
+    assert!(seen.lock().unwrap().is_empty(), "nothing read for a cordon");
+    apply(&client(&url), &cordon, WorkloadKind::Deployment, false, None).await.unwrap();
     let s = seen.lock().unwrap()[0].clone();
     assert!(s.path.starts_with("/api/v1/nodes/r3-07?"), "{}", s.path);
     assert_eq!(
@@ -152,13 +158,23 @@ async fn forbidden_and_conflict_are_explained() {
     let forbidden = r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"deployments.apps \"checkoutservice\" is forbidden: User \"sre\" cannot patch resource","reason":"Forbidden","code":403}"#;
     let (url, _) = api_server(403, forbidden).await;
     let change = Change::Scale { workload: "boutique/checkoutservice".into(), replicas: 6 };
-    let e = apply(&client(&url), &change, WorkloadKind::Deployment, true).await.unwrap_err();
+    let e = apply(&client(&url), &change, WorkloadKind::Deployment, true, None).await.unwrap_err();
+    let ApplyError::Failed(e) = e else { panic!("403 is not a conflict: {e:?}") };
     assert!(e.starts_with("RBAC: not allowed to change boutique/checkoutservice"), "{e}");
 
-    let conflict = r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"the object has been modified","reason":"Conflict","code":409}"#;
-    let (url, _) = api_server(409, conflict).await;
-    let e = apply(&client(&url), &change, WorkloadKind::Deployment, false).await.unwrap_err();
-    assert!(e.contains("conflict") && e.contains("approve again"), "{e}");
+    // The version read at approval is stale: the API server refuses the patch with 409.
+    let conflict = r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"Operation cannot be fulfilled on deployments.apps \"checkoutservice\": the object has been modified; please apply your changes to the latest version and try again","reason":"Conflict","code":409}"#;
+    let (url, seen) = api_server(409, conflict).await;
+    let e = apply(&client(&url), &change, WorkloadKind::Deployment, false, Some("48213")).await.unwrap_err();
+    let ApplyError::Conflict(e) = e else { panic!("409 must be reported as a conflict: {e:?}") };
+    assert!(e.starts_with("boutique/checkoutservice changed since you approved: re-check"), "{e}");
+    assert!(e.contains("409 Conflict"), "{e}");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "a conflict is not retried: {seen:?}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&seen[0].body).unwrap()["metadata"]["resourceVersion"],
+        "48213"
+    );
 }
 
 #[tokio::test]

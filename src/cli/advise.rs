@@ -1,9 +1,8 @@
 //! `twintop advise`: proposals from the built-in advisors and, with `--llm-url`, an LLM —
 //! validated, predicted on the twin and scored — as a table or `{"proposals":[…]}` JSON.
 
-use crate::advise::llm::client::ClientConfig;
 use crate::advise::llm::prompt::PromptOptions;
-use crate::advise::llm::{LlmAdvisor, audit};
+use crate::advise::llm::{self, LlmAdvisor, audit};
 use crate::advise::{
     Context, EvaluatorKind, Guardrails, Proposal, ProposalsDoc, Status, TrackRecord, assess, builtin, record,
 };
@@ -17,10 +16,6 @@ pub struct AdviseArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
-
-    /// Model name sent to the LLM endpoint (given with --llm-url).
-    #[arg(long, value_name = "NAME", default_value = "local")]
-    pub llm_model: String,
 
     /// Environment variable holding the LLM API key (never logged or saved).
     #[arg(long, value_name = "VAR", default_value = "OPENAI_API_KEY")]
@@ -63,9 +58,10 @@ pub struct AdviseArgs {
 pub fn run(src: &SourceArgs, a: &AdviseArgs) -> anyhow::Result<i32> {
     let snap = source::load_snapshot(src)?;
     let guardrails = Guardrails::default();
+    let model = src.llm_model.as_deref().unwrap_or(llm::DEFAULT_MODEL);
     if a.llm_show_request {
         let o = PromptOptions {
-            model: a.llm_model.clone(),
+            model: model.to_string(),
             temperature: a.llm_temperature,
             ..PromptOptions::default()
         };
@@ -86,20 +82,11 @@ pub fn run(src: &SourceArgs, a: &AdviseArgs) -> anyhow::Result<i32> {
     }
     match (&src.llm_url, a.llm_offline) {
         (Some(url), false) => {
-            let advisor = LlmAdvisor {
-                client: ClientConfig {
-                    url: url.clone(),
-                    api_key: std::env::var(&a.llm_key_env).ok().filter(|k| !k.is_empty()),
-                    timeout: Duration::from_secs(a.llm_timeout),
-                },
-                prompt: PromptOptions {
-                    model: a.llm_model.clone(),
-                    temperature: a.llm_temperature,
-                    ..PromptOptions::default()
-                },
-                exchanges: Some(audit::exchanges_dir(&data_dir)),
-            };
-            eprintln!("asking {} (model {}) …", escape(url), escape(&a.llm_model));
+            let mut advisor = LlmAdvisor::new(url, Some(model), Some(audit::exchanges_dir(&data_dir)));
+            advisor.client.api_key = std::env::var(&a.llm_key_env).ok().filter(|k| !k.is_empty());
+            advisor.client.timeout = Duration::from_secs(a.llm_timeout);
+            advisor.prompt.temperature = a.llm_temperature;
+            eprintln!("asking {} (model {}) …", escape(url), escape(model));
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             let outcome = rt.block_on(async {
                 let (tx, rx) = tokio::sync::watch::channel(false);

@@ -57,6 +57,11 @@ pub struct SourceArgs {
     /// OpenAI-compatible LLM base URL, e.g. http://127.0.0.1:8080/v1.
     #[arg(long, global = true, value_name = "URL")]
     pub llm_url: Option<String>,
+
+    /// Model name sent to the LLM endpoint (with --llm-url), by the console and `advise` alike
+    /// [default: local].
+    #[arg(long, global = true, value_name = "NAME")]
+    pub llm_model: Option<String>,
 }
 
 /// Installs rustls's process-wide crypto provider (ring). kube's rustls and reqwest's

@@ -168,13 +168,31 @@ impl Operator {
 
     pub fn confirming(&self) -> Option<(&Pending, &str)> {
         match &self.flow.stage {
-            Stage::Confirming { pending, diff } => Some((pending, diff.as_str())),
+            Stage::Confirming { pending, diff, .. } => Some((pending, diff.as_str())),
             Stage::Idle => None,
         }
     }
 
+    /// `a`: the guardrails, then the target's resourceVersion read from the cluster, which the
+    /// dry run and apply will carry (a change in between is then a conflict, not overwritten).
     pub fn approve(&mut self, p: Pending, snap: &Snapshot, now: DateTime<Utc>) -> Outcome {
-        self.flow.approve(p, snap, &self.past, now)
+        let change = p.change.clone();
+        let out = self.flow.approve(p, snap, &self.past, now);
+        if out != Outcome::AwaitingConfirmation {
+            return out;
+        }
+        if let Some(cluster) = &self.cluster {
+            match cluster.0.version(&change) {
+                Ok(v) => self.flow.pin_version(v),
+                Err(e) => {
+                    self.flow.cancel();
+                    return Outcome::Failed(format!(
+                        "could not read it from the cluster, nothing approved: {e}"
+                    ));
+                }
+            }
+        }
+        out
     }
 
     pub fn cancel(&mut self) -> Outcome {

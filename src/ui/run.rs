@@ -34,6 +34,20 @@ pub struct Options {
     pub readonly: bool,
     /// `--llm-url`: the LLM advisor joins the built-in ones.
     pub llm_url: Option<String>,
+    /// `--llm-model`: the model it asks for (None: `advise::llm::DEFAULT_MODEL`).
+    pub llm_model: Option<String>,
+}
+
+impl Options {
+    /// The console's options as the command line gives them.
+    pub fn from_cli(cli: &crate::cli::Cli) -> Options {
+        Options {
+            theme: cli.theme.clone(),
+            readonly: cli.readonly,
+            llm_url: cli.source.llm_url.clone(),
+            llm_model: cli.source.llm_model.clone(),
+        }
+    }
 }
 
 /// Builds the app's options from the config dir: config.toml, the theme, and any errors in
@@ -82,7 +96,7 @@ pub async fn run(handle: TwinHandle, opts: Options) -> anyhow::Result<()> {
         "console started"
     );
     let mut app = App::new(first.clone(), app_opts);
-    let llm = opts.llm_url.as_deref().map(|url| Arc::new(llm_advisor(url)));
+    let llm = llm_advisor(&opts).map(Arc::new);
     let (proposals_tx, mut proposals_rx) = tokio::sync::mpsc::channel::<Vec<Proposal>>(1);
     let mut advisor = Advising { busy: false, last: None, last_llm: None };
     advisor.maybe_start(&first, llm.as_ref(), &proposals_tx);
@@ -203,16 +217,14 @@ pub fn advise_builtin(snap: &Snapshot, extra: Vec<crate::advise::Candidate>) -> 
     assess(snap, candidates, &ctx)
 }
 
-fn llm_advisor(url: &str) -> LlmAdvisor {
-    use crate::advise::llm::client::ClientConfig;
-    use crate::advise::llm::prompt::PromptOptions;
-    LlmAdvisor {
-        client: ClientConfig {
-            url: url.to_string(),
-            api_key: std::env::var("OPENAI_API_KEY").ok().filter(|k| !k.is_empty()),
-            timeout: Duration::from_secs(120),
-        },
-        prompt: PromptOptions::default(),
-        exchanges: Some(crate::advise::llm::audit::exchanges_dir(&crate::paths::data_dir())),
-    }
+/// The console's LLM advisor, with `--llm-url` (and `--llm-model`); its exchanges are saved in
+/// the data dir as `advise` saves them.
+pub fn llm_advisor(opts: &Options) -> Option<LlmAdvisor> {
+    let url = opts.llm_url.as_deref()?;
+    let dir = crate::advise::llm::audit::exchanges_dir(&crate::paths::data_dir());
+    Some(LlmAdvisor::new(url, opts.llm_model.as_deref(), Some(dir)))
 }
+
+#[cfg(test)]
+#[path = "run_tests.rs"]
+mod tests;

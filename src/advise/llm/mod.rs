@@ -35,7 +35,30 @@ pub struct Outcome {
     pub exchange_file: Option<PathBuf>,
 }
 
+/// The model asked for when no `--llm-model` is given (llama.cpp's server and vLLM accept any).
+pub const DEFAULT_MODEL: &str = "local";
+
+/// Where the API key is read from by default (`advise --llm-key-env` names another).
+pub const DEFAULT_KEY_ENV: &str = "OPENAI_API_KEY";
+
 impl LlmAdvisor {
+    /// The advisor as `--llm-url URL [--llm-model NAME]` describe it, for the console and
+    /// `advise` alike: the key from `OPENAI_API_KEY`, a 120 s timeout, the default prompt.
+    pub fn new(url: &str, model: Option<&str>, exchanges: Option<PathBuf>) -> LlmAdvisor {
+        LlmAdvisor {
+            client: ClientConfig {
+                url: url.to_string(),
+                api_key: std::env::var(DEFAULT_KEY_ENV).ok().filter(|k| !k.is_empty()),
+                timeout: std::time::Duration::from_secs(120),
+            },
+            prompt: PromptOptions {
+                model: model.unwrap_or(DEFAULT_MODEL).to_string(),
+                ..PromptOptions::default()
+            },
+            exchanges,
+        }
+    }
+
     pub fn source(&self) -> String {
         format!("llm:{}", self.prompt.model)
     }
@@ -105,4 +128,4 @@ fn failure(source: &str, why: String) -> Candidate {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -25,7 +25,7 @@ pub struct PromptOptions {
 impl Default for PromptOptions {
     fn default() -> Self {
         PromptOptions {
-            model: "local".into(),
+            model: super::DEFAULT_MODEL.into(),
             temperature: 0.2,
             top_p: 0.9,
             max_tokens: 600,

@@ -21,7 +21,7 @@ use tokio::sync::watch;
 
 /// How the fake server answers each request in turn (the last one repeats).
 #[derive(Clone)]
-enum Reply {
+pub(crate) enum Reply {
     /// 200 with this `choices[0].message.content`.
     Content(String),
     Status(u16),
@@ -29,10 +29,10 @@ enum Reply {
     Slow(Duration, String),
 }
 
-struct FakeLlm {
-    url: String,
+pub(crate) struct FakeLlm {
+    pub(crate) url: String,
     /// (headers, body) of every request received.
-    seen: Arc<Mutex<Vec<(String, String)>>>,
+    pub(crate) seen: Arc<Mutex<Vec<(String, String)>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -42,7 +42,7 @@ impl Drop for FakeLlm {
     }
 }
 
-async fn fake_llm(replies: Vec<Reply>) -> FakeLlm {
+pub(crate) async fn fake_llm(replies: Vec<Reply>) -> FakeLlm {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
     let url = format!("http://{}/v1", listener.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(Vec::new()));

@@ -16,7 +16,7 @@ pub use synth::{KubeMapFigures, kube_map, proc_memory};
 
 use crate::change::Change;
 use crate::source::SourceArgs;
-use crate::source::feeder::{ClusterControl, TwinHandle, spawn_feeder};
+use crate::source::feeder::{ApplyError, ClusterControl, TwinHandle, spawn_feeder};
 use crate::twin::{Feed, FeedState, Snapshot, SourceInfo, SourceKind, TwinEvent, TwinStore};
 use anyhow::anyhow;
 use chrono::Utc;
@@ -126,11 +126,11 @@ async fn snapshot_of(loc: &Located) -> anyhow::Result<Arc<Snapshot>> {
     Ok(store.snapshot())
 }
 
-/// Changes to the live cluster through `act::kube_apply`: RBAC first (a
-/// SelfSubjectAccessReview at the dry run), then the server-side dry run, then the apply.
-/// `ClusterControl` is sync (the approval flow is a plain state machine), so this blocks the
-/// calling worker thread on the async client with `block_in_place`; on a current-thread
-/// runtime it refuses instead of panicking.
+/// Changes to the live cluster through `act::kube_apply`: the object's resourceVersion read
+/// at approval, RBAC (a SelfSubjectAccessReview at the dry run), then the server-side dry run,
+/// then the apply, both pinned to that version. `ClusterControl` is sync (the approval flow is
+/// a plain state machine), so this blocks the calling worker thread on the async client with
+/// `block_in_place`; on a current-thread runtime it refuses instead of panicking.
 struct KubeControl {
     context: String,
     /// Set once the source has connected.
@@ -138,16 +138,18 @@ struct KubeControl {
     snapshots: tokio::sync::watch::Receiver<Arc<Snapshot>>,
 }
 
-impl ClusterControl for KubeControl {
-    fn apply(&self, change: &Change, dry_run: bool) -> Result<String, String> {
-        use crate::act::kube_apply::{self, WorkloadKind as K};
-        let client = self
-            .client
+impl KubeControl {
+    fn client(&self) -> Result<kube::Client, String> {
+        self.client
             .lock()
             .ok()
             .and_then(|c| c.clone())
-            .ok_or_else(|| format!("not connected to context {} yet; nothing was sent", self.context))?;
-        let kind = match change {
+            .ok_or_else(|| format!("not connected to context {} yet; nothing was sent", self.context))
+    }
+
+    fn kind(&self, change: &Change) -> Result<crate::act::kube_apply::WorkloadKind, String> {
+        use crate::act::kube_apply::WorkloadKind as K;
+        Ok(match change {
             Change::Scale { workload, .. } | Change::HpaBounds { workload, .. } => {
                 let snap = self.snapshots.borrow().clone();
                 match snap.workload_index(workload).map(|w| snap.workloads[w].kind) {
@@ -157,19 +159,64 @@ impl ClusterControl for KubeControl {
                 }
             }
             Change::Cordon { .. } => K::Deployment,
-        };
-        let handle = tokio::runtime::Handle::try_current().map_err(|e| e.to_string())?;
-        if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
-            return Err("applying to a live cluster needs the multi-threaded runtime".into());
-        }
-        tokio::task::block_in_place(|| {
-            handle.block_on(async {
-                if dry_run && !kube_apply::can_apply(&client, change, kind).await? {
-                    return Err(format!("RBAC: context {} may not {change}", self.context));
-                }
-                kube_apply::apply(&client, change, kind, dry_run).await
-            })
         })
+    }
+
+    /// Runs `f` on the async client from this sync call.
+    fn block<T, F: std::future::Future<Output = Result<T, ApplyError>>>(
+        &self,
+        f: impl FnOnce(kube::Client, crate::act::kube_apply::WorkloadKind) -> F,
+        change: &Change,
+    ) -> Result<T, ApplyError> {
+        let client = self.client().map_err(ApplyError::Failed)?;
+        let kind = self.kind(change).map_err(ApplyError::Failed)?;
+        let handle = tokio::runtime::Handle::try_current().map_err(|e| ApplyError::Failed(e.to_string()))?;
+        if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+            return Err(ApplyError::Failed(
+                "applying to a live cluster needs the multi-threaded runtime".into(),
+            ));
+        }
+        tokio::task::block_in_place(|| handle.block_on(f(client, kind)))
+    }
+}
+
+impl ClusterControl for KubeControl {
+    fn apply(&self, change: &Change, dry_run: bool) -> Result<String, String> {
+        self.apply_versioned(change, dry_run, None).map_err(|e| e.to_string())
+    }
+
+    fn version(&self, change: &Change) -> Result<Option<String>, String> {
+        use crate::act::kube_apply;
+        self.block(
+            |client, kind| async move {
+                kube_apply::read_version(&client, change, kind).await.map_err(ApplyError::Failed)
+            },
+            change,
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    fn apply_versioned(
+        &self,
+        change: &Change,
+        dry_run: bool,
+        version: Option<&str>,
+    ) -> Result<String, ApplyError> {
+        use crate::act::kube_apply;
+        self.block(
+            |client, kind| async move {
+                if dry_run
+                    && !kube_apply::can_apply(&client, change, kind).await.map_err(ApplyError::Failed)?
+                {
+                    return Err(ApplyError::Failed(format!(
+                        "RBAC: context {} may not {change}",
+                        self.context
+                    )));
+                }
+                kube_apply::apply(&client, change, kind, dry_run, version).await
+            },
+            change,
+        )
     }
 }
 

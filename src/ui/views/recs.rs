@@ -140,6 +140,7 @@ impl RecsView {
                 self.blocked.push((id, v));
             }
             Outcome::AwaitingConfirmation => self.message = None,
+            Outcome::Failed(e) => self.message = Some(esc(&e).into_owned()),
             other => self.message = Some(esc(&format!("{other:?}")).into_owned()),
         }
         Action::Render
@@ -158,6 +159,9 @@ impl RecsView {
             }
             Ok(Outcome::Blocked(v)) => format!("blocked by {}", rule_list(&v)),
             Ok(Outcome::DryRunFailed(e)) => format!("dry run failed, nothing applied: {}", esc(&e)),
+            Ok(Outcome::Conflict(e)) => {
+                format!("changed since you approved: re-check; nothing applied: {}", esc(&e))
+            }
             Ok(Outcome::Failed(e)) => format!("apply failed: {}", esc(&e)),
             Ok(other) => esc(&format!("{other:?}")).into_owned(),
             Err(e) => format!("nothing applied: {}", esc(&e)),
@@ -354,6 +358,13 @@ impl RecsView {
                 }
                 Outcome::Blocked(v) => {
                     self.message = Some(format!("scheduled action blocked by {}", rule_list(&v)))
+                }
+                Outcome::Failed(e) => {
+                    self.message = Some(format!(
+                        "scheduled {} not applied: {}",
+                        esc(&a.pending.change.to_string()),
+                        esc(&e)
+                    ))
                 }
                 _ => {}
             }

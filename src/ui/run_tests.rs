@@ -1,0 +1,54 @@
+//! The console's LLM flags: `twintop --llm-url URL --llm-model NAME` parses as `advise` does,
+//! and the model named there is the one the console's advisor asks the endpoint for.
+
+use super::*;
+use crate::advise::llm::tests::{Reply, fake_llm};
+use crate::advise::testkit::small_twin_with;
+use crate::cli::{Cli, Command};
+use clap::Parser;
+
+#[test]
+fn llm_model_is_one_flag_for_the_console_and_advise() {
+    let cli =
+        Cli::try_parse_from(["twintop", "--demo", "--llm-url", "http://h/v1", "--llm-model", "qwen2.5"])
+            .unwrap();
+    assert!(cli.command.is_none(), "no subcommand: the console");
+    let opts = Options::from_cli(&cli);
+    assert_eq!(opts.llm_url.as_deref(), Some("http://h/v1"));
+    assert_eq!(opts.llm_model.as_deref(), Some("qwen2.5"));
+    assert_eq!(llm_advisor(&opts).unwrap().source(), "llm:qwen2.5");
+
+    // Before or after the subcommand, `advise` reads the same flag.
+    for args in [
+        ["twintop", "advise", "--llm-url", "http://h/v1", "--llm-model", "m1"],
+        ["twintop", "--llm-url", "http://h/v1", "--llm-model", "m1", "advise"],
+    ] {
+        let cli = Cli::try_parse_from(args).unwrap();
+        assert!(matches!(cli.command, Some(Command::Advise(_))));
+        assert_eq!(cli.source.llm_model.as_deref(), Some("m1"), "{args:?}");
+    }
+
+    // Without the flag the console asks for the default model; without a URL, no LLM at all.
+    let cli = Cli::try_parse_from(["twintop", "--llm-url", "http://h/v1"]).unwrap();
+    let adv = llm_advisor(&Options::from_cli(&cli)).unwrap();
+    assert_eq!(adv.prompt.model, crate::advise::llm::DEFAULT_MODEL);
+    assert!(llm_advisor(&Options::from_cli(&Cli::try_parse_from(["twintop"]).unwrap())).is_none());
+}
+
+#[tokio::test]
+async fn the_console_advisor_sends_the_model_it_was_given() {
+    let llm = fake_llm(vec![Reply::Content(r#"{"actions":[]}"#.into())]).await;
+    let cli =
+        Cli::try_parse_from(["twintop", "--llm-url", &llm.url, "--llm-model", "mistral-7b-q4"]).unwrap();
+    let mut adv = llm_advisor(&Options::from_cli(&cli)).unwrap();
+    adv.exchanges = None; // keep the test out of the real data dir
+    let snap = small_twin_with(|_| {});
+    let (_tx, cancel) = tokio::sync::watch::channel(false);
+    let out = adv.advise(&snap, &crate::advise::Guardrails::default(), snap.time, cancel).await;
+    assert!(out.exchange.error.is_none(), "{:?}", out.exchange.error);
+    let seen = llm.seen.lock().unwrap();
+    assert_eq!(seen.len(), 1);
+    let body: serde_json::Value = serde_json::from_str(&seen[0].1).unwrap();
+    assert_eq!(body["model"], "mistral-7b-q4");
+    assert!(seen[0].0.starts_with("POST /v1/chat/completions"), "{}", seen[0].0);
+}
