@@ -159,6 +159,7 @@ fn approval_child() {
             source: "builtin:reactive".into(),
             llm_exchange_sha256: None,
             reason: "crash test".into(),
+            predicted_p99_ms: None,
         };
         let out = flow.approve(p.clone(), &snap, &[], snap.time);
         assert_eq!(out, Outcome::AwaitingConfirmation, "{}", p.id);

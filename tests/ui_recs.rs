@@ -120,6 +120,13 @@ fn outcomes(dir: &Path) -> Vec<(String, Option<String>)> {
     v.entries.into_iter().map(|e| (e.record.outcome, e.record.reason)).collect()
 }
 
+/// The same picture `i` seconds after a change had time to settle (breaches count from then).
+fn settled(snap: &Snapshot, i: i64) -> Arc<Snapshot> {
+    let mut later = snap.clone();
+    later.time += chrono::Duration::seconds(twintop::act::watch::SETTLE_SECS + i);
+    Arc::new(later)
+}
+
 fn replicas_of(snap: &Snapshot, w: &str) -> u32 {
     snap.workloads[snap.workload_index(w).unwrap()].replicas
 }
@@ -327,6 +334,7 @@ fn a_missed_action_waits_for_the_operator() {
         source: "builtin:predictive".into(),
         llm_exchange_sha256: None,
         reason: "peak ahead".into(),
+        predicted_p99_ms: None,
     };
     let hour = chrono::Duration::seconds(3600);
     cal.add(pending, snap.time - hour, snap.time - hour * 2);
@@ -373,8 +381,8 @@ fn a_sustained_breach_after_a_change_proposes_the_rollback_first() {
     key(&mut s.app, KeyCode::Char('y'));
     assert_eq!(s.cluster.applied().len(), 1);
     // The recorder changes nothing, so the surge keeps checkoutservice in breach.
-    for _ in 0..3 {
-        s.app.set_snapshot(s.snap.clone());
+    for i in 0..3 {
+        s.app.set_snapshot(settled(&s.snap, i));
     }
     let top = &s.app.recs().queue()[0];
     assert_eq!(top.source, "twintop:rollback");
@@ -406,8 +414,8 @@ fn auto_rollback_applies_through_the_flow() {
     app.switch(View::Recs);
     key(&mut app, KeyCode::Char('a'));
     key(&mut app, KeyCode::Char('y'));
-    for _ in 0..3 {
-        app.set_snapshot(snap.clone());
+    for i in 0..3 {
+        app.set_snapshot(settled(&snap, i));
     }
     assert_eq!(
         cluster.applied(),

@@ -24,6 +24,10 @@ pub struct Pending {
     pub source: String,
     pub llm_exchange_sha256: Option<String>,
     pub reason: String,
+    /// The twin-predicted p99 of the target after the change, ms: what the advisor's track
+    /// record judges the change by once its watch window ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicted_p99_ms: Option<f64>,
 }
 
 /// Where the flow stands.

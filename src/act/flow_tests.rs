@@ -41,6 +41,7 @@ fn pending(id: &str, replicas: u32) -> Pending {
         source: "builtin:reactive".into(),
         llm_exchange_sha256: None,
         reason: "p99 over SLO".into(),
+        predicted_p99_ms: None,
     }
 }
 

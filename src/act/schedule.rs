@@ -126,6 +126,7 @@ mod tests {
             source: "builtin:predictive".into(),
             llm_exchange_sha256: None,
             reason: "forecast peak at 08:45".into(),
+            predicted_p99_ms: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! After an applied change, watch the target's SLO for a window. A breach that persists
 //! (not one noisy sample) turns into the rollback to the recorded prior state — proposed to
-//! the operator, or applied through the flow where they enabled automatic rollback.
+//! the operator, or applied through the flow where they enabled automatic rollback. The
+//! target's p99 samples seen during the window are kept for the advisor's track record.
 
 use crate::change::Change;
 use crate::twin::Snapshot;
@@ -10,6 +11,11 @@ use chrono::{DateTime, Duration, Utc};
 /// Consecutive breached snapshots that count as a violation.
 pub const BREACHES_TO_ROLL_BACK: u32 = 3;
 
+/// Breaches this soon after the change do not count: new pods take a while to start and be
+/// ready, and a p99 over a window lags the change. Without it, scaling out of a breach would
+/// be rolled back before the new pods served a request.
+pub const SETTLE_SECS: i64 = 60;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Watch {
     /// The workload whose SLO is watched (key `namespace/name`).
@@ -18,8 +24,12 @@ pub struct Watch {
     /// The change that restores the state before `applied`.
     pub rollback: Change,
     pub until: DateTime<Utc>,
+    /// Breaches count from this time on (`SETTLE_SECS` after the change).
+    pub settled: DateTime<Utc>,
     pub auto_rollback: bool,
     breaches: u32,
+    /// The target's p99 in each snapshot observed (ms), for judging the change afterwards.
+    samples: Vec<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -62,15 +72,19 @@ impl Watch {
             applied: applied.clone(),
             rollback,
             until: now + window,
+            settled: now + Duration::seconds(SETTLE_SECS).min(window),
             auto_rollback: auto,
             breaches: 0,
+            samples: Vec::new(),
         })
     }
 
     /// Feeds one snapshot; call on every new snapshot until the verdict is not `Watching`.
     pub fn observe(&mut self, snap: &Snapshot) -> Verdict {
-        let state = snap.workload_index(&self.workload).map(|w| slo_state(snap, w));
-        if state == Some(SloState::Breach) {
+        let w = snap.workload_index(&self.workload);
+        self.samples.extend(w.and_then(|w| snap.workload_status[w].p99_ms));
+        let state = w.map(|w| slo_state(snap, w));
+        if state == Some(SloState::Breach) && snap.time >= self.settled {
             self.breaches += 1;
         } else {
             self.breaches = 0;
@@ -86,6 +100,11 @@ impl Watch {
             };
         }
         if snap.time >= self.until { Verdict::Healthy } else { Verdict::Watching }
+    }
+
+    /// The target's p99 samples observed so far, ms.
+    pub fn samples(&self) -> &[f64] {
+        &self.samples
     }
 }
 
@@ -113,15 +132,17 @@ mod tests {
     fn watch(auto: bool) -> Watch {
         let applied = Change::Scale { workload: "shop/checkout".into(), replicas: 4 };
         let t0 = DateTime::<Utc>::from_timestamp(0, 0).unwrap();
-        Watch::after(&applied, &serde_json::json!({"replicas": 2}), t0, Duration::seconds(60), auto).unwrap()
+        let window = Duration::seconds(SETTLE_SECS + 60);
+        Watch::after(&applied, &serde_json::json!({"replicas": 2}), t0, window, auto).unwrap()
     }
 
     #[test]
     fn sustained_breach_proposes_rollback_to_prior_state() {
         let mut w = watch(false);
-        assert_eq!(w.observe(&snap_with(150.0, 1)), Verdict::Watching);
-        assert_eq!(w.observe(&snap_with(150.0, 2)), Verdict::Watching);
-        match w.observe(&snap_with(150.0, 3)) {
+        let t = SETTLE_SECS;
+        assert_eq!(w.observe(&snap_with(150.0, t)), Verdict::Watching);
+        assert_eq!(w.observe(&snap_with(150.0, t + 1)), Verdict::Watching);
+        match w.observe(&snap_with(150.0, t + 2)) {
             Verdict::RollBack { change, auto, .. } => {
                 assert_eq!(change, Change::Scale { workload: "shop/checkout".into(), replicas: 2 });
                 assert!(!auto);
@@ -133,9 +154,22 @@ mod tests {
     #[test]
     fn a_noisy_sample_does_not_roll_back_and_the_window_ends_healthy() {
         let mut w = watch(true);
-        assert_eq!(w.observe(&snap_with(150.0, 1)), Verdict::Watching);
-        assert_eq!(w.observe(&snap_with(50.0, 2)), Verdict::Watching);
-        assert_eq!(w.observe(&snap_with(150.0, 3)), Verdict::Watching);
-        assert_eq!(w.observe(&snap_with(50.0, 61)), Verdict::Healthy);
+        let t = SETTLE_SECS;
+        assert_eq!(w.observe(&snap_with(150.0, t + 1)), Verdict::Watching);
+        assert_eq!(w.observe(&snap_with(50.0, t + 2)), Verdict::Watching);
+        assert_eq!(w.observe(&snap_with(150.0, t + 3)), Verdict::Watching);
+        assert_eq!(w.observe(&snap_with(50.0, t + 60)), Verdict::Healthy);
+        assert_eq!(w.samples(), [150.0, 50.0, 150.0, 50.0], "every p99 seen, for the track record");
+    }
+
+    #[test]
+    fn breaches_while_the_change_settles_do_not_roll_back() {
+        let mut w = watch(false);
+        for t in 1..SETTLE_SECS {
+            assert_eq!(w.observe(&snap_with(150.0, t)), Verdict::Watching, "at {t}s");
+        }
+        assert_eq!(w.observe(&snap_with(150.0, SETTLE_SECS)), Verdict::Watching);
+        assert_eq!(w.observe(&snap_with(150.0, SETTLE_SECS + 1)), Verdict::Watching);
+        assert!(matches!(w.observe(&snap_with(150.0, SETTLE_SECS + 2)), Verdict::RollBack { .. }));
     }
 }

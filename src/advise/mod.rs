@@ -8,6 +8,7 @@ pub mod calibrate;
 pub mod confidence;
 pub mod evaluate;
 pub mod llm;
+pub mod outcome;
 pub mod proposal;
 pub mod record;
 pub mod sim_eval;

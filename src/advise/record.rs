@@ -1,8 +1,11 @@
 //! The advisors' track record: predicted vs observed effect of past approved proposals, kept
-//! as a small JSON file in the data dir. It feeds the confidence's `track_record` part; an
-//! empty record gives the neutral prior.
+//! as a small JSON file in the data dir. The console appends an `Outcome` (judged by
+//! `advise::outcome`) when an applied proposal's watch window ends; `twintop advise` and the
+//! console's advisors read it into the confidence's `track_record` part. An empty record gives
+//! the neutral prior.
 
 use anyhow::Context;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,8 +19,17 @@ pub struct Outcome {
     pub predicted_p99_ms: f64,
     pub observed_p99_ms: f64,
     pub baseline_p99_ms: f64,
-    /// The SLO held (or improved) as predicted.
+    /// The SLO held and p99 improved as predicted (`advise::outcome::judge` says exactly how).
     pub success: bool,
+    /// p99 samples the observation is the median of.
+    #[serde(default)]
+    pub samples: usize,
+    /// The watch ended in a rollback (a sustained SLO breach).
+    #[serde(default)]
+    pub rolled_back: bool,
+    /// When the watch window ended.
+    #[serde(default)]
+    pub at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -65,17 +77,17 @@ impl TrackRecord {
     }
 }
 
-/// twintop's data dir: `$TWINTOP_DATA_DIR` if set, else the platform's (e.g.
-/// ~/.local/share/twintop).
-pub fn data_dir() -> anyhow::Result<PathBuf> {
-    if let Some(d) = std::env::var_os("TWINTOP_DATA_DIR") {
-        return Ok(PathBuf::from(d));
-    }
-    directories::ProjectDirs::from("", "", "twintop")
-        .map(|p| p.data_dir().to_path_buf())
-        .context("no home directory to keep twintop's data in (set TWINTOP_DATA_DIR)")
+/// Adds one outcome to the record file (read, add, written atomically) and returns the record
+/// as now saved. A corrupt file is an error and is left as it is, never overwritten.
+pub fn append(path: &Path, source: &str, o: Outcome) -> anyhow::Result<TrackRecord> {
+    let mut r = TrackRecord::load(path)?;
+    r.push(source, o);
+    r.save(path)?;
+    Ok(r)
 }
 
+/// The record file in twintop's data dir (`paths::data_dir()`, the same dir as the audit log,
+/// so the console and `twintop advise` read and write the same file).
 pub fn record_path(data_dir: &Path) -> PathBuf {
     data_dir.join("advisor-record.json")
 }
@@ -91,6 +103,9 @@ mod tests {
             observed_p99_ms: 120.0,
             baseline_p99_ms: 300.0,
             success,
+            samples: 10,
+            rolled_back: false,
+            at: None,
         }
     }
 
@@ -117,5 +132,28 @@ mod tests {
         std::fs::write(&path, "{not json").unwrap();
         let err = format!("{:#}", TrackRecord::load(&path).unwrap_err());
         assert!(err.contains("advisor-record.json"), "{err}");
+    }
+
+    #[test]
+    fn append_adds_to_what_is_on_disk_and_never_overwrites_a_corrupt_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = record_path(dir.path());
+        append(&path, "builtin:reactive", outcome(true)).unwrap();
+        let r = append(&path, "builtin:reactive", outcome(false)).unwrap();
+        assert_eq!(TrackRecord::load(&path).unwrap(), r);
+        assert_eq!(r.sources["builtin:reactive"].len(), 2);
+        assert!(!path.with_extension("json.tmp").exists(), "no temp file left behind");
+        std::fs::write(&path, "{not json").unwrap();
+        assert!(append(&path, "builtin:reactive", outcome(true)).is_err());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{not json");
+    }
+
+    #[test]
+    fn a_record_written_before_the_extra_fields_still_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = record_path(dir.path());
+        let old = r#"{"sources":{"llm:m":[{"proposal":"x","predicted_p99_ms":1.0,"observed_p99_ms":2.0,"baseline_p99_ms":3.0,"success":true}]}}"#;
+        std::fs::write(&path, old).unwrap();
+        assert_eq!(TrackRecord::load(&path).unwrap().success_rate("llm:m"), 2.0 / 3.0);
     }
 }

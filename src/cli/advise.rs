@@ -69,7 +69,7 @@ pub fn run(src: &SourceArgs, a: &AdviseArgs) -> anyhow::Result<i32> {
         println!("{}", serde_json::to_string_pretty(&body)?);
         return Ok(0);
     }
-    let data_dir = record::data_dir()?;
+    let data_dir = crate::paths::data_dir();
     let mut candidates = Vec::new();
     if !a.no_builtin {
         candidates.extend(builtin::reactive(&snap, &guardrails));

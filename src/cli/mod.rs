@@ -53,6 +53,10 @@ pub enum Command {
     /// Print and verify the audit log of approved, rejected and applied changes.
     Audit(audit::AuditArgs),
     /// Proposals from the built-in and LLM advisors, checked and scored on the twin.
+    ///
+    /// The confidence's track_record part is each advisor's record of past approved proposals
+    /// (predicted vs observed p99 after the console's SLO watch), read from advisor-record.json
+    /// in the data dir ($TWINTOP_DATA_DIR).
     Advise(advise::AdviseArgs),
     /// Evaluations against the papers' figures: placement, forecast, advisor calibration.
     Eval(eval::EvalArgs),

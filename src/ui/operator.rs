@@ -1,13 +1,18 @@
 //! The console's hands on the cluster: it drives `act::flow::Flow` (approve → confirm →
 //! audited dry run and apply; reject), keeps the audit log open in the data dir, reads past
 //! actions back from it for the guardrails' cooldowns and rate limits, and watches the SLO of
-//! each target after a change so a rollback comes back as a proposal.
+//! each target after a change so a rollback comes back as a proposal. When a watch ends,
+//! healthy or breached, the proposal's outcome (predicted vs observed p99) is appended to the
+//! advisors' track record in the data dir.
 
 use crate::act::audit::{self, AuditLog};
 use crate::act::flow::{Flow, Outcome, Pending, Stage, current_state};
 use crate::act::guardrails::{Guardrails, PastAction};
 use crate::act::schedule::{self, Calendar, Scheduled};
 use crate::act::watch::{Verdict, Watch};
+use crate::advise::TrackRecord;
+use crate::advise::outcome::{self, Expectation};
+use crate::advise::record;
 use crate::change::Change;
 use crate::source::feeder::ClusterControl;
 use crate::twin::Snapshot;
@@ -46,11 +51,28 @@ pub struct Operator {
     data_dir: Option<PathBuf>,
     audit: Option<AuditLog>,
     past: Vec<PastAction>,
-    watches: Vec<Watch>,
+    watches: Vec<Watched>,
     auto_rollback: Vec<String>,
     pub calendar: Calendar,
     /// Why the calendar could not be read or saved, for the view.
     pub calendar_error: Option<String>,
+    /// The advisors' track record as last read or written (for re-assessed proposals).
+    pub record: TrackRecord,
+}
+
+/// A watch, with what the applied proposal predicted when it has a prediction to judge.
+struct Watched {
+    watch: Watch,
+    expect: Option<Expectation>,
+}
+
+/// What feeding a snapshot to the watches produced.
+#[derive(Debug, Default, PartialEq)]
+pub struct Observed {
+    /// Rollbacks the watches ask for: (change, apply automatically, why).
+    pub rollbacks: Vec<(Change, bool, String)>,
+    /// One line per outcome recorded (or not saved), for the view's message line.
+    pub recorded: Vec<String>,
 }
 
 impl Operator {
@@ -65,7 +87,12 @@ impl Operator {
             auto_rollback: opts.auto_rollback,
             calendar: Calendar::default(),
             calendar_error: None,
+            record: TrackRecord::default(),
         };
+        // An unreadable record reads as none here; appending to it reports the error.
+        if let Some(r) = op.record_path().and_then(|p| TrackRecord::load(&p).ok()) {
+            op.record = r;
+        }
         op.reload_past();
         if let Some(path) = op.calendar_path() {
             match Calendar::load(&path) {
@@ -74,6 +101,10 @@ impl Operator {
             }
         }
         op
+    }
+
+    pub fn record_path(&self) -> Option<PathBuf> {
+        self.data_dir.as_deref().map(record::record_path)
     }
 
     fn calendar_path(&self) -> Option<PathBuf> {
@@ -202,6 +233,7 @@ impl Operator {
     /// `y`: the audited dry run and apply. On success the target's SLO is watched.
     pub fn confirm(&mut self, snap: &Snapshot, now: DateTime<Utc>) -> Result<Outcome, String> {
         let Some((pending, _)) = self.confirming() else { return Ok(Outcome::None) };
+        let pending = pending.clone();
         let change = pending.change.clone();
         let before = current_state(&change, snap);
         let Some(cluster) = self.cluster.clone() else {
@@ -214,11 +246,14 @@ impl Operator {
         self.reload_past();
         if let Ok(Outcome::Applied(_)) = &out {
             let auto = self.auto_for(&change);
-            if let Some(w) =
+            if let Some(watch) =
                 Watch::after(&change, &before, now, chrono::Duration::seconds(WATCH_WINDOW_SECS), auto)
             {
-                self.watches.retain(|x| x.workload != w.workload);
-                self.watches.push(w);
+                // A newer change on the same target ends the older watch unjudged: its window
+                // would mix the two changes' effects.
+                self.watches.retain(|x| x.watch.workload != watch.workload);
+                let expect = expectation(&pending, &watch.workload, snap);
+                self.watches.push(Watched { watch, expect });
             }
         }
         out
@@ -231,22 +266,56 @@ impl Operator {
         out
     }
 
-    /// Feeds a new snapshot to the SLO watches; returns the rollbacks they ask for.
-    pub fn observe(&mut self, snap: &Snapshot) -> Vec<(Change, bool, String)> {
-        let mut out = Vec::new();
-        self.watches.retain_mut(|w| match w.observe(snap) {
-            Verdict::Watching => true,
-            Verdict::Healthy => false,
-            Verdict::RollBack { change, auto, why } => {
-                out.push((change, auto, why));
-                false
+    /// Feeds a new snapshot to the SLO watches: returns the rollbacks they ask for, and
+    /// records the outcome of each watch that ended.
+    pub fn observe(&mut self, snap: &Snapshot) -> Observed {
+        let mut out = Observed::default();
+        let mut ended = Vec::new();
+        self.watches.retain_mut(|w| {
+            let rolled_back = match w.watch.observe(snap) {
+                Verdict::Watching => return true,
+                Verdict::Healthy => false,
+                Verdict::RollBack { change, auto, why } => {
+                    out.rollbacks.push((change, auto, why));
+                    true
+                }
+            };
+            if let Some(e) = w.expect.take() {
+                ended.extend(outcome::judge(&e, w.watch.samples(), rolled_back, snap.time).map(|o| (e, o)));
             }
+            false
         });
+        for (e, o) in ended {
+            out.recorded.push(self.record_outcome(&e.source, o));
+        }
         out
     }
 
+    /// Appends an outcome to the record file; returns the line the view shows.
+    fn record_outcome(&mut self, source: &str, o: record::Outcome) -> String {
+        let line = format!(
+            "track record of {}: {} — p99 observed {:.0} ms, predicted {:.0}, was {:.0}",
+            source,
+            if o.success { "as predicted" } else { "not as predicted" },
+            o.observed_p99_ms,
+            o.predicted_p99_ms,
+            o.baseline_p99_ms
+        );
+        let Some(path) = self.record_path() else {
+            self.record.push(source, o);
+            return format!("{line} (not saved: no data dir)");
+        };
+        match record::append(&path, source, o) {
+            Ok(r) => {
+                self.record = r;
+                line
+            }
+            Err(e) => format!("{line} (not saved: {e:#})"),
+        }
+    }
+
     pub fn watching(&self) -> impl Iterator<Item = &Watch> {
-        self.watches.iter()
+        self.watches.iter().map(|w| &w.watch)
     }
 
     fn auto_for(&self, change: &Change) -> bool {
@@ -275,6 +344,19 @@ impl Operator {
             })
             .collect();
     }
+}
+
+/// What an applied proposal is judged by: its predicted p99 against the target's p99 at
+/// approval. None without a prediction or an observed p99 to compare with.
+fn expectation(p: &Pending, workload: &str, snap: &Snapshot) -> Option<Expectation> {
+    let w = snap.workload_index(workload)?;
+    Some(Expectation {
+        proposal: p.id.clone(),
+        source: p.source.clone(),
+        predicted_p99_ms: p.predicted_p99_ms?,
+        baseline_p99_ms: snap.workload_status[w].p99_ms?,
+        slo_p99_ms: snap.workloads[w].slo_p99_ms,
+    })
 }
 
 /// Opens the audit log on first use: it holds a lock, so two consoles cannot interleave.

@@ -202,10 +202,9 @@ pub fn advise_builtin(snap: &Snapshot, extra: Vec<crate::advise::Candidate>) -> 
         candidates.extend(builtin::predictive(snap, &g, chrono::Duration::seconds(1), 120));
     }
     candidates.extend(extra);
-    let record = crate::advise::record::data_dir()
-        .ok()
-        .and_then(|d| TrackRecord::load(&crate::advise::record::record_path(&d)).ok())
-        .unwrap_or_default();
+    // The file the console's operator appends outcomes to; unreadable reads as no record.
+    let record =
+        TrackRecord::load(&crate::advise::record::record_path(&crate::paths::data_dir())).unwrap_or_default();
     let evaluator = EvaluatorKind::default().build(CONSOLE_HORIZON_S);
     let ctx = Context {
         guardrails: g,

@@ -122,6 +122,7 @@ impl RecsView {
             source: p.source.clone(),
             llm_exchange_sha256: p.exchange.clone(),
             reason: p.reason.clone(),
+            predicted_p99_ms: p.predicted.as_ref().map(|x| x.p99_ms.after.mean),
         })
     }
 
@@ -207,7 +208,7 @@ impl RecsView {
         };
         let mut c = Candidate::new(&p.source, change, format!("edited by the operator; was: {}", p.reason));
         c.exchange = p.exchange.clone();
-        let edited = reassess(ctx.snap, c);
+        let edited = reassess(ctx.snap, c, &self.operator.record);
         self.handled.insert(p.id.clone());
         self.advised.retain(|x| x.id != p.id);
         self.rollbacks.retain(|x| x.id != p.id);
@@ -342,7 +343,7 @@ impl RecsView {
         for a in due {
             let mut c = Candidate::new(&a.pending.source, a.pending.change.clone(), a.pending.reason.clone());
             c.exchange = a.pending.llm_exchange_sha256.clone();
-            let p = reassess(ctx.snap, c);
+            let p = reassess(ctx.snap, c, &self.operator.record);
             if p.status == Status::Rejected {
                 self.message = Some(format!(
                     "scheduled {} not applied: {}",
@@ -381,7 +382,7 @@ impl RecsView {
                     format!("missed: was scheduled for {}Z; {}", a.at.format("%H:%M"), a.pending.reason),
                 );
                 c.exchange = a.pending.llm_exchange_sha256.clone();
-                let mut p = reassess(ctx.snap, c);
+                let mut p = reassess(ctx.snap, c, &self.operator.record);
                 // Keep the calendar's id so approving or rejecting it settles the entry.
                 p.id = a.pending.id.clone();
                 p
@@ -398,7 +399,7 @@ impl RecsView {
         for change in changes {
             let mut c = Candidate::new(WHATIF_SOURCE, change, format!("what-if: {why}"));
             c.stated_confidence = None;
-            let p = reassess(ctx.snap, c);
+            let p = reassess(ctx.snap, c, &self.operator.record);
             self.from_whatif.retain(|x| x.id != p.id);
             self.from_whatif.insert(0, p);
         }
@@ -410,7 +411,7 @@ impl RecsView {
     fn rollback(&mut self, change: Change, auto: bool, why: String, ctx: &Ctx) -> Action {
         let mut c = Candidate::new(crate::act::flow::ROLLBACK_SOURCE, change, format!("rollback: {why}"));
         c.stated_confidence = None;
-        let p = reassess(ctx.snap, c);
+        let p = reassess(ctx.snap, c, &self.operator.record);
         if auto && let Some(pending) = Self::pending(&p) {
             if let Outcome::AwaitingConfirmation = self.operator.approve(pending, ctx.snap, ctx.snap.time) {
                 return self.confirm(ctx);
@@ -445,14 +446,13 @@ pub fn parse_when(text: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
 }
 
 /// Validation, prediction and scoring of one candidate, as the advisors' proposals get.
-fn reassess(snap: &Snapshot, c: Candidate) -> Proposal {
-    let record = TrackRecord::default();
+fn reassess(snap: &Snapshot, c: Candidate, record: &TrackRecord) -> Proposal {
     let evaluator = crate::advise::EvaluatorKind::default().build(crate::ui::run::CONSOLE_HORIZON_S);
     let ctx = Context {
         guardrails: crate::advise::Guardrails::default(),
         evaluator: evaluator.as_ref(),
         seeds: crate::advise::default_seeds(),
-        record: &record,
+        record,
         pending: &[],
     };
     crate::advise::assess(snap, vec![c], &ctx).remove(0)
@@ -469,7 +469,12 @@ impl Component for RecsView {
         if self.operator.confirming().is_none() {
             self.operator.flow.context = ctx.snap.source.context.clone();
         }
-        for (change, auto, why) in self.operator.observe(ctx.snap) {
+        let observed = self.operator.observe(ctx.snap);
+        if !observed.recorded.is_empty() {
+            // Sources and errors quote advisor names and paths: escaped like all data.
+            self.message = Some(esc(&observed.recorded.join("; ")).into_owned());
+        }
+        for (change, auto, why) in observed.rollbacks {
             self.rollback(change, auto, why, ctx);
         }
         self.run_calendar(ctx);

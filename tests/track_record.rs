@@ -1,0 +1,133 @@
+//! The advisors' track record as an operator builds it: approve the built-in advisor's scale of
+//! checkoutservice during the demo's surge, let the demo run past the SLO watch window, and
+//! the outcome is in the data dir, where the next `twintop advise` reads it into confidence.
+
+use chrono::{DateTime, Utc};
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use twintop::act::guardrails::Guardrails;
+use twintop::advise::{AnalyticEvaluator, Context, TrackRecord, assess, builtin, default_seeds, record};
+use twintop::change::Change;
+use twintop::demo::{DemoPreset, DemoTwin};
+use twintop::source::feeder::ClusterControl;
+use twintop::twin::TwinStore;
+use twintop::ui::operator::{Cluster, OperatorOptions, WATCH_WINDOW_SECS};
+use twintop::ui::{App, AppOptions, View};
+
+/// The demo as the cluster the console changes.
+struct Demo(Arc<Mutex<DemoTwin>>);
+
+impl ClusterControl for Demo {
+    fn apply(&self, change: &Change, dry_run: bool) -> Result<String, String> {
+        self.0.lock().unwrap().apply_change(change, dry_run)
+    }
+}
+
+fn key(app: &mut App, code: KeyCode) {
+    app.handle_event(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+}
+
+/// `twintop advise --demo --json` with `data_dir` as the data dir: checkoutservice's
+/// built-in reactive proposal.
+fn advise_checkout(data_dir: &Path) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_twintop"))
+        .args(["advise", "--demo", "--json"])
+        .env("TWINTOP_DATA_DIR", data_dir)
+        .output()
+        .expect("run twintop");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    doc["proposals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["target"] == "boutique/checkoutservice" && p["source"] == "builtin:reactive")
+        .cloned()
+        .unwrap_or_else(|| panic!("no reactive proposal for checkoutservice: {doc}"))
+}
+
+#[test]
+fn an_approved_scale_is_judged_after_its_watch_and_moves_the_next_confidence() {
+    let start = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap();
+    let mut d = DemoTwin::starting_at(DemoPreset::Dc, 1, start);
+    d.skip_to(60);
+    let demo = Arc::new(Mutex::new(d));
+    let mut store = TwinStore::default();
+    let tick = |store: &mut TwinStore| {
+        let events = demo.lock().unwrap().step();
+        store.apply_all(events);
+        store.snapshot()
+    };
+    let mut snap = store.snapshot();
+    for _ in 0..20 {
+        snap = tick(&mut store);
+    }
+    assert!(demo.lock().unwrap().surge_active());
+
+    let data = tempfile::tempdir().unwrap();
+    let opts = AppOptions {
+        operator: OperatorOptions {
+            cluster: Some(Cluster(Arc::new(Demo(demo.clone())))),
+            guardrails: Guardrails::default(),
+            data_dir: Some(data.path().to_path_buf()),
+            auto_rollback: Vec::new(),
+        },
+        ..AppOptions::default()
+    };
+    let mut app = App::new(snap.clone(), opts);
+    let empty = TrackRecord::default();
+    let evaluator = AnalyticEvaluator::default();
+    let ctx = Context {
+        guardrails: Default::default(),
+        evaluator: &evaluator,
+        seeds: default_seeds(),
+        record: &empty,
+        pending: &[],
+    };
+    let candidates = builtin::reactive(&snap, &ctx.guardrails);
+    app.set_proposals(assess(&snap, candidates, &ctx));
+    app.switch(View::Recs);
+    let top = app.recs().queue()[0].clone();
+    assert_eq!((top.target.as_str(), top.source.as_str()), ("boutique/checkoutservice", "builtin:reactive"));
+    let Some(Change::Scale { replicas, .. }) = top.action else { panic!("{top:?}") };
+    key(&mut app, KeyCode::Char('a'));
+    key(&mut app, KeyCode::Char('y'));
+    {
+        let s = tick(&mut store);
+        let w = s.workload_index("boutique/checkoutservice").unwrap();
+        assert_eq!(s.workloads[w].replicas, replicas, "applied to the demo");
+        app.set_snapshot(s);
+    }
+
+    let path = record::record_path(data.path());
+    for _ in 0..WATCH_WINDOW_SECS - 10 {
+        app.set_snapshot(tick(&mut store));
+    }
+    assert!(!path.exists(), "nothing recorded while the watch runs: {:?}", std::fs::read_to_string(&path));
+    for _ in 0..20 {
+        app.set_snapshot(tick(&mut store));
+    }
+
+    let r = TrackRecord::load(&path).unwrap();
+    assert_eq!(r.sources.keys().collect::<Vec<_>>(), ["builtin:reactive"], "{r:?}");
+    let outcomes = &r.sources["builtin:reactive"];
+    assert_eq!(outcomes.len(), 1, "{outcomes:?}");
+    let o = &outcomes[0];
+    assert_eq!(o.proposal, top.id);
+    assert_eq!(o.predicted_p99_ms, top.predicted.as_ref().unwrap().p99_ms.after.mean);
+    assert!(o.samples as i64 >= WATCH_WINDOW_SECS - 5, "a sample per snapshot: {o:?}");
+    assert!(!o.rolled_back, "{o:?}");
+    assert!(o.observed_p99_ms < o.baseline_p99_ms, "scaling the surging service helped: {o:?}");
+    assert!(o.success, "{o:?}");
+    assert!(app.recs().message.as_deref().unwrap_or("").contains("track record of builtin:reactive"));
+
+    // The next advise run reads the same file: its track record part moves off the prior.
+    let neutral = tempfile::tempdir().unwrap();
+    let before = advise_checkout(neutral.path());
+    let after = advise_checkout(data.path());
+    let part = |p: &Value| p["confidence"]["parts"]["track_record"].as_f64().unwrap();
+    assert!(part(&after) > part(&before), "{} → {}", part(&before), part(&after));
+}
