@@ -96,11 +96,11 @@ impl Decoder {
             return Err(format!("the server sent an error in the stream: {}", preview(&err.to_string())));
         }
         let choice = v.pointer("/choices/0");
-        if let Some(Value::String(piece)) = choice.and_then(|c| c.pointer("/delta/content")) {
-            if !piece.is_empty() {
-                self.content.push_str(piece);
-                self.pieces += 1;
-            }
+        if let Some(Value::String(piece)) = choice.and_then(|c| c.pointer("/delta/content"))
+            && !piece.is_empty()
+        {
+            self.content.push_str(piece);
+            self.pieces += 1;
         }
         if let Some(Value::String(r)) = choice.and_then(|c| c.get("finish_reason")) {
             self.finish_reason = Some(r.clone());
