@@ -83,7 +83,8 @@ fn advise_on_the_demo_proposes_scaling_the_surging_checkout() {
     let (code, table, _) = twintop(dir.path(), &["advise", "--demo", "--evaluator", "analytic"], None);
     assert_eq!(code, 0);
     assert!(table.contains("boutique/checkoutservice") && table.contains("confidence of"), "{table}");
-    let (code, out, _) = twintop(dir.path(), &["advise", "--demo", "--evaluator", "analytic", "--json"], None);
+    let (code, out, _) =
+        twintop(dir.path(), &["advise", "--demo", "--evaluator", "analytic", "--json"], None);
     assert_eq!(code, 0);
     let doc: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(doc["proposals"][0]["predicted"]["model"], "analytic");
@@ -143,6 +144,9 @@ fn advise_with_an_llm_keeps_its_rejections_and_saves_the_exchange_without_the_ke
     let saved = std::fs::read_to_string(exchanges[0].path()).unwrap();
     assert!(!saved.contains("sk-cli-SECRET-42"), "the key is never saved");
     assert!(!err.contains("sk-cli-SECRET-42") && !out.contains("sk-cli-SECRET-42"), "nor printed");
+    // stderr is a pipe here, not a terminal: no progress line, no cursor codes in a log.
+    assert!(err.contains("LLM exchange saved to"), "{err}");
+    assert!(!err.contains("LLM fake-1:") && !err.contains('\u{1b}') && !err.contains('\r'), "{err:?}");
 
     let (code, out, _) =
         twintop(dir.path(), &["advise", "--demo", "--llm-url", &url, "--llm-offline", "--json"], None);

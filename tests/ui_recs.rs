@@ -540,3 +540,41 @@ fn a_conflict_is_shown_audited_and_not_retried() {
     assert_eq!(o, ["approved", "conflict"]);
     assert_eq!(app.recs().queue().len(), 1, "the proposal stays, to be re-checked and approved again");
 }
+
+#[test]
+fn llm_progress_shows_while_the_call_runs_and_capital_c_cancels_it() {
+    use std::time::Duration;
+    use twintop::advise::llm::client::Progress;
+    use twintop::ui::Action;
+    use twintop::ui::views::recs::LlmRun;
+    let mut s = setup(Guardrails::default(), vec![scale(4)]);
+    // No call running: no progress line, and C is not a cancel.
+    assert!(!screen(&mut s.app).contains("C cancels"));
+    let c =
+        |app: &mut App| app.handle_event(Event::Key(KeyEvent::new(KeyCode::Char('C'), KeyModifiers::SHIFT)));
+    assert_eq!(c(&mut s.app), Action::Noop);
+
+    let run = |tokens, elapsed_ms| LlmRun {
+        model: "gemma\u{1b}[31m".into(),
+        progress: Progress {
+            attempt: 1,
+            bytes: tokens * 230,
+            tokens,
+            elapsed: Duration::from_millis(elapsed_ms),
+            streaming: true,
+            done: false,
+        },
+    };
+    s.app.set_llm_progress(Some(run(412, 3100)));
+    let out = screen(&mut s.app);
+    assert!(out.contains("LLM gemma\\u{1b}[31m: 412 tokens · 94.8 kB · 3.1 s · C cancels"), "{out}");
+    // The queue is still there and usable while the model thinks.
+    assert!(out.contains("boutique/checkoutservice on ctx demo"), "{out}");
+    s.app.set_llm_progress(Some(run(530, 4200)));
+    assert!(screen(&mut s.app).contains("530 tokens"));
+
+    assert_eq!(c(&mut s.app), Action::CancelLlm);
+    assert!(screen(&mut s.app).contains("cancelling the LLM call"));
+    s.app.set_llm_progress(None);
+    assert!(!screen(&mut s.app).contains("C cancels"));
+}

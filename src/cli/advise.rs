@@ -1,6 +1,7 @@
 //! `twintop advise`: proposals from the built-in advisors and, with `--llm-url`, an LLM —
 //! validated, predicted on the twin and scored — as a table or `{"proposals":[…]}` JSON.
 
+use crate::advise::llm::client::Progress;
 use crate::advise::llm::prompt::PromptOptions;
 use crate::advise::llm::{self, LlmAdvisor, audit};
 use crate::advise::{
@@ -9,6 +10,7 @@ use crate::advise::{
 use crate::source::{self, SourceArgs};
 use crate::text::escape;
 use clap::Args;
+use std::io::IsTerminal;
 use std::time::Duration;
 
 #[derive(Debug, Args)]
@@ -25,9 +27,14 @@ pub struct AdviseArgs {
     #[arg(long)]
     pub llm_offline: bool,
 
-    /// Seconds to wait for the LLM's answer (one retry after a timeout).
+    /// Seconds to wait for the LLM's whole answer (one retry when nothing arrived).
     #[arg(long, value_name = "SECS", default_value_t = 120)]
     pub llm_timeout: u64,
+
+    /// Seconds to wait for the LLM's first byte, and at most between two chunks of a streamed
+    /// answer.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub llm_first_byte_timeout: u64,
 
     /// Sampling temperature sent to the LLM.
     #[arg(long, value_name = "T", default_value_t = 0.2)]
@@ -85,6 +92,7 @@ pub fn run(src: &SourceArgs, a: &AdviseArgs) -> anyhow::Result<i32> {
             let mut advisor = LlmAdvisor::new(url, Some(model), Some(audit::exchanges_dir(&data_dir)));
             advisor.client.api_key = std::env::var(&a.llm_key_env).ok().filter(|k| !k.is_empty());
             advisor.client.timeout = Duration::from_secs(a.llm_timeout);
+            advisor.client.first_byte_timeout = Duration::from_secs(a.llm_first_byte_timeout);
             advisor.prompt.temperature = a.llm_temperature;
             eprintln!("asking {} (model {}) …", escape(url), escape(model));
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -95,7 +103,18 @@ pub fn run(src: &SourceArgs, a: &AdviseArgs) -> anyhow::Result<i32> {
                         let _ = tx.send(true);
                     }
                 });
-                advisor.advise(&snap, &guardrails, chrono::Utc::now(), rx).await
+                // A progress line only on a terminal: logs and pipes get the final lines only.
+                let on_tty = std::io::stderr().is_terminal();
+                let model = escape(model).into_owned();
+                let progress = move |p: &Progress| {
+                    if on_tty {
+                        eprint!("\r\x1b[2KLLM {model}: {}", p.describe());
+                        if p.done {
+                            eprintln!();
+                        }
+                    }
+                };
+                advisor.advise_with_progress(&snap, &guardrails, chrono::Utc::now(), rx, &progress).await
             });
             if let (Some(sha), Some(file)) = (&outcome.exchange_sha256, &outcome.exchange_file) {
                 eprintln!("LLM exchange saved to {} (sha256 {sha})", file.display());

@@ -88,6 +88,8 @@ pub enum Action {
     AuditWritten,
     /// Changes from a what-if run to put in the recommendations queue, with the script's summary.
     Propose(Vec<crate::change::Change>, String),
+    /// Stop the LLM call in flight (the event loop owns it).
+    CancelLlm,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -261,6 +263,11 @@ impl App {
     pub fn set_proposals(&mut self, proposals: Vec<crate::advise::Proposal>) {
         let ctx = Ctx { snap: &self.snap, d: &self.derived, theme: &self.theme };
         self.views.recs.set_proposals(proposals, &ctx);
+    }
+
+    /// How the LLM call in flight is going; None when no call is running.
+    pub fn set_llm_progress(&mut self, run: Option<crate::ui::views::recs::LlmRun>) {
+        self.views.recs.llm = run;
     }
 
     /// Moves the heatmap cursor one cell on (the render benchmark's "operator").

@@ -1,14 +1,17 @@
 //! The console's event loop. It sleeps until a key or mouse event, a resize, a new snapshot
 //! or the advisors' proposals arrive, and redraws only then: no frame timer, so an idle
 //! console costs nothing. The advisors run on a worker, at most every `ADVISE_EVERY`, and
-//! send their proposals back through a channel that wakes the loop.
+//! send their proposals back through a channel that wakes the loop; an LLM call's progress
+//! wakes it too, throttled by the client, and `C` in the recs view cancels the call.
 
 use super::app::{Action, App, AppOptions};
 use super::config::{Config, config_dir, load_config, load_guardrails};
 use super::operator::{Cluster, OperatorOptions};
 use super::terminal::TerminalGuard;
 use super::theme::Theme;
+use super::views::recs::LlmRun;
 use crate::advise::llm::LlmAdvisor;
+use crate::advise::llm::client::Progress;
 use crate::advise::{Context, EvaluatorKind, Proposal, TrackRecord, assess, builtin};
 
 /// Simulated seconds per prediction in the console (the advisors run off the UI thread).
@@ -97,8 +100,10 @@ pub async fn run(handle: TwinHandle, opts: Options) -> anyhow::Result<()> {
     );
     let mut app = App::new(first.clone(), app_opts);
     let llm = llm_advisor(&opts).map(Arc::new);
-    let (proposals_tx, mut proposals_rx) = tokio::sync::mpsc::channel::<Vec<Proposal>>(1);
-    let mut advisor = Advising { busy: false, last: None, last_llm: None };
+    let (proposals_tx, mut proposals_rx) = tokio::sync::mpsc::channel::<Advice>(2);
+    let (progress_tx, mut progress_rx) = tokio::sync::watch::channel::<Option<LlmRun>>(None);
+    let mut advisor =
+        Advising { busy: false, last: None, last_llm: None, cancel_llm: None, progress: progress_tx };
     advisor.maybe_start(&first, llm.as_ref(), &proposals_tx);
     let mut guard = TerminalGuard::enter(config.mouse.unwrap_or(true))?;
     let mut events = EventStream::new();
@@ -111,6 +116,10 @@ pub async fn run(handle: TwinHandle, opts: Options) -> anyhow::Result<()> {
                 Some(Ok(ev)) => match app.handle_event(ev) {
                     Action::Quit => break,
                     Action::Noop => false,
+                    Action::CancelLlm => {
+                        advisor.cancel_llm();
+                        true
+                    }
                     _ => true,
                 },
                 Some(Err(e)) => return Err(e.into()),
@@ -131,9 +140,18 @@ pub async fn run(handle: TwinHandle, opts: Options) -> anyhow::Result<()> {
                     false
                 }
             },
-            Some(proposals) = proposals_rx.recv() => {
-                advisor.busy = false;
-                app.set_proposals(proposals);
+            Some(advice) = proposals_rx.recv() => {
+                if advice.last {
+                    advisor.busy = false;
+                }
+                app.set_proposals(advice.proposals);
+                true
+            }
+            // The worker reports at most every 100 ms while the answer streams in (and every
+            // second while waiting), so this redraws at ≤ 10 Hz. `advisor` holds the sender:
+            // the channel never closes under the loop.
+            Ok(()) = progress_rx.changed() => {
+                app.set_llm_progress(progress_rx.borrow_and_update().clone());
                 true
             }
         };
@@ -146,11 +164,22 @@ pub async fn run(handle: TwinHandle, opts: Options) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Proposals from the worker: the built-in ones first when an LLM call follows, then all.
+struct Advice {
+    proposals: Vec<Proposal>,
+    /// The run is over.
+    last: bool,
+}
+
 /// When the advisors last ran, and whether a run is in flight.
 struct Advising {
     busy: bool,
     last: Option<Instant>,
     last_llm: Option<Instant>,
+    /// Cancels the LLM call of the run in flight.
+    cancel_llm: Option<tokio::sync::watch::Sender<bool>>,
+    /// How the LLM call goes, for the recs view.
+    progress: tokio::sync::watch::Sender<Option<LlmRun>>,
 }
 
 impl Advising {
@@ -159,7 +188,7 @@ impl Advising {
         &mut self,
         snap: &Arc<Snapshot>,
         llm: Option<&Arc<LlmAdvisor>>,
-        tx: &tokio::sync::mpsc::Sender<Vec<Proposal>>,
+        tx: &tokio::sync::mpsc::Sender<Advice>,
     ) {
         if self.busy || self.last.is_some_and(|t| t.elapsed() < ADVISE_EVERY) {
             return;
@@ -170,26 +199,40 @@ impl Advising {
         if llm.is_some() {
             self.last_llm = Some(Instant::now());
         }
-        let (snap, tx) = (snap.clone(), tx.clone());
+        let (cancel_tx, cancel) = tokio::sync::watch::channel(false);
+        self.cancel_llm = llm.as_ref().map(|_| cancel_tx);
+        let (snap, tx, progress) = (snap.clone(), tx.clone(), self.progress.clone());
         tokio::spawn(async move {
+            let assess_on_worker = |snap: Arc<Snapshot>, extra| async move {
+                tokio::task::spawn_blocking(move || advise_builtin(&snap, extra)).await.unwrap_or_else(|e| {
+                    tracing::warn!("advisors failed: {e}");
+                    Vec::new()
+                })
+            };
             let mut candidates = Vec::new();
             if let Some(llm) = llm {
-                let (_cancel_tx, cancel) = tokio::sync::watch::channel(false);
+                // The built-in proposals need not wait for the model.
+                let first = assess_on_worker(snap.clone(), Vec::new()).await;
+                let _ = tx.send(Advice { proposals: first, last: false }).await;
+                let model = llm.prompt.model.clone();
+                let report = move |p: &Progress| {
+                    let run = (!p.done).then(|| LlmRun { model: model.clone(), progress: *p });
+                    progress.send_replace(run);
+                };
                 let g = crate::advise::Guardrails::default();
-                let out = llm.advise(&snap, &g, snap.time, cancel).await;
+                let out = llm.advise_with_progress(&snap, &g, snap.time, cancel, &report).await;
                 candidates.extend(out.candidates);
             }
-            let done = tokio::task::spawn_blocking(move || advise_builtin(&snap, candidates)).await;
-            match done {
-                Ok(p) => {
-                    let _ = tx.send(p).await;
-                }
-                Err(e) => {
-                    tracing::warn!("advisors failed: {e}");
-                    let _ = tx.send(Vec::new()).await;
-                }
-            }
+            let all = assess_on_worker(snap, candidates).await;
+            let _ = tx.send(Advice { proposals: all, last: true }).await;
         });
+    }
+
+    /// Stops the LLM call in flight; its proposals then say it was cancelled.
+    fn cancel_llm(&mut self) {
+        if let Some(tx) = self.cancel_llm.take() {
+            let _ = tx.send(true);
+        }
     }
 }
 

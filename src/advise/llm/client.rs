@@ -1,18 +1,35 @@
-//! The HTTP side of the LLM advisor: one Chat Completions call with a timeout, one retry on a
-//! transient failure, and cancellation. The API key goes only into the Authorization header;
-//! it is never part of the recorded exchange.
+//! The HTTP side of the LLM advisor: one Chat Completions call, streamed (server-sent events)
+//! when the server streams and read whole when it answers plain JSON (told apart by
+//! Content-Type). Two time limits per attempt: `first_byte_timeout` for the connection and the
+//! first byte, and as long at most between two chunks; `timeout` for the whole answer. One
+//! retry when nothing of the answer arrived (timeout, connection failure, 429, 5xx).
+//! Cancellation stops reading at once. Progress (bytes, content pieces, elapsed) goes to a
+//! callback at most every `PROGRESS_EVERY` while chunks arrive, and every `TICK` while waiting.
+//! The API key goes only into the Authorization header; it is never part of the recorded
+//! exchange.
 
+use super::sse;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::future::Future;
 use std::time::Duration;
 use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// Progress reports while chunks arrive come at most this often (the console redraws on each).
+pub const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+/// While nothing arrives, a report this often keeps the elapsed time shown honest.
+pub const TICK: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
 pub struct ClientConfig {
     /// Base URL ending in `/v1` (…/chat/completions is appended).
     pub url: String,
     pub api_key: Option<String>,
+    /// The whole answer, per attempt.
     pub timeout: Duration,
+    /// The connection and the first byte, and the longest pause between two chunks.
+    pub first_byte_timeout: Duration,
 }
 
 impl std::fmt::Debug for ClientConfig {
@@ -21,6 +38,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("url", &self.url)
             .field("api_key", &self.api_key.as_ref().map(|_| "[set]"))
             .field("timeout", &self.timeout)
+            .field("first_byte_timeout", &self.first_byte_timeout)
             .finish()
     }
 }
@@ -32,24 +50,75 @@ pub struct Exchange {
     pub request: Value,
     pub attempts: u32,
     pub status: Option<u16>,
+    /// The raw body: the event stream as received when streamed.
     pub response: Option<String>,
-    /// Transport failure, timeout or cancellation.
+    /// Transport failure, timeout, cancellation or a malformed stream.
     pub error: Option<String>,
+    /// The answer came as server-sent events.
+    #[serde(default)]
+    pub streamed: bool,
+    /// The streamed pieces of `choices[0].delta.content` joined (streamed answers only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+}
+
+/// How a call is going, for a progress line.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Progress {
+    pub attempt: u32,
+    /// Body bytes received in this attempt.
+    pub bytes: u64,
+    /// Content pieces received in this attempt: streaming servers send about one token each.
+    pub tokens: u64,
+    /// Since the call started (all attempts).
+    pub elapsed: Duration,
+    /// The answer is being streamed (an event-stream body has started).
+    pub streaming: bool,
+    /// The call is over (answered, failed or cancelled).
+    pub done: bool,
+}
+
+impl Progress {
+    /// `412 tokens · 9.8 kB · 3.1 s`, with the attempt when it is a retry.
+    pub fn describe(&self) -> String {
+        let retry = if self.attempt > 1 { format!("attempt {} · ", self.attempt) } else { String::new() };
+        let got = if self.bytes == 0 {
+            "waiting for the first byte".to_string()
+        } else if self.streaming {
+            format!("{} tokens · {:.1} kB", self.tokens, self.bytes as f64 / 1000.0)
+        } else {
+            format!("{:.1} kB, not streamed", self.bytes as f64 / 1000.0)
+        };
+        format!("{retry}{got} · {:.1} s", self.elapsed.as_secs_f64())
+    }
 }
 
 pub fn endpoint(base: &str) -> String {
     format!("{}/chat/completions", base.trim_end_matches('/'))
 }
 
-fn client(timeout: Duration) -> Result<reqwest::Client, String> {
+fn client(connect_timeout: Duration) -> Result<reqwest::Client, String> {
     // Repeated installs fail harmlessly: the first provider stays.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder().timeout(timeout).build().map_err(|e| format!("building the HTTP client: {e}"))
+    reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .build()
+        .map_err(|e| format!("building the HTTP client: {e}"))
 }
 
-/// Sends `request`; retries once after a timeout, a connection failure, 429 or 5xx. Returns
-/// early with an error when `cancel` turns true.
-pub async fn chat(cfg: &ClientConfig, request: &Value, mut cancel: watch::Receiver<bool>) -> Exchange {
+/// `chat_with_progress` without progress reports.
+pub async fn chat(cfg: &ClientConfig, request: &Value, cancel: watch::Receiver<bool>) -> Exchange {
+    chat_with_progress(cfg, request, cancel, &|_| {}).await
+}
+
+/// Sends `request`, reporting progress to `progress`; see the module comment for time limits
+/// and retries. Returns early with the error `cancelled` when `cancel` turns true.
+pub async fn chat_with_progress(
+    cfg: &ClientConfig,
+    request: &Value,
+    mut cancel: watch::Receiver<bool>,
+    progress: &(dyn Fn(&Progress) + Send + Sync),
+) -> Exchange {
     let url = endpoint(&cfg.url);
     let mut ex = Exchange {
         url: url.clone(),
@@ -58,8 +127,11 @@ pub async fn chat(cfg: &ClientConfig, request: &Value, mut cancel: watch::Receiv
         status: None,
         response: None,
         error: None,
+        streamed: false,
+        content: None,
     };
-    let http = match client(cfg.timeout) {
+    let mut rep = Reporter::new(progress);
+    let http = match client(cfg.first_byte_timeout) {
         Ok(c) => c,
         Err(e) => {
             ex.error = Some(e);
@@ -68,44 +140,187 @@ pub async fn chat(cfg: &ClientConfig, request: &Value, mut cancel: watch::Receiv
     };
     for attempt in 1..=2 {
         ex.attempts = attempt;
+        ex.status = None;
+        ex.response = None;
+        ex.content = None;
+        ex.streamed = false;
+        ex.error = None;
+        rep.state = Progress { attempt, ..Progress::default() };
+        rep.emit();
         let mut req = http.post(&url).json(request);
         if let Some(k) = &cfg.api_key {
             req = req.bearer_auth(k);
         }
-        let call = async {
-            let resp = req.send().await?;
-            let status = resp.status().as_u16();
-            let body = resp.text().await?;
-            Ok::<_, reqwest::Error>((status, body))
-        };
-        let result = tokio::select! {
-            r = call => r,
-            _ = wait_cancel(&mut cancel) => {
-                ex.error = Some("cancelled".into());
-                return ex;
-            }
-        };
-        match result {
-            Ok((status, body)) => {
-                ex.status = Some(status);
-                ex.response = Some(body);
-                ex.error = None;
-                let transient = status == 429 || status >= 500;
-                if !transient || attempt == 2 {
-                    return ex;
-                }
-            }
-            Err(e) => {
-                let what =
-                    if e.is_timeout() { format!("timed out after {:?}", cfg.timeout) } else { e.to_string() };
-                ex.error = Some(format!("POST {url}: {what}"));
-                if !(e.is_timeout() || e.is_connect() || e.is_request()) {
-                    return ex;
-                }
-            }
+        let next = attempt_once(cfg, req, &mut ex, &mut cancel, &mut rep).await;
+        if next == Next::Stop || attempt == 2 {
+            break;
         }
     }
+    rep.state.done = true;
+    rep.emit();
     ex
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Next {
+    Stop,
+    Retry,
+}
+
+/// One attempt; fills in `ex`. Retry only when nothing of the answer arrived.
+async fn attempt_once(
+    cfg: &ClientConfig,
+    req: reqwest::RequestBuilder,
+    ex: &mut Exchange,
+    cancel: &mut watch::Receiver<bool>,
+    rep: &mut Reporter<'_>,
+) -> Next {
+    let url = ex.url.clone();
+    let start = Instant::now();
+    let overall = start + cfg.timeout;
+    let idle = |now: Instant| (now + cfg.first_byte_timeout).min(overall);
+    let timed_out = |at: Instant, what: &str, p: &Progress| {
+        if at >= overall {
+            format!("POST {url}: timed out after {:?} (the limit for the whole answer) {what}", cfg.timeout)
+        } else if p.bytes == 0 {
+            format!("POST {url}: timed out after {:?} waiting for the first byte", cfg.first_byte_timeout)
+        } else {
+            format!("POST {url}: timed out after {:?} without a byte {what}", cfg.first_byte_timeout)
+        }
+    };
+    let until = idle(start);
+    let resp = match race(req.send(), until, cancel, rep).await {
+        Err(Stop::Cancelled) => return cancelled(ex),
+        Err(Stop::TimedOut) => {
+            ex.error = Some(timed_out(until, "before the headers", &rep.state));
+            return Next::Retry;
+        }
+        Ok(Err(e)) => {
+            ex.error = Some(format!("POST {url}: {e}"));
+            return if e.is_timeout() || e.is_connect() || e.is_request() { Next::Retry } else { Next::Stop };
+        }
+        Ok(Ok(r)) => r,
+    };
+    let status = resp.status().as_u16();
+    ex.status = Some(status);
+    let streamed = (200..300).contains(&status)
+        && resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/event-stream"));
+    ex.streamed = streamed;
+    rep.state.streaming = streamed;
+    let mut resp = resp;
+    let mut raw = Vec::new();
+    let mut dec = sse::Decoder::default();
+    let outcome: Result<(), (String, bool)> = loop {
+        let until = idle(Instant::now());
+        match race(resp.chunk(), until, cancel, rep).await {
+            Err(Stop::Cancelled) => {
+                ex.response = Some(String::from_utf8_lossy(&raw).into_owned());
+                return cancelled(ex);
+            }
+            Err(Stop::TimedOut) => {
+                let what = format!("after {} bytes, {} content pieces", rep.state.bytes, rep.state.tokens);
+                break Err((timed_out(until, &what, &rep.state), raw.is_empty()));
+            }
+            Ok(Err(e)) => break Err((format!("POST {url}: reading the answer: {e}"), raw.is_empty())),
+            Ok(Ok(None)) => {
+                break if streamed {
+                    dec.finish().map_err(|e| (format!("the stream from {url}: {e}"), false))
+                } else {
+                    Ok(())
+                };
+            }
+            Ok(Ok(Some(bytes))) => {
+                raw.extend_from_slice(&bytes);
+                rep.state.bytes += bytes.len() as u64;
+                if streamed {
+                    if let Err(e) = dec.feed(&bytes) {
+                        break Err((
+                            format!("the stream from {url} is not a Chat Completions event stream: {e}"),
+                            false,
+                        ));
+                    }
+                    rep.state.tokens = dec.pieces;
+                    if dec.done {
+                        break Ok(());
+                    }
+                }
+                rep.chunk();
+            }
+        }
+    };
+    ex.response = Some(String::from_utf8_lossy(&raw).into_owned());
+    if streamed {
+        ex.content = Some(dec.content);
+    }
+    match outcome {
+        Ok(()) if status == 429 || status >= 500 => Next::Retry,
+        Ok(()) => Next::Stop,
+        Err((e, nothing_arrived)) => {
+            ex.error = Some(e);
+            if nothing_arrived { Next::Retry } else { Next::Stop }
+        }
+    }
+}
+
+fn cancelled(ex: &mut Exchange) -> Next {
+    ex.error = Some("cancelled".into());
+    Next::Stop
+}
+
+/// Progress to the caller: throttled while chunks arrive, ticking while nothing does.
+struct Reporter<'a> {
+    f: &'a (dyn Fn(&Progress) + Send + Sync),
+    started: Instant,
+    last: Option<Instant>,
+    state: Progress,
+}
+
+impl<'a> Reporter<'a> {
+    fn new(f: &'a (dyn Fn(&Progress) + Send + Sync)) -> Reporter<'a> {
+        Reporter { f, started: Instant::now(), last: None, state: Progress::default() }
+    }
+
+    fn emit(&mut self) {
+        self.state.elapsed = self.started.elapsed();
+        self.last = Some(Instant::now());
+        (self.f)(&self.state);
+    }
+
+    /// A chunk arrived: report unless the last report was under `PROGRESS_EVERY` ago.
+    fn chunk(&mut self) {
+        if self.last.is_none_or(|t| t.elapsed() >= PROGRESS_EVERY) {
+            self.emit();
+        }
+    }
+}
+
+enum Stop {
+    Cancelled,
+    TimedOut,
+}
+
+/// Waits for `fut` until `until`, unless `cancel` turns true first; reports a tick every `TICK`.
+async fn race<F: Future>(
+    fut: F,
+    until: Instant,
+    cancel: &mut watch::Receiver<bool>,
+    rep: &mut Reporter<'_>,
+) -> Result<F::Output, Stop> {
+    tokio::pin!(fut);
+    let mut ticks = tokio::time::interval_at(Instant::now() + TICK, TICK);
+    loop {
+        tokio::select! {
+            biased;
+            _ = wait_cancel(cancel) => return Err(Stop::Cancelled),
+            out = &mut fut => return Ok(out),
+            _ = tokio::time::sleep_until(until) => return Err(Stop::TimedOut),
+            _ = ticks.tick() => rep.emit(),
+        }
+    }
 }
 
 async fn wait_cancel(rx: &mut watch::Receiver<bool>) {

@@ -1,19 +1,20 @@
 //! The LLM advisor over any OpenAI-compatible Chat Completions endpoint (Ollama, vLLM,
-//! llama.cpp's server, OpenAI): build the prompt from the twin, call, save the raw exchange for
-//! audit, and parse the answer into candidates. Failures become rejected candidates so the
-//! operator sees them.
+//! llama.cpp's server, OpenAI): build the prompt from the twin, call (streaming, with progress),
+//! save the raw exchange for audit, and parse the answer into candidates. Failures become
+//! rejected candidates so the operator sees them.
 
 pub mod audit;
 pub mod client;
 pub mod parse;
 pub mod prompt;
 pub mod schema;
+pub mod sse;
 
 use crate::advise::proposal::Candidate;
 use crate::advise::validate::Guardrails;
 use crate::twin::Snapshot;
 use chrono::{DateTime, Utc};
-use client::{ClientConfig, Exchange};
+use client::{ClientConfig, Exchange, Progress};
 use prompt::PromptOptions;
 use std::path::PathBuf;
 use tokio::sync::watch;
@@ -50,6 +51,7 @@ impl LlmAdvisor {
                 url: url.to_string(),
                 api_key: std::env::var(DEFAULT_KEY_ENV).ok().filter(|k| !k.is_empty()),
                 timeout: std::time::Duration::from_secs(120),
+                first_byte_timeout: std::time::Duration::from_secs(60),
             },
             prompt: PromptOptions {
                 model: model.unwrap_or(DEFAULT_MODEL).to_string(),
@@ -70,8 +72,21 @@ impl LlmAdvisor {
         now: DateTime<Utc>,
         cancel: watch::Receiver<bool>,
     ) -> Outcome {
+        self.advise_with_progress(snap, g, now, cancel, &|_| {}).await
+    }
+
+    /// `advise`, reporting how the call goes (bytes and tokens received, elapsed) to `progress`
+    /// as the answer streams in.
+    pub async fn advise_with_progress(
+        &self,
+        snap: &Snapshot,
+        g: &Guardrails,
+        now: DateTime<Utc>,
+        cancel: watch::Receiver<bool>,
+        progress: &(dyn Fn(&Progress) + Send + Sync),
+    ) -> Outcome {
         let body = prompt::request_body(snap, g, &self.prompt);
-        let exchange = client::chat(&self.client, &body, cancel).await;
+        let exchange = client::chat_with_progress(&self.client, &body, cancel, progress).await;
         let (sha, file) = match &self.exchanges {
             Some(dir) => match audit::save(dir, &exchange, now) {
                 Ok((s, f)) => (Some(s), Some(f)),
@@ -108,7 +123,10 @@ fn answer(ex: &Exchange) -> Result<String, String> {
             let snippet: String = body.chars().take(160).collect();
             Err(format!("the LLM at {} answered HTTP {s}: {}", ex.url, crate::text::escape(&snippet)))
         }
-        _ => parse::message_content(body).map_err(|e| e.0),
+        _ => match &ex.content {
+            Some(streamed) => Ok(streamed.clone()),
+            None => parse::message_content(body).map_err(|e| e.0),
+        },
     }
 }
 
@@ -127,5 +145,7 @@ fn failure(source: &str, why: String) -> Candidate {
     }
 }
 
+#[cfg(test)]
+mod stream_tests;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -47,7 +47,7 @@ pub fn extract_json(content: &str) -> Result<Value, AnswerError> {
     }
 }
 
-fn preview(s: &str) -> String {
+pub(crate) fn preview(s: &str) -> String {
     let p: String = s.chars().take(80).collect();
     let p = crate::text::escape(&p).into_owned();
     if s.chars().count() > 80 { format!("{p}…") } else { p }

@@ -217,6 +217,8 @@ pub fn request_body(snap: &Snapshot, g: &Guardrails, o: &PromptOptions) -> Value
         "top_p": o.top_p,
         "max_tokens": o.max_tokens,
         "response_format": response_format(),
+        // Streamed so the console can show progress; servers that ignore it answer plain JSON.
+        "stream": true,
     })
 }
 

@@ -1,6 +1,6 @@
 //! The LLM advisor end to end against a fake OpenAI-compatible server (a small tokio HTTP
 //! server answering the real Chat Completions response format): prompt injection, redaction,
-//! retry, timeout and cancellation.
+//! retry, timeout and cancellation; streamed answers are in `stream_tests`.
 
 use super::client::ClientConfig;
 use super::prompt::PromptOptions;
@@ -55,30 +55,7 @@ pub(crate) async fn fake_llm(replies: Vec<Reply>) -> FakeLlm {
             n += 1;
             let log = log.clone();
             tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 8192];
-                let (head, body) = loop {
-                    let Ok(k) = sock.read(&mut chunk).await else { return };
-                    if k == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..k]);
-                    let text = String::from_utf8_lossy(&buf).to_string();
-                    if let Some(end) = text.find("\r\n\r\n") {
-                        let head = text[..end].to_string();
-                        let len = head
-                            .lines()
-                            .find_map(|l| {
-                                l.to_ascii_lowercase()
-                                    .strip_prefix("content-length:")
-                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                            })
-                            .unwrap_or(0);
-                        if buf.len() >= end + 4 + len {
-                            break (head, String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).to_string());
-                        }
-                    }
-                };
+                let Some((head, body)) = read_request(&mut sock).await else { return };
                 log.lock().unwrap().push((head, body));
                 let (status, content) = match reply {
                     Reply::Content(c) => (200, c),
@@ -111,19 +88,48 @@ pub(crate) async fn fake_llm(replies: Vec<Reply>) -> FakeLlm {
     FakeLlm { url, seen, task }
 }
 
-fn advisor(url: &str, dir: Option<&std::path::Path>, timeout_ms: u64) -> LlmAdvisor {
+/// Reads one HTTP request: (head, body).
+pub(super) async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<(String, String)> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let k = sock.read(&mut chunk).await.ok()?;
+        if k == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..k]);
+        let text = String::from_utf8_lossy(&buf).to_string();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let head = text[..end].to_string();
+            let len = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                })
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + len {
+                return Some((head, String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).to_string()));
+            }
+        }
+    }
+}
+
+pub(super) fn advisor(url: &str, dir: Option<&std::path::Path>, timeout_ms: u64) -> LlmAdvisor {
     LlmAdvisor {
         client: ClientConfig {
             url: url.into(),
             api_key: Some("sk-test-APIKEY-0000".into()),
             timeout: Duration::from_millis(timeout_ms),
+            first_byte_timeout: Duration::from_millis(timeout_ms),
         },
         prompt: PromptOptions { model: "fake".into(), ..PromptOptions::default() },
         exchanges: dir.map(|d| d.to_path_buf()),
     }
 }
 
-fn now() -> DateTime<Utc> {
+pub(super) fn now() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().with_timezone(&Utc)
 }
 
@@ -132,7 +138,7 @@ async fn ask(snap: &Snapshot, adv: &LlmAdvisor) -> Outcome {
     adv.advise(snap, &Guardrails::default(), now(), rx).await
 }
 
-fn assess_all(snap: &Snapshot, c: Vec<Candidate>) -> Vec<Proposal> {
+pub(super) fn assess_all(snap: &Snapshot, c: Vec<Candidate>) -> Vec<Proposal> {
     let record = TrackRecord::default();
     let ctx = Context {
         guardrails: Guardrails::default(),

@@ -3,7 +3,8 @@
 //! parts, the twin's predicted effect with its spread, source, reason). Keys drive the approval
 //! flow through `Operator`: `a` approve → confirmation naming the context with the exact diff →
 //! `y` applies; `r` rejects with a reason; `e` edits the replicas and re-evaluates; `s` puts it
-//! on the calendar and `c` cancels the next one waiting; `x` shows the raw LLM exchange.
+//! on the calendar and `c` cancels the next one waiting; `x` shows the raw LLM exchange. While
+//! the LLM advisor's call runs, a line shows its progress and `C` cancels it.
 
 use crate::act::flow::{Outcome, Pending};
 use crate::act::guardrails::Violation;
@@ -40,6 +41,20 @@ pub enum Prompt {
     Exchange(Vec<String>),
 }
 
+/// The LLM call in flight, as the recs view shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LlmRun {
+    pub model: String,
+    pub progress: crate::advise::llm::client::Progress,
+}
+
+impl LlmRun {
+    /// `LLM gemma: 412 tokens · 9.8 kB · 3.1 s · C cancels`.
+    pub fn line(&self) -> String {
+        format!("LLM {}: {} · C cancels", esc(&self.model), self.progress.describe())
+    }
+}
+
 pub struct RecsView {
     pub operator: Operator,
     /// Rollbacks first, then the advisors' proposals.
@@ -57,6 +72,8 @@ pub struct RecsView {
     /// The last outcome, shown above the queue.
     pub message: Option<String>,
     data_dir: Option<std::path::PathBuf>,
+    /// The LLM call in flight, if any.
+    pub llm: Option<LlmRun>,
 }
 
 impl RecsView {
@@ -73,6 +90,7 @@ impl RecsView {
             prompt: Prompt::None,
             message: None,
             data_dir,
+            llm: None,
         }
     }
 
@@ -523,6 +541,10 @@ impl Component for RecsView {
                 Action::Render
             }
             KeyCode::Char('x') => self.show_exchange(),
+            KeyCode::Char('C') if self.llm.is_some() => {
+                self.message = Some("cancelling the LLM call…".into());
+                Action::CancelLlm
+            }
             KeyCode::Char('c') => {
                 self.message = Some(match self.operator.cancel_next_scheduled(ctx.snap.time) {
                     Ok(Some(what)) => format!("cancelled scheduled: {}", esc(&what)),
@@ -549,8 +571,17 @@ impl Component for RecsView {
             .title(Span::styled(title, Style::new().fg(t.title).bold()));
         let inner = block.inner(area);
         f.render_widget(block, area);
-        let [msg_area, cal_area, list] =
-            Layout::vertical([Constraint::Length(1), Constraint::Length(1), Constraint::Min(1)]).areas(inner);
+        let llm_h = u16::from(self.llm.is_some());
+        let [llm_area, msg_area, cal_area, list] = Layout::vertical([
+            Constraint::Length(llm_h),
+            Constraint::Length(1),
+            Constraint::Length(1),
+            Constraint::Min(1),
+        ])
+        .areas(inner);
+        if let Some(run) = &self.llm {
+            f.render_widget(Line::from(run.line()).style(Style::new().fg(t.warn)), llm_area);
+        }
         f.render_widget(Line::from(self.calendar_line(ctx)).style(Style::new().fg(t.fg)), cal_area);
         let msg = match (&self.prompt, &self.message) {
             (Prompt::Reject(l), _) => format!("reject — reason: {}▏ (enter records, esc cancels)", esc(l)),
@@ -632,6 +663,7 @@ impl Component for RecsView {
             ("s", "schedule"),
             ("x", "raw LLM exchange"),
             ("c", "cancel the next scheduled"),
+            ("C", "cancel the LLM call"),
         ]
     }
 }
