@@ -31,6 +31,8 @@ pub struct Pending {
 }
 
 /// Where the flow stands.
+// One Stage per flow, never in a collection: boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Stage {
     Idle,
