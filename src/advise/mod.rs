@@ -9,6 +9,7 @@ pub mod confidence;
 pub mod evaluate;
 pub mod llm;
 pub mod proposal;
+pub mod rebalance;
 pub mod record;
 pub mod sim_eval;
 #[cfg(test)]

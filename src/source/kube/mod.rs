@@ -156,7 +156,8 @@ impl ClusterControl for KubeControl {
                     None => return Err(format!("no workload {workload} in the twin")),
                 }
             }
-            Change::Cordon { .. } => K::Deployment,
+            // Not workload objects: the kind is unused.
+            Change::Cordon { .. } | Change::Evict { .. } => K::Deployment,
         };
         let handle = tokio::runtime::Handle::try_current().map_err(|e| e.to_string())?;
         if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
