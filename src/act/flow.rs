@@ -183,7 +183,10 @@ impl Flow {
         }
         // One attempt: a conflict goes back to the operator, never retried on a fresh version.
         match cluster.apply_versioned(&pending.change, false, version) {
-            Ok(msg) => {
+            Ok(mut msg) => {
+                if let Some(why) = super::watch::no_rollback(&pending.change) {
+                    msg = format!("{msg}; {why}");
+                }
                 audit.append(self.record(&pending, "applied", Some(msg.clone()), before, after, now))?;
                 Ok(Outcome::Applied(msg))
             }
@@ -247,6 +250,7 @@ pub fn target_of(change: &Change) -> String {
     match change {
         Change::Scale { workload, .. } | Change::HpaBounds { workload, .. } => workload.clone(),
         Change::Cordon { server, .. } => server.clone(),
+        Change::Evict { pod, .. } => pod.clone(),
     }
 }
 
@@ -265,6 +269,18 @@ pub fn current_state(change: &Change, snap: &Snapshot) -> serde_json::Value {
         Change::Cordon { server, .. } => snap
             .server_index(server)
             .map(|s| serde_json::json!({"unschedulable": !snap.servers[s].schedulable}))
+            .unwrap_or_default(),
+        // Where the pod ran and whose it is: the audit log then counts the eviction as an
+        // action on the workload (cooldowns), though the pod itself is gone.
+        Change::Evict { pod, .. } => snap
+            .pod_index(pod)
+            .map(|i| {
+                let p = &snap.pods[i];
+                serde_json::json!({
+                    "server": p.server.map(|s| snap.servers[s].name.clone()),
+                    "workload": p.workload.map(|w| snap.workloads[w].key()),
+                })
+            })
             .unwrap_or_default(),
     }
 }
@@ -316,6 +332,27 @@ pub fn diff(change: &Change, snap: &Snapshot, context: &str) -> String {
                 esc(context),
                 esc(server),
                 esc(server)
+            )
+        }
+        Change::Evict { pod, server, to } => {
+            let (ns, name) = pod.split_once('/').unwrap_or(("default", pod));
+            let owner = snap
+                .pod_index(pod)
+                .and_then(|i| snap.pods[i].workload)
+                .map(|w| snap.workloads[w].key())
+                .unwrap_or_else(|| "?".into());
+            let lands = match to {
+                Some(t) => format!("the scheduler places it; the twin expects node/{}", esc(t)),
+                None => "the scheduler places it".into(),
+            };
+            format!(
+                "context: {}\n--- pod/{} (namespace {}) on node/{}\n+++ eviction policy/v1 of pod/{} (proposed; PodDisruptionBudgets apply)\n  {} recreates the pod; {lands}\n  no rollback: an eviction cannot be undone\n",
+                esc(context),
+                esc(name),
+                esc(ns),
+                esc(server),
+                esc(name),
+                esc(&owner)
             )
         }
     }

@@ -223,3 +223,51 @@ proptest! {
         prop_assert_eq!(applied, expected);
     }
 }
+
+#[test]
+fn an_eviction_is_audited_with_its_workload_says_it_has_no_rollback_and_starts_the_cooldown() {
+    let s = snap();
+    let w = s.workload_index("cartservice").unwrap();
+    let pod = s.pods_of_workload(w).next().unwrap();
+    let (key, server) =
+        (format!("{}/{}", pod.namespace, pod.name), s.servers[pod.server.unwrap()].name.clone());
+    let change = Change::Evict { pod: key.clone(), server: server.clone(), to: None };
+    let p = Pending { change: change.clone(), source: "builtin:placement".into(), ..pending("e1", 0) };
+    let dir = tempfile::tempdir().unwrap();
+    let mut audit = AuditLog::open_in(dir.path()).unwrap();
+    let cluster = Recorder::default();
+    let mut flow = Flow::new(Guardrails::default(), "demo");
+    assert_eq!(flow.approve(p, &s, &[], s.time), Outcome::AwaitingConfirmation);
+    let Stage::Confirming { diff, .. } = &flow.stage else { panic!() };
+    assert!(diff.contains("eviction policy/v1") && diff.contains(&server), "{diff}");
+    assert!(diff.contains("no rollback"), "{diff}");
+    let Outcome::Applied(msg) = flow.confirm(&s, &[], s.time, &cluster, &mut audit).unwrap() else {
+        panic!()
+    };
+    assert!(msg.contains("no rollback"), "{msg}");
+    assert!(
+        crate::act::watch::Watch::after(
+            &change,
+            &serde_json::Value::Null,
+            s.time,
+            chrono::Duration::seconds(60),
+            true
+        )
+        .is_none()
+    );
+    drop(audit);
+    let v = verify_file(&dir.path().join(crate::act::audit::FILE_NAME)).unwrap();
+    let applied = &v.entries.last().unwrap().record;
+    assert_eq!(applied.target, key);
+    assert_eq!(applied.before["workload"], "boutique/cartservice");
+    assert_eq!(applied.before["server"], server.as_str());
+    // The next action on cartservice (another eviction, or a scale) waits for the cooldown.
+    let past = [PastAction { time: s.time, target: "boutique/cartservice".into(), replica_delta: 0 }];
+    let later = s.time + chrono::Duration::seconds(30);
+    let v = Guardrails::default().check(&change, &s, "demo", &past, later);
+    assert_eq!(v.iter().map(|x| x.rule).collect::<Vec<_>>(), ["cooldown"]);
+    let scale = Change::Scale { workload: "boutique/cartservice".into(), replicas: 3 };
+    assert!(
+        Guardrails::default().check(&scale, &s, "demo", &past, later).iter().any(|x| x.rule == "cooldown")
+    );
+}

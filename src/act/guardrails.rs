@@ -85,7 +85,14 @@ impl Guardrails {
             );
         }
         // Past actions are recorded by key (`namespace/name`); a change may name a bare workload.
+        // An eviction is an action on the pod's workload: it disrupts it, and an earlier change
+        // to the workload (or eviction of another of its pods) must have settled first.
         let target = match change {
+            Change::Evict { pod, .. } => snap
+                .pod_index(pod)
+                .and_then(|i| snap.pods[i].workload)
+                .map(|w| snap.workloads[w].key())
+                .unwrap_or_else(|| pod.clone()),
             Change::Scale { workload, .. } | Change::HpaBounds { workload, .. } => snap
                 .workload_index(workload)
                 .map(|w| snap.workloads[w].key())
@@ -192,6 +199,16 @@ impl Guardrails {
             Change::Cordon { server, .. } => {
                 if snap.server_index(server).is_none() {
                     push("target", format!("no server {server} in the twin"));
+                }
+            }
+            Change::Evict { pod, .. } => {
+                let Some(i) = snap.pod_index(pod) else {
+                    push("target", format!("no pod {pod} in the twin"));
+                    return v;
+                };
+                self.check_namespace(&snap.pods[i].namespace, &mut push);
+                if let Err(why) = crate::advise::rebalance::evictable(snap, i) {
+                    push("disruption", why);
                 }
             }
         }

@@ -1,9 +1,11 @@
 //! Applying a `Change` to a real cluster through the Kubernetes API: RBAC asked first
 //! (SelfSubjectAccessReview) so the console never offers what the API will refuse, then a
 //! server-side dry run, then the same request for real — merge patches with field manager
-//! `twintop` on the scale subresource, the HPA, or the node. Scale and HPA patches carry the
-//! `metadata.resourceVersion` read when the operator approved, so an object that changed since
-//! is refused with 409 Conflict (reported as such, never retried) instead of overwritten.
+//! `twintop` on the scale subresource, the HPA, or the node; for a pod move, a policy/v1
+//! Eviction (which honours PodDisruptionBudgets: 429 when one allows no disruption now). Scale
+//! and HPA patches carry the `metadata.resourceVersion` read when the operator approved, so an
+//! object that changed since is refused with 409 Conflict (reported as such, never retried)
+//! instead of overwritten.
 
 use crate::change::Change;
 use crate::source::feeder::ApplyError;
@@ -18,6 +20,8 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 
 pub const FIELD_MANAGER: &str = "twintop";
+/// How long an eviction may be retried (the client retries 429s) before it is reported.
+pub const EVICTION_PATIENCE: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Which object a workload change goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,8 +30,25 @@ pub enum WorkloadKind {
     StatefulSet,
 }
 
-/// The API request a change becomes: (group, resource, subresource, namespace, name).
-pub fn access_for(change: &Change, kind: WorkloadKind) -> (String, String, String, Option<String>, String) {
+/// What the API server is asked to allow for a change (a SelfSubjectAccessReview).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    pub group: String,
+    pub resource: String,
+    pub subresource: String,
+    pub namespace: Option<String>,
+    pub name: String,
+    pub verb: String,
+}
+
+/// The API request a change becomes.
+pub fn access_for(change: &Change, kind: WorkloadKind) -> Access {
+    let (group, resource, subresource, namespace, name) = target_for(change, kind);
+    let verb = if matches!(change, Change::Evict { .. }) { "create" } else { "patch" };
+    Access { group, resource, subresource, namespace, name, verb: verb.into() }
+}
+
+fn target_for(change: &Change, kind: WorkloadKind) -> (String, String, String, Option<String>, String) {
     match change {
         Change::Scale { workload, .. } => {
             let (ns, name) = split_key(workload);
@@ -42,6 +63,10 @@ pub fn access_for(change: &Change, kind: WorkloadKind) -> (String, String, Strin
             ("autoscaling".into(), "horizontalpodautoscalers".into(), String::new(), Some(ns), name)
         }
         Change::Cordon { server, .. } => (String::new(), "nodes".into(), String::new(), None, server.clone()),
+        Change::Evict { pod, .. } => {
+            let (ns, name) = split_key(pod);
+            (String::new(), "pods".into(), "eviction".into(), Some(ns), name)
+        }
     }
 }
 
@@ -52,9 +77,10 @@ fn split_key(key: &str) -> (String, String) {
     }
 }
 
-/// Asks the API server whether the current user may `patch` what `change` touches.
+/// Asks the API server whether the current user may `patch` what `change` touches (`create`
+/// an eviction, for an eviction).
 pub async fn can_apply(client: &Client, change: &Change, kind: WorkloadKind) -> Result<bool, String> {
-    let (group, resource, subresource, namespace, name) = access_for(change, kind);
+    let Access { group, resource, subresource, namespace, name, verb } = access_for(change, kind);
     let review = SelfSubjectAccessReview {
         spec: SelfSubjectAccessReviewSpec {
             resource_attributes: Some(ResourceAttributes {
@@ -63,7 +89,7 @@ pub async fn can_apply(client: &Client, change: &Change, kind: WorkloadKind) -> 
                 subresource: (!subresource.is_empty()).then_some(subresource),
                 namespace,
                 name: Some(name),
-                verb: Some("patch".into()),
+                verb: Some(verb),
                 ..Default::default()
             }),
             ..Default::default()
@@ -106,7 +132,7 @@ pub async fn read_version(
                 .map_err(|e| describe(&e, workload).to_string())?;
             Ok(hpa.metadata.resource_version)
         }
-        Change::Cordon { .. } => Ok(None),
+        Change::Cordon { .. } | Change::Evict { .. } => Ok(None),
     }
 }
 
@@ -162,6 +188,64 @@ pub async fn apply(
                 .map_err(|e| describe(&e, server))?;
             Ok(format!("{prefix}node {server} {}", if *cordon { "cordoned" } else { "uncordoned" }))
         }
+        Change::Evict { pod, server, .. } => {
+            let (ns, name) = split_key(pod);
+            if ![&ns, &name].iter().all(|s| is_dns_name(s)) {
+                return Err(ApplyError::Failed(format!(
+                    "{} is not a valid pod name",
+                    crate::text::escape(pod)
+                )));
+            }
+            // The policy/v1 Eviction as `kubectl drain` sends it, with the dry run both in the
+            // query and in the delete options (which the eviction subresource reads). Built
+            // by hand: kube's `Api::evict` sends no apiVersion/kind and snake_case options.
+            let mut body = json!({
+                "apiVersion": "policy/v1",
+                "kind": "Eviction",
+                "metadata": {"name": name, "namespace": ns},
+            });
+            if dry_run {
+                body["deleteOptions"] = json!({"dryRun": ["All"]});
+            }
+            let post = PostParams { dry_run, field_manager: Some(FIELD_MANAGER.into()) };
+            let req = kube::core::Request::new(format!("/api/v1/namespaces/{ns}/pods/{name}/eviction"))
+                .create(&post, body.to_string().into_bytes())
+                .map_err(|e| ApplyError::Failed(e.to_string()))?;
+            // kube's client retries a 429 for minutes; a budget that allows no disruption now
+            // will not change within an approval, so the operator hears of it in seconds.
+            match tokio::time::timeout(EVICTION_PATIENCE, client.request_text(req)).await {
+                Ok(r) => r.map_err(|e| describe_eviction(&e, pod))?,
+                Err(_) => {
+                    return Err(ApplyError::Failed(format!(
+                        "eviction of {} not accepted within {} s: the API server kept refusing it (429 — a PodDisruptionBudget allows no disruption now, or throttling); twintop stopped asking, check the pod before approving again",
+                        crate::text::escape(pod),
+                        EVICTION_PATIENCE.as_secs()
+                    )));
+                }
+            };
+            Ok(format!(
+                "{prefix}pod {pod} evicted from {server}; its controller recreates it and the scheduler places it"
+            ))
+        }
+    }
+}
+
+/// A Kubernetes object name (DNS subdomain): safe to put in a request path as it is.
+fn is_dns_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+}
+
+/// An eviction's API error: 429 is a PodDisruptionBudget saying not now.
+fn describe_eviction(e: &kube::Error, pod: &str) -> ApplyError {
+    match e {
+        kube::Error::Api(s) if s.code == 429 => ApplyError::Failed(format!(
+            "eviction of {} refused (429): a PodDisruptionBudget allows no disruption now ({}); nothing changed, try later",
+            crate::text::escape(pod),
+            crate::text::escape(&s.message)
+        )),
+        _ => describe(e, pod),
     }
 }
 

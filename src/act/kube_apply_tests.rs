@@ -1,6 +1,6 @@
 //! Against a recording HTTP server that answers like the API server: the exact PATCH bodies,
 //! the dry-run query, the field manager, the resourceVersion read at approval and carried by
-//! the patch, and 403/409 handling.
+//! the patch, and 403/409 handling; the eviction POST and its 429.
 
 use super::*;
 use std::sync::{Arc, Mutex};
@@ -194,4 +194,80 @@ async fn access_review_asks_for_patch_on_the_subresource() {
     let denied = r#"{"apiVersion":"authorization.k8s.io/v1","kind":"SelfSubjectAccessReview","spec":{},"status":{"allowed":false}}"#;
     let (url, _) = api_server(201, denied).await;
     assert!(!can_apply(&client(&url), &change, WorkloadKind::Deployment).await.unwrap());
+}
+
+const EVICTED: &str = r#"{"kind":"Status","apiVersion":"v1","status":"Success","code":201}"#;
+
+#[tokio::test]
+async fn evict_posts_a_policy_v1_eviction_with_dry_run_first() {
+    let (url, seen) = api_server(201, EVICTED).await;
+    let c = client(&url);
+    let change = Change::Evict {
+        pod: "boutique/cartservice-x7k2p".into(),
+        server: "r1-03".into(),
+        to: Some("r2-01".into()),
+    };
+    let dry = apply(&c, &change, WorkloadKind::Deployment, true, None).await.unwrap();
+    assert!(dry.starts_with("dry run:"), "{dry}");
+    let done = apply(&c, &change, WorkloadKind::Deployment, false, None).await.unwrap();
+    assert!(done.contains("evicted from r1-03"), "{done}");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    for s in &seen {
+        assert_eq!(s.method, "POST");
+        assert!(
+            s.path.starts_with("/api/v1/namespaces/boutique/pods/cartservice-x7k2p/eviction?"),
+            "{}",
+            s.path
+        );
+        assert!(s.path.contains("fieldManager=twintop"), "{}", s.path);
+        let body: serde_json::Value = serde_json::from_str(&s.body).unwrap();
+        assert_eq!(body["apiVersion"], "policy/v1");
+        assert_eq!(body["kind"], "Eviction");
+        assert_eq!(body["metadata"], json!({"name": "cartservice-x7k2p", "namespace": "boutique"}));
+    }
+    assert!(seen[0].path.contains("dryRun=All"), "{}", seen[0].path);
+    let dry_body: serde_json::Value = serde_json::from_str(&seen[0].body).unwrap();
+    assert_eq!(dry_body["deleteOptions"], json!({"dryRun": ["All"]}));
+    assert!(!seen[1].path.contains("dryRun"), "{}", seen[1].path);
+    assert!(!seen[1].body.contains("dryRun"), "{}", seen[1].body);
+}
+
+#[tokio::test]
+async fn a_disruption_budget_refusal_is_reported() {
+    let pdb = r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"Cannot evict pod as it would violate the pod's disruption budget.","reason":"TooManyRequests","code":429}"#;
+    let (url, seen) = api_server(429, pdb).await;
+    let change = Change::Evict { pod: "boutique/cartservice-x7k2p".into(), server: "r1-03".into(), to: None };
+    // Without the client's retries: the answer itself.
+    let mut cfg = kube::Config::new(url.parse().unwrap());
+    cfg.default_retry = false;
+    let once = Client::try_from(cfg).unwrap();
+    let e = apply(&once, &change, WorkloadKind::Deployment, false, None).await.unwrap_err().to_string();
+    assert!(e.contains("429") && e.contains("PodDisruptionBudget") && e.contains("nothing changed"), "{e}");
+    assert!(e.contains("disruption budget"), "the server's own words are kept: {e}");
+    // With them (as the console's client has): reported after EVICTION_PATIENCE (15 s), not
+    // after the minutes of backoff the client would spend.
+    seen.lock().unwrap().clear();
+    let e =
+        apply(&client(&url), &change, WorkloadKind::Deployment, false, None).await.unwrap_err().to_string();
+    assert!(
+        e.contains("429") && e.contains("PodDisruptionBudget") && e.contains("not accepted within"),
+        "{e}"
+    );
+    assert!(seen.lock().unwrap().len() > 1, "the client did retry");
+}
+
+#[tokio::test]
+async fn access_review_asks_to_create_the_eviction() {
+    let allowed = r#"{"apiVersion":"authorization.k8s.io/v1","kind":"SelfSubjectAccessReview","spec":{},"status":{"allowed":true}}"#;
+    let (url, seen) = api_server(201, allowed).await;
+    let change = Change::Evict { pod: "boutique/cartservice-x7k2p".into(), server: "r1-03".into(), to: None };
+    assert!(can_apply(&client(&url), &change, WorkloadKind::Deployment).await.unwrap());
+    let body: serde_json::Value = serde_json::from_str(&seen.lock().unwrap()[0].body).unwrap();
+    let ra = &body["spec"]["resourceAttributes"];
+    assert_eq!(ra["verb"], "create");
+    assert_eq!(ra["resource"], "pods");
+    assert_eq!(ra["subresource"], "eviction");
+    assert_eq!(ra["namespace"], "boutique");
+    assert_eq!(ra["name"], "cartservice-x7k2p");
 }

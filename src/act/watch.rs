@@ -45,9 +45,20 @@ pub enum Verdict {
     },
 }
 
+/// Why a change gets no rollback at all, to tell the operator when it is applied.
+pub fn no_rollback(change: &Change) -> Option<&'static str> {
+    match change {
+        Change::Evict { .. } => Some(
+            "no rollback: an eviction cannot be undone (the pod is gone and its replacement is the controller's), so there is no SLO watch",
+        ),
+        _ => None,
+    }
+}
+
 impl Watch {
     /// A watch for `applied`, with the rollback derived from the prior state recorded in the
-    /// audit log (`before`). None when the change has nothing to roll back to.
+    /// audit log (`before`). None when the change has nothing to roll back to: an eviction
+    /// cannot be undone (see `no_rollback`), and no change is invented to stand for it.
     pub fn after(
         applied: &Change,
         before: &serde_json::Value,
@@ -65,7 +76,7 @@ impl Watch {
                 let max = before.get("max")?.as_u64()? as u32;
                 (workload.clone(), Change::HpaBounds { workload: workload.clone(), min, max })
             }
-            Change::Cordon { .. } => return None,
+            Change::Cordon { .. } | Change::Evict { .. } => return None,
         };
         Some(Watch {
             workload,

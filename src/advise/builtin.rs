@@ -1,9 +1,11 @@
 //! The built-in advisors (no network): reactive — HPA-like desired replicas from SLO breaches
 //! and CPU use against requests; predictive — the same, ahead of a peak the forecaster sees in
-//! a workload's request rate, scheduled before it; and placement — cordon servers running hot
-//! so nothing new lands on them.
+//! a workload's request rate, scheduled before it; and placement — a few pod moves (evictions)
+//! off servers running hot, through the placement optimizer, else a cordon so nothing new
+//! lands on them.
 
 use super::proposal::Candidate;
+use super::rebalance;
 use super::validate::Guardrails;
 use crate::change::Change;
 use crate::twin::kpi::{SloState, server_utilization, slo_state};
@@ -19,8 +21,10 @@ pub const DEFAULT_TARGET_UTIL: f64 = 0.7;
 const TOLERANCE: f64 = 0.1;
 /// A server this busy (CPU share of allocatable) is hot.
 pub const HOT_SERVER_CPU: f64 = 0.9;
-/// At most this many cordons per run.
+/// At most this many hot servers are acted on per run.
 const MAX_CORDONS: usize = 2;
+/// At most this many pod moves per run: nobody approves moving everything at once.
+pub const MAX_MOVES: usize = 3;
 
 /// A service's CPU use as a share of its pods' requests, and the share it is scaled to (its
 /// HPA's CPU target, else `DEFAULT_TARGET_UTIL`). `None` for non-services: batch and data
@@ -162,31 +166,70 @@ pub fn predictive(
     out
 }
 
-/// Cordon proposals for the hottest servers.
+/// Placement advice for servers running hot: up to `MAX_MOVES` pod evictions chosen by the
+/// placement optimizer on measured use (`rebalance`), one proposal each; a hot server no move
+/// relieves gets the cordon proposal instead, so nothing new lands on it.
 pub fn placement(snap: &Snapshot) -> Vec<Candidate> {
     let utils = server_utilization(snap);
-    let mut hot: Vec<(usize, f64)> = utils
-        .iter()
-        .enumerate()
-        .filter(|(i, u)| u.cpu >= HOT_SERVER_CPU && snap.servers[*i].schedulable)
-        .map(|(i, u)| (i, u.cpu))
-        .collect();
+    let mut hot: Vec<(usize, f64)> =
+        utils.iter().enumerate().filter(|(_, u)| u.cpu >= HOT_SERVER_CPU).map(|(i, u)| (i, u.cpu)).collect();
     hot.sort_by(|a, b| b.1.total_cmp(&a.1));
-    hot.into_iter()
-        .take(MAX_CORDONS)
-        .map(|(i, cpu)| {
-            let s = &snap.servers[i];
-            let pods = snap.server_status[i].pods;
-            Candidate::new(
-                PLACEMENT,
-                Change::Cordon { server: s.name.clone(), cordon: true },
-                format!(
-                    "CPU at {:.0} % of allocatable with {pods} pods: cordon so no new pod lands on it.",
-                    cpu * 100.0
-                ),
+    hot.truncate(MAX_CORDONS);
+    if hot.is_empty() {
+        return Vec::new();
+    }
+    let hot_idx: Vec<usize> = hot.iter().map(|h| h.0).collect();
+    let moves = rebalance::moves_off(snap, &hot_idx, MAX_MOVES, 1);
+    let (before, after) = rebalance::figures_after(snap, &moves);
+    let mut out = Vec::new();
+    for m in &moves {
+        let pod = &snap.pods[m.pod];
+        let key = format!("{}/{}", pod.namespace, pod.name);
+        let (from, to) = (&snap.servers[m.from].name, &snap.servers[m.to].name);
+        let owner = pod.workload.map(|w| snap.workloads[w].key()).unwrap_or_default();
+        let together = if moves.len() > 1 {
+            format!(
+                " With {} moves: {from} {:.0} % → {:.0} % CPU, RUB {:.2} → {:.2}.",
+                if moves.len() == 2 { "both".to_string() } else { format!("all {}", moves.len()) },
+                before.cpu[m.from] * 100.0,
+                after.cpu[m.from] * 100.0,
+                before.rub,
+                after.rub
             )
-        })
-        .collect()
+        } else {
+            String::new()
+        };
+        let alone = rebalance::figures_after(snap, std::slice::from_ref(m));
+        out.push(Candidate::new(
+            PLACEMENT,
+            Change::Evict { pod: key, server: from.clone(), to: Some(to.clone()) },
+            format!(
+                "{from} runs at {:.0} % CPU of allocatable: the placement optimizer moves this {owner} pod to {to} \
+                 ({from} → {:.0} % CPU, {to} {:.0} % → {:.0} %).{together} Kubernetes cannot move a pod: \
+                 it is evicted and its controller recreates it; the scheduler decides where.",
+                before.cpu[m.from] * 100.0,
+                alone.1.cpu[m.from] * 100.0,
+                before.cpu[m.to] * 100.0,
+                alone.1.cpu[m.to] * 100.0,
+            ),
+        ));
+    }
+    for (i, cpu) in hot {
+        let s = &snap.servers[i];
+        if moves.iter().any(|m| m.from == i) || !s.schedulable {
+            continue;
+        }
+        let pods = snap.server_status[i].pods;
+        out.push(Candidate::new(
+            PLACEMENT,
+            Change::Cordon { server: s.name.clone(), cordon: true },
+            format!(
+                "CPU at {:.0} % of allocatable with {pods} pods and no pod move that relieves it: cordon so no new pod lands on it.",
+                cpu * 100.0
+            ),
+        ));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -232,7 +275,72 @@ mod tests {
     }
 
     #[test]
-    fn placement_cordons_only_hot_servers() {
+    fn placement_leaves_a_cluster_without_hot_servers_alone() {
         assert!(placement(&small_twin()).is_empty());
+    }
+
+    /// The demo during its hot-server incident (seed 1), a few seconds in.
+    fn demo_hot() -> (std::sync::Arc<Snapshot>, String) {
+        use crate::demo::{DemoPreset, DemoTwin, HOT_SERVER};
+        let start = chrono::DateTime::<chrono::Utc>::from_timestamp(1_700_000_000, 0).unwrap();
+        let mut demo = DemoTwin::starting_at(DemoPreset::Dc, 1, start);
+        demo.skip_to(HOT_SERVER.start - 20);
+        let snap = demo.warm_snapshot(30);
+        (snap, demo.hot_server_name().to_string())
+    }
+
+    #[test]
+    fn placement_evicts_a_few_pods_off_the_hot_server_each_valid() {
+        let (snap, hot) = demo_hot();
+        let h = snap.server_index(&hot).unwrap();
+        assert!(server_utilization(&snap)[h].cpu >= HOT_SERVER_CPU, "the incident is on");
+        let c = placement(&snap);
+        let evictions: Vec<_> = c.iter().filter(|c| matches!(c.action, Some(Change::Evict { .. }))).collect();
+        assert!(!evictions.is_empty() && evictions.len() <= MAX_MOVES, "{c:#?}");
+        let mut owners = Vec::new();
+        for e in &evictions {
+            let Some(Change::Evict { pod, server, to: Some(to) }) = &e.action else { panic!("{e:?}") };
+            assert_eq!(server, &hot, "{e:?}");
+            assert_ne!(to, &hot);
+            let change = e.action.as_ref().unwrap();
+            let checked = crate::advise::validate::validate(&snap, change, &Guardrails::default());
+            assert_eq!(checked.as_ref(), Ok(change), "{e:?}");
+            owners.push(snap.pods[snap.pod_index(pod).unwrap()].workload);
+            assert!(e.reason.contains("evicted"), "{}", e.reason);
+        }
+        owners.sort();
+        owners.dedup();
+        assert_eq!(owners.len(), evictions.len(), "one eviction per workload");
+        // No cordon of a server the moves relieve.
+        assert!(c.iter().all(|c| c.action != Some(Change::Cordon { server: hot.clone(), cordon: true })));
+        // Assessed: valid, predicted to cool the hot server.
+        let record = crate::advise::TrackRecord::default();
+        let ctx = crate::advise::Context {
+            guardrails: Guardrails::default(),
+            evaluator: &crate::advise::AnalyticEvaluator::default(),
+            seeds: crate::advise::default_seeds(),
+            record: &record,
+            pending: &[],
+        };
+        let out = crate::advise::assess(&snap, evictions.into_iter().cloned().collect(), &ctx);
+        for p in &out {
+            assert_eq!(p.status, crate::advise::Status::Valid, "{p:?}");
+            let cpu = p.predicted.as_ref().and_then(|x| x.server_cpu).expect("server CPU predicted");
+            assert!(cpu.after.mean < cpu.before.mean, "{p:?}");
+        }
+    }
+
+    #[test]
+    fn a_hot_server_no_move_relieves_is_cordoned() {
+        let (mut snap, hot) = demo_hot();
+        let h = snap.server_index(&hot).unwrap();
+        // Every other server cordoned: nowhere to move to.
+        let s = std::sync::Arc::make_mut(&mut snap);
+        for (i, srv) in s.servers.iter_mut().enumerate() {
+            srv.schedulable = i == h;
+        }
+        let c = placement(&snap);
+        assert!(c.iter().all(|c| !matches!(c.action, Some(Change::Evict { .. }))), "{c:#?}");
+        assert!(c.iter().any(|c| c.action == Some(Change::Cordon { server: hot.clone(), cordon: true })));
     }
 }

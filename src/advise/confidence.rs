@@ -98,6 +98,7 @@ mod tests {
             slo_violations: ba(vb, va),
             cost_per_hour: ba(1.0, 1.0),
             rub: ba(0.5, 0.5),
+            server_cpu: None,
             improved_seeds: improved,
         }
     }

@@ -1,8 +1,12 @@
 //! Predicting a change's effect on the twin. `Evaluator` is the seam: the request-level
 //! simulator can implement it; until then `AnalyticEvaluator` does, with an M/M/c (Erlang C)
-//! queue per workload over the call graph, calibrated on the twin's own figures.
+//! queue per workload over the call graph, calibrated on the twin's own figures. An eviction
+//! keeps the workload's pod count, so its p99 is predicted unchanged (the model has no CPU
+//! contention between pods of one server); what it predicts is the servers' RUB and the CPU of
+//! the server it relieves, the pod's share of use moving to where the twin expects it.
 
 use super::proposal::{BeforeAfter, Prediction, Spread};
+use super::rebalance;
 use super::validate::{free_capacity, place_pods};
 use crate::change::Change;
 use crate::twin::kpi::{ServerUtil, rub};
@@ -147,6 +151,9 @@ impl Evaluator for AnalyticEvaluator {
                 snap.workload_index(workload).into_iter().collect()
             }
             Change::Cordon { server, .. } => workloads_on_server(snap, server),
+            Change::Evict { pod, .. } => {
+                snap.pod_index(pod).and_then(|i| snap.pods[i].workload).into_iter().collect()
+            }
         };
         let callees: Vec<Vec<usize>> = (0..n)
             .map(|a| {
@@ -181,7 +188,8 @@ impl Evaluator for AnalyticEvaluator {
             let worst = |v: &[Option<f64>]| target_ws.iter().filter_map(|&w| v[w]).fold(0.0, f64::max);
             let (tb, ta) = (worst(&before), worst(&after));
             let (vb, va) = (violations(snap, &before), violations(snap, &after));
-            if va < vb || (va == vb && ta <= tb * MATERIAL) {
+            // Nothing measured (no p99 on the targets) is no improvement.
+            if va < vb || (va == vb && tb > 0.0 && ta <= tb * MATERIAL) {
                 improved += 1;
             }
             p99_b.push(tb);
@@ -190,8 +198,14 @@ impl Evaluator for AnalyticEvaluator {
             slo_a.push(va as f64);
         }
         let (cost_b, cost_a) = cost_per_hour(snap, &pods_after);
-        let (rub_b, rub_a) = rub_before_after(snap, &pods_after);
         let fixed = |b: f64, a: f64| BeforeAfter { before: Spread::of(&[b]), after: Spread::of(&[a]) };
+        let (rub_b, rub_a, server_cpu) = match evict_effect(snap, change) {
+            Some((rub_b, rub_a, cpu_b, cpu_a)) => (rub_b, rub_a, Some(fixed(cpu_b, cpu_a))),
+            None => {
+                let (b, a) = rub_before_after(snap, &pods_after);
+                (b, a, None)
+            }
+        };
         Prediction {
             model: "analytic".into(),
             seeds: seeds.len(),
@@ -200,6 +214,7 @@ impl Evaluator for AnalyticEvaluator {
             slo_violations: BeforeAfter { before: Spread::of(&slo_b), after: Spread::of(&slo_a) },
             cost_per_hour: fixed(cost_b, cost_a),
             rub: fixed(rub_b, rub_a),
+            server_cpu,
             improved_seeds: improved,
         }
     }
@@ -301,10 +316,23 @@ fn pods_after(snap: &Snapshot, change: &Change) -> Vec<Option<u32>> {
                 }
             }
         }
-        // Cordoning keeps every pod where it is; only future scheduling changes.
-        Change::Cordon { .. } => {}
+        // Cordoning keeps every pod where it is; only future scheduling changes. An evicted pod
+        // is replaced (one pod fewer only while the replacement starts).
+        Change::Cordon { .. } | Change::Evict { .. } => {}
     }
     out
+}
+
+/// An eviction's effect on the servers, the pod taking its share of use to where the twin
+/// expects it: (RUB before, after, CPU share of its server before, after). `None` for other
+/// changes, or when the pod or a server for it is not in the twin.
+fn evict_effect(snap: &Snapshot, change: &Change) -> Option<(f64, f64, f64, f64)> {
+    let Change::Evict { pod, to, .. } = change else { return None };
+    let i = snap.pod_index(pod)?;
+    let from = snap.pods[i].server?;
+    let to = rebalance::expected_server(snap, i, to.as_deref())?;
+    let (b, a) = rebalance::figures_after(snap, &[rebalance::PodMove { pod: i, from, to }]);
+    Some((b.rub, a.rub, b.cpu[from], a.cpu[from]))
 }
 
 /// Hourly cost of the pods' requests: a pod costs its larger share (CPU or memory) of the

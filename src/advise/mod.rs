@@ -10,6 +10,7 @@ pub mod evaluate;
 pub mod llm;
 pub mod outcome;
 pub mod proposal;
+pub mod rebalance;
 pub mod record;
 pub mod sim_eval;
 #[cfg(test)]

@@ -51,6 +51,7 @@ pub fn target_of(c: &Change) -> &str {
     match c {
         Change::Scale { workload, .. } | Change::HpaBounds { workload, .. } => workload,
         Change::Cordon { server, .. } => server,
+        Change::Evict { pod, .. } => pod,
     }
 }
 
@@ -101,6 +102,9 @@ pub struct Prediction {
     /// Cost of the pods' requests per hour, in the servers' price unit.
     pub cost_per_hour: BeforeAfter,
     pub rub: BeforeAfter,
+    /// CPU share of allocatable of the server a placement change relieves (evictions only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_cpu: Option<BeforeAfter>,
     /// Seeds in which the change cut SLO violations, or cut the target's p99 by at least 20 %
     /// without adding violations.
     pub improved_seeds: usize,

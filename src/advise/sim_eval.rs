@@ -1,5 +1,8 @@
 //! The simulator as the advisors' evaluator: the twin becomes a request-level scenario
 //! (`sim::from_snapshot`), the change is applied to a copy, and both run on the same seeds.
+//! An eviction starts the pod on the server the twin expects instead; load no pod explains (a
+//! runaway process on a hot server) is not in the scenario, so the simulator sees only the
+//! pod's own share of a hot server's relief.
 
 use super::evaluate::{Evaluator, MATERIAL};
 use super::proposal::{BeforeAfter, Prediction, Spread};
@@ -50,6 +53,21 @@ pub fn apply_to_scenario(sc: &mut Scenario, snap: &Snapshot, change: &Change) ->
             g.schedulable = !cordon;
             true
         }
+        // The pod starts where the twin expects its replacement (or, with no expectation, is
+        // left to the simulator's scheduler) instead of on the server it is evicted from.
+        Change::Evict { pod, server, to } => {
+            let Some(i) = snap.pod_index(pod) else { return false };
+            let Some(k) = snap.pods[i].workload.map(|w| snap.workloads[w].key()) else { return false };
+            let Some(s) = sc.services.iter_mut().find(|s| s.name == k) else { return false };
+            let Some(at) = s.initial_servers.iter().position(|n| n == server) else { return false };
+            match to {
+                Some(t) => s.initial_servers[at] = t.clone(),
+                None => {
+                    s.initial_servers.remove(at);
+                }
+            }
+            true
+        }
     }
 }
 
@@ -67,6 +85,12 @@ fn targets(snap: &Snapshot, change: &Change) -> Vec<String> {
             v.dedup();
             v
         }
+        Change::Evict { pod, .. } => snap
+            .pod_index(pod)
+            .and_then(|i| snap.pods[i].workload)
+            .map(|w| snap.workloads[w].key())
+            .into_iter()
+            .collect(),
     }
 }
 
@@ -122,6 +146,7 @@ impl Evaluator for SimEvaluator {
             slo_violations: pair(|f| f.1),
             cost_per_hour: pair(|f| f.2),
             rub: pair(|f| f.3),
+            server_cpu: None,
             improved_seeds: improved,
         }
     }

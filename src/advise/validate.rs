@@ -115,6 +115,39 @@ pub fn validate(snap: &Snapshot, change: &Change, g: &Guardrails) -> Result<Chan
             }
             Ok(change.clone())
         }
+        Change::Evict { pod, server, to } => {
+            let shown: String = pod.chars().take(80).collect();
+            let i = snap.pod_index(pod).ok_or_else(|| format!("no pod `{shown}` in the twin"))?;
+            let p = &snap.pods[i];
+            let on = p.server.map(|s| snap.servers[s].name.as_str());
+            if on != Some(server.as_str()) {
+                return Err(format!(
+                    "pod {shown} runs on {}, not on {}",
+                    on.unwrap_or("no server"),
+                    server.chars().take(80).collect::<String>()
+                ));
+            }
+            super::rebalance::evictable(snap, i)?;
+            if let Some(to) = to {
+                let shown_to: String = to.chars().take(80).collect();
+                let t = snap
+                    .server_index(to)
+                    .ok_or_else(|| format!("no server named `{shown_to}` in the twin"))?;
+                if to == server {
+                    return Err(format!("pod {shown} already runs on {shown_to}"));
+                }
+                if !snap.servers[t].schedulable {
+                    return Err(format!("{shown_to} is cordoned: the replacement cannot land there"));
+                }
+                if !p.requests.fits_in(&free_capacity(snap)[t]) {
+                    return Err(format!(
+                        "{shown_to} has no room for the pod's requests ({:.0}m CPU, {:.0} MiB)",
+                        p.requests.cpu_m, p.requests.mem_mib
+                    ));
+                }
+            }
+            Ok(change.clone())
+        }
     }
 }
 
@@ -246,5 +279,39 @@ mod tests {
         assert!(err.contains("guardrail"), "{err}");
         let g = Guardrails { max_cordoned_share: 0.5, ..Guardrails::default() };
         assert!(validate(&small_twin(), &Change::Cordon { server: "s1".into(), cordon: true }, &g).is_ok());
+    }
+
+    #[test]
+    fn an_eviction_needs_the_pod_where_it_is_a_replica_to_spare_and_room_where_it_goes() {
+        let evict = |pod: &str, server: &str, to: Option<&str>| Change::Evict {
+            pod: pod.into(),
+            server: server.into(),
+            to: to.map(String::from),
+        };
+        assert!(ok(evict("shop/api-0", "s2", Some("s4"))).is_ok());
+        assert!(ok(evict("shop/api-0", "s2", None)).is_ok());
+        let cases = [
+            (evict("shop/ghost", "s2", None), "no pod `shop/ghost`"),
+            (evict("shop/api-0", "s3", Some("s4")), "runs on s2, not on s3"),
+            (evict("shop/api-0", "s2", Some("s9")), "no server named `s9`"),
+            (evict("shop/api-0", "s2", Some("s2")), "already runs on s2"),
+            (evict("shop/big-6", "s1", Some("s4")), "only replica of Deployment shop/big"),
+        ];
+        for (c, want) in cases {
+            let err = ok(c.clone()).expect_err(&format!("{c} must be rejected"));
+            assert!(err.contains(want), "{c}: {err}");
+        }
+        let sts = crate::advise::testkit::small_twin_with(|w| {
+            if w.name == "big" {
+                w.kind = crate::twin::WorkloadKind::StatefulSet;
+            }
+        });
+        let err = validate(&sts, &evict("shop/big-6", "s1", None), &Guardrails::default()).unwrap_err();
+        assert!(err.contains("only replica of StatefulSet"), "{err}");
+        let mut full = (*small_twin()).clone();
+        full.server_status[3].requested = full.servers[3].allocatable;
+        let err =
+            validate(&full, &evict("shop/api-0", "s2", Some("s4")), &Guardrails::default()).unwrap_err();
+        assert!(err.contains("s4 has no room"), "{err}");
     }
 }

@@ -205,6 +205,8 @@ fn short(c: &crate::change::Change) -> String {
         Change::HpaBounds { min, max, .. } => format!("HPA min {min} max {max}"),
         Change::Cordon { cordon: true, .. } => "cordon".into(),
         Change::Cordon { cordon: false, .. } => "uncordon".into(),
+        Change::Evict { to: Some(to), .. } => format!("evict (twin expects it on {to})"),
+        Change::Evict { to: None, .. } => "evict".into(),
     }
 }
 

@@ -229,7 +229,41 @@ impl DemoTwin {
                 }
                 Ok(format!("{server}: cordoned {before} → {cordon}"))
             }
+            Change::Evict { pod, to, .. } => self.evict(pod, to.as_deref(), dry_run),
         }
+    }
+
+    /// An eviction: the pod goes and its workload's controller creates a replacement at once,
+    /// placed on `to` when that server takes it (as the twin expected), else by the scheduler.
+    /// The demo has no PodDisruptionBudgets; the real API may refuse with 429.
+    fn evict(&mut self, pod: &str, to: Option<&str>, dry_run: bool) -> Result<String, String> {
+        let (ns, name) = pod.split_once('/').ok_or_else(|| format!("{pod}: give namespace/name"))?;
+        let found = self.workloads.iter().enumerate().find_map(|(w, dw)| {
+            (dw.w().namespace == ns).then(|| dw.pods.iter().position(|p| p.name == name).map(|i| (w, i)))?
+        });
+        let (w, i) = found.ok_or_else(|| format!("no pod named {pod}"))?;
+        let from = self.servers[self.workloads[w].pods[i].server].name.clone();
+        if dry_run {
+            return Ok(format!("{pod}: would be evicted from {from}"));
+        }
+        self.workloads[w].pods.remove(i);
+        let req = self.workloads[w].w().requests;
+        let requested = self.requested_by_server();
+        let wanted = to.and_then(|t| self.servers.iter().position(|s| s.name == t)).filter(|&s| {
+            self.servers[s].schedulable
+                && !self.failed.contains(&s)
+                && requested[s].add(&req).fits_in(&self.servers[s].allocatable)
+        });
+        let Some(s) = wanted.or_else(|| self.schedule(&req, &requested)) else {
+            self.dirty = true;
+            return Ok(format!("{pod}: evicted from {from}; no server has room for its replacement"));
+        };
+        let dw = &mut self.workloads[w];
+        let new = format!("{}-{}", dw.w().name, pod_suffix(self.seed, w as u64, dw.next_pod as u64));
+        dw.next_pod += 1;
+        dw.pods.push(DemoPod { name: new.clone(), server: s, ready_at: self.tick + POD_STARTUP_TICKS });
+        self.dirty = true;
+        Ok(format!("{pod}: evicted from {from}; replacement {ns}/{new} on {}", self.servers[s].name))
     }
 
     /// Takes a server out (its pods are rescheduled elsewhere), as a node failure would.

@@ -133,3 +133,39 @@ fn mec_preset_places_everything() {
     assert!(s.pods.iter().all(|p| p.server.is_some()));
     assert!(s.workloads.len() >= 20);
 }
+
+#[test]
+fn evicting_a_pod_moves_it_off_its_server_where_the_twin_expects() {
+    let start = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap();
+    let mut demo = DemoTwin::starting_at(DemoPreset::Dc, 1, start);
+    let s = demo.warm_snapshot(10);
+    let w = s.workload_index("cartservice").unwrap();
+    let replicas = s.workloads[w].replicas;
+    assert!(replicas > 1);
+    let pod = s.pods_of_workload(w).next().unwrap();
+    let (key, from) = (format!("{}/{}", pod.namespace, pod.name), pod.server.unwrap());
+    // A server with none of its pods and room to spare.
+    let to = (0..s.servers.len())
+        .find(|&i| i != from && s.pods_of_workload(w).all(|p| p.server != Some(i)))
+        .unwrap();
+    let change = Change::Evict {
+        pod: key.clone(),
+        server: s.servers[from].name.clone(),
+        to: Some(s.servers[to].name.clone()),
+    };
+    assert!(demo.apply_change(&change, true).unwrap().contains("would be evicted"));
+    let msg = demo.apply_change(&change, false).unwrap();
+    assert!(msg.contains(&s.servers[to].name), "{msg}");
+    let mut store = TwinStore::default();
+    for _ in 0..10 {
+        store.apply_all(demo.step());
+    }
+    let after = store.snapshot();
+    assert!(after.pod_index(&key).is_none(), "the evicted pod is gone");
+    let w = after.workload_index("cartservice").unwrap();
+    assert_eq!(after.pods_of_workload(w).count() as u32, replicas, "its controller replaced it");
+    let to_i = after.server_index(&s.servers[to].name).unwrap();
+    assert_eq!(after.pods_of_workload(w).filter(|p| p.server == Some(to_i)).count(), 1);
+    assert_eq!(after.workload_status[w].ready, replicas, "and the replacement became ready");
+    assert!(demo.apply_change(&change, false).unwrap_err().contains("no pod"));
+}

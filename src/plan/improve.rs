@@ -34,12 +34,25 @@ const FULL_SCAN_PAIRS: usize = 400_000;
 const SAMPLE_SERVERS: usize = 128;
 
 pub fn improve(p: &Problem, current: &Assignment, max_moves: usize, seed: u64) -> Improvement {
+    improve_only(p, current, max_moves, seed, &vec![true; p.workloads.len()])
+}
+
+/// `improve`, moving only the workloads marked in `movable` (the others stay where they are and
+/// still count for capacity and balance): an advisor pins what it may not disrupt.
+pub fn improve_only(
+    p: &Problem,
+    current: &Assignment,
+    max_moves: usize,
+    seed: u64,
+    movable: &[bool],
+) -> Improvement {
     let topo = Topology::new(p);
     let adj = p.adjacency();
     let mut rng = SmallRng::seed_from_u64(seed);
     let mut st = State::new(p, &topo, &adj, Weights::default(), current);
     let (m, n) = (p.workloads.len(), p.servers.len());
-    let mut moved = vec![false; m];
+    // A workload not movable counts as already moved.
+    let mut moved: Vec<bool> = (0..m).map(|j| !movable.get(j).copied().unwrap_or(false)).collect();
     let mut moves = Vec::new();
     let mut servers: Vec<usize> = Vec::new();
     while moves.len() < max_moves {

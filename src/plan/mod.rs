@@ -14,7 +14,7 @@ mod state;
 mod tests;
 pub mod twin;
 
-pub use improve::{Improvement, Move, improve};
+pub use improve::{Improvement, Move, improve, improve_only};
 pub use metrics::{COMPLETION_MODEL, Metrics, evaluate};
 pub use optimize::{OptimizeOptions, optimize};
 pub use problem::{Assignment, Dependency, PlanServer, PlanWorkload, Problem, Topology};

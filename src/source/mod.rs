@@ -124,6 +124,10 @@ pub fn load_snapshot(args: &SourceArgs) -> anyhow::Result<Arc<Snapshot>> {
                 if let Some(n) = notice {
                     demo.add_notice(n);
                 }
+                // As in the console: the snapshot is taken `DEMO_WARMUP_TICKS` after this tick.
+                if let Some(t) = std::env::var("TWINTOP_DEMO_START_TICK").ok().and_then(|v| v.parse().ok()) {
+                    demo.skip_to(t);
+                }
                 return Ok(demo.warm_snapshot(DEMO_WARMUP_TICKS));
             }
             // The same warm-up as `warm_snapshot`, kept as a store so metrics can be laid over it.

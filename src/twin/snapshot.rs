@@ -154,6 +154,12 @@ impl Snapshot {
         }
     }
 
+    /// Finds a pod by `namespace/name`.
+    pub fn pod_index(&self, key: &str) -> Option<usize> {
+        let (ns, name) = key.split_once('/')?;
+        self.pods.iter().position(|p| p.namespace == ns && p.name == name)
+    }
+
     pub fn pods_of_workload(&self, w: usize) -> impl Iterator<Item = &Pod> {
         self.pods.iter().filter(move |p| p.workload == Some(w))
     }

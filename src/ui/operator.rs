@@ -340,7 +340,12 @@ impl Operator {
                     (Some(b), Some(a)) => a - b,
                     _ => 0,
                 };
-                Some(PastAction { time, target: e.record.target.clone(), replica_delta })
+                // An eviction counts on the workload its pod belonged to (recorded in `before`).
+                let target = match e.record.before.get("workload").and_then(|v| v.as_str()) {
+                    Some(w) => w.to_string(),
+                    None => e.record.target.clone(),
+                };
+                Some(PastAction { time, target, replica_delta })
             })
             .collect();
     }

@@ -158,7 +158,8 @@ impl KubeControl {
                     None => return Err(format!("no workload {workload} in the twin")),
                 }
             }
-            Change::Cordon { .. } => K::Deployment,
+            // Not workload objects: the kind is unused.
+            Change::Cordon { .. } | Change::Evict { .. } => K::Deployment,
         })
     }
 

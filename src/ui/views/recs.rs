@@ -686,6 +686,12 @@ pub fn before_after(change: &Change, snap: &Snapshot) -> String {
             let (a, b) = if *cordon { ("schedulable", "cordoned") } else { ("cordoned", "schedulable") };
             format!("{a} → {b}")
         }
+        Change::Evict { server, to, .. } => {
+            format!(
+                "evicted from {server} → recreated (twin expects {})",
+                to.as_deref().unwrap_or("the scheduler's pick")
+            )
+        }
     }
 }
 
