@@ -463,13 +463,20 @@ pub fn parse_when(text: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     Some(if today > now { today } else { today + chrono::Duration::days(1) })
 }
 
-/// Validation, prediction and scoring of one candidate, as the advisors' proposals get.
+/// Simulated seconds and seeds of a re-simulation on a key press (edit, what-if proposal,
+/// calendar, rollback). It runs on the UI thread, so it is kept to ≈25 ms in release (3 × 30 s
+/// of the demo twin, both variants) where the background advisors run 8 × 60 s.
+const RESIMULATE_HORIZON_S: u32 = 30;
+const RESIMULATE_SEEDS: u64 = 3;
+
+/// Validation, prediction (re-simulated) and scoring of one candidate, as the advisors'
+/// proposals get.
 fn reassess(snap: &Snapshot, c: Candidate, record: &TrackRecord) -> Proposal {
-    let evaluator = crate::advise::EvaluatorKind::default().build(crate::ui::run::CONSOLE_HORIZON_S);
+    let evaluator = crate::advise::EvaluatorKind::default().build(RESIMULATE_HORIZON_S);
     let ctx = Context {
         guardrails: crate::advise::Guardrails::default(),
         evaluator: evaluator.as_ref(),
-        seeds: crate::advise::default_seeds(),
+        seeds: (1..=RESIMULATE_SEEDS).collect(),
         record,
         pending: &[],
     };
