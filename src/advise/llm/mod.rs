@@ -12,6 +12,7 @@ pub mod sse;
 
 use crate::advise::proposal::Candidate;
 use crate::advise::validate::Guardrails;
+use crate::change::Change;
 use crate::twin::Snapshot;
 use chrono::{DateTime, Utc};
 use client::{ClientConfig, Exchange, Progress};
@@ -107,6 +108,14 @@ impl LlmAdvisor {
         };
         for c in &mut candidates {
             c.exchange = sha.clone();
+            // An eviction runs from the pod's server as the twin knows it; a pod the twin does
+            // not have keeps no server, and validation says so.
+            if let Some(Change::Evict { pod, server, .. }) = c.action.as_mut()
+                && let Some(p) = snap.pod_index(pod)
+                && let Some(s) = snap.pods[p].server
+            {
+                *server = snap.servers[s].name.clone();
+            }
         }
         Outcome { candidates, exchange, exchange_sha256: sha, exchange_file: file }
     }

@@ -179,6 +179,8 @@ pub fn candidate(a: &Value, source: &str, now: DateTime<Utc>) -> Candidate {
         },
         Some("cordon") => Some(Change::Cordon { server: name.clone(), cordon: true }),
         Some("uncordon") => Some(Change::Cordon { server: name.clone(), cordon: false }),
+        // The model names the pod only; the advisor fills in the server the twin has it on.
+        Some("evict") => Some(Change::Evict { pod: name.clone(), server: String::new(), to: None }),
         Some(other) => {
             problems.push(format!("unknown action {}", preview(other)));
             None
@@ -189,7 +191,11 @@ pub fn candidate(a: &Value, source: &str, now: DateTime<Utc>) -> Candidate {
         }
     };
     if let (Some(Value::String(k)), Some(c)) = (o.get("target_kind"), &change) {
-        let expected = if matches!(c, Change::Cordon { .. }) { "server" } else { "workload" };
+        let expected = match c {
+            Change::Cordon { .. } => "server",
+            Change::Evict { .. } => "pod",
+            _ => "workload",
+        };
         if k != expected {
             problems.push(format!("target_kind {} does not fit the action (needs {expected})", preview(k)));
         }

@@ -18,6 +18,7 @@ pub struct Answer {
 pub enum TargetKind {
     Workload,
     Server,
+    Pod,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -27,11 +28,14 @@ pub enum ActionKind {
     HpaBounds,
     Cordon,
     Uncordon,
+    /// Evict a pod from its server; its controller recreates it and the scheduler places it.
+    Evict,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Action {
-    /// The workload key `namespace/name` or the server name, exactly as in the data.
+    /// The workload key `namespace/name`, the server name, or for `evict` the pod
+    /// `namespace/name`, exactly as in the data.
     pub name: String,
     pub target_kind: TargetKind,
     pub action: ActionKind,

@@ -332,3 +332,40 @@ async fn timeout_and_cancellation() {
     assert_eq!(out.exchange.error.as_deref(), Some("cancelled"));
     assert!(out.candidates[0].problem.as_deref().unwrap().contains("cancelled"));
 }
+
+#[tokio::test]
+async fn an_eviction_names_a_pod_from_the_prompt_and_runs_from_the_server_the_twin_has_it_on() {
+    use crate::demo::{DemoPreset, DemoTwin, HOT_SERVER};
+    let mut demo = DemoTwin::new(DemoPreset::Dc, 1);
+    demo.skip_to(HOT_SERVER.start);
+    let snap = demo.warm_snapshot(30);
+    let hot = demo.hot_server_name().to_string();
+    // The prompt lists what could move off the hot server.
+    let data = super::prompt::summary(&snap, &Guardrails::default(), 6000);
+    let server = data["hot_servers"].as_array().unwrap().iter().find(|s| s["name"] == hot.as_str()).unwrap();
+    let pod = server["top_pods"][0].as_str().expect("a hot server lists its biggest pods").to_string();
+    let evict = |name: &str, kind: &str| {
+        serde_json::json!({"name": name, "target_kind": kind, "action": "evict", "replicas": null, "min_replicas": null,
+            "max_replicas": null, "time": null, "reason": "cool the hot server", "confidence": 60})
+    };
+    let answer = serde_json::json!({"actions": [evict(&pod, "pod"), evict("batch/no-such-pod", "pod"), evict(&pod, "workload")]});
+    let fake = fake_llm(vec![Reply::Content(answer.to_string())]).await;
+    let out = ask(&snap, &advisor(&fake.url, None, 5000)).await;
+    assert_eq!(out.candidates.len(), 3);
+    assert_eq!(
+        out.candidates[0].action,
+        Some(Change::Evict { pod: pod.clone(), server: hot.clone(), to: None }),
+        "the server comes from the twin, not the model"
+    );
+    let proposals = assess_all(&snap, out.candidates);
+    let of = |name: &str| proposals.iter().filter(|p| p.target == name).collect::<Vec<_>>();
+    assert!(of(&pod).iter().any(|p| p.status == Status::Valid), "{proposals:#?}");
+    let ghost = of("batch/no-such-pod");
+    assert_eq!(ghost.len(), 1);
+    assert_eq!(ghost[0].status, Status::Rejected, "a pod the twin does not have is rejected with a reason");
+    assert!(
+        proposals.iter().any(|p| p.status == Status::Rejected
+            && p.rejection.as_deref().unwrap_or_default().contains("target_kind")),
+        "an evict aimed at a workload kind is rejected: {proposals:#?}"
+    );
+}
