@@ -3,7 +3,7 @@
 
 use crate::advise::llm::client::Progress;
 use crate::advise::llm::prompt::PromptOptions;
-use crate::advise::llm::{self, LlmAdvisor, audit};
+use crate::advise::llm::{self, audit};
 use crate::advise::{
     Context, EvaluatorKind, Guardrails, Proposal, ProposalsDoc, Status, TrackRecord, assess, builtin, record,
 };
@@ -11,7 +11,6 @@ use crate::source::{self, SourceArgs};
 use crate::text::escape;
 use clap::Args;
 use std::io::IsTerminal;
-use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct AdviseArgs {
@@ -19,26 +18,9 @@ pub struct AdviseArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// Environment variable holding the LLM API key (never logged or saved).
-    #[arg(long, value_name = "VAR", default_value = "OPENAI_API_KEY")]
-    pub llm_key_env: String,
-
     /// Never call the LLM, even with --llm-url.
     #[arg(long)]
     pub llm_offline: bool,
-
-    /// Seconds to wait for the LLM's whole answer (one retry when nothing arrived).
-    #[arg(long, value_name = "SECS", default_value_t = 120)]
-    pub llm_timeout: u64,
-
-    /// Seconds to wait for the LLM's first byte, and at most between two chunks of a streamed
-    /// answer.
-    #[arg(long, value_name = "SECS", default_value_t = 60)]
-    pub llm_first_byte_timeout: u64,
-
-    /// Sampling temperature sent to the LLM.
-    #[arg(long, value_name = "T", default_value_t = 0.2)]
-    pub llm_temperature: f64,
 
     /// Print the Chat Completions request the LLM advisor would send, and send nothing.
     #[arg(long)]
@@ -69,7 +51,7 @@ pub fn run(src: &SourceArgs, a: &AdviseArgs) -> anyhow::Result<i32> {
     if a.llm_show_request {
         let o = PromptOptions {
             model: model.to_string(),
-            temperature: a.llm_temperature,
+            temperature: src.llm_temperature,
             ..PromptOptions::default()
         };
         let body = crate::advise::llm::prompt::request_body(&snap, &guardrails, &o);
@@ -87,14 +69,9 @@ pub fn run(src: &SourceArgs, a: &AdviseArgs) -> anyhow::Result<i32> {
             candidates.extend(builtin::predictive(&snap, &guardrails, chrono::Duration::seconds(1), 120));
         }
     }
-    match (&src.llm_url, a.llm_offline) {
-        (Some(url), false) => {
-            let mut advisor = LlmAdvisor::new(url, Some(model), Some(audit::exchanges_dir(&data_dir)));
-            advisor.client.api_key = std::env::var(&a.llm_key_env).ok().filter(|k| !k.is_empty());
-            advisor.client.timeout = Duration::from_secs(a.llm_timeout);
-            advisor.client.first_byte_timeout = Duration::from_secs(a.llm_first_byte_timeout);
-            advisor.prompt.temperature = a.llm_temperature;
-            eprintln!("asking {} (model {}) …", escape(url), escape(model));
+    match (src.llm_advisor(Some(audit::exchanges_dir(&data_dir))), a.llm_offline) {
+        (Some(advisor), false) => {
+            eprintln!("asking {} (model {}) …", escape(&advisor.client.url), escape(model));
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             let outcome = rt.block_on(async {
                 let (tx, rx) = tokio::sync::watch::channel(false);

@@ -62,6 +62,37 @@ pub struct SourceArgs {
     /// [default: local].
     #[arg(long, global = true, value_name = "NAME")]
     pub llm_model: Option<String>,
+
+    /// Environment variable holding the LLM API key (never logged or saved).
+    #[arg(long, global = true, value_name = "VAR", default_value = "OPENAI_API_KEY")]
+    pub llm_key_env: String,
+
+    /// Seconds to wait for the LLM's whole answer (one retry when nothing arrived).
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 120)]
+    pub llm_timeout: u64,
+
+    /// Seconds to wait for the LLM's first byte, and at most between two chunks of a streamed
+    /// answer.
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 60)]
+    pub llm_first_byte_timeout: u64,
+
+    /// Sampling temperature sent to the LLM.
+    #[arg(long, global = true, value_name = "T", default_value_t = 0.2)]
+    pub llm_temperature: f64,
+}
+
+impl SourceArgs {
+    /// The LLM advisor the flags ask for (None without `--llm-url`), shared by the console and
+    /// `advise` so both reach the model the same way. Raw exchanges go to `exchanges`.
+    pub fn llm_advisor(&self, exchanges: Option<PathBuf>) -> Option<crate::advise::llm::LlmAdvisor> {
+        let url = self.llm_url.as_deref()?;
+        let mut a = crate::advise::llm::LlmAdvisor::new(url, self.llm_model.as_deref(), exchanges);
+        a.client.api_key = std::env::var(&self.llm_key_env).ok().filter(|k| !k.is_empty());
+        a.client.timeout = std::time::Duration::from_secs(self.llm_timeout);
+        a.client.first_byte_timeout = std::time::Duration::from_secs(self.llm_first_byte_timeout);
+        a.prompt.temperature = self.llm_temperature;
+        Some(a)
+    }
 }
 
 /// Installs rustls's process-wide crypto provider (ring). kube's rustls and reqwest's

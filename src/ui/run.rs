@@ -35,21 +35,14 @@ pub struct Options {
     pub theme: Option<String>,
     /// `--readonly`: nothing can be applied, whatever the config says.
     pub readonly: bool,
-    /// `--llm-url`: the LLM advisor joins the built-in ones.
-    pub llm_url: Option<String>,
-    /// `--llm-model`: the model it asks for (None: `advise::llm::DEFAULT_MODEL`).
-    pub llm_model: Option<String>,
+    /// `--llm-url` and the other `--llm-*` flags: the LLM advisor joins the built-in ones.
+    pub source: Option<crate::source::SourceArgs>,
 }
 
 impl Options {
     /// The console's options as the command line gives them.
     pub fn from_cli(cli: &crate::cli::Cli) -> Options {
-        Options {
-            theme: cli.theme.clone(),
-            readonly: cli.readonly,
-            llm_url: cli.source.llm_url.clone(),
-            llm_model: cli.source.llm_model.clone(),
-        }
+        Options { theme: cli.theme.clone(), readonly: cli.readonly, source: Some(cli.source.clone()) }
     }
 }
 
@@ -259,12 +252,11 @@ pub fn advise_builtin(snap: &Snapshot, extra: Vec<crate::advise::Candidate>) -> 
     assess(snap, candidates, &ctx)
 }
 
-/// The console's LLM advisor, with `--llm-url` (and `--llm-model`); its exchanges are saved in
-/// the data dir as `advise` saves them.
+/// The console's LLM advisor, with `--llm-url` (and the other `--llm-*` flags, as `advise`
+/// takes them); its exchanges are saved in the data dir as `advise` saves them.
 pub fn llm_advisor(opts: &Options) -> Option<LlmAdvisor> {
-    let url = opts.llm_url.as_deref()?;
     let dir = crate::advise::llm::audit::exchanges_dir(&crate::paths::data_dir());
-    Some(LlmAdvisor::new(url, opts.llm_model.as_deref(), Some(dir)))
+    opts.source.as_ref()?.llm_advisor(Some(dir))
 }
 
 #[cfg(test)]

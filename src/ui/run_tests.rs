@@ -1,5 +1,6 @@
-//! The console's LLM flags: `twintop --llm-url URL --llm-model NAME` parses as `advise` does,
-//! and the model named there is the one the console's advisor asks the endpoint for.
+//! The console's LLM flags: `twintop --llm-url URL --llm-model NAME` (and the other `--llm-*`
+//! flags) parse as `advise` does, and the model named there is the one the console's advisor
+//! asks the endpoint for.
 
 use super::*;
 use crate::advise::llm::tests::{Reply, fake_llm};
@@ -15,9 +16,9 @@ fn llm_model_is_one_flag_for_the_console_and_advise() {
             .unwrap();
     assert!(cli.command.is_none(), "no subcommand: the console");
     let opts = Options::from_cli(&cli);
-    assert_eq!(opts.llm_url.as_deref(), Some("http://h/v1"));
-    assert_eq!(opts.llm_model.as_deref(), Some("qwen2.5"));
-    assert_eq!(llm_advisor(&opts).unwrap().source(), "llm:qwen2.5");
+    let adv = llm_advisor(&opts).unwrap();
+    assert_eq!(adv.client.url, "http://h/v1");
+    assert_eq!(adv.source(), "llm:qwen2.5");
 
     // Before or after the subcommand, `advise` reads the same flag.
     for args in [
@@ -34,6 +35,36 @@ fn llm_model_is_one_flag_for_the_console_and_advise() {
     let adv = llm_advisor(&Options::from_cli(&cli)).unwrap();
     assert_eq!(adv.prompt.model, crate::advise::llm::DEFAULT_MODEL);
     assert!(llm_advisor(&Options::from_cli(&Cli::try_parse_from(["twintop"]).unwrap())).is_none());
+}
+
+#[test]
+fn the_console_takes_the_same_llm_connection_flags_as_advise() {
+    let cli = Cli::try_parse_from([
+        "twintop",
+        "--llm-url",
+        "http://h/v1",
+        "--llm-timeout",
+        "30",
+        "--llm-first-byte-timeout",
+        "7",
+        "--llm-temperature",
+        "0.7",
+        "--llm-key-env",
+        "TWINTOP_TEST_NO_SUCH_KEY",
+    ])
+    .unwrap();
+    let adv = llm_advisor(&Options::from_cli(&cli)).unwrap();
+    assert_eq!(adv.client.timeout, std::time::Duration::from_secs(30));
+    assert_eq!(adv.client.first_byte_timeout, std::time::Duration::from_secs(7));
+    assert_eq!(adv.prompt.temperature, 0.7);
+    assert_eq!(adv.client.api_key, None, "the named variable is unset");
+    // Defaults when not given, the same for both.
+    let cli = Cli::try_parse_from(["twintop", "--llm-url", "http://h/v1"]).unwrap();
+    let adv = llm_advisor(&Options::from_cli(&cli)).unwrap();
+    assert_eq!(adv.client.timeout, std::time::Duration::from_secs(120));
+    assert_eq!(adv.client.first_byte_timeout, std::time::Duration::from_secs(60));
+    let cli = Cli::try_parse_from(["twintop", "advise", "--llm-timeout", "30"]).unwrap();
+    assert_eq!(cli.source.llm_timeout, 30, "after the subcommand too");
 }
 
 #[tokio::test]
