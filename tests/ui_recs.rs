@@ -303,6 +303,31 @@ fn scheduled_action_counts_down_then_fires_through_the_flow() {
 }
 
 #[test]
+fn a_scheduled_action_that_cannot_fire_is_audited_not_fired_with_why() {
+    let mut s = setup(Guardrails::default(), vec![scale(4)]);
+    key(&mut s.app, KeyCode::Char('s'));
+    typed(&mut s.app, "+10m");
+    key(&mut s.app, KeyCode::Enter);
+    // When it comes due the metrics feed has gone stale: nothing may act on stale data.
+    let mut later = (*s.snap).clone();
+    later.time += chrono::Duration::seconds(600);
+    later.feeds.push(twintop::twin::Feed {
+        name: "vm".into(),
+        state: twintop::twin::FeedState::Stale,
+        detail: String::new(),
+        updated: None,
+    });
+    s.app.set_snapshot(Arc::new(later));
+    assert_eq!(s.cluster.calls(), 0, "nothing reaches the cluster");
+    assert!(
+        screen(&mut s.app).contains("scheduled scale boutique/checkoutservice to 4 replicas not applied")
+    );
+    let o = outcomes(s.data.path());
+    assert_eq!(o.iter().map(|x| x.0.as_str()).collect::<Vec<_>>(), ["scheduled", "not_fired"]);
+    assert!(o[1].1.as_deref().unwrap_or_default().contains("stale"), "{o:?}");
+}
+
+#[test]
 fn c_cancels_a_scheduled_action_which_then_never_fires() {
     let mut s = setup(Guardrails::default(), vec![scale(4)]);
     key(&mut s.app, KeyCode::Char('s'));

@@ -165,6 +165,22 @@ impl Operator {
         Ok(Some(format!("{} (was due {})", p.change, next.at.format("%H:%M:%S UTC"))))
     }
 
+    /// A scheduled action that came due but was not applied (invalid now, blocked by a rule, or
+    /// refused by the cluster): audited `not_fired` with why, so the calendar's promise has an
+    /// ending in the log.
+    pub fn record_not_fired(&mut self, p: &Pending, why: &str, now: DateTime<Utc>) -> Result<(), String> {
+        let record = self.flow.record(
+            p,
+            "not_fired",
+            Some(why.to_string()),
+            serde_json::Value::Null,
+            serde_json::Value::Null,
+            now,
+        );
+        let log = open_log(&mut self.audit, self.data_dir.as_deref())?;
+        log.append(record).map(|_| ()).map_err(|e| e.to_string())
+    }
+
     /// Actions whose time has come (marked fired and saved); missed ones stay for the operator.
     pub fn take_due(&mut self, now: DateTime<Utc>) -> (Vec<Scheduled>, Option<String>) {
         if self.calendar_error.is_some() {

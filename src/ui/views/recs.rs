@@ -362,30 +362,38 @@ impl RecsView {
             let mut c = Candidate::new(&a.pending.source, a.pending.change.clone(), a.pending.reason.clone());
             c.exchange = a.pending.llm_exchange_sha256.clone();
             let p = reassess(ctx.snap, c, &self.operator.record);
-            if p.status == Status::Rejected {
+            let why = if p.status == Status::Rejected {
+                Some(p.rejection.clone().unwrap_or_else(|| "invalid now".into()))
+            } else if let Some(pending) = Self::pending(&p) {
+                match self.operator.approve(pending, ctx.snap, ctx.snap.time) {
+                    Outcome::AwaitingConfirmation => {
+                        self.confirm(ctx);
+                        None
+                    }
+                    // Raw here: the message escapes it once.
+                    Outcome::Blocked(v) => Some(format!(
+                        "blocked by {}",
+                        v.iter()
+                            .map(|x| format!("rule {}: {}", x.rule, x.message))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    )),
+                    Outcome::Failed(e) => Some(e),
+                    _ => None,
+                }
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                let audited = match self.operator.record_not_fired(&a.pending, &why, ctx.snap.time) {
+                    Ok(()) => String::new(),
+                    Err(e) => format!(" (and the audit log failed: {})", esc(&e)),
+                };
                 self.message = Some(format!(
-                    "scheduled {} not applied: {}",
+                    "scheduled {} not applied: {}{audited}",
                     esc(&a.pending.change.to_string()),
-                    esc(p.rejection.as_deref().unwrap_or("invalid now"))
+                    esc(&why)
                 ));
-                continue;
-            }
-            let Some(pending) = Self::pending(&p) else { continue };
-            match self.operator.approve(pending, ctx.snap, ctx.snap.time) {
-                Outcome::AwaitingConfirmation => {
-                    self.confirm(ctx);
-                }
-                Outcome::Blocked(v) => {
-                    self.message = Some(format!("scheduled action blocked by {}", rule_list(&v)))
-                }
-                Outcome::Failed(e) => {
-                    self.message = Some(format!(
-                        "scheduled {} not applied: {}",
-                        esc(&a.pending.change.to_string()),
-                        esc(&e)
-                    ))
-                }
-                _ => {}
             }
         }
         let missed: Vec<Proposal> = self
