@@ -110,6 +110,47 @@ fn rand_suffix() -> u128 {
         .unwrap_or(0)
 }
 
+/// The children of `pid`, from /proc (no procps needed).
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(child) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else { continue };
+        // pid (comm) state ppid …: comm may hold spaces, so read after its closing paren.
+        let ppid = stat.rsplit_once(") ").and_then(|(_, rest)| rest.split(' ').nth(1)?.parse::<u32>().ok());
+        if ppid == Some(pid) {
+            out.push(child);
+        }
+    }
+    out
+}
+
+#[test]
+fn sigterm_and_sighup_restore_the_terminal() {
+    for signal in ["TERM", "HUP"] {
+        let home = tempfile::tempdir().unwrap();
+        let tmux = Tmux::start(home.path());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while tmux.capture().trim().is_empty() {
+            assert!(Instant::now() < deadline, "the shell never drew a prompt");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let bin = env!("CARGO_BIN_EXE_twintop");
+        tmux.send_literal(&format!("{bin} --demo; echo twintop-exit=$?"));
+        tmux.send_key("Enter");
+        tmux.wait_for(&["demo:dc", "hottest servers"], 20);
+        let shell: u32 = tmux.display("#{pane_pid}").parse().unwrap();
+        let console = children_of(shell);
+        assert_eq!(console.len(), 1, "the console is the shell's only child: {console:?}");
+        let kill =
+            Command::new("sh").arg("-c").arg(format!("kill -{signal} {}", console[0])).status().unwrap();
+        assert!(kill.success());
+        tmux.wait_until(&["twintop-exit=0"], &["hottest servers"], 10);
+        assert_eq!(tmux.display("#{alternate_on}"), "0", "SIG{signal}: alternate screen left");
+        assert_eq!(tmux.display("#{mouse_any_flag}"), "0", "SIG{signal}: mouse capture disabled");
+    }
+}
+
 #[test]
 fn console_switches_views_and_quits_cleanly() {
     let home = tempfile::tempdir().unwrap();

@@ -13,6 +13,7 @@ use super::views::recs::LlmRun;
 use crate::advise::llm::LlmAdvisor;
 use crate::advise::llm::client::Progress;
 use crate::advise::{Context, EvaluatorKind, Proposal, TrackRecord, assess, builtin};
+use tokio::signal::unix::{SignalKind, signal};
 
 /// Simulated seconds per prediction in the console (the advisors run off the UI thread).
 pub const CONSOLE_HORIZON_S: u32 = 60;
@@ -102,9 +103,21 @@ pub async fn run(handle: TwinHandle, opts: Options) -> anyhow::Result<()> {
     let mut events = EventStream::new();
     let mut feed_open = true;
     let mut worker = app.take_worker_rx().expect("a new app has its worker channel");
+    // `kill`, a closed terminal or tmux kill-session end the console like `q` does, so the
+    // guard below restores the terminal instead of leaving it raw on the alternate screen.
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
     guard.draw(|f| app.draw(f))?;
     loop {
         let redraw = tokio::select! {
+            _ = terminate.recv() => {
+                tracing::info!("SIGTERM: quitting");
+                break;
+            }
+            _ = hangup.recv() => {
+                tracing::info!("SIGHUP: quitting");
+                break;
+            }
             ev = events.next() => match ev {
                 Some(Ok(ev)) => match app.handle_event(ev) {
                     Action::Quit => break,
