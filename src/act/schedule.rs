@@ -55,6 +55,7 @@ impl Calendar {
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
         let dir = path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir)?;
+        remove_orphaned_temps(dir);
         let tmp: PathBuf = dir.join(format!(".{FILE_NAME}.{}.tmp", std::process::id()));
         {
             let mut f = std::fs::File::create(&tmp)?;
@@ -108,6 +109,28 @@ impl Calendar {
             0..=59 => format!("in {d} s"),
             60..=3599 => format!("in {}m {:02}s", d / 60, d % 60),
             _ => format!("in {}h {:02}m", d / 3600, d % 3600 / 60),
+        }
+    }
+}
+
+/// Temp files of saves cut short by a crash (`.schedule.json.<pid>.tmp` whose process is
+/// gone): never read, only clutter. One whose process still runs may be another console's
+/// save in progress and is left alone.
+fn remove_orphaned_temps(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let prefix = format!(".{FILE_NAME}.");
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|n| n.strip_suffix(".tmp"))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_file(e.path());
         }
     }
 }
@@ -168,5 +191,18 @@ mod tests {
         std::fs::write(&path, "{\"actions\": [oops").unwrap();
         let e = Calendar::load(&path).unwrap_err().to_string();
         assert!(e.contains("schedule.json") && e.contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn a_save_sweeps_temp_files_of_crashed_saves_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let orphan = dir.path().join(format!(".{FILE_NAME}.999999999.tmp"));
+        let live = dir.path().join(format!(".{FILE_NAME}.1.tmp")); // pid 1 always runs
+        std::fs::write(&orphan, "{").unwrap();
+        std::fs::write(&live, "{").unwrap();
+        Calendar::default().save(&dir.path().join(FILE_NAME)).unwrap();
+        assert!(!orphan.exists(), "a crashed save's temp file is removed");
+        assert!(live.exists(), "a running process's save in progress is left alone");
+        assert!(Calendar::load(&dir.path().join(FILE_NAME)).unwrap().actions.is_empty());
     }
 }
