@@ -102,7 +102,9 @@ fn figures(snap: &Snapshot, out: &Outputs, targets: &[String], horizon_s: f64) -
     let worst = targets.iter().map(|k| p99(k)).fold(0.0, f64::max);
     let violations =
         snap.workloads.iter().filter(|w| w.slo_p99_ms.is_some_and(|slo| p99(&w.key()) > slo)).count() as f64;
-    let cost = out.cost.total / (horizon_s / 3600.0).max(1e-9);
+    // What the pods request of the servers, as the analytic evaluator prices it: server-hours
+    // barely move when one workload scales on a shared cluster.
+    let cost = out.cost.requested / (horizon_s / 3600.0).max(1e-9);
     let rub = if out.series.rub.is_empty() {
         0.0
     } else {

@@ -102,6 +102,7 @@ fn print_table(r: &WhatIfReport) {
     row("RUB", b.rub, s.rub, 3);
     row("bandwidth Mbps", b.bandwidth, s.bandwidth, 1);
     row("cost/hour", b.cost_per_hour, s.cost_per_hour, 2);
+    row("requested/hour", b.requested_cost_per_hour, s.requested_cost_per_hour, 2);
     for (k, v) in &s.replicas {
         let bv = b.replicas.get(k).copied().unwrap_or(0.0);
         if (v - bv).abs() > 1e-9 {
@@ -116,11 +117,11 @@ fn print_table(r: &WhatIfReport) {
         println!("sweep of {} replicas:", escape(&sw.workload));
         for p in &sw.points {
             println!(
-                "  {:>4}  p99 {:>9.1} ms  violations {:>8.0}  cost/hour {:>8.2}  {}",
+                "  {:>4}  p99 {:>9.1} ms  violations {:>8.0}  requested/hour {:>8.2}  {}",
                 p.replicas,
                 p.summary.ttr_ms.p99,
                 p.summary.slo_violations,
-                p.summary.cost_per_hour,
+                p.summary.requested_cost_per_hour,
                 if p.meets_slo { "meets SLO" } else { "misses SLO" }
             );
         }

@@ -43,6 +43,8 @@ impl World<'_> {
         let (cpu, mem, startup) =
             (self.services[svc].cpu_m, self.services[svc].mem_mib, self.services[svc].startup_ms);
         let srv = &mut self.servers[server as usize];
+        let share = srv.pod_share(cpu, mem);
+        srv.add_requested(now, share);
         srv.used_cpu += cpu;
         srv.used_mem += mem;
         if srv.pods == 0 {
@@ -182,6 +184,8 @@ impl World<'_> {
         if server != NONE {
             let (cpu, mem) = (self.services[svc].cpu_m, self.services[svc].mem_mib);
             let srv = &mut self.servers[server as usize];
+            let share = srv.pod_share(cpu, mem);
+            srv.add_requested(now, -share);
             srv.used_cpu -= cpu;
             srv.used_mem -= mem;
             srv.pods -= 1;

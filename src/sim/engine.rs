@@ -217,10 +217,31 @@ pub(super) struct ServerRt {
     pub max_pods: u32,
     pub on_since: f64,
     pub cost: f64,
+    /// Σ over its pods of the larger of the CPU and memory share of the server each requests.
+    pub requested_share: f64,
+    /// Price × hours × `requested_share`, integrated up to `requested_since`.
+    pub requested_cost: f64,
+    pub requested_since: f64,
     pub bytes: f64,
     pub cpu: Vec<f64>,
     pub mem: Vec<f64>,
     pub bw: Vec<f64>,
+}
+
+impl ServerRt {
+    /// The larger of the CPU and memory share of this server a pod with these requests takes
+    /// (how the analytic evaluator prices a pod too).
+    pub fn pod_share(&self, cpu_m: f64, mem_mib: f64) -> f64 {
+        let part = |r: f64, alloc: f64| if alloc > 0.0 { r / alloc } else { 0.0 };
+        part(cpu_m, self.alloc_cpu).max(part(mem_mib, self.alloc_mem))
+    }
+
+    /// Adds a pod's share (negative: removes it), after accounting the cost up to `now`.
+    pub fn add_requested(&mut self, now: f64, share: f64) {
+        self.requested_cost += (now - self.requested_since) / 3_600_000.0 * self.price * self.requested_share;
+        self.requested_since = now;
+        self.requested_share = (self.requested_share + share).max(0.0);
+    }
 }
 
 /// Endpoints are servers (0..S) then user origins; their place in the topology as ids.

@@ -138,6 +138,10 @@ pub struct LinkFigures {
 pub struct Cost {
     /// Σ price × hours over servers while they host at least one pod.
     pub total: f64,
+    /// Σ over pods of price × hours × the larger of the CPU and memory share of its server the
+    /// pod requests: what the workloads cost when servers are shared, so replicas move it.
+    #[serde(default)]
+    pub requested: f64,
     pub by_location: BTreeMap<String, f64>,
 }
 
@@ -183,8 +187,10 @@ impl World<'_> {
         let violations = self.slo_over + self.counted_drops;
         let counted = self.ttr.count() + self.counted_drops;
         let met = (violations as f64) <= (1.0 - pct / 100.0) * counted as f64;
-        let mut cost = Cost { total: 0.0, by_location: BTreeMap::new() };
+        let mut cost = Cost { total: 0.0, requested: 0.0, by_location: BTreeMap::new() };
         for s in &self.servers {
+            cost.requested +=
+                s.requested_cost + (end - s.requested_since) / 3_600_000.0 * s.price * s.requested_share;
             let mut c = s.cost;
             if s.pods > 0 {
                 c += (end - s.on_since) / 3_600_000.0 * s.price;

@@ -29,7 +29,11 @@ pub struct Summary {
     pub bandwidth: f64,
     /// Replicas at the end, per service.
     pub replicas: BTreeMap<String, f64>,
+    /// Servers' price while they host pods (KubeTwin's measure).
     pub cost_per_hour: f64,
+    /// The share of the servers' price the pods request (the larger of CPU and memory): what
+    /// the workloads cost on shared servers, so it moves with replicas.
+    pub requested_cost_per_hour: f64,
     /// Whether every seed met the SLO.
     pub slo_met: bool,
     /// Standard deviation over the seeds of p99 (ms) and of SLO violations.
@@ -52,6 +56,7 @@ pub struct Delta {
     pub bandwidth: f64,
     pub replicas: BTreeMap<String, f64>,
     pub cost_per_hour: f64,
+    pub requested_cost_per_hour: f64,
 }
 
 /// Over the horizon, seed 0's run (the series of one run; means would blur the steps).
@@ -151,6 +156,9 @@ pub(super) fn summarise(runs: &[&Outputs], slo: Option<&SloSpec>, workload: Opti
         cost_per_hour: mean(
             it().map(|o| if o.sim_time_s > 0.0 { o.cost.total / (o.sim_time_s / 3600.0) } else { 0.0 }),
         ),
+        requested_cost_per_hour: mean(
+            it().map(|o| if o.sim_time_s > 0.0 { o.cost.requested / (o.sim_time_s / 3600.0) } else { 0.0 }),
+        ),
         slo_met: runs.iter().all(|o| met(o, slo, workload)),
         spread: Spread { p99_ms: std_dev(&p99s), slo_violations: std_dev(&viol) },
     }
@@ -177,6 +185,7 @@ pub(super) fn delta(b: &Summary, s: &Summary) -> Delta {
         bandwidth: s.bandwidth - b.bandwidth,
         replicas,
         cost_per_hour: s.cost_per_hour - b.cost_per_hour,
+        requested_cost_per_hour: s.requested_cost_per_hour - b.requested_cost_per_hour,
     }
 }
 

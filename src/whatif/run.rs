@@ -134,7 +134,10 @@ pub fn run(
             .iter()
             .filter(|p| p.meets_slo)
             .min_by(|a, b| {
-                a.summary.cost_per_hour.total_cmp(&b.summary.cost_per_hour).then(a.replicas.cmp(&b.replicas))
+                a.summary
+                    .requested_cost_per_hour
+                    .total_cmp(&b.summary.requested_cost_per_hour)
+                    .then(a.replicas.cmp(&b.replicas))
             })
             .map(|p| p.replicas);
         SweepReport { workload: wl.clone(), points, cheapest }

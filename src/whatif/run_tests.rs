@@ -44,6 +44,21 @@ fn traffic_x2_raises_p99_and_scaling_up_relieves_the_saturated_service() {
         busy.scenario.ttr_ms.p99
     );
     assert_eq!(scaled.delta.replicas[CHECKOUT], 4.0);
+    // Four more pods of 100 m each request 0.4 cores more of the shared servers: the requested
+    // cost rises by their share of the servers' price, the servers' own cost does not move.
+    let per_core_hour = {
+        let (price, cores): (f64, f64) = snap
+            .servers
+            .iter()
+            .fold((0.0, 0.0), |a, s| (a.0 + s.price_per_hour, a.1 + s.allocatable.cpu_m / 1000.0));
+        price / cores
+    };
+    let rise = scaled.delta.requested_cost_per_hour;
+    assert!(
+        (rise - 0.4 * per_core_hour).abs() < 0.25 * 0.4 * per_core_hour,
+        "{rise} vs {}",
+        0.4 * per_core_hour
+    );
     assert!(!scaled.scenario_series.p99_ms.is_empty());
     assert_eq!(scaled.scenario_series.p99_ms.len(), scaled.scenario_series.t_s.len());
 }
@@ -87,7 +102,10 @@ fn sweep_finds_the_cheapest_setting_meeting_the_slo() {
     let p = sw.points.iter().find(|p| p.replicas == best).unwrap();
     assert!(p.meets_slo);
     assert!(
-        sw.points.iter().filter(|q| q.meets_slo).all(|q| q.summary.cost_per_hour >= p.summary.cost_per_hour)
+        sw.points
+            .iter()
+            .filter(|q| q.meets_slo)
+            .all(|q| q.summary.requested_cost_per_hour >= p.summary.requested_cost_per_hour)
     );
 }
 

@@ -50,6 +50,7 @@ pub fn draw_table(f: &mut Frame, area: Rect, r: &WhatIfReport, tag: &str, ctx: &
     row("RUB".into(), b.rub, s.rub, 3, Some(true));
     row("bandwidth Mbps".into(), b.bandwidth, s.bandwidth, 1, None);
     row("cost/hour".into(), b.cost_per_hour, s.cost_per_hour, 2, Some(true));
+    row("requested/hour".into(), b.requested_cost_per_hour, s.requested_cost_per_hour, 2, Some(true));
     let total = |m: &std::collections::BTreeMap<String, f64>| m.values().sum::<f64>();
     row("replicas".into(), total(&b.replicas), total(&s.replicas), 0, None);
     for (k, v) in &s.replicas {
