@@ -336,11 +336,8 @@ pub fn diff(change: &Change, snap: &Snapshot, context: &str) -> String {
         }
         Change::Evict { pod, server, to } => {
             let (ns, name) = pod.split_once('/').unwrap_or(("default", pod));
-            let owner = snap
-                .pod_index(pod)
-                .and_then(|i| snap.pods[i].workload)
-                .map(|w| snap.workloads[w].key())
-                .unwrap_or_else(|| "?".into());
+            let owner =
+                snap.workload_of_pod(pod).map(|w| snap.workloads[w].key()).unwrap_or_else(|| "?".into());
             let lands = match to {
                 Some(t) => format!("the scheduler places it; the twin expects node/{}", esc(t)),
                 None => "the scheduler places it".into(),

@@ -88,11 +88,9 @@ impl Guardrails {
         // An eviction is an action on the pod's workload: it disrupts it, and an earlier change
         // to the workload (or eviction of another of its pods) must have settled first.
         let target = match change {
-            Change::Evict { pod, .. } => snap
-                .pod_index(pod)
-                .and_then(|i| snap.pods[i].workload)
-                .map(|w| snap.workloads[w].key())
-                .unwrap_or_else(|| pod.clone()),
+            Change::Evict { pod, .. } => {
+                snap.workload_of_pod(pod).map(|w| snap.workloads[w].key()).unwrap_or_else(|| pod.clone())
+            }
             Change::Scale { workload, .. } | Change::HpaBounds { workload, .. } => snap
                 .workload_index(workload)
                 .map(|w| snap.workloads[w].key())

@@ -151,9 +151,7 @@ impl Evaluator for AnalyticEvaluator {
                 snap.workload_index(workload).into_iter().collect()
             }
             Change::Cordon { server, .. } => workloads_on_server(snap, server),
-            Change::Evict { pod, .. } => {
-                snap.pod_index(pod).and_then(|i| snap.pods[i].workload).into_iter().collect()
-            }
+            Change::Evict { pod, .. } => snap.workload_of_pod(pod).into_iter().collect(),
         };
         let callees: Vec<Vec<usize>> = (0..n)
             .map(|a| {

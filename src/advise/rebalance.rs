@@ -64,16 +64,7 @@ pub fn evictable(snap: &Snapshot, i: usize) -> Result<(), String> {
 
 /// RUB and per-server CPU for a usage per server.
 fn figures(snap: &Snapshot, usage: &[Resources]) -> ServerFigures {
-    let utils: Vec<ServerUtil> = snap
-        .servers
-        .iter()
-        .zip(usage)
-        .map(|(s, u)| ServerUtil {
-            cpu: ratio(u.cpu_m, s.allocatable.cpu_m),
-            mem: ratio(u.mem_mib, s.allocatable.mem_mib),
-            bw: ratio(u.bw_mbps, s.allocatable.bw_mbps),
-        })
-        .collect();
+    let utils: Vec<ServerUtil> = snap.servers.iter().zip(usage).map(|(s, u)| ServerUtil::of(s, u)).collect();
     ServerFigures {
         rub: rub(&utils.iter().map(ServerUtil::mean).collect::<Vec<_>>()),
         cpu: utils.iter().map(|u| u.cpu).collect(),
@@ -155,8 +146,4 @@ pub fn moves_off(snap: &Snapshot, hot: &[usize], max_moves: usize, seed: u64) ->
 
 fn max0(r: Resources) -> Resources {
     Resources::new(r.cpu_m.max(0.0), r.mem_mib.max(0.0), r.bw_mbps.max(0.0))
-}
-
-fn ratio(a: f64, b: f64) -> f64 {
-    if b > 0.0 { a / b } else { 0.0 }
 }

@@ -56,8 +56,7 @@ pub fn apply_to_scenario(sc: &mut Scenario, snap: &Snapshot, change: &Change) ->
         // The pod starts where the twin expects its replacement (or, with no expectation, is
         // left to the simulator's scheduler) instead of on the server it is evicted from.
         Change::Evict { pod, server, to } => {
-            let Some(i) = snap.pod_index(pod) else { return false };
-            let Some(k) = snap.pods[i].workload.map(|w| snap.workloads[w].key()) else { return false };
+            let Some(k) = snap.workload_of_pod(pod).map(|w| snap.workloads[w].key()) else { return false };
             let Some(s) = sc.services.iter_mut().find(|s| s.name == k) else { return false };
             let Some(at) = s.initial_servers.iter().position(|n| n == server) else { return false };
             match to {
@@ -85,12 +84,9 @@ fn targets(snap: &Snapshot, change: &Change) -> Vec<String> {
             v.dedup();
             v
         }
-        Change::Evict { pod, .. } => snap
-            .pod_index(pod)
-            .and_then(|i| snap.pods[i].workload)
-            .map(|w| snap.workloads[w].key())
-            .into_iter()
-            .collect(),
+        Change::Evict { pod, .. } => {
+            snap.workload_of_pod(pod).map(|w| snap.workloads[w].key()).into_iter().collect()
+        }
     }
 }
 

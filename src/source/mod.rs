@@ -64,20 +64,20 @@ pub struct SourceArgs {
     pub llm_model: Option<String>,
 
     /// Environment variable holding the LLM API key (never logged or saved).
-    #[arg(long, global = true, value_name = "VAR", default_value = "OPENAI_API_KEY")]
+    #[arg(long, global = true, value_name = "VAR", default_value = crate::advise::llm::DEFAULT_KEY_ENV)]
     pub llm_key_env: String,
 
     /// Seconds to wait for the LLM's whole answer (one retry when nothing arrived).
-    #[arg(long, global = true, value_name = "SECS", default_value_t = 120)]
+    #[arg(long, global = true, value_name = "SECS", default_value_t = crate::advise::llm::DEFAULT_TIMEOUT_S)]
     pub llm_timeout: u64,
 
     /// Seconds to wait for the LLM's first byte, and at most between two chunks of a streamed
     /// answer.
-    #[arg(long, global = true, value_name = "SECS", default_value_t = 60)]
+    #[arg(long, global = true, value_name = "SECS", default_value_t = crate::advise::llm::DEFAULT_FIRST_BYTE_TIMEOUT_S)]
     pub llm_first_byte_timeout: u64,
 
     /// Sampling temperature sent to the LLM.
-    #[arg(long, global = true, value_name = "T", default_value_t = 0.2)]
+    #[arg(long, global = true, value_name = "T", default_value_t = crate::advise::llm::DEFAULT_TEMPERATURE)]
     pub llm_temperature: f64,
 }
 

@@ -3,7 +3,7 @@
 //! prints is comparable with the papers' and with the placement evaluation.
 
 use super::latency::LatencyModel;
-use super::model::{Location, PodPhase};
+use super::model::{Location, PodPhase, Resources, Server};
 use super::snapshot::Snapshot;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -21,20 +21,22 @@ impl ServerUtil {
     pub fn mean(&self) -> f64 {
         (self.cpu + self.mem + self.bw) / 3.0
     }
+
+    /// `usage` as shares of the server's allocatable.
+    pub fn of(server: &Server, usage: &Resources) -> ServerUtil {
+        ServerUtil {
+            cpu: ratio(usage.cpu_m, server.allocatable.cpu_m),
+            mem: ratio(usage.mem_mib, server.allocatable.mem_mib),
+            bw: ratio(usage.bw_mbps, server.allocatable.bw_mbps),
+        }
+    }
 }
 
 pub fn server_utilization(snap: &Snapshot) -> Vec<ServerUtil> {
     snap.servers
         .iter()
         .zip(&snap.server_status)
-        .map(|(s, st)| {
-            let u = st.effective_usage();
-            ServerUtil {
-                cpu: ratio(u.cpu_m, s.allocatable.cpu_m),
-                mem: ratio(u.mem_mib, s.allocatable.mem_mib),
-                bw: ratio(u.bw_mbps, s.allocatable.bw_mbps),
-            }
-        })
+        .map(|(s, st)| ServerUtil::of(s, &st.effective_usage()))
         .collect()
 }
 

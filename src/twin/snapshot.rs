@@ -160,6 +160,11 @@ impl Snapshot {
         self.pods.iter().position(|p| p.namespace == ns && p.name == name)
     }
 
+    /// The workload (index) that owns the pod `namespace/name`, if the twin has both.
+    pub fn workload_of_pod(&self, key: &str) -> Option<usize> {
+        self.pod_index(key).and_then(|i| self.pods[i].workload)
+    }
+
     pub fn pods_of_workload(&self, w: usize) -> impl Iterator<Item = &Pod> {
         self.pods.iter().filter(move |p| p.workload == Some(w))
     }

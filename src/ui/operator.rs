@@ -124,16 +124,7 @@ impl Operator {
         // Audited first, as every decision: a crash between the two leaves a record of an
         // intent, never an action nobody recorded.
         let after = serde_json::to_value(&p.change).unwrap_or_default();
-        let record = self.flow.record(
-            &p,
-            "scheduled",
-            Some(format!("at {}", at.to_rfc3339())),
-            serde_json::Value::Null,
-            after,
-            now,
-        );
-        let log = open_log(&mut self.audit, self.data_dir.as_deref())?;
-        log.append(record).map_err(|e| e.to_string())?;
+        self.audit_calendar(&p, "scheduled", format!("at {}", at.to_rfc3339()), after, now)?;
         self.calendar.add(p, at, now);
         self.save_calendar()
     }
@@ -155,11 +146,8 @@ impl Operator {
             return Ok(None);
         };
         let p = &next.pending;
-        let reason = Some(format!("scheduled for {} and cancelled by the operator", next.at.to_rfc3339()));
-        let record =
-            self.flow.record(p, "cancelled", reason, serde_json::Value::Null, serde_json::Value::Null, now);
-        let log = open_log(&mut self.audit, self.data_dir.as_deref())?;
-        log.append(record).map_err(|e| e.to_string())?;
+        let reason = format!("scheduled for {} and cancelled by the operator", next.at.to_rfc3339());
+        self.audit_calendar(p, "cancelled", reason, serde_json::Value::Null, now)?;
         self.calendar.cancel(&p.id);
         self.save_calendar()?;
         Ok(Some(format!("{} (was due {})", p.change, next.at.format("%H:%M:%S UTC"))))
@@ -169,14 +157,19 @@ impl Operator {
     /// refused by the cluster): audited `not_fired` with why, so the calendar's promise has an
     /// ending in the log.
     pub fn record_not_fired(&mut self, p: &Pending, why: &str, now: DateTime<Utc>) -> Result<(), String> {
-        let record = self.flow.record(
-            p,
-            "not_fired",
-            Some(why.to_string()),
-            serde_json::Value::Null,
-            serde_json::Value::Null,
-            now,
-        );
+        self.audit_calendar(p, "not_fired", why.to_string(), serde_json::Value::Null, now)
+    }
+
+    /// One audit line about a calendar entry (no prior state to record).
+    fn audit_calendar(
+        &mut self,
+        p: &Pending,
+        outcome: &str,
+        reason: String,
+        after: serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Result<(), String> {
+        let record = self.flow.record(p, outcome, Some(reason), serde_json::Value::Null, after, now);
         let log = open_log(&mut self.audit, self.data_dir.as_deref())?;
         log.append(record).map(|_| ()).map_err(|e| e.to_string())
     }

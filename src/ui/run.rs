@@ -13,21 +13,20 @@ use super::views::recs::LlmRun;
 use crate::advise::llm::LlmAdvisor;
 use crate::advise::llm::client::Progress;
 use crate::advise::{Context, EvaluatorKind, Proposal, TrackRecord, assess, builtin};
-use tokio::signal::unix::{SignalKind, signal};
-
-/// Simulated seconds per prediction in the console (the advisors run off the UI thread).
-pub const CONSOLE_HORIZON_S: u32 = 60;
 use crate::source::feeder::TwinHandle;
 use crate::twin::Snapshot;
 use crossterm::event::EventStream;
 use futures::StreamExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::signal::unix::{SignalKind, signal};
 
 /// The built-in advisors run at most this often.
 pub const ADVISE_EVERY: Duration = Duration::from_secs(5);
 /// The LLM advisor (with `--llm-url`) runs at most this often.
 pub const LLM_EVERY: Duration = Duration::from_secs(120);
+/// Simulated seconds per prediction in the console (the advisors run off the UI thread).
+pub const CONSOLE_HORIZON_S: u32 = 60;
 
 /// How the console was asked to start.
 #[derive(Debug, Clone, Default)]

@@ -106,11 +106,6 @@ fn client(connect_timeout: Duration) -> Result<reqwest::Client, String> {
         .map_err(|e| format!("building the HTTP client: {e}"))
 }
 
-/// `chat_with_progress` without progress reports.
-pub async fn chat(cfg: &ClientConfig, request: &Value, cancel: watch::Receiver<bool>) -> Exchange {
-    chat_with_progress(cfg, request, cancel, &|_| {}).await
-}
-
 /// Sends `request`, reporting progress to `progress`; see the module comment for time limits
 /// and retries. Returns early with the error `cancelled` when `cancel` turns true.
 pub async fn chat_with_progress(

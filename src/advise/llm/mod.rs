@@ -40,19 +40,25 @@ pub struct Outcome {
 /// The model asked for when no `--llm-model` is given (llama.cpp's server and vLLM accept any).
 pub const DEFAULT_MODEL: &str = "local";
 
-/// Where the API key is read from by default (`advise --llm-key-env` names another).
+/// Where the API key is read from by default (`--llm-key-env` names another).
 pub const DEFAULT_KEY_ENV: &str = "OPENAI_API_KEY";
+/// Seconds for the whole answer (`--llm-timeout`).
+pub const DEFAULT_TIMEOUT_S: u64 = 120;
+/// Seconds for the first byte and between two chunks (`--llm-first-byte-timeout`).
+pub const DEFAULT_FIRST_BYTE_TIMEOUT_S: u64 = 60;
+/// Sampling temperature (`--llm-temperature`).
+pub const DEFAULT_TEMPERATURE: f64 = 0.2;
 
 impl LlmAdvisor {
-    /// The advisor as `--llm-url URL [--llm-model NAME]` describe it, for the console and
-    /// `advise` alike: the key from `OPENAI_API_KEY`, a 120 s timeout, the default prompt.
+    /// The advisor with every other setting at its default (the key from `OPENAI_API_KEY`, the
+    /// default time limits and prompt); `SourceArgs::llm_advisor` applies the `--llm-*` flags.
     pub fn new(url: &str, model: Option<&str>, exchanges: Option<PathBuf>) -> LlmAdvisor {
         LlmAdvisor {
             client: ClientConfig {
                 url: url.to_string(),
                 api_key: std::env::var(DEFAULT_KEY_ENV).ok().filter(|k| !k.is_empty()),
-                timeout: std::time::Duration::from_secs(120),
-                first_byte_timeout: std::time::Duration::from_secs(60),
+                timeout: std::time::Duration::from_secs(DEFAULT_TIMEOUT_S),
+                first_byte_timeout: std::time::Duration::from_secs(DEFAULT_FIRST_BYTE_TIMEOUT_S),
             },
             prompt: PromptOptions {
                 model: model.unwrap_or(DEFAULT_MODEL).to_string(),

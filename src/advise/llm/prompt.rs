@@ -26,7 +26,7 @@ impl Default for PromptOptions {
     fn default() -> Self {
         PromptOptions {
             model: super::DEFAULT_MODEL.into(),
-            temperature: 0.2,
+            temperature: super::DEFAULT_TEMPERATURE,
             top_p: 0.9,
             max_tokens: 600,
             budget_chars: 6000,

@@ -371,13 +371,7 @@ impl RecsView {
                         None
                     }
                     // Raw here: the message escapes it once.
-                    Outcome::Blocked(v) => Some(format!(
-                        "blocked by {}",
-                        v.iter()
-                            .map(|x| format!("rule {}: {}", x.rule, x.message))
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    )),
+                    Outcome::Blocked(v) => Some(format!("blocked by {}", rules_raw(&v))),
                     Outcome::Failed(e) => Some(e),
                     _ => None,
                 }
@@ -491,8 +485,14 @@ fn reassess(snap: &Snapshot, c: Candidate, record: &TrackRecord) -> Proposal {
     crate::advise::assess(snap, vec![c], &ctx).remove(0)
 }
 
+/// `rule cooldown: …; rule stale-feed: …`, unescaped (for text escaped later, or audited).
+fn rules_raw(v: &[Violation]) -> String {
+    v.iter().map(|x| format!("rule {}: {}", x.rule, x.message)).collect::<Vec<_>>().join("; ")
+}
+
+/// `rules_raw`, escaped for the screen.
 fn rule_list(v: &[Violation]) -> String {
-    v.iter().map(|x| format!("rule {}: {}", x.rule, esc(&x.message))).collect::<Vec<_>>().join("; ")
+    esc(&rules_raw(v)).into_owned()
 }
 
 impl Component for RecsView {
