@@ -87,6 +87,19 @@ impl Tmux {
         }
     }
 
+    /// Once the shell has drawn its prompt, runs `twintop --demo` with `env` before it
+    /// (`VAR=value …`, or empty), echoing `twintop-exit=<status>` when it ends.
+    fn launch_demo(&self, env: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.capture().trim().is_empty() {
+            assert!(Instant::now() < deadline, "the shell never drew a prompt");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let bin = env!("CARGO_BIN_EXE_twintop");
+        self.send_literal(&format!("{env} {bin} --demo; echo twintop-exit=$?"));
+        self.send_key("Enter");
+    }
+
     /// Types a `:` command and Enter, as an operator would.
     fn command(&self, cmd: &str) {
         self.send_literal(&format!(":{cmd}"));
@@ -130,14 +143,7 @@ fn sigterm_and_sighup_restore_the_terminal() {
     for signal in ["TERM", "HUP"] {
         let home = tempfile::tempdir().unwrap();
         let tmux = Tmux::start(home.path());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while tmux.capture().trim().is_empty() {
-            assert!(Instant::now() < deadline, "the shell never drew a prompt");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let bin = env!("CARGO_BIN_EXE_twintop");
-        tmux.send_literal(&format!("{bin} --demo; echo twintop-exit=$?"));
-        tmux.send_key("Enter");
+        tmux.launch_demo("");
         tmux.wait_for(&["demo:dc", "hottest servers"], 20);
         let shell: u32 = tmux.display("#{pane_pid}").parse().unwrap();
         let console = children_of(shell);
@@ -155,15 +161,7 @@ fn sigterm_and_sighup_restore_the_terminal() {
 fn console_switches_views_and_quits_cleanly() {
     let home = tempfile::tempdir().unwrap();
     let tmux = Tmux::start(home.path());
-    // The shell is up once it has drawn its prompt.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while tmux.capture().trim().is_empty() {
-        assert!(Instant::now() < deadline, "the shell never drew a prompt");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let bin = env!("CARGO_BIN_EXE_twintop");
-    tmux.send_literal(&format!("{bin} --demo; echo twintop-exit=$?"));
-    tmux.send_key("Enter");
+    tmux.launch_demo("");
 
     let s = tmux.wait_for(&["demo:dc", "ctx demo", "hottest servers"], 20);
     assert!(s.lines().next().unwrap().contains("twintop"), "header on the first line:\n{s}");
@@ -208,20 +206,14 @@ fn malformed_theme_is_a_notice_and_theme_flag_applies() {
     std::fs::write(themes.join("broken.toml"), "# mine\n[colors]\nfg = \"not-a-colour\"\n").unwrap();
     std::fs::write(home.path().join("config/twintop/config.toml"), "theme = \"broken\"\n").unwrap();
     let tmux = Tmux::start(home.path());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while tmux.capture().trim().is_empty() {
-        assert!(Instant::now() < deadline, "the shell never drew a prompt");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let bin = env!("CARGO_BIN_EXE_twintop");
-    tmux.send_literal(&format!("{bin} --demo; echo twintop-exit=$?"));
-    tmux.send_key("Enter");
+    tmux.launch_demo("");
     tmux.wait_for(&["demo:dc", "broken.toml: line 3, key `colors.fg`", "using the dark theme"], 20);
     tmux.command("heatmap");
     tmux.wait_for(&["(theme: dark)"], 10);
     tmux.send_literal("q");
     tmux.wait_for(&["twintop-exit=0"], 10);
 
+    let bin = env!("CARGO_BIN_EXE_twintop");
     tmux.send_literal(&format!("{bin} --demo --theme colorblind; echo twintop-exit2=$?"));
     tmux.send_key("Enter");
     tmux.wait_for(&["demo:dc"], 20);
@@ -236,14 +228,7 @@ fn malformed_theme_is_a_notice_and_theme_flag_applies() {
 fn whatif_runs_a_scenario_typed_into_the_demo() {
     let home = tempfile::tempdir().unwrap();
     let tmux = Tmux::start(home.path());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while tmux.capture().trim().is_empty() {
-        assert!(Instant::now() < deadline, "the shell never drew a prompt");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let bin = env!("CARGO_BIN_EXE_twintop");
-    tmux.send_literal(&format!("{bin} --demo; echo twintop-exit=$?"));
-    tmux.send_key("Enter");
+    tmux.launch_demo("");
     tmux.wait_for(&["demo:dc", "hottest servers"], 20);
     tmux.command("whatif");
     tmux.wait_for(&["scenario", "Ctrl-R runs the scenario"], 10);
@@ -273,18 +258,11 @@ fn incident_proposal_is_approved_applied_and_audited() {
     let config = home.path().join("cfg");
     std::fs::create_dir_all(&config).unwrap();
     let tmux = Tmux::start(home.path());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while tmux.capture().trim().is_empty() {
-        assert!(Instant::now() < deadline, "the shell never drew a prompt");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let bin = env!("CARGO_BIN_EXE_twintop");
-    tmux.send_literal(&format!(
-        "TWINTOP_DATA_DIR={} TWINTOP_CONFIG_DIR={} TWINTOP_DEMO_START_TICK=70 {bin} --demo; echo twintop-exit=$?",
+    tmux.launch_demo(&format!(
+        "TWINTOP_DATA_DIR={} TWINTOP_CONFIG_DIR={} TWINTOP_DEMO_START_TICK=70",
         data.display(),
         config.display()
     ));
-    tmux.send_key("Enter");
     tmux.wait_for(&["demo:dc"], 20);
     tmux.command("recs");
     tmux.wait_for(&["boutique/checkoutservice", "confidence"], 40);
@@ -326,7 +304,7 @@ fn incident_proposal_is_approved_applied_and_audited() {
     tmux.send_literal("q");
     tmux.wait_for(&["twintop-exit=0"], 10);
 
-    let out = Command::new(bin)
+    let out = Command::new(env!("CARGO_BIN_EXE_twintop"))
         .args(["audit", "--verify"])
         .env("TWINTOP_DATA_DIR", &data)
         .env("TWINTOP_CONFIG_DIR", &config)

@@ -127,6 +127,22 @@ fn settled(snap: &Snapshot, i: i64) -> Arc<Snapshot> {
     Arc::new(later)
 }
 
+/// The recs view with the checkoutservice scale put on the calendar for 10 minutes from now.
+fn scheduled_in_10m() -> Setup {
+    let mut s = setup(Guardrails::default(), vec![scale(4)]);
+    key(&mut s.app, KeyCode::Char('s'));
+    typed(&mut s.app, "+10m");
+    key(&mut s.app, KeyCode::Enter);
+    s
+}
+
+/// The same picture 10 minutes later, when a `+10m` action is due.
+fn ten_minutes_on(snap: &Snapshot) -> Arc<Snapshot> {
+    let mut later = snap.clone();
+    later.time += chrono::Duration::seconds(600);
+    Arc::new(later)
+}
+
 fn replicas_of(snap: &Snapshot, w: &str) -> u32 {
     snap.workloads[snap.workload_index(w).unwrap()].replicas
 }
@@ -279,18 +295,13 @@ fn hostile_strings_on_a_card_are_escaped() {
 
 #[test]
 fn scheduled_action_counts_down_then_fires_through_the_flow() {
-    let mut s = setup(Guardrails::default(), vec![scale(4)]);
-    key(&mut s.app, KeyCode::Char('s'));
-    typed(&mut s.app, "+10m");
-    key(&mut s.app, KeyCode::Enter);
+    let mut s = scheduled_in_10m();
     let out = screen(&mut s.app);
     assert!(out.contains("calendar: scale boutique/checkoutservice to 4 replicas in 10m 00s"), "{out}");
     let saved = std::fs::read_to_string(s.data.path().join("schedule.json")).unwrap();
     assert!(saved.contains("\"waiting\""), "{saved}");
     assert_eq!(s.cluster.calls(), 0, "nothing before its time");
-    let mut later = (*s.snap).clone();
-    later.time += chrono::Duration::seconds(600);
-    s.app.set_snapshot(Arc::new(later));
+    s.app.set_snapshot(ten_minutes_on(&s.snap));
     assert_eq!(
         s.cluster.applied(),
         [Change::Scale { workload: "boutique/checkoutservice".into(), replicas: 4 }],
@@ -304,13 +315,9 @@ fn scheduled_action_counts_down_then_fires_through_the_flow() {
 
 #[test]
 fn a_scheduled_action_that_cannot_fire_is_audited_not_fired_with_why() {
-    let mut s = setup(Guardrails::default(), vec![scale(4)]);
-    key(&mut s.app, KeyCode::Char('s'));
-    typed(&mut s.app, "+10m");
-    key(&mut s.app, KeyCode::Enter);
+    let mut s = scheduled_in_10m();
     // When it comes due the metrics feed has gone stale: nothing may act on stale data.
-    let mut later = (*s.snap).clone();
-    later.time += chrono::Duration::seconds(600);
+    let mut later = (*ten_minutes_on(&s.snap)).clone();
     later.feeds.push(twintop::twin::Feed {
         name: "vm".into(),
         state: twintop::twin::FeedState::Stale,
@@ -329,17 +336,12 @@ fn a_scheduled_action_that_cannot_fire_is_audited_not_fired_with_why() {
 
 #[test]
 fn c_cancels_a_scheduled_action_which_then_never_fires() {
-    let mut s = setup(Guardrails::default(), vec![scale(4)]);
-    key(&mut s.app, KeyCode::Char('s'));
-    typed(&mut s.app, "+10m");
-    key(&mut s.app, KeyCode::Enter);
+    let mut s = scheduled_in_10m();
     key(&mut s.app, KeyCode::Char('c'));
     assert!(screen(&mut s.app).contains("cancelled scheduled: scale boutique/checkoutservice"));
     let saved = std::fs::read_to_string(s.data.path().join("schedule.json")).unwrap();
     assert!(saved.contains("\"cancelled\""), "{saved}");
-    let mut later = (*s.snap).clone();
-    later.time += chrono::Duration::seconds(600);
-    s.app.set_snapshot(Arc::new(later));
+    s.app.set_snapshot(ten_minutes_on(&s.snap));
     assert_eq!(s.cluster.calls(), 0, "a cancelled action never reaches the cluster");
     let o: Vec<String> = outcomes(s.data.path()).into_iter().map(|x| x.0).collect();
     assert_eq!(o, ["scheduled", "cancelled"]);

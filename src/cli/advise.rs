@@ -35,8 +35,8 @@ pub struct AdviseArgs {
     pub seeds: u64,
     /// How proposals are checked on the twin: `sim` (the default), the request-level simulator
     /// on a scenario built from the twin, each workload's request model fitted to its measured
-    /// latency and load (baseline and change on the same seeds); `analytic`, an M/M/c model per
-    /// workload calibrated on the twin's observed p99 — instant, but blind to the call graph.
+    /// latency and load (baseline and change on the same seeds); `analytic`, an instant M/M/c
+    /// (Erlang C) model per workload over the call graph, calibrated on the twin's observed p99.
     #[arg(long, value_name = "MODEL", default_value = "sim", value_parser = EvaluatorKind::NAMES)]
     pub evaluator: String,
     /// Simulated seconds per evaluation run (with `--evaluator sim`).

@@ -258,10 +258,7 @@ impl DemoTwin {
             self.dirty = true;
             return Ok(format!("{pod}: evicted from {from}; no server has room for its replacement"));
         };
-        let dw = &mut self.workloads[w];
-        let new = format!("{}-{}", dw.w().name, pod_suffix(self.seed, w as u64, dw.next_pod as u64));
-        dw.next_pod += 1;
-        dw.pods.push(DemoPod { name: new.clone(), server: s, ready_at: self.tick + POD_STARTUP_TICKS });
+        let new = self.add_pod(w, s, self.tick + POD_STARTUP_TICKS);
         self.dirty = true;
         Ok(format!("{pod}: evicted from {from}; replacement {ns}/{new} on {}", self.servers[s].name))
     }
@@ -313,12 +310,18 @@ impl DemoTwin {
         while self.workloads[w].pods.len() < n as usize {
             let Some(s) = self.schedule(&req, &requested) else { break };
             requested[s] = requested[s].add(&req);
-            let dw = &mut self.workloads[w];
-            let name = format!("{}-{}", dw.w().name, pod_suffix(self.seed, w as u64, dw.next_pod as u64));
-            dw.next_pod += 1;
             let ready_at = if initial { 0 } else { self.tick + POD_STARTUP_TICKS };
-            dw.pods.push(DemoPod { name, server: s, ready_at });
+            self.add_pod(w, s, ready_at);
         }
+    }
+
+    /// A new pod of workload `w` on server `s`, ready at tick `ready_at`; returns its name.
+    fn add_pod(&mut self, w: usize, s: usize, ready_at: u64) -> String {
+        let dw = &mut self.workloads[w];
+        let name = format!("{}-{}", dw.w().name, pod_suffix(self.seed, w as u64, dw.next_pod as u64));
+        dw.next_pod += 1;
+        dw.pods.push(DemoPod { name: name.clone(), server: s, ready_at });
+        name
     }
 
     fn requested_by_server(&self) -> Vec<Resources> {
