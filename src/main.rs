@@ -55,14 +55,7 @@ fn console(cli: Cli) -> anyhow::Result<()> {
         // (when configured) brings to life.
         let (handle, source_ticks) = match source::resolve(&cli.source) {
             Plan::Demo { preset, seed, notice } => {
-                let mut demo = DemoTwin::new(preset, seed);
-                if let Some(n) = notice {
-                    demo.add_notice(n);
-                }
-                // Undocumented in --help, documented in the README: tests start at the incident.
-                if let Some(t) = std::env::var("TWINTOP_DEMO_START_TICK").ok().and_then(|v| v.parse().ok()) {
-                    demo.skip_to(t);
-                }
+                let demo = source::prepared_demo(DemoTwin::new(preset, seed), notice);
                 (spawn_demo(demo, Duration::from_secs(1)), true)
             }
             Plan::Live { .. } => (source::kube::spawn_live(&cli.source)?, true),

@@ -150,23 +150,15 @@ pub fn load_snapshot(args: &SourceArgs) -> anyhow::Result<Arc<Snapshot>> {
     let with_vm = !vm.url.trim().is_empty();
     match resolve(args) {
         Plan::Demo { preset, seed, notice } => {
+            // As in the console; the snapshot is taken `DEMO_WARMUP_TICKS` after the start tick.
             if !with_vm {
-                let mut demo = DemoTwin::new(preset, seed);
-                if let Some(n) = notice {
-                    demo.add_notice(n);
-                }
-                // As in the console: the snapshot is taken `DEMO_WARMUP_TICKS` after this tick.
-                if let Some(t) = std::env::var("TWINTOP_DEMO_START_TICK").ok().and_then(|v| v.parse().ok()) {
-                    demo.skip_to(t);
-                }
-                return Ok(demo.warm_snapshot(DEMO_WARMUP_TICKS));
+                return Ok(
+                    prepared_demo(DemoTwin::new(preset, seed), notice).warm_snapshot(DEMO_WARMUP_TICKS)
+                );
             }
             // The same warm-up as `warm_snapshot`, kept as a store so metrics can be laid over it.
             let start = Utc::now() - chrono::Duration::seconds(DEMO_WARMUP_TICKS as i64);
-            let mut demo = DemoTwin::starting_at(preset, seed, start);
-            if let Some(n) = notice {
-                demo.add_notice(n);
-            }
+            let mut demo = prepared_demo(DemoTwin::starting_at(preset, seed, start), notice);
             let mut store = TwinStore::default();
             for _ in 0..DEMO_WARMUP_TICKS {
                 store.apply_all(demo.step());
@@ -184,6 +176,19 @@ pub fn load_snapshot(args: &SourceArgs) -> anyhow::Result<Arc<Snapshot>> {
         }
         Plan::Live { .. } => kube::load_snapshot(args),
     }
+}
+
+/// The demo with the banner saying why it runs (if any), started at `TWINTOP_DEMO_START_TICK`
+/// of its incident script when that is set (undocumented in --help, documented in the README:
+/// tests and demos start at the incident). The console and every headless command start here.
+pub fn prepared_demo(mut demo: DemoTwin, notice: Option<String>) -> DemoTwin {
+    if let Some(n) = notice {
+        demo.add_notice(n);
+    }
+    if let Some(t) = std::env::var("TWINTOP_DEMO_START_TICK").ok().and_then(|v| v.parse().ok()) {
+        demo.skip_to(t);
+    }
+    demo
 }
 
 /// Lays VictoriaMetrics over a running source when `--vm-url` or `[vm] url` in config.toml
