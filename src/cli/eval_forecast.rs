@@ -2,6 +2,7 @@
 //! the paper's reported medians.
 
 use super::eval::ForecastArgs;
+use crate::forecast::noise::{self, NoiseCheck};
 use crate::forecast::{self, csv};
 use crate::text::escape;
 use serde::Serialize;
@@ -41,7 +42,8 @@ pub fn run(a: &ForecastArgs) -> anyhow::Result<i32> {
                 under_provisioned_share: m.metrics.under_provisioned_share,
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "methods": rows }))?);
+        let out = serde_json::json!({ "methods": rows, "noise": ev.noise });
+        println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(0);
     }
     println!(
@@ -87,5 +89,32 @@ pub fn run(a: &ForecastArgs) -> anyhow::Result<i32> {
     println!(
         "MAE/RMSE: of the point forecast (baselines: of their constant allocation); allocation: upper bound at the calibrated level"
     );
+    if let Some(n) = &ev.noise {
+        println!("{}", noise_line(n));
+    }
     Ok(0)
+}
+
+/// What the noise check means for the efficiency target.
+fn noise_line(n: &NoiseCheck) -> String {
+    let need = noise::needed_share();
+    format!(
+        "noise check (test part): value ÷ median of its {k} neighbours on each side spans {q10:.2}–{q90:.2}× \
+         (q10–q90)\n  an allocation that knew those neighbours (the best fixed multiple of their median) lands \
+         within {within:.0} % above the actual on {share:.1} % of steps; median efficiency ≥ {e} with ≤ {u:.0} % \
+         under-provisioned needs ≥ {need_pct:.0} % there: {verdict}",
+        k = noise::NEIGHBOURS,
+        q10 = n.neighbour_ratio_q10,
+        q90 = n.neighbour_ratio_q90,
+        within = (1.0 / noise::TARGET_EFFICIENCY - 1.0) * 100.0,
+        share = n.best_window_share * 100.0,
+        e = noise::TARGET_EFFICIENCY,
+        u = noise::TARGET_UNDER * 100.0,
+        need_pct = need * 100.0,
+        verdict = if n.best_window_share < need {
+            "out of reach on this series (its steps are mostly noise)"
+        } else {
+            "within reach on this series"
+        },
+    )
 }

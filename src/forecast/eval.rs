@@ -8,6 +8,7 @@ use super::fit::{
 };
 use super::metrics::{ForecastMetrics, mean_plus_2sd, p95, score};
 use super::models::Model;
+use super::noise::{self, NoiseCheck};
 use serde::Serialize;
 
 pub const TRAIN_SHARE: f64 = 0.8;
@@ -29,6 +30,8 @@ pub struct Evaluation {
     pub horizon: usize,
     pub periods: Vec<usize>,
     pub methods: Vec<MethodResult>,
+    /// How much of the test part is noise no forecaster can follow (None when too short).
+    pub noise: Option<NoiseCheck>,
 }
 
 /// Runs every family, twintop's backtest choice among them, and both baselines.
@@ -58,7 +61,8 @@ pub fn evaluate(series: &[f64], horizon: usize) -> Result<Evaluation, String> {
             metrics: score(test, &flat, &flat),
         });
     }
-    Ok(Evaluation { train: n_train, test: test.len(), horizon: h, periods, methods })
+    let noise = noise::check(test, noise::TARGET_EFFICIENCY);
+    Ok(Evaluation { train: n_train, test: test.len(), horizon: h, periods, methods, noise })
 }
 
 /// Rolling-origin run of one backtested family over the test part.

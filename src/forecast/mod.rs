@@ -2,13 +2,15 @@
 //! predictive scaling. Pure: seasonal-naive, EWMA and additive Holt-Winters with automatic
 //! season detection, chosen per series by rolling backtest; intervals from the backtest's
 //! out-of-sample residual quantiles, calibrated per series; the AI-enabled-DT paper's
-//! baselines and metrics; parsing of `timestamp,value` CSV text.
+//! baselines and metrics; a check of how much of a series is unforecastable noise; parsing of
+//! `timestamp,value` CSV text.
 
 pub mod csv;
 pub mod eval;
 pub mod fit;
 pub mod metrics;
 pub mod models;
+pub mod noise;
 pub mod period;
 #[cfg(test)]
 mod tests;
