@@ -210,6 +210,8 @@ fn hot_server_cell_and_detail_carry_its_numbers() {
     let theme = Theme::default();
     let (x, y) = find(&buf, "◀").expect("cursor marker");
     assert_eq!(buf[(x - 1, y)].fg, *theme.sequential.last().unwrap());
+    let number: String = (x - 4..x).map(|cx| buf[(cx, y + 1)].symbol().to_string()).collect();
+    assert_eq!(number, " 97%", "a roomy heatmap prints the figure under the swatch");
     let (cx, cy) = find(&buf, "┌ eu/eu-1/rack-a ").unwrap();
     assert_eq!(buf[(cx + 1, cy + 1)].fg, *theme.sequential.first().unwrap(), "cold server is at the bottom");
 }
@@ -495,8 +497,10 @@ fn mouse_click_selects_cells_and_rows() {
             modifiers: KeyModifiers::NONE,
         })
     };
-    assert_eq!(a.handle_event(click(x + 3, y)), Action::Render);
-    assert_eq!(a.heatmap().cursor_server(), Some(before + 2), "one cell right is two columns on");
+    // 50 servers leave room for large cells: a four-wide swatch, a gap (the cursor's ◀) and,
+    // on the line below, the cell's number; clicking the second cell on's number selects it.
+    assert_eq!(a.handle_event(click(x + 1 + 5 + 2, y + 1)), Action::Render);
+    assert_eq!(a.heatmap().cursor_server(), Some(before + 2), "one cell right is five columns on");
     command(&mut a, "servers");
     let buf = draw(&mut a, 160, 48);
     let (_, y) = find(&buf, &snap.servers[3].name).unwrap();

@@ -76,6 +76,23 @@ impl Metric {
         })
     }
 
+    /// The cell's figure in at most four characters: `49%`, `+14` (RUB points), `464` ms.
+    fn figure(self, i: usize, d: &Derived) -> String {
+        let Some(u) = d.utils.get(i) else { return "·".into() };
+        let pct = |v: f64| format!("{:.0}%", (v * 100.0).clamp(0.0, 999.0));
+        match self {
+            Metric::Rub => format!("{:+.0}", (d.rub_dev[i] * 100.0).clamp(-999.0, 999.0)),
+            Metric::Cpu => pct(u.cpu),
+            Metric::Mem => pct(u.mem),
+            Metric::Bw => pct(u.bw),
+            Metric::Lat => match d.server_p99[i] {
+                None => "·".into(),
+                Some(ms) if ms < 9999.5 => format!("{ms:.0}"),
+                Some(ms) => format!("{:.0}s", (ms / 1000.0).min(999.0)),
+            },
+        }
+    }
+
     fn look(self, i: usize, d: &Derived, t: &Theme) -> CellLook {
         let Some(v) = self.scaled(i, d) else { return CellLook { glyph: '·', color: t.no_data } };
         if self == Metric::Rub {
@@ -115,6 +132,8 @@ pub struct HeatmapView {
     /// Name of the server under the cursor, to keep it across snapshots.
     cursor_name: Option<String>,
     layout: GridLayout,
+    /// The grid height the layout was made for (large cells only when they fit).
+    layout_height: u16,
     layout_dirty: bool,
     scroll: u32,
     grid_area: Rect,
@@ -130,6 +149,7 @@ impl HeatmapView {
             cursor: 0,
             cursor_name: None,
             layout: GridLayout::default(),
+            layout_height: 0,
             layout_dirty: true,
             scroll: 0,
             grid_area: Rect::default(),
@@ -191,13 +211,15 @@ impl HeatmapView {
         self.layout_dirty = true;
     }
 
-    fn ensure_layout(&mut self, width: u16, ctx: &Ctx) {
-        if self.layout_dirty || self.layout.width != width {
+    fn ensure_layout(&mut self, area: Rect, ctx: &Ctx) {
+        let (width, height) = (area.width, area.height);
+        if self.layout_dirty || self.layout.width != width || self.layout_height != height {
             let sizes: Vec<usize> = self.shown.iter().map(|s| s.servers.len()).collect();
             let label_w =
                 self.shown.iter().map(|s| ctx.d.groups[s.group].label.chars().count()).max().unwrap_or(0);
             let many = ctx.snap.servers.len() > MANY_SERVERS;
-            self.layout = GridLayout::new(&sizes, width, many, label_w as u16);
+            self.layout = GridLayout::fit(&sizes, width, height, many, label_w as u16);
+            self.layout_height = height;
             self.layout_dirty = false;
         }
     }
@@ -363,7 +385,7 @@ impl Component for HeatmapView {
         f.render_widget(self.metric_line(ctx), metric_row);
         f.render_widget(self.legend(ctx), legend_row);
         self.grid_area = grid_area;
-        self.ensure_layout(grid_area.width, ctx);
+        self.ensure_layout(grid_area, ctx);
         self.follow_cursor(grid_area.height);
         if self.flat.is_empty() {
             let msg = if self.filter.is_empty() {
@@ -382,12 +404,14 @@ impl Component for HeatmapView {
                 })
                 .collect();
             let (flat, metric, d) = (&self.flat, self.metric, ctx.d);
+            let text = |k: usize| metric.figure(flat[k], d);
             Grid {
                 layout: &self.layout,
                 scroll: self.scroll,
                 labels: &labels,
                 cursor: Some(self.cursor),
                 look: |k| metric.look(flat[k], d, t),
+                text: Some(&text),
                 theme: t,
             }
             .draw(f.buffer_mut(), grid_area);

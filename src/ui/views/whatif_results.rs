@@ -1,7 +1,7 @@
 //! The What-if view's results: the baseline / scenario / delta table (▲▼ and colour), p99 and
 //! replicas over the horizon or a sweep's curve, and the end-state heatmap beside the current one.
 
-use crate::ui::widgets::grid::{CellLook, Grid, GridLayout};
+use crate::ui::widgets::grid::{CellLook, CellSize, Grid, GridLayout};
 use crate::ui::{Ctx, esc};
 use crate::whatif::run::WhatIfReport;
 use ratatui::Frame;
@@ -194,13 +194,15 @@ pub fn draw_heatmaps(f: &mut Frame, area: Rect, r: &WhatIfReport, ctx: &Ctx) {
             .title(Span::styled(title, Style::new().fg(t.title).bold()));
         let inner = block.inner(half);
         f.render_widget(block, half);
-        let layout = GridLayout::new(&sizes, inner.width, flat.len() > 400, 8);
+        let size = if flat.len() > 400 { CellSize::Tiny } else { CellSize::Small };
+        let layout = GridLayout::new(&sizes, inner.width, size, 8);
         let snap = ctx.snap;
         Grid {
             layout: &layout,
             scroll: 0,
             labels: &labels,
             cursor: None,
+            text: None,
             look: |k| {
                 let s = flat[k];
                 if i == 0 {

@@ -1,6 +1,7 @@
 //! The heatmap grid: group boxes (one per location) laid out in bands that wrap to the
-//! width, cells one or two characters wide, drawn straight into the buffer and only for the
-//! lines that are on screen.
+//! width, drawn straight into the buffer and only for the lines that are on screen. Cells are
+//! one character wide for thousands of servers, two for hundreds, and when a small cluster
+//! leaves room, a swatch above the cell's number, so the figures are on the map itself.
 
 use crate::ui::theme::Theme;
 use ratatui::buffer::Buffer;
@@ -21,12 +22,37 @@ pub struct GroupBox {
     pub len: usize,
 }
 
+/// How big a cell is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CellSize {
+    /// One character: thousands of servers.
+    Tiny,
+    /// Two characters (the glyph and a gap that carries the cursor).
+    #[default]
+    Small,
+    /// Five characters by two lines: a four-wide swatch over the cell's number.
+    Large,
+}
+
+impl CellSize {
+    /// (width, height) in characters, gap included.
+    pub fn dims(self) -> (u16, u16) {
+        match self {
+            CellSize::Tiny => (1, 1),
+            CellSize::Small => (2, 1),
+            CellSize::Large => (5, 2),
+        }
+    }
+}
+
 /// Where every group box and cell sits, for a given width.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GridLayout {
     pub width: u16,
-    /// Cell width: 2 normally, 1 when there are many servers.
+    pub size: CellSize,
+    /// Cell width and height in characters (from `size`).
     pub cw: u16,
+    pub ch: u16,
     /// Cells per row inside a box.
     pub cols: u16,
     pub box_w: u16,
@@ -37,16 +63,33 @@ pub struct GridLayout {
 }
 
 impl GridLayout {
+    /// The largest cells with which the whole grid fits in `height` lines (never larger than
+    /// two characters when there are many servers); small cells scroll.
+    pub fn fit(sizes: &[usize], width: u16, height: u16, many: bool, label_w: u16) -> GridLayout {
+        if many {
+            return GridLayout::new(sizes, width, CellSize::Tiny, label_w);
+        }
+        let large = GridLayout::new(sizes, width, CellSize::Large, label_w);
+        // Large cells only when each box still holds several of them side by side.
+        if large.total_h <= height as u32
+            && large.cols >= 4.min(sizes.iter().copied().max().unwrap_or(1) as u16)
+        {
+            large
+        } else {
+            GridLayout::new(sizes, width, CellSize::Small, label_w)
+        }
+    }
+
     /// Lays out groups of the given sizes in `width` columns; boxes are wide enough for
     /// `label_w` characters of label when the width allows.
-    pub fn new(sizes: &[usize], width: u16, many: bool, label_w: u16) -> GridLayout {
+    pub fn new(sizes: &[usize], width: u16, size: CellSize, label_w: u16) -> GridLayout {
         let total: usize = sizes.iter().sum();
-        let cw: u16 = if many { 1 } else { 2 };
+        let (cw, ch) = size.dims();
         let biggest = sizes.iter().copied().max().unwrap_or(1).max(1);
         let usable = width.saturating_sub(2).max(cw) / cw;
         // Boxes of about 10 (or 20 one-char) cells a row keep racks compact and side by side;
         // a group bigger than a few screens' worth spreads over the whole width instead.
-        let target: u16 = if cw == 2 { 10 } else { 20 };
+        let target: u16 = if cw == 1 { 20 } else { 10 };
         let want = if biggest > (target as usize) * 12 { usable } else { target };
         let cols = (biggest as u16).min(want).min(usable).max(1);
         let box_w = (cols * cw + 2).max(label_w.min(MAX_LABEL) + 4).max(10).min(width.max(3));
@@ -61,10 +104,10 @@ impl GridLayout {
             let mut band_h = 0u16;
             for (k, &len) in band.iter().enumerate() {
                 let x = k as u16 * box_w;
-                let rows = len.div_ceil(cols as usize).max(1) as u16;
+                let rows = len.div_ceil(cols as usize).max(1) as u16 * ch;
                 for c in 0..len {
                     let (r, cc) = ((c / cols as usize) as u32, (c % cols as usize) as u16);
-                    pos.push((x + 1 + cc * cw, y + 1 + r));
+                    pos.push((x + 1 + cc * cw, y + 1 + r * ch as u32));
                 }
                 boxes.push(GroupBox { x, y, rows, first, len });
                 first += len;
@@ -72,7 +115,7 @@ impl GridLayout {
             }
             y += band_h as u32;
         }
-        GridLayout { width, cw, cols, box_w, pos, boxes, total_h: y }
+        GridLayout { width, size, cw, ch, cols, box_w, pos, boxes, total_h: y }
     }
 
     /// The box holding cell `i`.
@@ -82,7 +125,9 @@ impl GridLayout {
 
     /// The cell at (x, virtual y) relative to the grid area.
     pub fn cell_at(&self, x: u16, y: u32) -> Option<usize> {
-        self.pos.iter().position(|&(cx, cy)| cy == y && x >= cx && x < cx + self.cw)
+        self.pos
+            .iter()
+            .position(|&(cx, cy)| y >= cy && y < cy + self.ch as u32 && x >= cx && x < cx + self.cw)
     }
 
     /// The nearest cell on the closest line above (`up`) or below the cell `i`.
@@ -119,12 +164,14 @@ pub struct Grid<'a, F: Fn(usize) -> CellLook> {
     pub labels: &'a [(&'a str, &'a str)],
     pub cursor: Option<usize>,
     pub look: F,
+    /// The number a large cell shows under its swatch (at most four characters).
+    pub text: Option<&'a dyn Fn(usize) -> String>,
     pub theme: &'a Theme,
 }
 
 impl<F: Fn(usize) -> CellLook> Grid<'_, F> {
     pub fn draw(self, buf: &mut Buffer, area: Rect) {
-        let Grid { layout, scroll, labels, cursor, look, theme: t } = self;
+        let Grid { layout, scroll, labels, cursor, look, text, theme: t } = self;
         let border = Style::new().fg(t.border);
         let label_style = Style::new().fg(t.title);
         let bottom = scroll + area.height as u32;
@@ -178,10 +225,20 @@ impl<F: Fn(usize) -> CellLook> Grid<'_, F> {
                     buf[(sx, sy)].set_char('◆').set_fg(c.color).set_bg(t.cursor);
                     continue;
                 }
-                buf[(sx, sy)].set_char(c.glyph).set_fg(c.color);
-                if layout.cw == 2 {
+                let swatch = layout.cw.max(2) - 1;
+                for dx in 0..swatch {
+                    buf[(sx + dx, sy)].set_char(c.glyph).set_fg(c.color);
+                }
+                if layout.cw >= 2 {
                     let (ch, fg) = if is_cursor { ('◀', t.cursor) } else { (' ', c.color) };
-                    buf[(sx + 1, sy)].set_char(ch).set_fg(fg);
+                    buf[(sx + swatch, sy)].set_char(ch).set_fg(fg);
+                }
+                if layout.ch >= 2 && vy + 1 < bottom {
+                    let value = text.map(|f| f(i)).unwrap_or_default();
+                    let style =
+                        if is_cursor { Style::new().fg(t.fg).bg(t.cursor) } else { Style::new().fg(t.fg) };
+                    let shown = format!("{value:>w$.w$}", w = swatch as usize);
+                    buf.set_stringn(sx, sy + 1, shown, swatch as usize, style);
                 }
             }
         }
@@ -194,7 +251,7 @@ mod tests {
 
     #[test]
     fn groups_wrap_into_bands_and_cells_do_not_overlap() {
-        let l = GridLayout::new(&[10, 10, 10, 10, 10], 100, false, 6);
+        let l = GridLayout::new(&[10, 10, 10, 10, 10], 100, CellSize::Small, 6);
         assert_eq!(l.cw, 2);
         assert_eq!(l.box_w, 22);
         // four boxes of 22 fit in 100 columns; the fifth wraps to a second band
@@ -211,9 +268,23 @@ mod tests {
     #[test]
     fn many_servers_use_one_char_cells() {
         let sizes = vec![40; 125];
-        let l = GridLayout::new(&sizes, 120, true, 22);
+        let l = GridLayout::new(&sizes, 120, CellSize::Tiny, 22);
         assert_eq!(l.cw, 1);
         assert_eq!(l.pos.len(), 5000);
         assert!(l.pos.iter().all(|&(x, _)| x < 120));
+    }
+
+    #[test]
+    fn a_small_cluster_gets_large_cells_when_they_fit() {
+        let sizes = [10; 5];
+        let l = GridLayout::fit(&sizes, 124, 40, false, 14);
+        assert_eq!((l.size, l.cw, l.ch), (CellSize::Large, 5, 2));
+        // Two boxes of ten 5-wide cells a band, three bands of one 2-line row and borders.
+        assert_eq!((l.cols, l.box_w, l.total_h), (10, 52, 12));
+        assert_eq!(l.cell_at(l.pos[7].0 + 4, l.pos[7].1 + 1), Some(7), "the number line is the cell too");
+        assert_eq!(l.vertical_neighbour(3, false), Some(23));
+        // Too short a screen: two-character cells, which scroll.
+        assert_eq!(GridLayout::fit(&sizes, 124, 8, false, 14).size, CellSize::Small);
+        assert_eq!(GridLayout::fit(&sizes, 124, 40, true, 14).size, CellSize::Tiny);
     }
 }
