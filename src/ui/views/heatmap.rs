@@ -15,7 +15,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
-/// Above this many servers cells are one character wide.
+/// Above this many servers cells are one character wide when the grid has to scroll anyway.
 const MANY_SERVERS: usize = 400;
 /// RUB deviation shown at the ends of the diverging palette (±50 utilisation points).
 const RUB_SPAN: f64 = 0.5;

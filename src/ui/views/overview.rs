@@ -86,7 +86,15 @@ impl OverviewView {
             ]),
             Line::from(vec![
                 Span::styled("dependency latency ", dim),
-                Span::styled(format!("{:.1} ms", k.dependency_latency_ms), val),
+                // Within one MEC cluster hops take tens of microseconds: keep two decimals there.
+                Span::styled(
+                    if k.dependency_latency_ms < 1.0 {
+                        format!("{:.2} ms", k.dependency_latency_ms)
+                    } else {
+                        format!("{:.1} ms", k.dependency_latency_ms)
+                    },
+                    val,
+                ),
                 Span::styled(format!("  co-located {}", pct(k.colocated_share)), dim),
             ]),
         ];

@@ -63,21 +63,19 @@ pub struct GridLayout {
 }
 
 impl GridLayout {
-    /// The largest cells with which the whole grid fits in `height` lines (never larger than
-    /// two characters when there are many servers); small cells scroll.
+    /// The largest cells with which the whole grid fits in `height` lines; when none fits it
+    /// scrolls, with two-character cells unless there are `many` servers.
     pub fn fit(sizes: &[usize], width: u16, height: u16, many: bool, label_w: u16) -> GridLayout {
-        if many {
-            return GridLayout::new(sizes, width, CellSize::Tiny, label_w);
+        let biggest = sizes.iter().copied().max().unwrap_or(1) as u16;
+        for size in [CellSize::Large, CellSize::Small, CellSize::Tiny] {
+            let l = GridLayout::new(sizes, width, size, label_w);
+            // Large cells only while each box still holds several of them side by side.
+            let roomy = size != CellSize::Large || l.cols >= biggest.clamp(1, 4);
+            if roomy && l.total_h <= height as u32 {
+                return l;
+            }
         }
-        let large = GridLayout::new(sizes, width, CellSize::Large, label_w);
-        // Large cells only when each box still holds several of them side by side.
-        if large.total_h <= height as u32
-            && large.cols >= 4.min(sizes.iter().copied().max().unwrap_or(1) as u16)
-        {
-            large
-        } else {
-            GridLayout::new(sizes, width, CellSize::Small, label_w)
-        }
+        GridLayout::new(sizes, width, if many { CellSize::Tiny } else { CellSize::Small }, label_w)
     }
 
     /// Lays out groups of the given sizes in `width` columns; boxes are wide enough for
@@ -285,6 +283,9 @@ mod tests {
         assert_eq!(l.vertical_neighbour(3, false), Some(23));
         // Too short a screen: two-character cells, which scroll.
         assert_eq!(GridLayout::fit(&sizes, 124, 8, false, 14).size, CellSize::Small);
-        assert_eq!(GridLayout::fit(&sizes, 124, 40, true, 14).size, CellSize::Tiny);
+        // Not even one-character cells fit: hundreds of servers scroll with two-character
+        // cells, thousands with one.
+        assert_eq!(GridLayout::fit(&[10; 50], 124, 8, false, 14).size, CellSize::Small);
+        assert_eq!(GridLayout::fit(&[40; 125], 124, 40, true, 22).size, CellSize::Tiny);
     }
 }
