@@ -61,9 +61,14 @@ pub trait Component {
     fn captures_input(&self) -> bool {
         false
     }
-    /// Esc in normal mode: close something; false when there was nothing to close.
-    fn escape(&mut self, _ctx: &Ctx) -> bool {
-        false
+    /// Esc in normal mode: close something (by default, clear the filter); false when there
+    /// was nothing to close.
+    fn escape(&mut self, ctx: &Ctx) -> bool {
+        if self.filter().is_empty() {
+            return false;
+        }
+        self.set_filter("", ctx);
+        true
     }
 }
 

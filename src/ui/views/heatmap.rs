@@ -441,14 +441,6 @@ impl Component for HeatmapView {
         self.rebuild(ctx);
     }
 
-    fn escape(&mut self, ctx: &Ctx) -> bool {
-        if self.filter.is_empty() {
-            return false;
-        }
-        self.set_filter("", ctx);
-        true
-    }
-
     fn keys(&self) -> &'static [(&'static str, &'static str)] {
         &[("←↓↑→/hjkl", "move"), ("enter", "details"), ("m", "metric"), ("/", "filter")]
     }

@@ -153,14 +153,6 @@ impl Component for ServersView {
         self.rebuild(ctx);
     }
 
-    fn escape(&mut self, ctx: &Ctx) -> bool {
-        if self.nav.filter.is_empty() {
-            return false;
-        }
-        self.set_filter("", ctx);
-        true
-    }
-
     fn keys(&self) -> &'static [(&'static str, &'static str)] {
         &[("↑↓/jk", "move"), ("enter", "details"), ("s", "sort"), ("S", "reverse"), ("/", "filter")]
     }
