@@ -162,6 +162,10 @@ fn card_shows_target_context_before_after_and_confidence_parts() {
     }
     assert!(out.contains("p99 ") && out.contains("SLO violations ") && out.contains("RUB "), "{out}");
     assert!(out.contains("why: p99 breaches its SLO"), "{out}");
+    // The twin's prediction sits beside what is measured now.
+    let w = s.snap.workload_index("boutique/checkoutservice").unwrap();
+    let now = s.snap.workload_status[w].p99_ms.expect("the surge twin measures checkout's p99");
+    assert!(out.contains(&format!("(measured now {now:.0} ms)")), "{out}");
 }
 
 #[test]
@@ -191,6 +195,29 @@ fn approve_then_y_applies_once_after_a_dry_run() {
     s.app.switch(View::Audit);
     let out = screen(&mut s.app);
     assert!(out.contains("chain verified ✓ 2 entries") && out.contains("applied"), "{out}");
+}
+
+#[test]
+fn the_footer_shows_the_keys_that_work_now() {
+    let mut s = setup(Guardrails::default(), vec![scale(4)]);
+    let footer = |app: &mut App| screen(app).lines().last().unwrap().to_string();
+    let normal = footer(&mut s.app);
+    assert!(normal.contains("<a>approve") && !normal.contains("<y>confirm"), "{normal}");
+    key(&mut s.app, KeyCode::Char('a'));
+    let confirming = footer(&mut s.app);
+    assert!(
+        confirming.contains("<y>confirm <n/esc>cancel") && !confirming.contains("approve"),
+        "{confirming}"
+    );
+    key(&mut s.app, KeyCode::Esc);
+    key(&mut s.app, KeyCode::Char('r'));
+    let typing = footer(&mut s.app);
+    assert!(typing.contains("<enter>done <esc>cancel") && !typing.contains("approve"), "{typing}");
+    // Help still lists every key of the view.
+    key(&mut s.app, KeyCode::Esc);
+    key(&mut s.app, KeyCode::Char('?'));
+    let help = screen(&mut s.app);
+    assert!(help.contains("confirm") && help.contains("cancel the LLM call"), "{help}");
 }
 
 #[test]

@@ -541,7 +541,7 @@ impl App {
             TabLine { view: self.view, filter: current.filter(), theme: &self.theme, ctx: &ctx },
             tabs,
         );
-        let keys = current.keys();
+        let keys = current.footer_keys();
         self.views.get(self.view).draw(f, body, &ctx);
         if let Some(d) = &self.detail {
             detail::draw_popup(f, body, d, &ctx);

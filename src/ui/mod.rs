@@ -54,8 +54,12 @@ pub trait Component {
         ""
     }
     fn set_filter(&mut self, _filter: &str, _ctx: &Ctx) {}
-    /// Keys that work in this view, for the footer and help: (key, what it does).
+    /// Keys that work in this view, for help: (key, what it does).
     fn keys(&self) -> &'static [(&'static str, &'static str)];
+    /// The keys that work now, for the footer (a dialog narrows them).
+    fn footer_keys(&self) -> &'static [(&'static str, &'static str)] {
+        self.keys()
+    }
     /// Whether every key goes to the view (a dialog or a text prompt is open): `q`, `:`,
     /// `?`, Tab and Esc then mean what the view says.
     fn captures_input(&self) -> bool {

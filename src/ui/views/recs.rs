@@ -668,20 +668,37 @@ impl Component for RecsView {
     }
 
     fn keys(&self) -> &'static [(&'static str, &'static str)] {
-        &[
-            ("↑↓/jk", "move"),
-            ("a", "approve"),
-            ("y", "confirm"),
-            ("n/esc", "cancel"),
-            ("r", "reject"),
-            ("e", "edit replicas"),
-            ("s", "schedule"),
-            ("x", "raw LLM exchange"),
-            ("c", "cancel the next scheduled"),
-            ("C", "cancel the LLM call"),
-        ]
+        ALL_KEYS
+    }
+
+    fn footer_keys(&self) -> &'static [(&'static str, &'static str)] {
+        if self.operator.confirming().is_some() {
+            return CONFIRM_KEYS;
+        }
+        match self.prompt {
+            Prompt::None if self.llm.is_some() => &ALL_KEYS[..ALL_KEYS.len() - 2],
+            Prompt::None => &ALL_KEYS[..ALL_KEYS.len() - 3],
+            Prompt::Exchange(_) => &[("esc/enter/x", "close")],
+            _ => &[("enter", "done"), ("esc", "cancel")],
+        }
     }
 }
+
+/// Every key of the view, for help; the footer shows the ones that work now (the last two
+/// only while a confirmation is open, `C` only while an LLM call runs).
+const ALL_KEYS: &[(&str, &str)] = &[
+    ("↑↓/jk", "move"),
+    ("a", "approve"),
+    ("r", "reject"),
+    ("e", "edit replicas"),
+    ("s", "schedule"),
+    ("x", "raw LLM exchange"),
+    ("c", "cancel the next scheduled"),
+    ("C", "cancel the LLM call"),
+    ("y", "confirm"),
+    ("n/esc", "cancel"),
+];
+const CONFIRM_KEYS: &[(&str, &str)] = &[("y", "confirm"), ("n/esc", "cancel")];
 
 /// The action as before → after on this twin.
 pub fn before_after(change: &Change, snap: &Snapshot) -> String {
@@ -766,8 +783,15 @@ fn draw_card(
         Line::from(confidence_line(&p.confidence)),
     ];
     if let Some(x) = &p.predicted {
+        // The twin's baseline next to what is measured now, so its fidelity can be judged.
+        let observed = ctx
+            .snap
+            .workload_index(&p.target)
+            .and_then(|w| ctx.snap.workload_status[w].p99_ms)
+            .map(|ms| format!(" (measured now {ms:.0} ms)"))
+            .unwrap_or_default();
         lines.push(Line::from(format!(
-            "twin ({}, {} seeds): p99 {} · SLO violations {} · cost {}/h · RUB {}",
+            "twin ({}, {} seeds): p99 {}{observed} · SLO violations {} · cost {}/h · RUB {}",
             esc(&x.model),
             x.seeds,
             spread(&x.p99_ms, 0, " ms"),
