@@ -213,6 +213,12 @@ fn the_footer_shows_the_keys_that_work_now() {
     key(&mut s.app, KeyCode::Char('r'));
     let typing = footer(&mut s.app);
     assert!(typing.contains("<enter>done <esc>cancel") && !typing.contains("approve"), "{typing}");
+    // Every prompt shows what is typed and what it asks for.
+    key(&mut s.app, KeyCode::Esc);
+    key(&mut s.app, KeyCode::Char('s'));
+    typed(&mut s.app, "+1");
+    let out = screen(&mut s.app);
+    assert!(out.contains("schedule — when (+10m, +90s, +1h or HH:MM UTC): +1▏"), "{out}");
     // Help still lists every key of the view.
     key(&mut s.app, KeyCode::Esc);
     key(&mut s.app, KeyCode::Char('?'));

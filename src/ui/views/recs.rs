@@ -603,6 +603,10 @@ impl Component for RecsView {
             (Prompt::Edit(l), _) => {
                 format!("edit — new replicas: {}▏ (enter re-evaluates, esc cancels)", esc(l))
             }
+            (Prompt::Schedule(l), _) => format!(
+                "schedule — when (+10m, +90s, +1h or HH:MM UTC): {}▏ (enter schedules, esc cancels)",
+                esc(l)
+            ),
             (_, Some(m)) => m.clone(),
             _ => {
                 let watching: Vec<String> =
