@@ -32,11 +32,10 @@ pub const MAX_MOVES: usize = 3;
 fn cpu_load(snap: &Snapshot, w: usize) -> Option<(f64, f64)> {
     let (wl, st) = (&snap.workloads[w], &snap.workload_status[w]);
     let serves = st.rps.is_some() || wl.slo_p99_ms.is_some();
-    let usage = st.usage?;
-    if !serves || wl.requests.cpu_m <= 0.0 || st.ready == 0 {
+    if !serves {
         return None;
     }
-    let util = usage.cpu_m / (wl.requests.cpu_m * st.ready as f64);
+    let util = crate::twin::kpi::cpu_of_requests(snap, w)?;
     let target = wl
         .hpa
         .as_ref()

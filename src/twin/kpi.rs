@@ -175,6 +175,14 @@ pub fn slo_state(snap: &Snapshot, w: usize) -> SloState {
     }
 }
 
+/// CPU used by workload `w`'s pods as a share of what its ready pods request (the unit of an
+/// HPA's CPU target); None without usage, requests or ready pods.
+pub fn cpu_of_requests(snap: &Snapshot, w: usize) -> Option<f64> {
+    let (wl, st) = (snap.workloads.get(w)?, snap.workload_status.get(w)?);
+    let requested = wl.requests.cpu_m * st.ready as f64;
+    st.usage.filter(|_| requested > 0.0).map(|u| u.cpu_m / requested)
+}
+
 /// The cluster-wide figures shown in the header and the overview.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
 pub struct Kpis {

@@ -129,7 +129,13 @@ pub fn workload_lines(w: usize, ctx: &Ctx) -> Vec<Line<'static>> {
         lines.push(kv("hpa", format!("{} … {} replicas", h.min_replicas, h.max_replicas)));
     }
     if let Some(u) = st.usage {
-        lines.push(kv("usage", format!("{:.0}m cpu · {:.0} Mi", u.cpu_m, u.mem_mib)));
+        let share = crate::twin::kpi::cpu_of_requests(ctx.snap, w)
+            .map(|x| format!(", cpu {:.0} % of requests", x * 100.0))
+            .unwrap_or_default();
+        lines.push(kv(
+            "usage",
+            format!("{:.0}m cpu · {:.0} Mi (all {} pods{share})", u.cpu_m, u.mem_mib, st.ready),
+        ));
     }
     lines.push(kv("rps", opt(st.rps, 1, "")));
     lines.push(kv("p50 / p99", format!("{} / {}", opt(st.p50_ms, 1, " ms"), opt(st.p99_ms, 1, " ms"))));

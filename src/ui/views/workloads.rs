@@ -2,7 +2,7 @@
 //! state; sortable with `s`/`S`, filtered with `/`.
 
 use super::detail::Detail;
-use crate::twin::kpi::SloState;
+use crate::twin::kpi::{SloState, cpu_of_requests};
 use crate::ui::app::Action;
 use crate::ui::widgets::table::{Column, TableNav, TableSpec, draw_table, num};
 use crate::ui::{Component, Ctx, Filter, esc, opt};
@@ -21,7 +21,9 @@ const COLUMNS: [Column; 10] = [
     Column { title: "ready", width: Constraint::Length(7), numeric: true },
     Column { title: "cpu req", width: Constraint::Length(7), numeric: true },
     Column { title: "mem req", width: Constraint::Length(7), numeric: true },
-    Column { title: "cpu use", width: Constraint::Length(7), numeric: true },
+    // Use as a share of what the ready pods request: the unit HPAs and the advisors reason in
+    // (the requests columns are per pod, a usage total would not compare with them).
+    Column { title: "cpu/req", width: Constraint::Length(7), numeric: true },
     Column { title: "rps", width: Constraint::Length(6), numeric: true },
     Column { title: "p99", width: Constraint::Length(8), numeric: true },
     Column { title: "slo", width: Constraint::Length(6), numeric: true },
@@ -72,7 +74,7 @@ impl WorkloadsView {
                 2 => (st[b].ready, w[b].replicas).cmp(&(st[a].ready, w[a].replicas)),
                 3 => w[b].requests.cpu_m.total_cmp(&w[a].requests.cpu_m),
                 4 => w[b].requests.mem_mib.total_cmp(&w[a].requests.mem_mib),
-                5 => cmp_opt(st[a].usage.map(|u| u.cpu_m), st[b].usage.map(|u| u.cpu_m)),
+                5 => cmp_opt(cpu_of_requests(s, a), cpu_of_requests(s, b)),
                 6 => cmp_opt(st[a].rps, st[b].rps),
                 7 => cmp_opt(st[a].p99_ms, st[b].p99_ms),
                 8 => cmp_opt(w[a].slo_p99_ms, w[b].slo_p99_ms),
@@ -154,7 +156,7 @@ impl Component for WorkloadsView {
                         .style(ready_style),
                     num(format!("{:.0}m", w.requests.cpu_m)),
                     num(format!("{:.0}Mi", w.requests.mem_mib)),
-                    num(opt(st.usage.map(|u| u.cpu_m), 0, "m")),
+                    num(opt(cpu_of_requests(s, i).map(|x| x * 100.0), 0, "%")),
                     num(opt(st.rps, 1, "")),
                     num(opt(st.p99_ms, 1, "ms")).style(p99_style),
                     num(opt(w.slo_p99_ms, 0, "ms")),
