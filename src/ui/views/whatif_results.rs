@@ -1,7 +1,7 @@
 //! The What-if view's results: the baseline / scenario / delta table (▲▼ and colour), p99 and
 //! replicas over the horizon or a sweep's curve, and the end-state heatmap beside the current one.
 
-use crate::ui::widgets::grid::{CellLook, CellSize, Grid, GridLayout};
+use crate::ui::widgets::grid::{CellLook, Grid, GridLayout};
 use crate::ui::{Ctx, esc};
 use crate::whatif::run::WhatIfReport;
 use ratatui::Frame;
@@ -194,23 +194,25 @@ pub fn draw_heatmaps(f: &mut Frame, area: Rect, r: &WhatIfReport, ctx: &Ctx) {
             .title(Span::styled(title, Style::new().fg(t.title).bold()));
         let inner = block.inner(half);
         f.render_widget(block, half);
-        let size = if flat.len() > 400 { CellSize::Tiny } else { CellSize::Small };
-        let layout = GridLayout::new(&sizes, inner.width, size, 8);
+        // The largest cells with which every group shows: these panes do not scroll.
+        let layout = GridLayout::fit(&sizes, inner.width, inner.height, flat.len() > 400, 8);
         let snap = ctx.snap;
+        let cpu = |k: usize| {
+            let s = flat[k];
+            if i == 0 {
+                ctx.d.utils.get(s).map_or(0.0, |u| u.cpu)
+            } else {
+                r.scenario_util.get(&snap.servers[s].name).copied().unwrap_or(0.0)
+            }
+        };
+        let text = |k: usize| format!("{:.0}%", (cpu(k) * 100.0).clamp(0.0, 999.0));
         Grid {
             layout: &layout,
             scroll: 0,
             labels: &labels,
             cursor: None,
-            text: None,
-            look: |k| {
-                let s = flat[k];
-                if i == 0 {
-                    look(ctx.d.utils.get(s).map_or(0.0, |u| u.cpu))
-                } else {
-                    look(r.scenario_util.get(&snap.servers[s].name).copied().unwrap_or(0.0))
-                }
-            },
+            text: Some(&text),
+            look: |k| look(cpu(k)),
             theme: t,
         }
         .draw(f.buffer_mut(), inner);
