@@ -17,6 +17,21 @@ pub const COMMANDS: [&str; 12] = [
     "quit",
 ];
 
+/// What each command does, for help (same order as `COMMANDS`; `:q` and `:quit` share a line).
+pub const COMMAND_HELP: [(&str, &str); 11] = [
+    (":overview", "totals, hottest servers, worst workloads"),
+    (":heatmap", "one cell per server, by location"),
+    (":servers", "the servers table"),
+    (":workloads", "the workloads table"),
+    (":whatif", "simulate a scenario on the twin"),
+    (":run", "run the what-if scenario (ctrl-r)"),
+    (":recs", "proposals to approve or reject"),
+    (":audit", "approvals and changes, chain checked"),
+    (":help", "this page"),
+    (":theme NAME", "dark, light, colorblind or yours"),
+    (":q / :quit", "quit"),
+];
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     View(View),
@@ -99,6 +114,19 @@ mod tests {
 
     fn themes() -> Vec<String> {
         vec!["colorblind".into(), "dark".into(), "light".into()]
+    }
+
+    #[test]
+    fn help_describes_every_command() {
+        for c in COMMANDS {
+            assert!(
+                COMMAND_HELP.iter().any(|(k, _)| k
+                    .trim_start_matches(':')
+                    .split([' ', '/'])
+                    .any(|w| w.trim_start_matches(':') == c)),
+                ":{c} has no help line"
+            );
+        }
     }
 
     #[test]

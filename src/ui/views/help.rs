@@ -5,18 +5,15 @@ use crate::ui::app::{Action, View};
 use crate::ui::{Component, Ctx};
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 const GLOBAL: [(&str, &str); 10] = [
-    (
-        ":",
-        "command line (tab completes): :overview :heatmap :servers :workloads :recs :audit :help :theme NAME :q",
-    ),
+    (":", "command line (tab completes; see commands)"),
     ("tab / shift-tab", "next / previous view"),
-    ("/", "filter the table or heatmap (substring; a leading ! negates)"),
+    ("/", "filter (substring; a leading ! negates)"),
     ("?", "help for the current view"),
     ("esc", "back, close, or clear the filter"),
     ("enter", "details of the selected server or workload"),
@@ -69,12 +66,25 @@ impl Component for HelpView {
         lines.push(Line::raw(""));
         lines.push(Line::styled("everywhere", Style::new().fg(t.title).bold()));
         lines.extend(GLOBAL.iter().map(|(k, w)| key(k, w)));
+        let mut commands = vec![Line::styled("commands", Style::new().fg(t.title).bold())];
+        commands.extend(crate::ui::command::COMMAND_HELP.iter().map(|(k, w)| key(k, w)));
         let block =
             Block::new().borders(Borders::ALL).border_style(Style::new().fg(t.border)).title(Span::styled(
                 format!(" help: {} (esc goes back) ", self.for_view.name()),
                 Style::new().fg(t.title).bold(),
             ));
-        f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), area);
+        let inner = block.inner(area);
+        f.render_widget(block, area);
+        // Side by side when wide enough, so a short terminal still shows every line.
+        let [keys_area, commands_area] = if inner.width >= 124 {
+            Layout::horizontal([Constraint::Length(66), Constraint::Fill(1)]).areas(inner)
+        } else {
+            lines.push(Line::raw(""));
+            lines.append(&mut commands);
+            [inner, Rect::default()]
+        };
+        f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), keys_area);
+        f.render_widget(Paragraph::new(commands).wrap(Wrap { trim: false }), commands_area);
     }
 
     fn keys(&self) -> &'static [(&'static str, &'static str)] {
