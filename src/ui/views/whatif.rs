@@ -72,11 +72,28 @@ pub struct WhatIfView {
     tx: UnboundedSender<WorkerMsg>,
 }
 
+const PLACEHOLDER: &str = "e.g. scale checkoutservice to 8 (Tab completes)";
+
+/// The forms a scenario line takes, shown before the first run (docs: README, What-if).
+const SCRIPT_FORMS: [&str; 11] = [
+    "scale W to N · scale W +N",
+    "hpa W min 5 max 30 target 70%",
+    "traffic W x2 from 1m until 5m · traffic W +50%",
+    "fail server S at 2m",
+    "drain zone|rack|server NAME at 1m",
+    "cordon server S",
+    "move W to rack|zone|server NAME",
+    "latency A..B +20ms at 30s",
+    "slo p99 < 60ms [for W]",
+    "sweep W replicas 2..20",
+    "horizon 15m (the default)",
+];
+
 impl WhatIfView {
     pub fn new(tx: UnboundedSender<WorkerMsg>, data_dir: PathBuf) -> WhatIfView {
         let history = load_history(&data_dir.join("whatif-history.jsonl"));
         let mut editor = TextArea::default();
-        editor.set_placeholder_text("scale checkoutservice to 8   (one change per line; Tab completes)");
+        editor.set_placeholder_text(PLACEHOLDER);
         WhatIfView {
             editor,
             editing: true,
@@ -207,7 +224,7 @@ impl WhatIfView {
 
     fn set_text(&mut self, text: &str) {
         let mut e = TextArea::new(text.lines().map(String::from).collect());
-        e.set_placeholder_text("scale checkoutservice to 8   (one change per line; Tab completes)");
+        e.set_placeholder_text(PLACEHOLDER);
         e.move_cursor(ratatui_textarea::CursorMove::Bottom);
         e.move_cursor(ratatui_textarea::CursorMove::End);
         self.editor = e;
@@ -446,7 +463,17 @@ impl Component for WhatIfView {
         let inner = block.inner(right);
         f.render_widget(block, right);
         let (report, note): (Option<&WhatIfReport>, String) = match &self.state {
-            RunState::Idle => (None, "Ctrl-R runs the scenario from the current twin".into()),
+            RunState::Idle => {
+                let mut lines = vec![Line::styled(
+                    "Ctrl-R runs the scenario from the current twin. One change per line:",
+                    Style::new().fg(t.fg),
+                )];
+                lines.extend(
+                    SCRIPT_FORMS.iter().map(|l| Line::styled(format!("  {l}"), Style::new().fg(t.dim))),
+                );
+                f.render_widget(Paragraph::new(lines), inner);
+                (None, String::new())
+            }
             RunState::Failed(e) => (None, esc(e).into_owned()),
             RunState::Running { fraction, partial, .. } => {
                 let [g, rest] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
@@ -505,4 +532,29 @@ pub fn cluster_changes(script: &str, snap: &Snapshot) -> Vec<crate::change::Chan
             _ => None,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SCRIPT_FORMS;
+
+    #[test]
+    fn every_form_shown_parses_once_its_names_are_filled_in() {
+        for form in SCRIPT_FORMS {
+            for example in form.split(" · ") {
+                let line = example
+                    .replace(" (the default)", "")
+                    .replace("rack|zone|server NAME", "rack rack-1")
+                    .replace("zone|rack|server NAME", "rack rack-1")
+                    .replace("[for W]", "for checkoutservice")
+                    .replace("A..B", "frontend..checkoutservice")
+                    .replace("server S", "server r1-01")
+                    .replace(" W ", " checkoutservice ")
+                    .replace(" N", " 4")
+                    .replace("+N", "+2");
+                let line = line.strip_suffix(" W").map(|l| format!("{l} checkoutservice")).unwrap_or(line);
+                assert!(crate::whatif::lang::parse(&line).is_ok(), "{line:?} from {form:?}");
+            }
+        }
+    }
 }
