@@ -109,31 +109,77 @@ pub fn weighted_latency(
 
 /// Dependency-weighted latency of the twin: every edge weighs its request rate (1 when
 /// unknown), spread evenly over the pairs of running pods of its two ends, as a random
-/// load balancer would.
+/// load balancer would. The same figure as `weighted_latency` over every pod pair, computed
+/// per pair of locations: two workloads of 500 pods each spread over thousands of servers
+/// would otherwise make a quarter of a million pairs per edge, on every snapshot.
 pub fn dependency_latency(snap: &Snapshot) -> DependencyLatency {
-    let mut by_workload: HashMap<usize, HashMap<usize, usize>> = HashMap::new();
+    // Locations interned once: the latency model depends on the location, not the server.
+    let mut loc_ids: HashMap<&Location, usize> = HashMap::new();
+    let mut locs: Vec<&Location> = Vec::new();
+    let server_loc: Vec<usize> = snap
+        .servers
+        .iter()
+        .map(|s| {
+            *loc_ids.entry(&s.location).or_insert_with(|| {
+                locs.push(&s.location);
+                locs.len() - 1
+            })
+        })
+        .collect();
+    // Running pods of each workload: per server, and per location.
+    #[derive(Default)]
+    struct Placed {
+        servers: HashMap<usize, usize>,
+        locations: HashMap<usize, usize>,
+        n: usize,
+    }
+    let mut by_workload: HashMap<usize, Placed> = HashMap::new();
     for p in &snap.pods {
         if let (Some(w), Some(s), PodPhase::Running) = (p.workload, p.server, p.phase) {
-            *by_workload.entry(w).or_default().entry(s).or_default() += 1;
+            let e = by_workload.entry(w).or_default();
+            *e.servers.entry(s).or_default() += 1;
+            *e.locations.entry(server_loc[s]).or_default() += 1;
+            e.n += 1;
         }
     }
-    let locations: Vec<&Location> = snap.servers.iter().map(|s| &s.location).collect();
-    let mut pairs = Vec::new();
-    let mut edges = 0;
+    let mut latency: HashMap<(usize, usize), f64> = HashMap::new();
+    let (mut lat_w, mut lat_sum, mut co_w, mut total_w, mut edges) = (0.0, 0.0, 0.0, 0.0, 0);
+    let mut co_at: HashMap<usize, usize> = HashMap::new();
     for e in &snap.edges {
         let (Some(a), Some(b)) = (snap.workload_index(&e.from), snap.workload_index(&e.to)) else { continue };
         let (Some(pa), Some(pb)) = (by_workload.get(&a), by_workload.get(&b)) else { continue };
         edges += 1;
         let weight = if e.rps > 0.0 { e.rps } else { 1.0 };
-        let na: usize = pa.values().sum();
-        let nb: usize = pb.values().sum();
-        for (&sa, &ca) in pa {
-            for (&sb, &cb) in pb {
-                pairs.push((sa, sb, weight * (ca * cb) as f64 / (na * nb) as f64));
+        let per_pair = weight / (pa.n * pb.n) as f64;
+        total_w += weight;
+        // Pairs on the same server are co-located: counted apart, not averaged in.
+        co_at.clear();
+        for (&s, &ca) in &pa.servers {
+            if let Some(&cb) = pb.servers.get(&s) {
+                *co_at.entry(server_loc[s]).or_default() += ca * cb;
+            }
+        }
+        co_w += per_pair * co_at.values().sum::<usize>() as f64;
+        for (&la, &ca) in &pa.locations {
+            for (&lb, &cb) in &pb.locations {
+                let apart = ca * cb - if la == lb { co_at.get(&la).copied().unwrap_or(0) } else { 0 };
+                if apart == 0 {
+                    continue;
+                }
+                let ms = *latency
+                    .entry((la, lb))
+                    .or_insert_with(|| snap.latency.mean_between(locs[la], locs[lb], false));
+                let w = per_pair * apart as f64;
+                lat_sum += w * ms;
+                lat_w += w;
             }
         }
     }
-    DependencyLatency { edges, ..weighted_latency(pairs, &locations, &snap.latency) }
+    DependencyLatency {
+        mean_ms: if lat_w > 0.0 { lat_sum / lat_w } else { 0.0 },
+        colocated_share: if total_w > 0.0 { co_w / total_w } else { 0.0 },
+        edges,
+    }
 }
 
 /// Σ bandwidth used / Σ bandwidth capacity of the servers that host at least one pod.
@@ -278,6 +324,77 @@ mod tests {
         assert!((d.mean_ms - 10.5).abs() < 1e-9, "{d:?}");
         assert_eq!(d.colocated_share, 0.0);
         assert_eq!(d.edges, 1);
+    }
+
+    /// The pod-pair definition, enumerated: what `dependency_latency` must equal.
+    fn pairwise(snap: &Snapshot) -> DependencyLatency {
+        let mut by_workload: HashMap<usize, HashMap<usize, usize>> = HashMap::new();
+        for p in &snap.pods {
+            if let (Some(w), Some(s), PodPhase::Running) = (p.workload, p.server, p.phase) {
+                *by_workload.entry(w).or_default().entry(s).or_default() += 1;
+            }
+        }
+        let mut pairs = Vec::new();
+        for e in &snap.edges {
+            let (Some(a), Some(b)) = (snap.workload_index(&e.from), snap.workload_index(&e.to)) else {
+                continue;
+            };
+            let (Some(pa), Some(pb)) = (by_workload.get(&a), by_workload.get(&b)) else { continue };
+            let weight = if e.rps > 0.0 { e.rps } else { 1.0 };
+            let (na, nb): (usize, usize) = (pa.values().sum(), pb.values().sum());
+            for (&sa, &ca) in pa {
+                for (&sb, &cb) in pb {
+                    pairs.push((sa, sb, weight * (ca * cb) as f64 / (na * nb) as f64));
+                }
+            }
+        }
+        let locations: Vec<&Location> = snap.servers.iter().map(|s| &s.location).collect();
+        weighted_latency(pairs, &locations, &snap.latency)
+    }
+
+    #[test]
+    fn dependency_latency_by_location_equals_the_pod_pair_definition() {
+        use crate::demo::{DemoTwin, presets::DemoPreset};
+        for preset in [DemoPreset::Dc, DemoPreset::Mec] {
+            for ticks in [5, 200] {
+                let snap = DemoTwin::new(preset, 3).warm_snapshot(ticks);
+                let (fast, slow) = (dependency_latency(&snap), pairwise(&snap));
+                assert!(fast.edges > 0, "{preset:?}: edges with pods on both ends");
+                assert!(
+                    (fast.mean_ms - slow.mean_ms).abs() < 1e-9 * slow.mean_ms.max(1.0),
+                    "{fast:?} {slow:?}"
+                );
+                assert!((fast.colocated_share - slow.colocated_share).abs() < 1e-12, "{fast:?} {slow:?}");
+            }
+        }
+        // Co-located pods on a shared server are split from the same-location pairs.
+        // b-3 shares s1 with a-1; b-1 is on s2 in the same rack.
+        let mut st = two_rack_twin();
+        st.apply_all([
+            TwinEvent::Pod(PodSpec {
+                name: "b-3".into(),
+                namespace: "ns".into(),
+                workload: Some("b".into()),
+                server: Some("s1".into()),
+                requests: Resources::new(100.0, 100.0, 100.0),
+                limits: None,
+                phase: PodPhase::Running,
+            }),
+            TwinEvent::Edges {
+                origin: "t".into(),
+                edges: vec![Edge {
+                    from: "ns/a".into(),
+                    to: "ns/b".into(),
+                    rps: 10.0,
+                    origin: String::new(),
+                }],
+            },
+        ]);
+        let snap = st.snapshot();
+        let d = dependency_latency(&snap);
+        assert_eq!(d, DependencyLatency { edges: 1, ..pairwise(&snap) });
+        // a-1 → b-3 co-located (a third); b-1 1 ms and b-2 20 ms share the rest.
+        assert!((d.colocated_share - 1.0 / 3.0).abs() < 1e-12 && (d.mean_ms - 10.5).abs() < 1e-9, "{d:?}");
     }
 
     #[test]
