@@ -72,7 +72,7 @@ pub struct WhatIfView {
     tx: UnboundedSender<WorkerMsg>,
 }
 
-const PLACEHOLDER: &str = "e.g. scale checkoutservice to 8 (Tab completes)";
+const PLACEHOLDER: &str = "e.g. scale checkoutservice to 8";
 
 /// The forms a scenario line takes, shown before the first run (docs: README, What-if).
 const SCRIPT_FORMS: [&str; 11] = [
@@ -429,8 +429,15 @@ impl Component for WhatIfView {
 
     fn draw(&mut self, f: &mut Frame, area: Rect, ctx: &Ctx) {
         let t = ctx.theme;
-        let [top, bottom] =
-            Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
+        // Charts and heatmaps take the lower half once there are results to chart; before, the
+        // editor and the language reference have the whole view.
+        let charted =
+            matches!(self.state, RunState::Done { .. } | RunState::Running { partial: Some(_), .. });
+        let [top, bottom] = if charted {
+            Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area)
+        } else {
+            [area, Rect::default()]
+        };
         let [left, right] =
             Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(top);
         // Editor and its errors.

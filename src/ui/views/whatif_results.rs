@@ -194,8 +194,9 @@ pub fn draw_heatmaps(f: &mut Frame, area: Rect, r: &WhatIfReport, ctx: &Ctx) {
             .title(Span::styled(title, Style::new().fg(t.title).bold()));
         let inner = block.inner(half);
         f.render_widget(block, half);
-        // The largest cells with which every group shows: these panes do not scroll.
-        let layout = GridLayout::fit(&sizes, inner.width, inner.height, flat.len() > 400, 8);
+        // The largest cells with which every group shows; these panes do not scroll, so when
+        // none fits, the smallest cells show the most.
+        let layout = GridLayout::fit(&sizes, inner.width, inner.height, true, 8);
         let snap = ctx.snap;
         let cpu = |k: usize| {
             let s = flat[k];

@@ -63,9 +63,10 @@ pub struct GridLayout {
 }
 
 impl GridLayout {
-    /// The largest cells with which the whole grid fits in `height` lines; when none fits it
-    /// scrolls, with two-character cells unless there are `many` servers.
-    pub fn fit(sizes: &[usize], width: u16, height: u16, many: bool, label_w: u16) -> GridLayout {
+    /// The largest cells with which the whole grid fits in `height` lines; when none fits,
+    /// one-character cells if `tiny_fallback` (many servers, or a pane that cannot scroll),
+    /// else two-character cells (and the grid scrolls).
+    pub fn fit(sizes: &[usize], width: u16, height: u16, tiny_fallback: bool, label_w: u16) -> GridLayout {
         let biggest = sizes.iter().copied().max().unwrap_or(1) as u16;
         for size in [CellSize::Large, CellSize::Small, CellSize::Tiny] {
             let l = GridLayout::new(sizes, width, size, label_w);
@@ -75,7 +76,7 @@ impl GridLayout {
                 return l;
             }
         }
-        GridLayout::new(sizes, width, if many { CellSize::Tiny } else { CellSize::Small }, label_w)
+        GridLayout::new(sizes, width, if tiny_fallback { CellSize::Tiny } else { CellSize::Small }, label_w)
     }
 
     /// Lays out groups of the given sizes in `width` columns; boxes are wide enough for
