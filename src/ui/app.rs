@@ -542,6 +542,7 @@ impl App {
             tabs,
         );
         let keys = current.footer_keys();
+        let current_captures = current.captures_input();
         self.views.get(self.view).draw(f, body, &ctx);
         if let Some(d) = &self.detail {
             detail::draw_popup(f, body, d, &ctx);
@@ -558,6 +559,7 @@ impl App {
                 Footer {
                     keys,
                     detail_open: self.detail.is_some(),
+                    captured: self.view != View::Help && current_captures,
                     status: self.status.as_deref(),
                     theme: &self.theme,
                 },

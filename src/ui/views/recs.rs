@@ -586,18 +586,6 @@ impl Component for RecsView {
             .title(Span::styled(title, Style::new().fg(t.title).bold()));
         let inner = block.inner(area);
         f.render_widget(block, area);
-        let llm_h = u16::from(self.llm.is_some());
-        let [llm_area, msg_area, cal_area, list] = Layout::vertical([
-            Constraint::Length(llm_h),
-            Constraint::Length(1),
-            Constraint::Length(1),
-            Constraint::Min(1),
-        ])
-        .areas(inner);
-        if let Some(run) = &self.llm {
-            f.render_widget(Line::from(run.line()).style(Style::new().fg(t.warn)), llm_area);
-        }
-        f.render_widget(Line::from(self.calendar_line(ctx)).style(Style::new().fg(t.fg)), cal_area);
         let msg = match (&self.prompt, &self.message) {
             (Prompt::Reject(l), _) => format!("reject — reason: {}▏ (enter records, esc cancels)", esc(l)),
             (Prompt::Edit(l), _) => {
@@ -618,6 +606,20 @@ impl Component for RecsView {
                 }
             }
         };
+        let llm_h = u16::from(self.llm.is_some());
+        // The message and calendar lines take room only when they say something.
+        let calendar = self.calendar_line(ctx);
+        let [llm_area, msg_area, cal_area, list] = Layout::vertical([
+            Constraint::Length(llm_h),
+            Constraint::Length(u16::from(!msg.is_empty())),
+            Constraint::Length(u16::from(!calendar.is_empty())),
+            Constraint::Min(1),
+        ])
+        .areas(inner);
+        if let Some(run) = &self.llm {
+            f.render_widget(Line::from(run.line()).style(Style::new().fg(t.warn)), llm_area);
+        }
+        f.render_widget(Line::from(calendar).style(Style::new().fg(t.fg)), cal_area);
         f.render_widget(Line::from(msg).style(Style::new().fg(t.accent)), msg_area);
         if self.queue.is_empty() {
             f.render_widget(
@@ -626,11 +628,14 @@ impl Component for RecsView {
                 list,
             );
         } else {
-            let fit = (list.height / CARD_H).max(1) as usize;
+            // Below 110 columns a card's lines wrap: two more lines keep its reason on screen.
+            let card_h = if list.width < 110 { CARD_H + 2 } else { CARD_H };
+            let fit = (list.height / card_h).max(1) as usize;
             let first = self.selected.saturating_sub(fit - 1);
-            for (slot, i) in (first..self.queue.len()).take(fit).enumerate() {
-                let y = list.y + slot as u16 * CARD_H;
-                let h = CARD_H.min(list.bottom().saturating_sub(y));
+            // The selected card is always whole; the one after it shows as far as room allows.
+            for (slot, i) in (first..self.queue.len()).take(fit + 1).enumerate() {
+                let y = list.y + slot as u16 * card_h;
+                let h = card_h.min(list.bottom().saturating_sub(y));
                 if h < 3 {
                     break;
                 }
@@ -813,7 +818,8 @@ fn draw_card(
     if let Some(v) = blocked {
         lines.push(Line::from(format!("blocked by {}", rule_list(v))).style(Style::new().fg(t.bad)));
     }
-    f.render_widget(Paragraph::new(lines).block(block), r);
+    // Wrapped: on a narrow terminal the card's spare lines take what would be cut off.
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), r);
 }
 
 fn draw_confirm(f: &mut Frame, body: Rect, p: &Pending, diff: &str, context: &str, ctx: &Ctx) {

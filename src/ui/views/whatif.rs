@@ -406,6 +406,10 @@ impl Component for WhatIfView {
         self.cancel()
     }
 
+    fn captures_input(&self) -> bool {
+        self.editing
+    }
+
     fn keys(&self) -> &'static [(&'static str, &'static str)] {
         if self.editing {
             &[

@@ -14,6 +14,8 @@ pub const GLOBAL_KEYS: [(&str, &str); 5] =
 pub struct Footer<'a> {
     pub keys: &'static [(&'static str, &'static str)],
     pub detail_open: bool,
+    /// The view takes every key (an editor, a prompt or a dialog): the global keys do not work.
+    pub captured: bool,
     pub status: Option<&'a str>,
     pub theme: &'a Theme,
 }
@@ -27,6 +29,8 @@ impl Widget for Footer<'_> {
         }
         let keys: Vec<(&str, &str)> = if self.detail_open {
             vec![("esc", "close"), ("q", "quit")]
+        } else if self.captured {
+            self.keys.iter().copied().chain([("ctrl-c", "quit")]).collect()
         } else {
             self.keys.iter().copied().chain(GLOBAL_KEYS).collect()
         };
