@@ -169,6 +169,21 @@ fn card_shows_target_context_before_after_and_confidence_parts() {
 }
 
 #[test]
+fn on_an_80_by_24_terminal_a_card_keeps_its_whole_reason() {
+    let long = Candidate::new(
+        "builtin:reactive",
+        Change::Scale { workload: "boutique/checkoutservice".into(), replicas: 4 },
+        "p99 964 ms breaches its 800 ms SLO with CPU at 106 % of requests (target 70 %); HPA-like desired replicas 2 → 4.".into(),
+    );
+    let mut s = setup(Guardrails::default(), vec![long, scale(3)]);
+    let out = screen_at(&mut s.app, 80, 24);
+    let text: String = out.lines().map(|l| l.trim_matches(['│', ' '])).collect::<Vec<_>>().join(" ");
+    assert!(text.contains("HPA-like desired replicas 2 → 4."), "the reason wraps, not cut:\n{out}");
+    assert!(text.contains("(measured now"), "{out}");
+    assert_eq!(out.matches("boutique/checkoutservice on ctx demo").count(), 2, "both cards show:\n{out}");
+}
+
+#[test]
 fn header_counts_the_proposals_waiting() {
     let mut s = setup(Guardrails::default(), vec![scale(4)]);
     let header = screen(&mut s.app).lines().next().unwrap().to_string();
