@@ -1,5 +1,6 @@
 //! `twintop bench …`: benchmarks that print measured figures (build with --release).
 
+mod manifests;
 mod map;
 
 mod vm;
@@ -51,6 +52,16 @@ pub enum Bench {
         frames: usize,
         #[arg(long)]
         json: bool,
+    },
+    /// A twin from Kubernetes YAML at scale: W Deployments of R replicas in a call chain,
+    /// parsed, placed on N servers by the spreading scheduler, snapshotted, its KPIs computed.
+    Manifests {
+        #[arg(long, default_value_t = 5000)]
+        servers: usize,
+        #[arg(long, default_value_t = 100)]
+        workloads: usize,
+        #[arg(long, default_value_t = 500)]
+        replicas: u32,
     },
     /// Map N Kubernetes Nodes and M Pods (typed objects) into the twin and snapshot it.
     Map {
@@ -139,6 +150,23 @@ pub fn run(_src: &SourceArgs, a: &BenchArgs) -> anyhow::Result<i32> {
                     r.derive_ms
                 );
             }
+            Ok(0)
+        }
+        Bench::Manifests { servers, workloads, replicas } => {
+            let b = manifests::run(*servers, *workloads, *replicas)?;
+            println!(
+                "manifests: {workloads} Deployments × {replicas} replicas on {servers} servers: parse {:.0} ms, \
+                 place {} pods ({} pending) {:.0} ms, apply+snapshot {:.0} ms, KPIs {:.0} ms (dependency latency \
+                 {:.2} ms), total {:.0} ms",
+                b.parse_ms,
+                b.pods,
+                b.pending,
+                b.place_ms,
+                b.snapshot_ms,
+                b.kpis_ms,
+                b.dependency_latency_ms,
+                b.parse_ms + b.place_ms + b.snapshot_ms + b.kpis_ms
+            );
             Ok(0)
         }
         Bench::Map { servers, pods } => {
