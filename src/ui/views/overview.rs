@@ -10,7 +10,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 #[derive(Debug, Default)]
 pub struct OverviewView;
@@ -30,8 +30,11 @@ impl Component for OverviewView {
     }
 
     fn draw(&mut self, f: &mut Frame, area: Rect, ctx: &Ctx) {
+        // Below 100 columns the totals and breaches wrap: two more lines keep them whole.
+        let top_h = if area.width < 100 { 8 } else { 6 };
         let [top, mid, bottom] =
-            Layout::vertical([Constraint::Length(6), Constraint::Min(4), Constraint::Length(5)]).areas(area);
+            Layout::vertical([Constraint::Length(top_h), Constraint::Min(4), Constraint::Length(5)])
+                .areas(area);
         let [totals, breaches] =
             Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(top);
         let [worst_s, worst_w] =
@@ -98,7 +101,10 @@ impl OverviewView {
                 Span::styled(format!("  co-located {}", pct(k.colocated_share)), dim),
             ]),
         ];
-        f.render_widget(Paragraph::new(lines).block(block(" cluster ", ctx)), area);
+        f.render_widget(
+            Paragraph::new(lines).wrap(Wrap { trim: false }).block(block(" cluster ", ctx)),
+            area,
+        );
     }
 
     fn breaches(&self, f: &mut Frame, area: Rect, ctx: &Ctx) {
@@ -134,7 +140,7 @@ impl OverviewView {
             .borders(Borders::ALL)
             .border_style(Style::new().fg(t.border))
             .title(Span::styled(title, title_style));
-        f.render_widget(Paragraph::new(lines).block(b), area);
+        f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(b), area);
     }
 
     fn worst_servers(&self, f: &mut Frame, area: Rect, ctx: &Ctx) {
