@@ -6,6 +6,7 @@ pub mod heatmap;
 pub mod help;
 pub mod overview;
 pub mod recs;
+mod recs_card;
 pub mod servers;
 pub mod whatif;
 mod whatif_results;
