@@ -76,6 +76,8 @@ fn advise_on_the_demo_proposes_scaling_the_surging_checkout() {
     assert_eq!(p["model"], "sim");
     assert_eq!(p["seeds"], 8);
     assert!(p["p99_ms"]["after"]["mean"].as_f64().unwrap() < p["p99_ms"]["before"]["mean"].as_f64().unwrap());
+    // Beside the prediction, what the twin measures now: the surge breaches the 800 ms SLO.
+    assert!(p["measured_p99_ms"].as_f64().expect("measured_p99_ms") > 800.0, "{p}");
     let parts = top["confidence"]["parts"].as_object().unwrap();
     let sum: f64 = parts.values().map(|v| v.as_f64().unwrap()).sum();
     assert!((sum - top["confidence"]["score"].as_f64().unwrap()).abs() <= 1.0);
@@ -83,6 +85,7 @@ fn advise_on_the_demo_proposes_scaling_the_surging_checkout() {
     let (code, table, _) = twintop(dir.path(), &["advise", "--demo", "--evaluator", "analytic"], None);
     assert_eq!(code, 0);
     assert!(table.contains("boutique/checkoutservice") && table.contains("confidence of"), "{table}");
+    assert!(table.contains("P99 NOW"), "{table}");
     let (code, out, _) =
         twintop(dir.path(), &["advise", "--demo", "--evaluator", "analytic", "--json"], None);
     assert_eq!(code, 0);

@@ -95,6 +95,7 @@ mod tests {
             seeds: 8,
             horizon_s: 300,
             p99_ms: ba(b, a),
+            measured_p99_ms: None,
             slo_violations: ba(vb, va),
             cost_per_hour: ba(1.0, 1.0),
             rub: ba(0.5, 0.5),

@@ -209,6 +209,7 @@ impl Evaluator for AnalyticEvaluator {
             seeds: seeds.len(),
             horizon_s: self.horizon_s,
             p99_ms: BeforeAfter { before: Spread::of(&p99_b), after: Spread::of(&p99_a) },
+            measured_p99_ms: None,
             slo_violations: BeforeAfter { before: Spread::of(&slo_b), after: Spread::of(&slo_a) },
             cost_per_hour: fixed(cost_b, cost_a),
             rub: fixed(rub_b, rub_a),

@@ -102,7 +102,9 @@ pub fn assess(snap: &Snapshot, candidates: Vec<Candidate>, ctx: &Context) -> Vec
             let (status, rejection, predicted, confidence) = match verdict {
                 Err(why) => (Status::Rejected, Some(why.clone()), None, no_confidence()),
                 Ok(a) => {
-                    let p = ctx.evaluator.evaluate(snap, a, &ctx.seeds);
+                    let mut p = ctx.evaluator.evaluate(snap, a, &ctx.seeds);
+                    p.measured_p99_ms =
+                        snap.workload_index(&target).and_then(|w| snap.workload_status[w].p99_ms);
                     let conf = confidence::score(&Inputs {
                         prediction: Some(&p),
                         forecast_uncertainty: c.forecast_uncertainty,

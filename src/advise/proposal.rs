@@ -97,6 +97,10 @@ pub struct Prediction {
     pub horizon_s: u32,
     /// p99 of the target workload (for a server: the worst p99 among workloads on it), ms.
     pub p99_ms: BeforeAfter,
+    /// The target workload's p99 as the twin measures it now, ms (none for a server target or
+    /// without measurements): beside `p99_ms.before` it shows how well the twin reproduces now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured_p99_ms: Option<f64>,
     /// Workloads over their p99 SLO.
     pub slo_violations: BeforeAfter,
     /// Cost of the pods' requests per hour, in the servers' price unit.

@@ -141,6 +141,7 @@ impl Evaluator for SimEvaluator {
             seeds: ok.len(),
             horizon_s: self.horizon_s,
             p99_ms: pair(|f| f.0),
+            measured_p99_ms: None,
             slo_violations: pair(|f| f.1),
             cost_per_hour: pair(|f| f.2),
             rub: pair(|f| f.3),

@@ -126,8 +126,8 @@ fn print_table(proposals: &[Proposal]) {
         return;
     }
     println!(
-        "{:<16} {:<8} {:>4} {:<20} {:<34} {:<24} {:>17} {:>9}  REASON",
-        "ID", "STATUS", "CONF", "SOURCE", "TARGET", "ACTION", "P99 ms (→)", "SLO ✗"
+        "{:<16} {:<8} {:>4} {:<20} {:<34} {:<24} {:>8} {:>17} {:>9}  REASON",
+        "ID", "STATUS", "CONF", "SOURCE", "TARGET", "ACTION", "P99 NOW", "P99 ms (→)", "SLO ✗"
     );
     for p in proposals {
         let action = p.action.as_ref().map(short).unwrap_or_else(|| "-".into());
@@ -135,6 +135,11 @@ fn print_table(proposals: &[Proposal]) {
             Some(t) => format!("{action} at {}Z", t.format("%H:%M:%S")),
             None => action,
         };
+        let now = p
+            .predicted
+            .as_ref()
+            .and_then(|x| x.measured_p99_ms)
+            .map_or_else(|| "-".to_string(), |ms| format!("{ms:.0}"));
         let (p99, slo) = match &p.predicted {
             Some(x) => (
                 format!(
@@ -156,13 +161,14 @@ fn print_table(proposals: &[Proposal]) {
             None => p.reason.clone(),
         };
         println!(
-            "{:<16} {:<8} {:>4} {:<20} {:<34} {:<24} {:>17} {:>9}  {}",
+            "{:<16} {:<8} {:>4} {:<20} {:<34} {:<24} {:>8} {:>17} {:>9}  {}",
             p.id,
             status,
             p.confidence.score,
             escape(&p.source),
             escape(&cut(&p.target, 34)),
             escape(&cut(&action, 24)),
+            now,
             p99,
             slo,
             escape(&why)

@@ -99,12 +99,7 @@ pub(super) fn draw_card(
     ];
     if let Some(x) = &p.predicted {
         // The twin's baseline next to what is measured now, so its fidelity can be judged.
-        let observed = ctx
-            .snap
-            .workload_index(&p.target)
-            .and_then(|w| ctx.snap.workload_status[w].p99_ms)
-            .map(|ms| format!(" (measured now {ms:.0} ms)"))
-            .unwrap_or_default();
+        let observed = x.measured_p99_ms.map(|ms| format!(" (measured now {ms:.0} ms)")).unwrap_or_default();
         lines.push(Line::from(format!(
             "twin ({}, {} seeds): p99 {}{observed} · SLO violations {} · cost {}/h · RUB {}",
             esc(&x.model),
