@@ -30,7 +30,7 @@ pub struct Evaluation {
     pub horizon: usize,
     pub periods: Vec<usize>,
     pub methods: Vec<MethodResult>,
-    /// How much of the test part is noise no forecaster can follow (None when too short).
+    /// How much of the test part is step-to-step noise (see `noise`; None when too short).
     pub noise: Option<NoiseCheck>,
 }
 

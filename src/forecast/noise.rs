@@ -7,8 +7,10 @@
 //! future* lands there: each step's allocation is a multiple of the median of its neighbours
 //! on both sides (the step itself excluded), with the one multiple that does best on the
 //! series. On a smooth series that share is high (the neighbours tell the value); on a series
-//! whose values jump by several times from one step to the next it is small, and no forecast
-//! made from the past can do much better than an allocation that has seen the neighbours.
+//! whose values jump by several times from one step to the next it is small, and a forecast
+//! made from the past alone is not expected to beat an allocation that has seen the neighbours.
+//! A reference, not a proof over every forecaster: it tells an unforecastable series from a
+//! poor forecaster.
 
 use super::fit::quantile_sorted;
 use serde::Serialize;
