@@ -1,4 +1,4 @@
-//! How much of a series is step-to-step noise that no forecaster can follow — so that a poor
+//! How much of a series is step-to-step noise that a forecaster cannot follow — so that a poor
 //! median efficiency can be told apart from a poor forecaster.
 //!
 //! Median efficiency ≥ E with at most U of the steps under-provisioned needs at least
