@@ -56,10 +56,13 @@ pub enum Bench {
     /// A twin from Kubernetes YAML at scale: W Deployments of R replicas in a call chain,
     /// parsed, placed on N servers by the spreading scheduler, snapshotted, its KPIs computed.
     Manifests {
+        /// Servers (64 cores, 256 GiB) in 5 zones of 50-server racks.
         #[arg(long, default_value_t = 5000)]
         servers: usize,
+        /// Deployments, each calling the next.
         #[arg(long, default_value_t = 100)]
         workloads: usize,
+        /// Replicas of each Deployment (500m CPU, 1 GiB each).
         #[arg(long, default_value_t = 500)]
         replicas: u32,
     },
