@@ -596,6 +596,7 @@ fn whatif_view_runs_a_scenario_and_shows_baseline_scenario_and_delta() {
         "both panes show every rack (they do not scroll):\n{small}"
     );
     assert!(s.contains("p99 ms over the horizon"));
+    assert!(s.contains("measured now: p99 ") && s.contains("at boutique/frontend"), "{s}");
     // Esc leaves the editor; p saves the scenario and proposes its scale in :recs.
     key(&mut a, KeyCode::Esc);
     key(&mut a, KeyCode::Char('p'));

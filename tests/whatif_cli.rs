@@ -33,6 +33,10 @@ fn json_has_baseline_scenario_and_delta() {
     let d =
         v["scenario"]["ttr_ms"]["p99"].as_f64().unwrap() - v["baseline"]["ttr_ms"]["p99"].as_f64().unwrap();
     assert!((v["delta"]["ttr_ms"]["p99"].as_f64().unwrap() - d).abs() < 1e-6);
+    // What the twin measures now where users enter (past the load generator, which has no
+    // latency of its own), beside which the baseline's p99 is judged.
+    assert_eq!(v["measured"]["workload"], "boutique/frontend", "{v}");
+    assert!(v["measured"]["p99_ms"].as_f64().unwrap() > 0.0);
 }
 
 #[test]

@@ -65,6 +65,9 @@ pub fn run(src: &SourceArgs, a: &WhatifArgs) -> anyhow::Result<i32> {
         if let Some(s) = &report.sweep {
             doc["sweep"] = serde_json::to_value(s)?;
         }
+        if let Some(m) = &report.measured {
+            doc["measured"] = serde_json::to_value(m)?;
+        }
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(0);
     }
@@ -113,6 +116,13 @@ fn print_table(r: &WhatIfReport) {
         "p99 spread over seeds: baseline ±{:.1} ms, scenario ±{:.1} ms; SLO met: baseline {}, scenario {}",
         b.spread.p99_ms, s.spread.p99_ms, b.slo_met, s.slo_met
     );
+    if let Some(m) = &r.measured {
+        println!(
+            "measured now: p99 {:.1} ms at {} (beside the baseline's p99: how well the twin reproduces now)",
+            m.p99_ms,
+            escape(&m.workload)
+        );
+    }
     if let Some(sw) = &r.sweep {
         println!("sweep of {} replicas:", escape(&sw.workload));
         for p in &sw.points {

@@ -99,6 +99,17 @@ pub struct WhatIfReport {
     pub sweep: Option<SweepReport>,
     /// What the runner had to interpret (approximations the operator should know about).
     pub notes: Vec<String>,
+    /// The p99 the twin measures now where the users' requests enter, beside which the
+    /// baseline's p99 shows how well the twin reproduces the present.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub measured: Option<Measured>,
+}
+
+/// A workload's p99 as the twin measures it now.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Measured {
+    pub workload: String,
+    pub p99_ms: f64,
 }
 
 pub(super) fn mean(v: impl Iterator<Item = f64> + Clone) -> f64 {

@@ -6,7 +6,7 @@
 use super::lang::Line;
 pub use super::plan::{Plan, plan};
 pub use super::report::{Delta, Series, Spread, Summary, SweepPointReport, SweepReport, Ttr, WhatIfReport};
-use super::report::{delta, end_util, series, summarise};
+use super::report::{Measured, delta, end_util, series, summarise};
 use crate::sim::scenario::Scenario;
 use crate::sim::{Control, Outputs, SimError};
 use crate::twin::Snapshot;
@@ -155,7 +155,49 @@ pub fn run(
         scenario_util: end_util(&outs[k]),
         sweep,
         notes: plan.notes,
+        measured: measured_at_entry(snap),
     })
+}
+
+/// The measured p99 nearest the users: from each entry workload (called by none, calling
+/// others) down the call graph to the first workload with a measured p99 (a load generator or
+/// an ingress without metrics is passed through). None when no entry, or several, measure one.
+fn measured_at_entry(snap: &Snapshot) -> Option<Measured> {
+    let n = snap.workloads.len();
+    let (mut called, mut callees) = (vec![false; n], vec![Vec::new(); n]);
+    for e in &snap.edges {
+        if let (Some(a), Some(b)) = (snap.workload_index(&e.from), snap.workload_index(&e.to))
+            && a != b
+        {
+            called[b] = true;
+            callees[a].push(b);
+        }
+    }
+    let mut found: Vec<usize> = Vec::new();
+    for entry in (0..n).filter(|&w| !called[w] && !callees[w].is_empty()) {
+        let mut seen = vec![false; n];
+        let mut queue = std::collections::VecDeque::from([entry]);
+        seen[entry] = true;
+        while let Some(w) = queue.pop_front() {
+            if snap.workload_status[w].p99_ms.is_some() {
+                found.push(w);
+                break;
+            }
+            for &c in &callees[w] {
+                if !std::mem::replace(&mut seen[c], true) {
+                    queue.push_back(c);
+                }
+            }
+        }
+    }
+    found.sort_unstable();
+    found.dedup();
+    match found.as_slice() {
+        [w] => {
+            Some(Measured { workload: snap.workloads[*w].key(), p99_ms: snap.workload_status[*w].p99_ms? })
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -71,6 +71,12 @@ pub fn draw_table(f: &mut Frame, area: Rect, r: &WhatIfReport, tag: &str, ctx: &
         ),
         Style::new().fg(t.dim),
     ));
+    if let Some(m) = &r.measured {
+        lines.push(Line::styled(
+            format!("measured now: p99 {:.0} ms at {}", m.p99_ms, esc(&m.workload)),
+            Style::new().fg(t.dim),
+        ));
+    }
     if let Some(sw) = &r.sweep {
         lines.push(Line::styled(
             match sw.cheapest {
