@@ -73,19 +73,24 @@ struct Setup {
     snap: Arc<Snapshot>,
 }
 
+/// Console options with a cluster to apply to and a data dir; no auto-rollback.
+fn options(cluster: Arc<dyn ClusterControl>, guardrails: Guardrails, data: &Path) -> AppOptions {
+    AppOptions {
+        operator: OperatorOptions {
+            cluster: Some(Cluster(cluster)),
+            guardrails,
+            data_dir: Some(data.to_path_buf()),
+            auto_rollback: Vec::new(),
+        },
+        ..AppOptions::default()
+    }
+}
+
 fn setup(guardrails: Guardrails, candidates: Vec<Candidate>) -> Setup {
     let snap = surge();
     let cluster = Arc::new(Recorder::default());
     let data = tempfile::tempdir().unwrap();
-    let opts = AppOptions {
-        operator: OperatorOptions {
-            cluster: Some(Cluster(cluster.clone())),
-            guardrails,
-            data_dir: Some(data.path().to_path_buf()),
-            auto_rollback: Vec::new(),
-        },
-        ..AppOptions::default()
-    };
+    let opts = options(cluster.clone(), guardrails, data.path());
     let mut app = App::new(snap.clone(), opts);
     app.set_proposals(proposals(&snap, candidates));
     app.switch(View::Recs);
@@ -415,15 +420,7 @@ fn a_missed_action_waits_for_the_operator() {
     cal.add(pending, snap.time - hour, snap.time - hour * 2);
     cal.save(&data.path().join("schedule.json")).unwrap();
     let cluster = Arc::new(Recorder::default());
-    let opts = AppOptions {
-        operator: OperatorOptions {
-            cluster: Some(Cluster(cluster.clone())),
-            guardrails: Guardrails::default(),
-            data_dir: Some(data.path().to_path_buf()),
-            auto_rollback: Vec::new(),
-        },
-        ..AppOptions::default()
-    };
+    let opts = options(cluster.clone(), Guardrails::default(), data.path());
     let mut app = App::new(snap.clone(), opts);
     app.set_snapshot(snap.clone());
     app.switch(View::Recs);
@@ -474,16 +471,10 @@ fn auto_rollback_applies_through_the_flow() {
     let before = replicas_of(&snap, "checkoutservice");
     let cluster = Arc::new(Recorder::default());
     let data = tempfile::tempdir().unwrap();
-    let opts = AppOptions {
-        operator: OperatorOptions {
-            cluster: Some(Cluster(cluster.clone())),
-            // The rollback follows the change within the default cooldown.
-            guardrails: Guardrails { cooldown_secs: 0, ..Guardrails::default() },
-            data_dir: Some(data.path().to_path_buf()),
-            auto_rollback: vec!["checkoutservice".into()],
-        },
-        ..AppOptions::default()
-    };
+    // The rollback follows the change within the default cooldown.
+    let mut opts =
+        options(cluster.clone(), Guardrails { cooldown_secs: 0, ..Guardrails::default() }, data.path());
+    opts.operator.auto_rollback = vec!["checkoutservice".into()];
     let mut app = App::new(snap.clone(), opts);
     app.set_proposals(proposals(&snap, vec![scale(4)]));
     app.switch(View::Recs);
@@ -593,15 +584,7 @@ fn a_conflict_is_shown_audited_and_not_retried() {
     let snap = surge();
     let cluster = Arc::new(Contended::default());
     let data = tempfile::tempdir().unwrap();
-    let opts = AppOptions {
-        operator: OperatorOptions {
-            cluster: Some(Cluster(cluster.clone())),
-            guardrails: Guardrails::default(),
-            data_dir: Some(data.path().to_path_buf()),
-            auto_rollback: Vec::new(),
-        },
-        ..AppOptions::default()
-    };
+    let opts = options(cluster.clone(), Guardrails::default(), data.path());
     let mut app = App::new(snap.clone(), opts);
     app.set_proposals(proposals(&snap, vec![scale(4)]));
     app.switch(View::Recs);
