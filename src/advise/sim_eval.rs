@@ -94,7 +94,7 @@ fn targets(snap: &Snapshot, change: &Change) -> Vec<String> {
 type Figures = (f64, f64, f64, f64);
 
 fn figures(snap: &Snapshot, out: &Outputs, targets: &[String], horizon_s: f64) -> Figures {
-    let p99 = |k: &str| out.services.get(k).map(|s| s.ttp_ms.p99).filter(|v| v.is_finite()).unwrap_or(0.0);
+    let p99 = |k: &str| out.services.get(k).map(|s| s.rt_ms.p99).filter(|v| v.is_finite()).unwrap_or(0.0);
     let worst = targets.iter().map(|k| p99(k)).fold(0.0, f64::max);
     let violations =
         snap.workloads.iter().filter(|w| w.slo_p99_ms.is_some_and(|slo| p99(&w.key()) > slo)).count() as f64;

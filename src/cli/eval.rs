@@ -28,6 +28,9 @@ pub enum Eval {
     /// The advisors' calibration: their proposals applied to simulated demo incidents, as
     /// confidence bucket → observed success rate (needs --demo).
     Advisor(super::eval_advisor::AdvisorEvalArgs),
+    /// The twin's fidelity over the demo's incident script: simulated vs measured p99 per
+    /// workload at calm moments, in the checkout surge and with a hot server (needs --demo).
+    Fidelity(super::eval_fidelity::FidelityEvalArgs),
 }
 
 #[derive(Debug, Args)]
@@ -65,6 +68,7 @@ pub fn run(src: &SourceArgs, a: &EvalArgs) -> anyhow::Result<i32> {
         Eval::Placement(p) => placement(src, p),
         Eval::Forecast(f) => super::eval_forecast::run(f),
         Eval::Advisor(a) => super::eval_advisor::run(src, a),
+        Eval::Fidelity(f) => super::eval_fidelity::run(src, f),
     }
 }
 

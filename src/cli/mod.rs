@@ -6,7 +6,9 @@ pub mod audit;
 pub mod bench;
 pub mod eval;
 mod eval_advisor;
+mod eval_fidelity;
 mod eval_forecast;
+pub mod fidelity;
 pub mod sim;
 pub mod twin;
 pub mod whatif;
@@ -66,6 +68,8 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Run a what-if script on the twin (the console's language): baseline vs scenario.
     Whatif(whatif::WhatifArgs),
+    /// How well the twin reproduces what it measures: simulated vs measured p99 per workload.
+    Fidelity(fidelity::FidelityArgs),
 }
 
 /// Runs a headless subcommand; returns the process exit code.
@@ -78,6 +82,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Some(Command::Sim(a)) => sim::run(&cli.source, &a),
         Some(Command::Bench(a)) => bench::run(&cli.source, &a),
         Some(Command::Whatif(a)) => whatif::run(&cli.source, &a),
+        Some(Command::Fidelity(a)) => fidelity::run(&cli.source, &a),
         None => unreachable!("the console is started by main"),
     }
 }

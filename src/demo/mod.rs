@@ -4,6 +4,7 @@
 //! `Change`s a real cluster does. Deterministic for a seed.
 
 pub mod catalog;
+mod latency;
 pub mod presets;
 mod queueing;
 
@@ -51,6 +52,8 @@ struct DemoWorkload {
     dropped: f64,
     /// HPA recommendations of the last 5 minutes, for scale-down stabilisation.
     hpa_recent: Vec<(u64, u32)>,
+    /// Requests answered in the last second (None before the first).
+    served: Option<f64>,
     /// Last computed figures.
     rps: f64,
     p50: f64,
@@ -78,6 +81,8 @@ pub struct DemoTwin {
     /// Shop workloads in call order (callers before callees).
     order: Vec<usize>,
     traffic_noise: f64,
+    /// Draws for the latency sample, apart from the traffic's so one does not shift the other.
+    latency_rng: SmallRng,
     hot_server: usize,
     notices: Vec<String>,
     /// Structure changed since the last step: pods/workloads/servers must be re-sent.
@@ -104,6 +109,7 @@ impl DemoTwin {
                 backlog: 0.0,
                 dropped: 0.0,
                 hpa_recent: Vec::new(),
+                served: None,
                 rps: 0.0,
                 p50: 0.0,
                 p99: 0.0,
@@ -127,6 +133,7 @@ impl DemoTwin {
             calls,
             order,
             traffic_noise: 0.0,
+            latency_rng: SmallRng::seed_from_u64(seed ^ 0x6c61_7465_6e63_7921),
             hot_server,
             notices: Vec::new(),
             dirty: true,
@@ -463,49 +470,66 @@ impl DemoTwin {
         let root = BASE_RPS * day * (1.0 + self.traffic_noise);
 
         let n = self.workloads.len();
+        // Callers first: a callee gets the calls of the requests its callers serve this second;
+        // then each pod's queueing for the latency sample.
         let mut rps = vec![0.0; n];
+        let mut own = vec![None; n];
         rps[self.order[0]] = root;
-        for &w in &self.order {
-            for &(a, b, k) in &self.calls {
-                if a == w {
-                    rps[b] += rps[a] * k * self.call_boost(b);
-                }
-            }
-        }
-        // Own queueing, then end-to-end latency callees-first.
-        let mut own = vec![(0.0, 0.0); n];
-        for w in self.order.clone().into_iter().rev() {
+        for w in self.order.clone() {
             let Behaviour::Service(m) = self.workloads[w].entry.behaviour.clone() else { continue };
-            own[w] = self.serve(w, rps[w], &m);
-        }
-        let mut e2e = vec![(0.0, 0.0); n];
-        for &w in self.order.iter().rev() {
-            let (mut p50, mut p99) = own[w];
-            let mut worst_tail: f64 = 0.0;
+            own[w] = Some(self.serve(w, rps[w], &m));
+            let served = self.workloads[w].served.unwrap_or(rps[w]);
             for &(a, b, k) in &self.calls {
                 if a == w {
-                    let hop = 2.0 * self.mean_hop_ms(a, b);
-                    p50 += k * self.call_boost(b) * (hop + e2e[b].0);
-                    worst_tail = worst_tail.max(e2e[b].1 - e2e[b].0);
+                    rps[b] += served * k * self.call_boost(b);
                 }
             }
-            p99 += p50 - own[w].0 + worst_tail;
-            e2e[w] = (p50, p99);
         }
-        for w in 0..n {
+        let model = presets::latency(self.preset);
+        let pods: Vec<Vec<latency::PodAt>> = (0..n)
+            .map(|w| {
+                self.ready_pods(w)
+                    .map(|p| latency::PodAt {
+                        location: self.servers[p.server].location.clone(),
+                        server: p.server,
+                        speed: self.servers[p.server].speed,
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut samples: Vec<Vec<f64>> = vec![Vec::new(); n];
+        for &w in self.order.iter().rev() {
+            let Some(o) = own[w] else { continue };
+            let calls: Vec<latency::Calls<'_>> = self
+                .calls
+                .iter()
+                .filter(|c| c.0 == w)
+                .map(|&(_, b, k)| latency::Calls {
+                    per_request: k * self.call_boost(b),
+                    callee: b,
+                    callee_pods: &pods[b],
+                })
+                .collect();
+            samples[w] =
+                latency::sample_workload(&o, &pods[w], &calls, &samples, &model, &mut self.latency_rng);
+        }
+        for (w, sample) in samples.iter_mut().enumerate() {
+            let (p50, p99) = latency::p50_p99(sample);
             let dw = &mut self.workloads[w];
-            dw.rps = rps[w];
-            (dw.p50, dw.p99) = e2e[w];
+            // A mesh counts answers at the destination: no more than its pods serve.
+            dw.rps = dw.served.unwrap_or(rps[w]);
+            (dw.p50, dw.p99) = (p50, p99);
         }
     }
 
-    /// One tick of a service's pods: returns its own (p50, p99) time to process in ms.
-    fn serve(&mut self, w: usize, lambda: f64, m: &ServiceModel) -> (f64, f64) {
+    /// One tick of a service's pods: how long a request arriving now waits and is served.
+    fn serve(&mut self, w: usize, lambda: f64, m: &ServiceModel) -> latency::Own {
         let ready: Vec<f64> = self.ready_pods(w).map(|p| self.servers[p.server].speed).collect();
         let capacity: f64 = ready.iter().map(|sp| m.parallelism * 1000.0 / m.service_ms * sp).sum();
         let dw = &mut self.workloads[w];
         // Fluid queue: what pods cannot serve this second waits; beyond 30 s of work, drop.
-        dw.backlog = (dw.backlog + lambda - capacity).max(0.0);
+        let served = (lambda + dw.backlog).min(capacity);
+        dw.backlog += lambda - served;
         let cap_q = (capacity * 30.0).max(10.0);
         if dw.backlog > cap_q {
             dw.dropped += dw.backlog - cap_q;
@@ -513,42 +537,27 @@ impl DemoTwin {
         }
         let per_pod = if ready.is_empty() { 0.0 } else { lambda / ready.len() as f64 };
         let noise = 1.0 + 0.05 * (self.rng.random::<f64>() - 0.5);
-        let (p50, p99) = if ready.is_empty() {
-            (30_000.0, 30_000.0)
+        let own = if ready.is_empty() {
+            latency::Own::unavailable()
         } else {
             let mu_pod = capacity / ready.len() as f64;
-            let wait_backlog_ms = dw.backlog / capacity.max(1e-9) * 1000.0;
-            let (q50, q99) = queueing::mmc_quantiles_ms(per_pod, mu_pod / m.parallelism, m.parallelism);
-            (
-                (m.service_ms * 0.9 + q50 + wait_backlog_ms) * noise,
-                (m.service_ms * 2.5 + q99 + wait_backlog_ms) * noise,
-            )
+            let (p_wait, wait_mean_ms) = queueing::mmc_wait(per_pod, mu_pod / m.parallelism, m.parallelism);
+            latency::Own {
+                service_ms: m.service_ms,
+                p_wait,
+                wait_mean_ms,
+                backlog_ms: dw.backlog / capacity.max(1e-9) * 1000.0,
+                factor: noise,
+            }
         };
-        let served = lambda.min(capacity);
+        dw.served = Some(served);
         let pods = dw.pods.len().max(1) as f64;
         dw.usage = Resources::new(
             m.idle_cpu_m * pods + served * m.cpu_ms,
             dw.w().requests.mem_mib * 0.7 * pods + dw.backlog * 0.05,
             served * m.kb_per_req * 8.0 / 1000.0,
         );
-        (p50, p99)
-    }
-
-    /// Mean one-way latency between the ready pods of two workloads.
-    fn mean_hop_ms(&self, a: usize, b: usize) -> f64 {
-        let model = presets::latency(self.preset);
-        let pa: Vec<usize> = self.ready_pods(a).map(|p| p.server).collect();
-        let pb: Vec<usize> = self.ready_pods(b).map(|p| p.server).collect();
-        if pa.is_empty() || pb.is_empty() {
-            return 0.0;
-        }
-        let mut sum = 0.0;
-        for &x in &pa {
-            for &y in &pb {
-                sum += model.mean_between(&self.servers[x].location, &self.servers[y].location, x == y);
-            }
-        }
-        sum / (pa.len() * pb.len()) as f64
+        own
     }
 
     fn background_level(&mut self, m: &BackgroundModel) -> f64 {

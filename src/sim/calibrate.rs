@@ -1,21 +1,33 @@
-//! A request model for each workload, fitted to what the twin measures: its own processing time
-//! (end-to-end latency minus the calls it waits on), the tail of that time, and how many requests
-//! one pod serves at once. The twin never sees a pod's concurrency, so it is fitted to the
-//! queueing the twin observes now: the smallest set of assumptions that makes the simulator
-//! reproduce the measured latency at the measured load.
+//! A request model for each workload, fitted to what the twin measures. A workload's measured
+//! latency is its own time (a wait for a worker, then service) plus the calls it makes (the
+//! round trip to a callee's pod and the callee's own answer), so the fit goes callees first and
+//! works on samples: the calls' time is a sample of requests drawn through the callees' fitted
+//! models, and the own time is what, added to it, reproduces the measured p50 and p99.
+//! - The service time (log-normal: median and shape) comes from the workload's quietest recent
+//!   moment, where the wait is least.
+//! - Pods' concurrency comes from the queueing measured now: Erlang C, with the Allen–Cunneen
+//!   correction for non-exponential service, whichever concurrency reproduces the p99; with no
+//!   queueing visible, the least concurrency that keeps it invisible.
+//! - A workload answering fewer requests than its callers send it is saturated: its pods serve
+//!   what they answer, and the extra delay is a backlog.
+//! - What is in the system now (requests in service, queued, backlogged) is kept, so a
+//!   simulation of the present can start from it instead of from empty queues.
 
-use crate::twin::{Dist, PodPhase, Snapshot};
+use super::calibrate_mc::{Draws, fit_service, quantiles};
+use crate::twin::{Dist, Location, PodPhase, Snapshot};
+use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
 
-/// How a workload's parallelism was chosen, so a report can say how much to trust it.
+/// How a workload's request model was fitted, so a report can say how much to trust it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fit {
     /// No latency measured: defaults.
     Unmeasured,
-    /// Latency measured but no queueing visible: sized from CPU usage (or 60 % busy).
+    /// Latency measured but no queueing visible: the least concurrency that keeps it so.
     Unloaded,
     /// Parallelism fitted to the measured queueing delay.
     Queueing,
-    /// More delay than any stable queue explains: capacity set just under the offered rate.
+    /// Answers fewer requests than it is sent: capacity at the measured rate, plus a backlog.
     Saturated,
 }
 
@@ -29,19 +41,39 @@ pub struct WorkloadModel {
     /// Requests one pod serves at once.
     pub parallelism: u32,
     pub fit: Fit,
+    /// Requests at its pods now (in service, waiting, backlogged), all pods together.
+    pub in_system: f64,
+    /// Why the model does not reproduce what is measured, when it does not.
+    pub note: Option<String>,
 }
 
 impl WorkloadModel {
     pub fn service_time(&self) -> Dist {
         Dist::LogNormal { mu: self.service_median_ms.max(1e-3).ln(), sigma: self.sigma }
     }
+
+    fn mean_s(&self) -> f64 {
+        self.service_median_ms * (self.sigma * self.sigma / 2.0).exp() / 1000.0
+    }
 }
 
 /// z of the 99th percentile of a standard normal.
-const Z99: f64 = 2.326;
+pub(super) const Z99: f64 = 2.326;
 /// Samples of history looked at for the quietest moment.
 const HISTORY: usize = 300;
 const MAX_PARALLELISM: u32 = 512;
+/// How far the queueing fit may scale the quiet moment's service time.
+const SCALE_MIN: f64 = 0.7;
+const SCALE_MAX: f64 = 1.3;
+/// A model whose p99 misses the measured one by more than this fraction gets a note.
+const FIT_TOLERANCE: f64 = 0.25;
+
+/// A measured workload's figures.
+#[derive(Debug, Clone, Copy)]
+struct Measured {
+    p50: f64,
+    p99: f64,
+}
 
 /// Fits every workload of the snapshot (same order as `snap.workloads`).
 /// `default_service_ms` is used where no latency is measured.
@@ -49,142 +81,232 @@ pub fn calibrate(snap: &Snapshot, default_service_ms: f64) -> Vec<WorkloadModel>
     let n = snap.workloads.len();
     let rps: Vec<Option<f64>> =
         (0..n).map(|w| snap.workload_status.get(w).and_then(|s| s.rps).filter(|r| *r > 0.0)).collect();
-    // Servers of each workload's running pods, gathered once.
-    let mut placed: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut pods: Vec<Vec<(Location, usize)>> = vec![Vec::new(); n];
     for p in snap.pods.iter().filter(|p| p.phase == PodPhase::Running) {
         if let (Some(w), Some(s)) = (p.workload, p.server)
             && w < n
         {
-            placed[w].push(s);
+            pods[w].push((snap.servers[s].location.clone(), s));
         }
     }
-    // Callees with calls per request and the round-trip network time to them.
-    let mut callees: Vec<Vec<(usize, f64, f64)>> = vec![Vec::new(); n];
+    // Callees with calls per answered request, and the rate each workload is sent.
+    let mut callees: Vec<Vec<(usize, f64)>> = vec![Vec::new(); n];
+    let mut sent = vec![0.0; n];
     for e in &snap.edges {
         let (Some(a), Some(b)) = (snap.workload_index(&e.from), snap.workload_index(&e.to)) else { continue };
         if a == b {
             continue;
         }
+        sent[b] += e.rps.max(0.0);
         let per_req = match rps[a] {
             Some(r) if e.rps > 0.0 => (e.rps / r).clamp(0.0, 20.0),
             _ => 1.0,
         };
-        callees[a].push((b, per_req, 2.0 * mean_hop_ms(snap, &placed[a], &placed[b])));
+        callees[a].push((b, per_req));
     }
-    let series = |w: usize| -> (Vec<f64>, Vec<f64>) {
+    let history: Vec<(Vec<f64>, Vec<f64>)> = (0..n).map(|w| series(snap, w)).collect();
+    let order = callees_first(&callees);
+    let mut models: Vec<Option<WorkloadModel>> = vec![None; n];
+    // Each fitted workload's time as its callers see it: a sample of requests now.
+    let mut answers: Vec<Vec<f64>> = vec![Vec::new(); n];
+    for w in order {
         let st = snap.workload_status.get(w).copied().unwrap_or_default();
-        let (mut p50, mut p99) = match snap.workload_history.get(w) {
-            Some(h) => (h.p50_ms.tail(HISTORY), h.p99_ms.tail(HISTORY)),
-            None => (Vec::new(), Vec::new()),
+        let mut rng = SmallRng::seed_from_u64(0x7477_696e ^ (w as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let draws = Draws::new(&mut rng);
+        let calls = call_sample(snap, w, &pods, &callees[w], &answers, &mut rng);
+        let now = match (st.p50_ms, st.p99_ms) {
+            (Some(p50), Some(p99)) if p50 > 0.0 && p50.is_finite() => {
+                Some(Measured { p50, p99: if p99.is_finite() && p99 >= p50 { p99 } else { p50 * 3.0 } })
+            }
+            _ => None,
         };
-        // The current value is the newest sample; a twin without history has only that.
-        if p50.is_empty() {
-            p50 = vec![st.p50_ms.unwrap_or(f64::NAN)];
-            p99 = vec![st.p99_ms.unwrap_or(f64::NAN)];
+        let Some(now) = now else {
+            let m = unmeasured(snap, w, rps[w], default_service_ms);
+            answers[w] = draws.own(&m, 0.0, 0.0, 0.0).iter().zip(&calls).map(|(a, b)| a + b).collect();
+            models[w] = Some(m);
+            continue;
+        };
+        let quiet = quietest(&history, &callees, w, &pods, snap).unwrap_or(now);
+        let (median, sigma) = fit_service(&draws, &calls, quiet.p50, quiet.p99);
+        let ready = (pods[w].len() as u32).max(st.ready).max(1);
+        let lambda = rps[w].unwrap_or(0.0);
+        let saturated = rps[w].is_some() && sent[w] > lambda * 1.1 + 0.5;
+        let cpu_sized = cpu_sized_parallelism(snap, w, rps[w], median, sigma);
+        let mut m = WorkloadModel {
+            service_median_ms: median,
+            sigma,
+            parallelism: cpu_sized,
+            fit: Fit::Unloaded,
+            in_system: 0.0,
+            note: None,
+        };
+        let (wait_p, wait_mean_ms, backlog_ms) = if lambda <= 0.0 {
+            (0.0, 0.0, 0.0)
+        } else if saturated {
+            fit_saturated(&mut m, &draws, &calls, lambda / ready as f64, now)
+        } else {
+            fit_queueing(&mut m, &draws, &calls, lambda / ready as f64, now)
+        };
+        let own = draws.own(&m, wait_p, wait_mean_ms, backlog_ms);
+        let total: Vec<f64> = own.iter().zip(&calls).map(|(a, b)| a + b).collect();
+        // In service and waiting (Little's law on the own time), plus the backlog.
+        let own_mean = own.iter().sum::<f64>() / own.len().max(1) as f64;
+        m.in_system = lambda * own_mean / 1000.0;
+        let (p50, p99) = quantiles(&mut total.clone());
+        if (p99 / now.p99).ln().abs() > (1.0 + FIT_TOLERANCE).ln() && m.note.is_none() {
+            m.note = Some(format!(
+                "its model gives p99 {p99:.0} ms against {:.0} ms measured (p50 {p50:.0} vs {:.0} ms)",
+                now.p99, now.p50
+            ));
         }
-        (p50, p99)
-    };
-    let all: Vec<(Vec<f64>, Vec<f64>)> = (0..n).map(series).collect();
-
-    (0..n)
-        .map(|w| {
-            let st = snap.workload_status.get(w).copied().unwrap_or_default();
-            let (p50s, p99s) = &all[w];
-            // Own time per sample, aligned from the newest sample backwards.
-            let own: Vec<(f64, f64)> = (1..=p50s.len())
-                .filter_map(|back| {
-                    let at = |v: &Vec<f64>| v.len().checked_sub(back).map(|i| v[i]);
-                    let (p50, p99) = (at(p50s)?, at(p99s)?);
-                    if !(p50.is_finite() && p50 > 0.0) {
-                        return None;
-                    }
-                    let mut wait50 = 0.0;
-                    let mut tail: f64 = 0.0;
-                    for &(c, k, hop) in &callees[w] {
-                        let (c50, c99) =
-                            (at(&all[c].0).unwrap_or(f64::NAN), at(&all[c].1).unwrap_or(f64::NAN));
-                        let c50 = if c50.is_finite() { c50 } else { 0.0 };
-                        wait50 += k * (c50 + hop);
-                        if c99.is_finite() {
-                            tail = tail.max(c99 - c50);
-                        }
-                    }
-                    let own50 = (p50 - wait50).max(0.05 * p50).max(0.01);
-                    let p99 = if p99.is_finite() && p99 >= p50 { p99 } else { p50 * 3.0 };
-                    let own99 = (p99 - wait50 - tail).max(own50 * 1.05);
-                    Some((own50, own99))
-                })
-                .collect();
-            let Some(&(now50, now99)) = own.first() else {
-                return WorkloadModel {
-                    service_median_ms: default_service_ms,
-                    sigma: 0.5,
-                    parallelism: cpu_sized_parallelism(snap, w, rps[w], default_service_ms, 0.5),
-                    fit: Fit::Unmeasured,
-                };
-            };
-            // The quietest moment shows the processing time with the least queueing in it.
-            let (q50, q99) = own.iter().copied().fold((now50, now99), |m, s| if s.0 < m.0 { s } else { m });
-            let sigma = ((q99 / q50).ln() / Z99).clamp(0.1, 1.5);
-            let median = q50;
-            let pods = st.ready.max(1) as f64;
-            let lambda = rps[w].unwrap_or(0.0) / pods;
-            let mean_s = median * (sigma * sigma / 2.0).exp() / 1000.0;
-            let cv2 = (sigma * sigma).exp() - 1.0;
-            let service_p99 = median * (Z99 * sigma).exp();
-            let cpu_sized = cpu_sized_parallelism(snap, w, rps[w], median, sigma);
-            let (parallelism, fit) = fit_parallelism(lambda, mean_s, cv2, service_p99, now99, cpu_sized);
-            WorkloadModel { service_median_ms: median, sigma, parallelism, fit }
-        })
+        // Callers are fitted to what they meet, which is what is measured here: the sample is
+        // stretched to the measured p50 and p99 (a callee's misfit stays its own).
+        answers[w] = stretch(total, (p50, p99), (now.p50, now.p99));
+        models[w] = Some(m);
+    }
+    models
+        .into_iter()
+        .enumerate()
+        .map(|(w, m)| m.unwrap_or_else(|| unmeasured(snap, w, rps[w], default_service_ms)))
         .collect()
 }
 
-/// The parallelism whose predicted own p99 (service p99 plus the Erlang-C waiting time with the
-/// Allen–Cunneen correction for non-exponential service) best matches the observed one.
-fn fit_parallelism(
-    lambda: f64,
-    mean_s: f64,
-    cv2: f64,
-    service_p99_ms: f64,
-    observed_p99_ms: f64,
-    cpu_sized: u32,
-) -> (u32, Fit) {
-    let a = lambda * mean_s;
-    if lambda <= 0.0 || mean_s <= 0.0 {
-        return (cpu_sized, Fit::Unloaded);
-    }
-    // Queueing is visible when the tail is clearly longer than service alone explains.
-    if observed_p99_ms <= service_p99_ms * 1.15 {
-        let stable = a.floor() as u32 + 1;
-        return (cpu_sized.max(stable), Fit::Unloaded);
-    }
-    let first = a.floor() as u32 + 1;
-    let mut best = None::<(u32, f64)>;
-    for c in first..=MAX_PARALLELISM.max(first) {
-        let wait_p99 = erlang_c_wait_quantile_ms(c, a, mean_s, 0.01) * (1.0 + cv2) / 2.0;
-        let err = ((service_p99_ms + wait_p99) / observed_p99_ms).ln().abs();
-        if best.is_none_or(|(_, e)| err < e) {
-            best = Some((c, err));
-        }
-        if wait_p99 < 0.01 * service_p99_ms {
-            break;
-        }
-    }
-    match best {
-        // Even the smallest stable parallelism waits far less than observed: the pods are
-        // over capacity (a growing backlog).
-        Some((c, err)) if c == first && err > 0.4 && first > 1 => (first - 1, Fit::Saturated),
-        Some((c, err)) if c == first && err > 0.4 => (1, Fit::Saturated),
-        Some((c, _)) => (c, Fit::Queueing),
-        None => (cpu_sized, Fit::Unloaded),
+fn unmeasured(snap: &Snapshot, w: usize, rps: Option<f64>, default_service_ms: f64) -> WorkloadModel {
+    WorkloadModel {
+        service_median_ms: default_service_ms,
+        sigma: 0.5,
+        parallelism: cpu_sized_parallelism(snap, w, rps, default_service_ms, 0.5),
+        fit: Fit::Unmeasured,
+        in_system: 0.0,
+        note: None,
     }
 }
 
-/// The `1 - p` quantile of the waiting time in M/M/c with offered load `a` (erlangs) and mean
-/// service time `mean_s`: P(W > t) = C(c, a)·e^{−(c − a)t/mean}.
-fn erlang_c_wait_quantile_ms(c: u32, a: f64, mean_s: f64, p: f64) -> f64 {
+/// Chooses the parallelism whose Erlang C wait (Allen–Cunneen corrected) makes the own time
+/// plus calls reproduce the measured p99 now; returns the wait (probability, mean ms when
+/// waiting, backlog ms).
+fn fit_queueing(
+    m: &mut WorkloadModel,
+    draws: &Draws,
+    calls: &[f64],
+    lambda_pod: f64,
+    now: Measured,
+) -> (f64, f64, f64) {
+    let mean_s = m.mean_s();
+    let a = lambda_pod * mean_s;
+    let cv2 = (m.sigma * m.sigma).exp() - 1.0;
+    let p99_of = |m: &WorkloadModel, p: f64, mean: f64, backlog: f64| {
+        let mut v: Vec<f64> = draws.own(m, p, mean, backlog).iter().zip(calls).map(|(x, y)| x + y).collect();
+        quantiles(&mut v)
+    };
+    let first = (a.floor() as u32 + 1).max(1);
+    // The scaled service time may make fewer workers stable.
+    let least = ((a * SCALE_MIN).floor() as u32 + 1).max(1);
+    let unloaded = p99_of(m, 0.0, 0.0, 0.0);
+    // Queueing is visible when the tail is clearly longer than service and calls explain.
+    if now.p99 <= unloaded.1 * 1.15 {
+        // The least concurrency that keeps queueing as invisible as it is: what the
+        // measurements allow, and no more.
+        m.fit = Fit::Unloaded;
+        for c in first..=MAX_PARALLELISM.max(first) {
+            let (p, mean) = wait(c, a, mean_s, cv2);
+            if c == MAX_PARALLELISM || p99_of(m, p, mean, 0.0).1 <= unloaded.1 * 1.02 {
+                m.parallelism = c;
+                return (p, mean, 0.0);
+            }
+        }
+    }
+    // A loaded queue's wait pins its load down far more tightly than the quiet moment pins the
+    // service time: for each concurrency, the service time is scaled (within ±30 %) until the
+    // p99 matches, and the concurrency needing the least scaling wins.
+    let scaled = |f: f64| WorkloadModel { service_median_ms: m.service_median_ms * f, ..m.clone() };
+    let at = |c: u32, f: f64| {
+        let (p, mean) = wait(c, a * f, mean_s * f, cv2);
+        let (p50, p99) = p99_of(&scaled(f), p, mean, 0.0);
+        (p50, p99, p, mean)
+    };
+    let mut best: Option<(u32, f64, f64)> = None;
+    for c in least..=MAX_PARALLELISM.max(first) {
+        let (lo, hi) = (SCALE_MIN, SCALE_MAX.min(c as f64 / a * 0.999));
+        let f = if hi <= lo {
+            hi
+        } else if at(c, lo).1 >= now.p99 {
+            lo
+        } else if at(c, hi).1 <= now.p99 {
+            hi
+        } else {
+            let (mut l, mut h) = (lo.ln(), hi.ln());
+            for _ in 0..20 {
+                let mid = (l + h) / 2.0;
+                if at(c, mid.exp()).1 > now.p99 { h = mid } else { l = mid }
+            }
+            ((l + h) / 2.0).exp()
+        };
+        let (p50, p99, p, _) = at(c, f);
+        let err = f.ln().abs() + (p99 / now.p99).ln().abs() + 0.25 * (p50 / now.p50).ln().abs();
+        if best.is_none_or(|b| err < b.1) {
+            best = Some((c, err, f));
+        }
+        if p < 1e-3 && wait(c, a, mean_s, cv2).0 < 1e-3 {
+            break;
+        }
+    }
+    let (c, _, f) = best.expect("at least one candidate");
+    *m = scaled(f);
+    let (p, mean) = wait(c, a * f, mean_s * f, cv2);
+    m.parallelism = c;
+    m.fit = Fit::Queueing;
+    let (p50, p99) = p99_of(m, p, mean, 0.0);
+    if c == least && p99 < now.p99 / (1.0 + FIT_TOLERANCE) {
+        // More delay than any stable queue at this rate explains: requests waiting behind a
+        // backlog that is draining (or about to grow).
+        let backlog_ms = (now.p50 - p50).max(0.0);
+        m.note = Some(format!(
+            "more delay than a stable queue explains at {:.1} requests/s per pod: {backlog_ms:.0} ms taken as a backlog",
+            lambda_pod
+        ));
+        return (p, mean, backlog_ms);
+    }
+    (p, mean, 0.0)
+}
+
+/// Saturated: the pods answer at capacity, so their concurrency is what the measured rate
+/// keeps busy; what the measured time has beyond service and calls is a backlog.
+fn fit_saturated(
+    m: &mut WorkloadModel,
+    draws: &Draws,
+    calls: &[f64],
+    lambda_pod: f64,
+    now: Measured,
+) -> (f64, f64, f64) {
+    let a = lambda_pod * m.mean_s();
+    m.parallelism = (a.round() as u32).clamp(1, MAX_PARALLELISM);
+    m.fit = Fit::Saturated;
+    let mut v: Vec<f64> = draws.own(m, 0.0, 0.0, 0.0).iter().zip(calls).map(|(x, y)| x + y).collect();
+    let (p50, _) = quantiles(&mut v);
+    (0.0, 0.0, (now.p50 - p50).max(0.0))
+}
+
+/// Maps a sample monotonically so its p50 and p99 become the measured ones: scaled below the
+/// median, the tail stretched linearly above it.
+fn stretch(v: Vec<f64>, model: (f64, f64), measured: (f64, f64)) -> Vec<f64> {
+    let (m50, m99) = model;
+    let (t50, t99) = measured;
+    if !(m50 > 0.0 && m99 > m50 && t50 > 0.0 && t99 >= t50) {
+        return v;
+    }
+    let tail = (t99 - t50) / (m99 - m50);
+    v.into_iter().map(|x| if x <= m50 { x * t50 / m50 } else { t50 + (x - m50) * tail }).collect()
+}
+
+/// Erlang C: probability of waiting and the mean wait when waiting (ms) for `c` workers with
+/// `a` erlangs offered, scaled by (1 + cv²)/2 for non-exponential service (Allen–Cunneen).
+pub(super) fn wait(c: u32, a: f64, mean_s: f64, cv2: f64) -> (f64, f64) {
+    if a <= 0.0 || mean_s <= 0.0 {
+        return (0.0, 0.0);
+    }
     if a >= c as f64 {
-        return f64::INFINITY;
+        return (1.0, f64::INFINITY);
     }
     let mut b = 1.0;
     for k in 1..=c {
@@ -192,7 +314,142 @@ fn erlang_c_wait_quantile_ms(c: u32, a: f64, mean_s: f64, p: f64) -> f64 {
     }
     let rho = a / c as f64;
     let pw = b / (1.0 - rho + rho * b);
-    if pw <= p { 0.0 } else { (pw / p).ln() * mean_s / (c as f64 - a) * 1000.0 }
+    (pw, mean_s / (c as f64 - a) * 1000.0 * (1.0 + cv2) / 2.0)
+}
+
+/// A sample of the time one request of `w` spends in calls: for each callee, its calls per
+/// request (a fraction is a probability), each a round trip between a random pod of `w` and a
+/// random pod of the callee plus one of the callee's answers.
+fn call_sample(
+    snap: &Snapshot,
+    w: usize,
+    pods: &[Vec<(Location, usize)>],
+    callees: &[(usize, f64)],
+    answers: &[Vec<f64>],
+    rng: &mut SmallRng,
+) -> Vec<f64> {
+    let n = super::calibrate_mc::SAMPLES;
+    if callees.is_empty() {
+        return vec![0.0; n];
+    }
+    let from_pods = &pods[w];
+    (0..n)
+        .map(|_| {
+            let mut t = 0.0;
+            let from = (!from_pods.is_empty()).then(|| &from_pods[rng.random_range(0..from_pods.len())]);
+            for &(b, k) in callees {
+                let whole = k.floor();
+                let calls = whole as u32 + u32::from(rng.random::<f64>() < k - whole);
+                for _ in 0..calls {
+                    if let (Some((fl, fs)), false) = (from, pods[b].is_empty()) {
+                        let (tl, ts) = &pods[b][rng.random_range(0..pods[b].len())];
+                        let hop = snap.latency.between(fl, tl, fs == ts);
+                        t += hop.sample(rng) + hop.sample(rng);
+                    }
+                    if !answers[b].is_empty() {
+                        t += answers[b][rng.random_range(0..answers[b].len())];
+                    }
+                }
+            }
+            t
+        })
+        .collect()
+}
+
+/// Workloads in an order where every callee comes before its callers (a call cycle is broken
+/// where it is met).
+fn callees_first(callees: &[Vec<(usize, f64)>]) -> Vec<usize> {
+    let n = callees.len();
+    let mut state = vec![0u8; n];
+    let mut out = Vec::with_capacity(n);
+    for root in 0..n {
+        if state[root] != 0 {
+            continue;
+        }
+        // Iterative depth-first post-order: (node, next callee index).
+        let mut stack = vec![(root, 0usize)];
+        state[root] = 1;
+        while let Some(&mut (w, ref mut i)) = stack.last_mut() {
+            if let Some(&(c, _)) = callees[w].get(*i) {
+                *i += 1;
+                if state[c] == 0 {
+                    state[c] = 1;
+                    stack.push((c, 0));
+                }
+            } else {
+                state[w] = 2;
+                out.push(w);
+                stack.pop();
+            }
+        }
+    }
+    out
+}
+
+/// A workload's p50 and p99 history, newest last (the current value alone without history).
+fn series(snap: &Snapshot, w: usize) -> (Vec<f64>, Vec<f64>) {
+    let st = snap.workload_status.get(w).copied().unwrap_or_default();
+    let (mut p50, mut p99) = match snap.workload_history.get(w) {
+        Some(h) => (h.p50_ms.tail(HISTORY), h.p99_ms.tail(HISTORY)),
+        None => (Vec::new(), Vec::new()),
+    };
+    if p50.is_empty() {
+        p50 = vec![st.p50_ms.unwrap_or(f64::NAN)];
+        p99 = vec![st.p99_ms.unwrap_or(f64::NAN)];
+    }
+    (p50, p99)
+}
+
+/// The measured p50 and p99 of `w` at its quietest recent moments: where its own time (p50
+/// less its callees' p50 and the network, at the same moment) was within a tenth of its
+/// typical p50 of the least, their medians (one noisy sample is not a moment).
+fn quietest(
+    history: &[(Vec<f64>, Vec<f64>)],
+    callees: &[Vec<(usize, f64)>],
+    w: usize,
+    pods: &[Vec<(Location, usize)>],
+    snap: &Snapshot,
+) -> Option<Measured> {
+    let (p50s, p99s) = &history[w];
+    let hops: Vec<f64> =
+        callees[w].iter().map(|&(b, _)| 2.0 * mean_hop_ms(snap, &pods[w], &pods[b])).collect();
+    let mut moments: Vec<(f64, Measured)> = Vec::new();
+    for back in 1..=p50s.len() {
+        let at = |v: &Vec<f64>| v.len().checked_sub(back).map(|i| v[i]);
+        let (Some(p50), Some(p99)) = (at(p50s), at(p99s)) else { continue };
+        if !(p50.is_finite() && p50 > 0.0) {
+            continue;
+        }
+        let calls: f64 = callees[w]
+            .iter()
+            .zip(&hops)
+            .map(|(&(b, k), hop)| k * (at(&history[b].0).filter(|v| v.is_finite()).unwrap_or(0.0) + hop))
+            .sum();
+        let p99 = if p99.is_finite() && p99 >= p50 { p99 } else { p50 * 3.0 };
+        moments.push((p50 - calls, Measured { p50, p99 }));
+    }
+    if moments.is_empty() {
+        return None;
+    }
+    let least = moments.iter().map(|m| m.0).fold(f64::INFINITY, f64::min);
+    let typical = median(moments.iter().map(|m| m.1.p50).collect());
+    moments.retain(|m| m.0 <= least + 0.1 * typical);
+    Some(Measured {
+        p50: median(moments.iter().map(|m| m.1.p50).collect()),
+        p99: median(moments.iter().map(|m| m.1.p99).collect()),
+    })
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
 }
 
 /// Pods sized so the measured rate keeps them as busy as their CPU usage says (60 % when the
@@ -213,7 +470,7 @@ fn cpu_sized_parallelism(snap: &Snapshot, w: usize, rps: Option<f64>, median_ms:
 }
 
 /// Mean one-way network time between the servers of two workloads' running pods.
-fn mean_hop_ms(snap: &Snapshot, pa: &[usize], pb: &[usize]) -> f64 {
+fn mean_hop_ms(snap: &Snapshot, pa: &[(Location, usize)], pb: &[(Location, usize)]) -> f64 {
     if pa.is_empty() || pb.is_empty() {
         return 0.0;
     }
@@ -222,9 +479,8 @@ fn mean_hop_ms(snap: &Snapshot, pa: &[usize], pb: &[usize]) -> f64 {
     let stride = |n: usize| n.div_ceil(100).max(1);
     let (sa, sb) = (stride(pa.len()), stride(pb.len()));
     let (mut sum, mut n) = (0.0, 0usize);
-    for &x in pa.iter().step_by(sa) {
-        for &y in pb.iter().step_by(sb) {
-            let (lx, ly) = (&snap.servers[x].location, &snap.servers[y].location);
+    for (lx, x) in pa.iter().step_by(sa) {
+        for (ly, y) in pb.iter().step_by(sb) {
             sum += snap.latency.mean_between(lx, ly, x == y);
             n += 1;
         }
@@ -233,59 +489,5 @@ fn mean_hop_ms(snap: &Snapshot, pa: &[usize], pb: &[usize]) -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::demo::{DemoPreset, DemoTwin, SURGE};
-    use chrono::{TimeZone, Utc};
-
-    fn demo_at(tick: u64) -> std::sync::Arc<Snapshot> {
-        let start = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
-        let mut demo = DemoTwin::starting_at(DemoPreset::Dc, 1, start);
-        demo.warm_snapshot(tick as u32)
-    }
-
-    fn model(snap: &Snapshot, name: &str) -> WorkloadModel {
-        let w = snap.workload_index(name).unwrap();
-        calibrate(snap, 10.0)[w].clone()
-    }
-
-    #[test]
-    fn own_time_excludes_the_calls_a_service_waits_on() {
-        // checkoutservice takes 60 ms per request on an idle pod in the demo's catalog and
-        // waits on six callees; its measured p50 includes them and the network.
-        let snap = demo_at(SURGE.start + 30);
-        let m = model(&snap, "checkoutservice");
-        assert!((40.0..90.0).contains(&m.service_median_ms), "{m:?}");
-        let m = model(&snap, "productcatalogservice");
-        assert!(m.service_median_ms < 5.0, "{m:?}");
-    }
-
-    #[test]
-    fn the_surging_service_is_fitted_to_its_queueing() {
-        // In the surge checkoutservice's two pods (two requests at a time each) run near or
-        // over capacity; the fit must not give it room it does not have.
-        let snap = demo_at(SURGE.start + 30);
-        let m = model(&snap, "checkoutservice");
-        assert!(matches!(m.fit, Fit::Queueing | Fit::Saturated), "{m:?}");
-        assert!((1..=3).contains(&m.parallelism), "{m:?}");
-        // A quiet service has visible headroom.
-        let m = model(&snap, "currencyservice");
-        let w = snap.workload_index("currencyservice").unwrap();
-        let st = snap.workload_status[w];
-        let rho = st.rps.unwrap() / st.ready as f64 * m.service_median_ms / 1000.0 / m.parallelism as f64;
-        assert!(rho < 0.9, "{m:?} rho {rho}");
-    }
-
-    #[test]
-    fn erlang_c_quantile_matches_mm1() {
-        // M/M/1 at ρ = 0.9, mean 10 ms: P(W > t) = 0.9 e^{−t/100ms}: p99 = 100 ms · ln 90.
-        let q = erlang_c_wait_quantile_ms(1, 0.9, 0.010, 0.01);
-        assert!((q - 100.0 * 90f64.ln()).abs() < 1e-6, "{q}");
-    }
-
-    #[test]
-    fn a_twin_without_latency_gets_defaults() {
-        let snap = crate::twin::Snapshot::empty();
-        assert!(calibrate(&snap, 10.0).is_empty());
-    }
-}
+#[path = "calibrate_tests.rs"]
+mod tests;

@@ -155,6 +155,12 @@ pub(super) struct ServiceRt {
     pub win_sum: f64,
     pub win_n: u64,
     pub ttp: LogHist,
+    /// Response time of counted requests as this service's callers see it: from arrival at a
+    /// pod until the answer leaves it, the calls it made included (what a mesh sidecar at the
+    /// destination measures).
+    pub rt: LogHist,
+    /// Counted responses slower than the scenario's SLO target.
+    pub rt_over: u64,
     /// Σ time queued before service, of counted requests.
     pub wait_sum: f64,
     pub served: u64,
@@ -359,6 +365,8 @@ pub(super) struct World<'s> {
     pub r_serving: Vec<bool>,
     pub r_counted: Vec<bool>,
     pub r_pods: Vec<u32>,
+    /// Arrival time at each step's pod (same layout as `r_pods`), for response times.
+    pub r_arr: Vec<f64>,
     pub free: Vec<u32>,
     pub in_flight: u32,
     pub max_in_flight: u32,

@@ -44,6 +44,7 @@ impl World<'_> {
                 self.r_serving.push(false);
                 self.r_counted.push(false);
                 self.r_pods.extend(std::iter::repeat_n(NONE, self.stride));
+                self.r_arr.extend(std::iter::repeat_n(0.0, self.stride));
                 (self.r_t0.len() - 1) as u32
             }
         };
@@ -119,6 +120,7 @@ impl World<'_> {
             return;
         }
         self.r_at[i] = now;
+        self.r_arr[i * self.stride + self.steps[step as usize].local as usize] = now;
         if pod.busy < pod.par {
             pod.touch(now);
             pod.busy += 1;
@@ -239,8 +241,18 @@ impl World<'_> {
         let bytes = self.workflows[wf].resp_bytes;
         let mut cur = from;
         let mut delay = 0.0;
+        let counted = self.r_counted[i];
         loop {
             let st = self.steps[cur as usize];
+            if counted {
+                // The answer of `cur` leaves its pod now: its callers' view of its response time.
+                let rt = self.now + delay - self.r_arr[i * self.stride + st.local as usize];
+                let svc = &mut self.services[st.service as usize];
+                svc.rt.record(rt);
+                if rt > self.slo_target {
+                    svc.rt_over += 1;
+                }
+            }
             let ep = self.pods[self.pod_of(slot, cur) as usize].server;
             if st.parent == NONE {
                 delay += self.hop(ep, self.r_origin[i], bytes);

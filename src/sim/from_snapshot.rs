@@ -1,14 +1,21 @@
 //! A scenario from a twin snapshot: the twin's servers and latency model, its workloads as
-//! services where their pods run now, a call tree per entry workload from the call graph's
-//! edges, and load at the measured request rates. The what-if console starts from this.
+//! services where their pods run now with the request model `calibrate` fits, a call tree per
+//! entry (`entries`) from the call graph's edges, load at the measured request rates (none is
+//! invented where nothing is measured), and the requests in the system now, so a run starts
+//! from the present rather than from empty queues. What-if, the advisors' simulator and
+//! `fidelity` start from this.
 
-use super::calibrate::calibrate;
+use super::calibrate::{WorkloadModel, calibrate};
+use super::entries::{CallGraph, balancer, call_tree, entries};
 use super::hpa::{Behavior, ScalerMode};
 use super::scenario::{
-    AutoscalerSpec, Balancer, CallSpec, GeneratorSpec, LatencySpec, Limits, MetricSpec, PodSpec, Scenario,
+    AutoscalerSpec, CallSpec, GeneratorSpec, LatencySpec, Limits, MetricSpec, PodSpec, Scenario,
     SchedulerPolicy, SchedulerSpec, ServerGroup, ServiceSpec, SloSpec, WorkflowSpec,
 };
 use crate::twin::{Dist, HpaMetric, PodPhase, Snapshot};
+
+/// The requests in the system now enter within this many seconds and are not counted.
+pub const PRESENT_S: f64 = 0.002;
 
 /// Choices the snapshot cannot make.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,8 +29,6 @@ pub struct FromSnapshotOptions {
     pub slo_target_ms: Option<f64>,
     /// Service time of a workload whose latency is not measured, ms.
     pub default_service_ms: f64,
-    /// Request rate of an entry workload whose rate is not measured.
-    pub default_rps: f64,
 }
 
 impl Default for FromSnapshotOptions {
@@ -34,7 +39,6 @@ impl Default for FromSnapshotOptions {
             tiers: Vec::new(),
             slo_target_ms: None,
             default_service_ms: 10.0,
-            default_rps: 10.0,
         }
     }
 }
@@ -45,6 +49,15 @@ impl Default for FromSnapshotOptions {
 /// each call made with probability edge rate / caller rate. The SLO is the entry's (see
 /// `entry_slo`).
 pub fn scenario_from_snapshot(snap: &Snapshot, opt: &FromSnapshotOptions) -> Scenario {
+    scenario_from_snapshot_with_models(snap, opt).0
+}
+
+/// `scenario_from_snapshot` with the fitted request model of every workload (same order as
+/// `snap.workloads`), so a caller can say how each was fitted.
+pub fn scenario_from_snapshot_with_models(
+    snap: &Snapshot,
+    opt: &FromSnapshotOptions,
+) -> (Scenario, Vec<WorkloadModel>) {
     let servers = snap
         .servers
         .iter()
@@ -63,26 +76,20 @@ pub fn scenario_from_snapshot(snap: &Snapshot, opt: &FromSnapshotOptions) -> Sce
             schedulable: s.schedulable,
         })
         .collect();
-    let rps_of = |w: usize| snap.workload_status.get(w).and_then(|st| st.rps).filter(|r| *r > 0.0);
     let models = calibrate(snap, opt.default_service_ms);
+    let graph = CallGraph::of(snap);
     let n = snap.workloads.len();
-    let mut called = vec![false; n];
-    let mut calls_out = vec![false; n];
-    for e in &snap.edges {
-        if let (Some(a), Some(b)) = (snap.workload_index(&e.from), snap.workload_index(&e.to))
-            && a != b
-        {
-            called[b] = true;
-            calls_out[a] = true;
-        }
-    }
     let mut services = Vec::new();
     for (wi, w) in snap.workloads.iter().enumerate() {
         let st = snap.workload_status.get(wi).copied().unwrap_or_default();
         let replicas = w.replicas.max(1);
-        // An entry that only calls others and has no latency of its own is the users' client
-        // (a load generator, an ingress without metrics): it adds no processing time.
-        let client = !called[wi] && calls_out[wi] && st.p50_ms.is_none();
+        // A traffic source, or an entry that only calls others and has no latency of its own
+        // (an ingress without metrics), is the users' client: it adds no processing time.
+        let client = graph.source[wi]
+            || (!graph.called[wi]
+                && !graph.callees[wi].is_empty()
+                && st.p50_ms.is_none()
+                && st.rps.is_none());
         let (service_time, parallelism) = if client {
             (Dist::Constant { value: 0.001 }, 100_000)
         } else {
@@ -118,92 +125,55 @@ pub fn scenario_from_snapshot(snap: &Snapshot, opt: &FromSnapshotOptions) -> Sce
                 service_time,
                 startup_s: 5.0,
             },
-            balancer: Balancer::Random,
+            balancer: balancer(w),
             autoscaler,
             initial_servers,
             node_affinity: Vec::new(),
         });
     }
-    // Call graph between known workloads.
-    let mut callees: Vec<Vec<(usize, f64)>> = vec![Vec::new(); n];
-    for e in &snap.edges {
-        if let (Some(a), Some(b)) = (snap.workload_index(&e.from), snap.workload_index(&e.to))
-            && a != b
-        {
-            callees[a].push((b, e.rps));
-        }
-    }
-    let caller_rate = |a: usize| {
-        rps_of(a).unwrap_or_else(|| {
-            let out: f64 = callees[a].iter().map(|c| c.1).sum();
-            if out > 0.0 { out } else { opt.default_rps }
-        })
-    };
-    fn tree(
-        w: usize,
-        names: &[String],
-        callees: &[Vec<(usize, f64)>],
-        rate: &dyn Fn(usize) -> f64,
-        path: &mut Vec<usize>,
-        p: f64,
-    ) -> CallSpec {
-        path.push(w);
-        let calls = if path.len() > 16 {
-            Vec::new()
-        } else {
-            let mut out = Vec::new();
-            for &(c, rps) in &callees[w] {
-                if path.contains(&c) {
-                    continue;
-                }
-                let prob = if rps > 0.0 { (rps / rate(w)).clamp(0.0, 1.0) } else { 1.0 };
-                out.push(tree(c, names, callees, rate, path, prob));
-            }
-            out
-        };
-        path.pop();
-        CallSpec { service: names[w].clone(), probability: p, calls }
-    }
     let names: Vec<String> = snap.workloads.iter().map(|w| w.key()).collect();
     let mut workflows = Vec::new();
     let mut load = Vec::new();
-    for w in 0..n {
-        let entry = !called[w] && (!callees[w].is_empty() || rps_of(w).is_some());
-        if !entry {
+    for e in entries(snap, &graph) {
+        let w = e.workload;
+        let wf_name = format!("from {}", names[w]);
+        workflows.push(workflow(&wf_name, call_tree(snap, &graph, w)));
+        // No rate is invented: an entry without a measured one waits for a declared `load`.
+        if let Some(rate) = e.rps {
+            load.push(GeneratorSpec {
+                name: format!("users of {}", names[w]),
+                arrivals: super::scenario::Arrivals::Poisson,
+                rate,
+                ..generator(&wf_name)
+            });
+        }
+    }
+    // The present: the requests at each workload's pods now (in service, waiting, backlogged)
+    // enter in the first milliseconds and are not counted, so the run starts where the twin is
+    // instead of with empty queues.
+    let mut present = false;
+    for (w, m) in models.iter().enumerate().take(n) {
+        let queued = m.in_system.round();
+        if queued < 1.0 || !queued.is_finite() || graph.source[w] {
             continue;
         }
-        let root = tree(w, &names, &callees, &caller_rate, &mut Vec::new(), 1.0);
-        let wf_name = format!("from {}", names[w]);
-        workflows.push(WorkflowSpec {
-            name: wf_name.clone(),
-            steps: Vec::new(),
-            root: Some(root),
-            hold_caller: false,
-            request_kb: 4.0,
-            response_kb: 16.0,
-        });
+        present = true;
+        let wf_name = format!("present at {}", names[w]);
+        workflows.push(workflow(&wf_name, call_tree(snap, &graph, w)));
         load.push(GeneratorSpec {
-            name: format!("users of {}", names[w]),
-            workflow: wf_name,
-            origin: None,
-            arrivals: super::scenario::Arrivals::Poisson,
-            rate: caller_rate(w),
-            start_s: 0.0,
-            stop_s: None,
-            requests: None,
-            rates: Vec::new(),
-            csv: None,
-            column: None,
-            step_s: 1.0,
-            scale: 1.0,
+            name: wf_name.clone(),
+            arrivals: super::scenario::Arrivals::Constant,
+            rate: queued / (PRESENT_S * 0.5),
+            requests: Some(queued.min(1e7) as u64),
+            ..generator(&wf_name)
         });
     }
-    let slo_target = opt.slo_target_ms.or_else(|| entry_slo(snap, &callees, &called));
-    Scenario {
+    let slo_target = opt.slo_target_ms.or_else(|| entry_slo(snap, &graph));
+    let sc = Scenario {
         name: format!("{} ({})", snap.source.name, snap.source.kind.as_str()),
         description: "built from a twin snapshot".into(),
         duration_s: Some(opt.duration_s),
-        warmup_s: 0.0,
+        warmup_s: if present { PRESENT_S } else { 0.0 },
         sample_s: 15.0,
         latency: LatencySpec { model: Some(snap.latency.clone()), ..Default::default() },
         servers,
@@ -214,15 +184,16 @@ pub fn scenario_from_snapshot(snap: &Snapshot, opt: &FromSnapshotOptions) -> Sce
         events: Vec::new(),
         slo: slo_target.map(|t| SloSpec { target_ms: t, percentile: 99.0 }),
         limits: Limits::default(),
-    }
+    };
+    (sc, models)
 }
 
 /// The SLO a request's time to resolution is held to: the entry workload's own p99 SLO, else
 /// the nearest SLO down its call tree (a load generator has none; the frontend it calls does);
 /// with several entries, the loosest, since every request is measured against the one SLO.
-fn entry_slo(snap: &Snapshot, callees: &[Vec<(usize, f64)>], called: &[bool]) -> Option<f64> {
+fn entry_slo(snap: &Snapshot, g: &CallGraph) -> Option<f64> {
     let mut best: Option<f64> = None;
-    for root in (0..snap.workloads.len()).filter(|&w| !called[w] && !callees[w].is_empty()) {
+    for root in entries(snap, g).into_iter().map(|e| e.workload) {
         let mut frontier = vec![root];
         let mut seen = vec![false; snap.workloads.len()];
         let mut found = None;
@@ -235,7 +206,7 @@ fn entry_slo(snap: &Snapshot, callees: &[Vec<(usize, f64)>], called: &[bool]) ->
                 if let Some(slo) = snap.workloads[w].slo_p99_ms {
                     found = Some(found.map_or(slo, |f: f64| f.max(slo)));
                 }
-                next.extend(callees[w].iter().map(|c| c.0));
+                next.extend(g.callees[w].iter().map(|c| c.0));
             }
             frontier = next;
         }
@@ -244,6 +215,36 @@ fn entry_slo(snap: &Snapshot, callees: &[Vec<(usize, f64)>], called: &[bool]) ->
         }
     }
     best.or_else(|| snap.workloads.iter().filter_map(|w| w.slo_p99_ms).reduce(f64::max))
+}
+
+fn workflow(name: &str, root: CallSpec) -> WorkflowSpec {
+    WorkflowSpec {
+        name: name.to_string(),
+        steps: Vec::new(),
+        root: Some(root),
+        hold_caller: false,
+        request_kb: 4.0,
+        response_kb: 16.0,
+    }
+}
+
+/// A generator of `workflow` with nothing set but its name.
+pub fn generator(workflow: &str) -> GeneratorSpec {
+    GeneratorSpec {
+        name: workflow.to_string(),
+        workflow: workflow.to_string(),
+        origin: None,
+        arrivals: super::scenario::Arrivals::Poisson,
+        rate: 0.0,
+        start_s: 0.0,
+        stop_s: None,
+        requests: None,
+        rates: Vec::new(),
+        csv: None,
+        column: None,
+        step_s: 1.0,
+        scale: 1.0,
+    }
 }
 
 #[cfg(test)]

@@ -9,8 +9,11 @@
 
 mod build;
 pub mod calibrate;
+mod calibrate_mc;
 mod cluster;
 mod engine;
+pub mod entries;
+pub mod fidelity;
 mod flow;
 pub mod from_snapshot;
 pub mod hpa;

@@ -77,6 +77,14 @@ pub struct ReplicaFigures {
 pub struct ServiceFigures {
     /// Time to process (queue + service) at this service's pods, ms.
     pub ttp_ms: Summary,
+    /// Response time as the service's callers see it (its pods' time to process plus the
+    /// calls it makes), ms: what a mesh sidecar at the destination measures.
+    #[serde(default)]
+    pub rt_ms: Summary,
+    /// Counted responses slower than the scenario's SLO target (its time to process plus
+    /// calls, as `rt_ms`).
+    #[serde(default)]
+    pub slo_violations: u64,
     /// Mean time queued before service, ms.
     pub wait_ms: f64,
     pub served: u64,
@@ -172,6 +180,8 @@ impl World<'_> {
                 s.name.clone(),
                 ServiceFigures {
                     ttp_ms: s.ttp.summary(),
+                    rt_ms: s.rt.summary(),
+                    slo_violations: s.rt_over,
                     wait_ms: if s.ttp.count() > 0 { s.wait_sum / s.ttp.count() as f64 } else { 0.0 },
                     served: s.served,
                     drops: d,

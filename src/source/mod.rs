@@ -163,14 +163,14 @@ pub fn load_snapshot(args: &SourceArgs) -> anyhow::Result<Arc<Snapshot>> {
             for _ in 0..DEMO_WARMUP_TICKS {
                 store.apply_all(demo.step());
             }
-            enrich_with_vm(&mut store, &vm)?;
+            enrich_with_vm(&mut store, &vm, false)?;
             Ok(store.snapshot())
         }
         Plan::Manifests { path } => {
             let mut store = TwinStore::default();
             store.apply_all(manifest_events(args, &path)?);
             if with_vm {
-                enrich_with_vm(&mut store, &vm)?;
+                enrich_with_vm(&mut store, &vm, true)?;
             }
             Ok(store.snapshot())
         }
@@ -222,12 +222,22 @@ pub fn manifest_events(
 }
 
 /// One round of VictoriaMetrics queries laid over a headless twin (`--vm-url` with
-/// `--manifests` or `--demo`). A failing server does not fail the command: the `vm` feed and a
-/// notice say what went wrong and the twin is printed without measurements.
-fn enrich_with_vm(store: &mut TwinStore, vm: &victoria::VmConfig) -> anyhow::Result<()> {
+/// `--manifests` or `--demo`), after its history back-filled (`[vm] backfill_s`) when the twin
+/// has none of its own (`history`): what the twin fits its request models on. A failing server
+/// does not fail the command: the `vm` feed and a notice say what went wrong and the twin is
+/// printed without measurements.
+fn enrich_with_vm(store: &mut TwinStore, vm: &victoria::VmConfig, history: bool) -> anyhow::Result<()> {
     let src = victoria::VmSource::new(vm.clone(), false)?;
     let targets = victoria::Targets::from_snapshot(&store.snapshot());
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    if history && vm.backfill_s > 0.0 {
+        let end = Utc::now();
+        let start = end - chrono::Duration::milliseconds((vm.backfill_s * 1000.0) as i64);
+        match rt.block_on(src.backfill(&targets, start, end, vm.interval_s.max(1.0))) {
+            Ok(batches) => batches.into_iter().for_each(|b| store.apply_all(b)),
+            Err(e) => store.apply(crate::twin::TwinEvent::Notice(format!("VictoriaMetrics: history: {e}"))),
+        }
+    }
     let out = rt.block_on(src.poll_once(&targets, None));
     if let Some(e) = out.errors.first() {
         store.apply(crate::twin::TwinEvent::Notice(format!(

@@ -71,7 +71,9 @@ pub fn check(lines: &[Line], names: &Names) -> Vec<ParseError> {
             Step::Scale { workload: w, .. }
             | Step::Traffic { workload: w, .. }
             | Step::Hpa { workload: w, .. }
-            | Step::Sweep { workload: w, .. } => workload(w, &mut errors),
+            | Step::Sweep { workload: w, .. }
+            | Step::Load { workload: w, .. }
+            | Step::Service { workload: w, .. } => workload(w, &mut errors),
             Step::Slo { workload: Some(w), .. } => workload(w, &mut errors),
             Step::Move { workload: w, to } => {
                 workload(w, &mut errors);

@@ -33,6 +33,12 @@ pub enum Step {
     Slo { quantile: u8, below_ms: f64, workload: Option<String> },
     /// `sweep W replicas A..B`
     Sweep { workload: String, from: u32, to: u32 },
+    /// `load W N rps`: users send N requests per second to W (a declaration: baseline and
+    /// scenario both carry it, replacing the traffic measured entering at W).
+    Load { workload: String, rps: f64 },
+    /// `service W Nms [workers K]`: W's own processing time per request is N ms on average,
+    /// K requests at once per pod (a declaration, like `load`).
+    Service { workload: String, mean_ms: f64, workers: Option<u32> },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -86,8 +92,10 @@ impl fmt::Display for ParseError {
 impl std::error::Error for ParseError {}
 
 /// The verbs, for completion and help.
-pub const VERBS: &[&str] =
-    &["scale", "fail", "drain", "cordon", "traffic", "latency", "hpa", "move", "horizon", "slo", "sweep"];
+pub const VERBS: &[&str] = &[
+    "scale", "fail", "drain", "cordon", "traffic", "latency", "hpa", "move", "horizon", "slo", "sweep",
+    "load", "service",
+];
 
 /// Longest line accepted; a scenario is typed by a person.
 const MAX_LINE: usize = 1000;
@@ -382,6 +390,41 @@ fn parse_line(raw: &str, line: usize) -> Result<Option<Step>, ParseError> {
                     )
                 })?;
             Step::Sweep { workload, from: a, to: b }
+        }
+        "load" => {
+            let workload = c.name("workload")?;
+            let t = c.next("a rate like 200 rps")?;
+            // `200 rps`, `200rps` or `200/s`.
+            let (num, unit_given) = match t.text.strip_suffix("rps").or_else(|| t.text.strip_suffix("/s")) {
+                Some(n) => (n, true),
+                None => (t.text, false),
+            };
+            let rps = num
+                .parse::<f64>()
+                .ok()
+                .filter(|r| r.is_finite() && *r > 0.0 && *r <= 10_000_000.0)
+                .ok_or_else(|| c.err(t.col, format!("expected a rate like 200 rps, found `{}`", t.text)))?;
+            if !unit_given {
+                c.keyword("rps")?;
+            }
+            Step::Load { workload, rps }
+        }
+        "service" => {
+            let workload = c.name("workload")?;
+            let t = c.next("a time like 20ms")?;
+            let mean_ms = parse_ms(t.text)
+                .filter(|ms| *ms > 0.0)
+                .ok_or_else(|| c.err(t.col, format!("expected a time like 20ms, found `{}`", t.text)))?;
+            let workers = if c.eat("workers") {
+                let n = c.count("workers per pod")?;
+                if n == 0 || n > 100_000 {
+                    return Err(c.err(c.toks[c.pos - 1].col, "workers must be between 1 and 100000"));
+                }
+                Some(n)
+            } else {
+                None
+            };
+            Step::Service { workload, mean_ms, workers }
         }
         other => {
             return Err(c.err(verb.col, format!("unknown verb `{other}`; one of: {}", VERBS.join(", "))));

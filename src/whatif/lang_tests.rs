@@ -44,6 +44,33 @@ fn the_issue_examples_parse() {
 }
 
 #[test]
+fn declared_load_and_service_times_parse() {
+    assert_eq!(one("load frontend 200 rps"), Step::Load { workload: "frontend".into(), rps: 200.0 });
+    assert_eq!(one("load frontend 12.5rps"), Step::Load { workload: "frontend".into(), rps: 12.5 });
+    assert_eq!(one("load frontend 50/s"), Step::Load { workload: "frontend".into(), rps: 50.0 });
+    assert_eq!(
+        one("service checkoutservice 20ms"),
+        Step::Service { workload: "checkoutservice".into(), mean_ms: 20.0, workers: None }
+    );
+    assert_eq!(
+        one("service checkoutservice 1.5s workers 8"),
+        Step::Service { workload: "checkoutservice".into(), mean_ms: 1500.0, workers: Some(8) }
+    );
+    let e = parse(
+        "load frontend 200
+load frontend -3 rps
+service cart 0ms
+service cart 5ms workers 0",
+    )
+    .unwrap_err();
+    assert_eq!(e.len(), 4, "{e:?}");
+    assert!(e[0].message.contains("`rps`"), "{}", e[0]);
+    assert!(e[1].message.contains("200 rps"), "{}", e[1]);
+    assert!(e[2].message.contains("20ms"), "{}", e[2]);
+    assert!(e[3].message.contains("between 1"), "{}", e[3]);
+}
+
+#[test]
 fn comments_blank_lines_and_case() {
     let v = parse("# incident 42\n\nSCALE cart TO 3   # more carts\n  horizon 1h30m\n").unwrap();
     assert_eq!(v.len(), 2);

@@ -1,8 +1,9 @@
 //! What-if scenarios typed by an operator: the language (`lang`), on a twin snapshot the
-//! checks of its names (`check`), its scenarios (`plan`), running them in the simulator
-//! (`run`) and what a run reports (`report`).
+//! checks of its names (`check`), what a script declares about the world (`declare`), its
+//! scenarios (`plan`), running them in the simulator (`run`) and what a run reports (`report`).
 
 pub mod check;
+pub mod declare;
 pub mod lang;
 pub mod plan;
 pub mod report;

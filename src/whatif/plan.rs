@@ -5,7 +5,7 @@
 use super::lang::{Line, Scope, Step};
 use super::run::{DEFAULT_HORIZON_S, RunError, RunOptions};
 use crate::sim::FromSnapshotOptions;
-use crate::sim::from_snapshot::scenario_from_snapshot;
+use crate::sim::from_snapshot::scenario_from_snapshot_with_models;
 use crate::sim::scenario::{
     AutoscalerSpec, EventSpec, GeneratorSpec, LinkLatency, MetricSpec, Scenario, SloSpec, WorkflowSpec,
 };
@@ -74,7 +74,10 @@ pub fn plan(snap: &Snapshot, lines: &[Line], opt: &RunOptions) -> Result<Plan, R
         .unwrap_or(DEFAULT_HORIZON_S);
     let horizon = opt.horizon_override_s.unwrap_or(horizon);
     let fo = FromSnapshotOptions { duration_s: horizon, ..Default::default() };
-    let mut baseline = scenario_from_snapshot(snap, &fo);
+    let (mut baseline, models) = scenario_from_snapshot_with_models(snap, &fo);
+    super::declare::apply(snap, &mut baseline, &models, lines)?;
+    let mut notes = Vec::new();
+    super::declare::check_traffic(snap, &baseline, &models, lines, &mut notes)?;
     let mut slo_workload = None;
     for l in lines {
         if let Step::Slo { quantile, below_ms, workload } = &l.step {
@@ -83,7 +86,6 @@ pub fn plan(snap: &Snapshot, lines: &[Line], opt: &RunOptions) -> Result<Plan, R
         }
     }
     let mut sc = baseline.clone();
-    let mut notes = Vec::new();
     let mut sweep = None;
     for l in lines {
         let bad = |m: String| RunError::Script(format!("line {}: {m}", l.line));
@@ -174,7 +176,7 @@ pub fn plan(snap: &Snapshot, lines: &[Line], opt: &RunOptions) -> Result<Plan, R
             Step::Sweep { workload, from, to } => {
                 sweep = Some((svc(workload)?, *from, *to));
             }
-            Step::Horizon { .. } | Step::Slo { .. } => {}
+            Step::Horizon { .. } | Step::Slo { .. } | Step::Load { .. } | Step::Service { .. } => {}
         }
     }
     sc.events.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));

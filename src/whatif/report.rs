@@ -38,6 +38,17 @@ pub struct Summary {
     pub slo_met: bool,
     /// Standard deviation over the seeds of p99 (ms) and of SLO violations.
     pub spread: Spread,
+    /// Each workload's response time as its callers see it (what the twin measures of it),
+    /// and the requests it answered per second.
+    pub workloads: BTreeMap<String, WorkloadFigures>,
+}
+
+/// One workload's simulated figures: means over the seeds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct WorkloadFigures {
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub rps: f64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -125,19 +136,29 @@ pub(super) fn std_dev(v: &[f64]) -> f64 {
     (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64).sqrt()
 }
 
-/// Whether one run met the SLO: end to end, or on one workload's time to process.
+/// Whether one run met the SLO: end to end, or on one workload's response time (its time to
+/// process plus the calls it makes, as the twin measures it).
 pub(super) fn met(o: &Outputs, slo: Option<&SloSpec>, workload: Option<&str>) -> bool {
     match (slo, workload) {
         (None, _) => true,
         (Some(s), Some(w)) => o.services.get(w).is_some_and(|f| {
             let q = match s.percentile as u32 {
-                50 => f.ttp_ms.p50,
-                95 => f.ttp_ms.p95,
-                _ => f.ttp_ms.p99,
+                50 => f.rt_ms.p50,
+                95 => f.rt_ms.p95,
+                _ => f.rt_ms.p99,
             };
-            q <= s.target_ms
+            f.served > 0 && q <= s.target_ms
         }),
-        (Some(_), None) => o.slo.met,
+        (Some(_), None) => o.completed > 0 && o.slo.met,
+    }
+}
+
+/// SLO violations of one run: requests slower than the target end to end (or never
+/// answered), or with `for W` the responses of W slower than it (and requests dropped at W).
+fn violations(o: &Outputs, workload: Option<&str>) -> f64 {
+    match workload {
+        Some(w) => o.services.get(w).map_or(0, |f| f.slo_violations + f.drops.total()) as f64,
+        None => o.slo.violations as f64,
     }
 }
 
@@ -156,7 +177,18 @@ pub(super) fn summarise(runs: &[&Outputs], slo: Option<&SloSpec>, workload: Opti
         }
     }
     let p99s: Vec<f64> = it().map(|o| o.ttr_ms.p99).collect();
-    let viol: Vec<f64> = it().map(|o| o.slo.violations as f64).collect();
+    let viol: Vec<f64> = it().map(|o| violations(o, workload)).collect();
+    let mut workloads: BTreeMap<String, WorkloadFigures> = BTreeMap::new();
+    let k = runs.len().max(1) as f64;
+    for o in runs {
+        for (name, f) in &o.services {
+            let e = workloads.entry(name.clone()).or_default();
+            e.p50_ms += f.rt_ms.p50 / k;
+            e.p99_ms += f.rt_ms.p99 / k;
+            e.rps += f.served as f64 / o.sim_time_s.max(1e-9) / k;
+        }
+    }
+    workloads.retain(|_, f| f.rps > 0.0);
     Summary {
         ttr_ms: ttr,
         slo_violations: mean(viol.iter().copied()),
@@ -172,6 +204,7 @@ pub(super) fn summarise(runs: &[&Outputs], slo: Option<&SloSpec>, workload: Opti
         ),
         slo_met: runs.iter().all(|o| met(o, slo, workload)),
         spread: Spread { p99_ms: std_dev(&p99s), slo_violations: std_dev(&viol) },
+        workloads,
     }
 }
 

@@ -151,3 +151,49 @@ fn lines_become_scenario_changes() {
     assert_eq!(co.metric, MetricSpec::UtilizationPct(50.0));
     assert!(p.baseline.events.is_empty(), "the baseline is the twin as it is");
 }
+
+#[test]
+fn an_slo_for_one_workload_is_judged_on_that_workload() {
+    // checkoutservice answers in hundreds of ms: a 20 ms p99 on it is missed by most of its
+    // requests, and the report must say so (it said "SLO met" beside thousands of violations).
+    let snap = demo();
+    let tight = go(&snap, "slo p99 < 20ms for checkoutservice\nhorizon 30s", 1).unwrap();
+    let served = tight.baseline.workloads[CHECKOUT].rps * 30.0;
+    assert!(!tight.baseline.slo_met && !tight.scenario.slo_met, "{:?}", tight.baseline);
+    assert!(tight.baseline.slo_violations > 0.9 * served, "{} of {served}", tight.baseline.slo_violations);
+    let loose = go(&snap, "slo p99 < 60s for checkoutservice\nhorizon 30s", 1).unwrap();
+    assert!(loose.baseline.slo_met, "{:?}", loose.baseline);
+    assert!(loose.baseline.slo_violations < 0.01 * served, "{}", loose.baseline.slo_violations);
+}
+
+fn boutique_from_manifests() -> Arc<Snapshot> {
+    let path = std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/manifests/online-boutique/kubernetes-manifests.yaml"
+    ));
+    let dc = crate::source::manifests::Datacenter::demo(DemoPreset::Dc);
+    let mut store = crate::twin::TwinStore::default();
+    store.apply_all(crate::source::manifests::load_events(path, dc, chrono::Utc::now()).unwrap());
+    store.snapshot()
+}
+
+#[test]
+fn a_twin_without_traffic_asks_for_it_and_takes_what_is_declared() {
+    // Online Boutique's manifests, no metrics: nothing says how much traffic arrives.
+    let snap = boutique_from_manifests();
+    let Err(RunError::Script(m)) = go(&snap, "scale frontend to 5\nhorizon 30s", 1) else {
+        panic!("a twin without traffic must not be simulated as 0 ms, SLO met");
+    };
+    assert!(m.contains("no traffic") && m.contains("load frontend"), "{m}");
+    // Declared: 100 rps enter at the frontend (past the load generator, a traffic source).
+    let r = go(&snap, "load frontend 100 rps\nscale frontend to 5\nhorizon 30s", 1).unwrap();
+    let fe = &r.baseline.workloads["default/frontend"];
+    assert!((fe.rps - 100.0).abs() < 10.0, "{fe:?}");
+    assert!(r.baseline.ttr_ms.p99 > 10.0, "{:?}", r.baseline.ttr_ms);
+    assert!(r.baseline.workloads.contains_key("default/cartservice"), "the frontend's calls are followed");
+    assert!(r.notes.iter().any(|n| n.contains("no latency measured")), "{:?}", r.notes);
+    // A declared service time is what the frontend then takes.
+    let slow = go(&snap, "load frontend 100 rps\nservice frontend 80ms workers 64\nhorizon 30s", 1).unwrap();
+    let (a, b) = (slow.baseline.workloads["default/frontend"].p50_ms, fe.p50_ms);
+    assert!(a > b + 40.0, "declared 80 ms: p50 {a} vs {b}");
+}

@@ -24,6 +24,9 @@ pub struct VmConfig {
     pub backfill_s: f64,
     /// Longest wait between retries while the server is failing.
     pub max_backoff_s: f64,
+    /// The rate window of the standard queries (`rate(…[5m])`), e.g. `1m` where metrics are
+    /// scraped often; queries set in `[vm.queries]` are left as written.
+    pub window: String,
     pub queries: Queries,
 }
 
@@ -39,6 +42,7 @@ impl Default for VmConfig {
             timeout_s: 10.0,
             backfill_s: 1800.0,
             max_backoff_s: 120.0,
+            window: DEFAULT_WINDOW.into(),
             queries: Queries::default(),
         }
     }
@@ -83,7 +87,49 @@ impl VmConfig {
         if let Some(u) = url_flag {
             cfg.url = u.to_string();
         }
+        cfg.apply_window().map_err(|e| anyhow::anyhow!("{}: [vm] window: {e}", path.display()))?;
         Ok(cfg)
+    }
+}
+
+const DEFAULT_WINDOW: &str = "5m";
+
+impl VmConfig {
+    /// Puts `window` into every standard query still as the defaults have it.
+    pub fn apply_window(&mut self) -> Result<(), String> {
+        let w = self.window.trim();
+        let valid = w.len() > 1
+            && w[..w.len() - 1].chars().all(|c| c.is_ascii_digit())
+            && matches!(w.chars().last(), Some('s' | 'm' | 'h'))
+            && !w.starts_with('0');
+        if !valid {
+            return Err(format!("`{w}` is not a window like 30s, 5m or 1h"));
+        }
+        if w == DEFAULT_WINDOW {
+            return Ok(());
+        }
+        let d = Queries::default();
+        let q = &mut self.queries;
+        let swap = |mine: &mut String, default: &String| {
+            if mine == default {
+                *mine = default.replace("[5m]", &format!("[{w}]"));
+            }
+        };
+        swap(&mut q.node_cpu, &d.node_cpu);
+        swap(&mut q.node_net, &d.node_net);
+        swap(&mut q.pod_cpu, &d.pod_cpu);
+        swap(&mut q.pod_net, &d.pod_net);
+        for (mine, default) in [
+            (&mut q.workload_rps, &d.workload_rps),
+            (&mut q.workload_p50_ms, &d.workload_p50_ms),
+            (&mut q.workload_p99_ms, &d.workload_p99_ms),
+            (&mut q.edges, &d.edges),
+        ] {
+            if mine == default {
+                *mine = default.iter().map(|x| x.replace("[5m]", &format!("[{w}]"))).collect();
+            }
+        }
+        Ok(())
     }
 }
 
@@ -210,5 +256,21 @@ mod tests {
         assert_eq!((c.interval_s, c.tenant.as_deref()), (5.0, Some("42")));
         let e = VmConfig::from_toml("[queries]\nnode_cpuu = \"x\"\n").unwrap_err().to_string();
         assert!(e.contains("node_cpuu"), "{e}");
+    }
+
+    #[test]
+    fn a_window_changes_the_standard_queries_and_leaves_set_ones_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "[vm]\nwindow = \"30s\"\n[vm.queries]\nnode_cpu = \"my_cpu[5m]\"\n").unwrap();
+        let c = VmConfig::load_from(&path, Some("http://a")).unwrap();
+        assert_eq!(c.queries.node_cpu, "my_cpu[5m]");
+        assert!(
+            c.queries.workload_p99_ms[0].contains("[30s]") && !c.queries.workload_p99_ms[0].contains("[5m]")
+        );
+        assert!(c.queries.edges.iter().all(|q| q.contains("[30s]")));
+        std::fs::write(&path, "[vm]\nwindow = \"5 minutes\"\n").unwrap();
+        let e = VmConfig::load_from(&path, None).unwrap_err().to_string();
+        assert!(e.contains("config.toml") && e.contains("window"), "{e}");
     }
 }
