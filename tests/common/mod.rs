@@ -1,0 +1,85 @@
+//! What the integration tests share: the `twintop` binary as a user runs it (with none of this
+//! machine's cluster or API key leaking in), the console drawn into ratatui's TestBackend and
+//! driven by keys, and demo twins at a fixed time so what they draw does not depend on the clock.
+//!
+//! Each test binary uses a part of it (`mod common;`), hence `dead_code` is allowed here.
+#![allow(dead_code)]
+
+use chrono::{DateTime, Utc};
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use std::process::Command;
+use std::sync::Arc;
+use twintop::demo::{DemoPreset, DemoTwin};
+use twintop::twin::Snapshot;
+use twintop::ui::{Action, App};
+
+/// The binary, without the machine's in-cluster address or OpenAI key in its environment.
+pub fn twintop() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_twintop"));
+    cmd.env_remove("KUBERNETES_SERVICE_HOST").env_remove("OPENAI_API_KEY");
+    cmd
+}
+
+/// Runs `cmd`: (exit code, stdout, stderr).
+pub fn output(cmd: &mut Command) -> (i32, String, String) {
+    let out = cmd.output().expect("run twintop");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// 2023-11-14T22:13:20Z: the clock of every fixed-time twin.
+pub fn fixed_time() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(1_700_000_000, 0).expect("a valid time")
+}
+
+/// The `dc` demo (seed 1) warmed up `ticks` seconds, its snapshot taken at `fixed_time`.
+pub fn demo_at_fixed_time(ticks: u32) -> Arc<Snapshot> {
+    DemoTwin::starting_at(DemoPreset::Dc, 1, fixed_time()).warm_snapshot(ticks)
+}
+
+/// The console drawn into a `w`×`h` off-screen terminal.
+pub fn draw(app: &mut App, w: u16, h: u16) -> Buffer {
+    let mut term = Terminal::new(TestBackend::new(w, h)).expect("a test terminal");
+    term.draw(|f| app.draw(f)).expect("draw");
+    term.backend().buffer().clone()
+}
+
+/// The text of each row of a buffer.
+pub fn lines(buf: &Buffer) -> Vec<String> {
+    (0..buf.area.height)
+        .map(|y| (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect::<String>())
+        .collect()
+}
+
+/// What the operator reads on a `w`×`h` terminal, one line per row.
+pub fn screen(app: &mut App, w: u16, h: u16) -> String {
+    lines(&draw(app, w, h)).join("\n")
+}
+
+pub fn key(app: &mut App, code: KeyCode) -> Action {
+    app.handle_event(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+pub fn ctrl(app: &mut App, c: char) -> Action {
+    app.handle_event(Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)))
+}
+
+/// Each character of `s` as a key press.
+pub fn typed(app: &mut App, s: &str) {
+    for c in s.chars() {
+        key(app, KeyCode::Char(c));
+    }
+}
+
+/// `:s` then Enter.
+pub fn command(app: &mut App, s: &str) -> Action {
+    typed(app, ":");
+    typed(app, s);
+    key(app, KeyCode::Enter)
+}
