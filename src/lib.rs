@@ -10,6 +10,7 @@ pub mod change;
 pub mod cli;
 pub mod demo;
 pub mod forecast;
+pub mod measure;
 pub mod paths;
 pub mod plan;
 pub mod sim;

@@ -2,7 +2,8 @@ use clap::Parser;
 use std::sync::Arc;
 use std::time::Duration;
 use twintop::change::Change;
-use twintop::cli::{self, Cli};
+use twintop::cli::bench::{Bench, BenchArgs};
+use twintop::cli::{self, Cli, Command};
 use twintop::demo::DemoTwin;
 use twintop::source::feeder::{ClusterControl, TwinHandle, spawn_demo, spawn_feeder};
 use twintop::source::{self, Plan};
@@ -11,11 +12,22 @@ use twintop::twin::TwinStore;
 fn main() {
     twintop::source::init_tls();
     let cli = Cli::parse();
-    let result = if cli.command.is_none() {
-        console(cli).map(|_| 0)
-    } else {
-        restore_sigpipe();
-        cli::run(cli)
+    // `main` is the one place that knows both the headless commands and the console: the
+    // console and its benchmarks run from here, everything else through `cli`.
+    let result = match &cli.command {
+        None => console(cli).map(|_| 0),
+        Some(Command::Bench(BenchArgs { what: Bench::Render { servers, frames, json } })) => {
+            restore_sigpipe();
+            twintop::ui::bench::render(*servers, *frames, *json)
+        }
+        Some(Command::Bench(BenchArgs { what: Bench::Whatif { preset, json } })) => {
+            restore_sigpipe();
+            twintop::ui::bench::whatif(*preset, *json)
+        }
+        Some(_) => {
+            restore_sigpipe();
+            cli::run(cli)
+        }
     };
     match result {
         Ok(code) => std::process::exit(code),
@@ -50,7 +62,11 @@ fn console(cli: Cli) -> anyhow::Result<()> {
     let _log = twintop::ui::terminal::init_logging();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     rt.block_on(async {
-        let opts = twintop::ui::Options::from_cli(&cli);
+        let opts = twintop::ui::Options {
+            theme: cli.theme.clone(),
+            readonly: cli.readonly,
+            source: Some(cli.source.clone()),
+        };
         // Each source keeps the twin's clock but manifests, a still picture VictoriaMetrics
         // (when configured) brings to life.
         let (handle, source_ticks) = match source::resolve(&cli.source) {

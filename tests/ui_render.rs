@@ -535,7 +535,7 @@ fn new_snapshot_keeps_the_selection() {
 
 #[test]
 fn many_servers_group_scroll_and_follow_the_cursor() {
-    let snap = twintop::cli::bench::synthetic_store(3000, 1).snapshot();
+    let snap = twintop::measure::synthetic_store(3000, 1).snapshot();
     let mut a = app(snap.clone());
     key(&mut a, KeyCode::Tab);
     let s = screen(&mut a, 160, 48);

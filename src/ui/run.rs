@@ -39,13 +39,6 @@ pub struct Options {
     pub source: Option<crate::source::SourceArgs>,
 }
 
-impl Options {
-    /// The console's options as the command line gives them.
-    pub fn from_cli(cli: &crate::cli::Cli) -> Options {
-        Options { theme: cli.theme.clone(), readonly: cli.readonly, source: Some(cli.source.clone()) }
-    }
-}
-
 /// Builds the app's options from the config dir: config.toml, the theme, and any errors in
 /// them as notices.
 pub fn app_options(opts: &Options) -> (AppOptions, Config) {
