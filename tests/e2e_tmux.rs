@@ -243,6 +243,8 @@ fn whatif_runs_a_scenario_typed_into_the_demo() {
     assert!(nums.len() >= 2 && nums.iter().all(|v| *v > 0.0), "baseline and scenario p99: {p99}");
     assert!(s.lines().any(|l| l.contains("│ checkoutservice") && l.contains('▲')), "replicas 2 → 6:\n{s}");
     tmux.send_key("Escape");
+    // An Esc and a `q` read together are Alt-q: wait for the editor to let go first.
+    tmux.wait_for(&["<i>edit"], 10);
     tmux.send_literal("q");
     tmux.wait_for(&["twintop-exit=0"], 10);
 }

@@ -5,8 +5,9 @@
 //! latency while a run is going (a key handled and the console redrawn off-screen while the
 //! worker thread simulates).
 
-use super::app::{App, AppOptions, View};
+use super::app::{App, AppOptions};
 use super::derived::Derived;
+use super::views::View;
 use crate::demo::{DemoPreset, DemoTwin};
 use crate::measure::{percentile, synthetic_store};
 use crate::whatif::run::{self, Progress, RunOptions};

@@ -46,8 +46,8 @@ impl Component for OverviewView {
         self.history(f, bottom, ctx);
     }
 
-    fn keys(&self) -> &'static [(&'static str, &'static str)] {
-        &[]
+    fn keys(&self) -> Vec<crate::ui::keys::Shown> {
+        Vec::new()
     }
 }
 

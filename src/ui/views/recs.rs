@@ -677,19 +677,19 @@ impl Component for RecsView {
         self.message.take().is_some()
     }
 
-    fn keys(&self) -> &'static [(&'static str, &'static str)] {
-        ALL_KEYS
+    fn keys(&self) -> Vec<crate::ui::keys::Shown> {
+        ALL_KEYS.to_vec()
     }
 
-    fn footer_keys(&self) -> &'static [(&'static str, &'static str)] {
+    fn footer_keys(&self) -> Vec<crate::ui::keys::Shown> {
         if self.operator.confirming().is_some() {
-            return CONFIRM_KEYS;
+            return CONFIRM_KEYS.to_vec();
         }
         match self.prompt {
-            Prompt::None if self.llm.is_some() => &ALL_KEYS[..ALL_KEYS.len() - 2],
-            Prompt::None => &ALL_KEYS[..ALL_KEYS.len() - 3],
-            Prompt::Exchange(_) => &[("esc/enter/x", "close")],
-            _ => &[("enter", "done"), ("esc", "cancel")],
+            Prompt::None if self.llm.is_some() => ALL_KEYS[..ALL_KEYS.len() - 2].to_vec(),
+            Prompt::None => ALL_KEYS[..ALL_KEYS.len() - 3].to_vec(),
+            Prompt::Exchange(_) => vec![("esc/enter/x", "close")],
+            _ => vec![("enter", "done"), ("esc", "cancel")],
         }
     }
 }
