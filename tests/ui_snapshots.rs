@@ -5,13 +5,12 @@
 
 mod common;
 
-use common::{command, demo_at_fixed_time, fixed_time, key, screen, typed};
+use common::{assessed, command, demo_at_fixed_time, fixed_time, key, screen, surge, typed};
 use crossterm::event::KeyCode;
 use std::path::Path;
 use std::sync::Arc;
 use twintop::act::audit::{AuditLog, Record};
-use twintop::advise::{AnalyticEvaluator, Context, TrackRecord, assess, builtin};
-use twintop::demo::{DemoPreset, DemoTwin};
+use twintop::advise::builtin;
 use twintop::twin::Snapshot;
 use twintop::ui::operator::OperatorOptions;
 use twintop::ui::{App, AppOptions};
@@ -26,28 +25,6 @@ fn console(snap: Arc<Snapshot>, data: &Path) -> App {
             ..AppOptions::default()
         },
     )
-}
-
-/// The demo 20 s into the checkoutservice surge, at the fixed time: the advisors have work.
-fn surge() -> Arc<Snapshot> {
-    let mut d = DemoTwin::starting_at(DemoPreset::Dc, 1, fixed_time());
-    d.skip_to(60);
-    d.warm_snapshot(20)
-}
-
-/// The built-in reactive advisor's proposals, predicted by the analytic (deterministic) model.
-fn reactive_proposals(snap: &Snapshot) -> Vec<twintop::advise::Proposal> {
-    let record = TrackRecord::default();
-    let evaluator = AnalyticEvaluator::default();
-    let g = Default::default();
-    let ctx = Context {
-        guardrails: Default::default(),
-        evaluator: &evaluator,
-        seeds: twintop::advise::default_seeds(),
-        record: &record,
-        pending: &[],
-    };
-    assess(snap, builtin::reactive(snap, &g), &ctx)
 }
 
 /// The screen with the temp dir's path replaced, so the text is the same on every run.
@@ -121,7 +98,7 @@ fn recs_queue_of_reactive_proposals() {
     let data = tempfile::tempdir().unwrap();
     let snap = surge();
     let mut a = console(snap.clone(), data.path());
-    a.set_proposals(reactive_proposals(&snap));
+    a.set_proposals(assessed(&snap, builtin::reactive(&snap, &Default::default())));
     command(&mut a, "recs");
     insta::assert_snapshot!("recs_120x36", shown(&mut a, 120, 36, data.path()));
     insta::assert_snapshot!("recs_80x24", shown(&mut a, 80, 24, data.path()));

@@ -12,6 +12,7 @@ use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use std::process::Command;
 use std::sync::Arc;
+use twintop::advise::{AnalyticEvaluator, Candidate, Context, Proposal, TrackRecord, assess};
 use twintop::demo::{DemoPreset, DemoTwin};
 use twintop::twin::Snapshot;
 use twintop::ui::{Action, App};
@@ -41,6 +42,28 @@ pub fn fixed_time() -> DateTime<Utc> {
 /// The `dc` demo (seed 1) warmed up `ticks` seconds, its snapshot taken at `fixed_time`.
 pub fn demo_at_fixed_time(ticks: u32) -> Arc<Snapshot> {
     DemoTwin::starting_at(DemoPreset::Dc, 1, fixed_time()).warm_snapshot(ticks)
+}
+
+/// The demo 20 s into the checkoutservice surge, at `fixed_time`: the advisors have work.
+pub fn surge() -> Arc<Snapshot> {
+    let mut d = DemoTwin::starting_at(DemoPreset::Dc, 1, fixed_time());
+    d.skip_to(60);
+    d.warm_snapshot(20)
+}
+
+/// `candidates` as proposals: validated under default guardrails, predicted by the analytic
+/// (deterministic) model over the default seeds, scored with no track record.
+pub fn assessed(snap: &Snapshot, candidates: Vec<Candidate>) -> Vec<Proposal> {
+    let record = TrackRecord::default();
+    let evaluator = AnalyticEvaluator::default();
+    let ctx = Context {
+        guardrails: Default::default(),
+        evaluator: &evaluator,
+        seeds: twintop::advise::default_seeds(),
+        record: &record,
+        pending: &[],
+    };
+    assess(snap, candidates, &ctx)
 }
 
 /// The console drawn into a `w`×`h` off-screen terminal.

@@ -17,17 +17,9 @@ pub type ServersView = TableView<Servers>;
 #[derive(Debug)]
 pub struct Servers;
 
-/// A utilisation, warm from 75 % and hot from 90 %.
+/// A utilisation, coloured by how loaded it is.
 fn level(ctx: &Ctx, x: f64) -> Cell<'static> {
-    let t = ctx.theme;
-    let c = if x >= 0.9 {
-        t.bad
-    } else if x >= 0.75 {
-        t.warn
-    } else {
-        t.fg
-    };
-    Cell::from(Line::from(pct(x)).right_aligned()).style(Style::new().fg(c))
+    Cell::from(Line::from(pct(x)).right_aligned()).style(Style::new().fg(ctx.theme.utilisation(x)))
 }
 
 impl Rows for Servers {
