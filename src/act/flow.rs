@@ -6,9 +6,9 @@
 //! the cluster refuse it (a conflict, audited and shown) rather than be silently overwritten.
 
 use super::audit::{AuditError, AuditLog, Record};
+use super::cluster::{ApplyError, ClusterControl};
 use super::guardrails::{Guardrails, PastAction, Violation};
 use crate::change::Change;
-use crate::source::feeder::{ApplyError, ClusterControl};
 use crate::twin::Snapshot;
 use chrono::{DateTime, Utc};
 

@@ -2,6 +2,7 @@
 //! the only path to a cluster, and the audit log every decision is written to first.
 
 pub mod audit;
+pub mod cluster;
 pub mod flow;
 pub mod guardrails;
 pub mod kube_apply;

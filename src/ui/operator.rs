@@ -6,6 +6,7 @@
 //! advisors' track record in the data dir.
 
 use crate::act::audit::{self, AuditLog};
+use crate::act::cluster::ClusterControl;
 use crate::act::flow::{Flow, Outcome, Pending, Stage, current_state};
 use crate::act::guardrails::{Guardrails, PastAction};
 use crate::act::schedule::{self, Calendar, Scheduled};
@@ -14,7 +15,6 @@ use crate::advise::TrackRecord;
 use crate::advise::outcome::{self, Expectation};
 use crate::advise::record;
 use crate::change::Change;
-use crate::source::feeder::ClusterControl;
 use crate::twin::Snapshot;
 use chrono::{DateTime, Utc};
 use std::path::PathBuf;
