@@ -7,8 +7,8 @@
 
 use super::audit::{AuditError, AuditLog, Record};
 use super::cluster::{ApplyError, ClusterControl};
-use super::guardrails::{Guardrails, PastAction, Violation};
 use crate::change::Change;
+use crate::guardrails::{Guardrails, PastAction, Rule, Violation};
 use crate::twin::Snapshot;
 use chrono::{DateTime, Utc};
 
@@ -213,7 +213,7 @@ impl Flow {
     ) -> Vec<Violation> {
         let mut v = self.guardrails.check(&p.change, snap, &self.context, past, now);
         if p.source == ROLLBACK_SOURCE {
-            v.retain(|x| x.rule != "cooldown" && x.rule != "max-change-per-hour");
+            v.retain(|x| !matches!(x.rule, Rule::Cooldown | Rule::MaxChangePerHour));
         }
         v
     }

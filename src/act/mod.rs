@@ -4,7 +4,6 @@
 pub mod audit;
 pub mod cluster;
 pub mod flow;
-pub mod guardrails;
 pub mod kube_apply;
 pub mod schedule;
 pub mod watch;

@@ -17,11 +17,11 @@ pub mod sim_eval;
 pub(crate) mod testkit;
 pub mod validate;
 
+pub use crate::guardrails::Guardrails;
 pub use evaluate::{AnalyticEvaluator, Evaluator};
 pub use proposal::{Candidate, Confidence, Prediction, Proposal, ProposalsDoc, Status};
 pub use record::TrackRecord;
 pub use sim_eval::SimEvaluator;
-pub use validate::Guardrails;
 
 use crate::change::Change;
 use crate::twin::Snapshot;

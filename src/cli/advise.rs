@@ -46,7 +46,15 @@ pub struct AdviseArgs {
 
 pub fn run(src: &SourceArgs, a: &AdviseArgs) -> anyhow::Result<i32> {
     let snap = source::load_snapshot(src)?;
-    let guardrails = Guardrails::default();
+    // The user's `[guardrails]`, as the approval flow reads them: a proposal shown valid here
+    // is not refused at approval for what it is.
+    let guardrails = crate::guardrails::load(&crate::paths::config_dir()).unwrap_or_else(|e| {
+        eprintln!(
+            "{}; validating with the default guardrails (approval refuses until it is fixed)",
+            escape(&e)
+        );
+        Guardrails::default()
+    });
     let model = src.llm_model.as_deref().unwrap_or(llm::DEFAULT_MODEL);
     if a.llm_show_request {
         let o = PromptOptions {

@@ -8,13 +8,13 @@
 use crate::act::audit::{self, AuditLog};
 use crate::act::cluster::ClusterControl;
 use crate::act::flow::{Flow, Outcome, Pending, Stage, current_state};
-use crate::act::guardrails::{Guardrails, PastAction};
 use crate::act::schedule::{self, Calendar, Scheduled};
 use crate::act::watch::{Verdict, Watch};
 use crate::advise::TrackRecord;
 use crate::advise::outcome::{self, Expectation};
 use crate::advise::record;
 use crate::change::Change;
+use crate::guardrails::{Guardrails, PastAction};
 use crate::twin::Snapshot;
 use chrono::{DateTime, Utc};
 use std::path::PathBuf;

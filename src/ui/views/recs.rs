@@ -8,9 +8,9 @@
 
 use super::recs_card::{draw_card, draw_confirm};
 use crate::act::flow::{Outcome, Pending};
-use crate::act::guardrails::Violation;
 use crate::advise::{Candidate, Context, Proposal, Status, TrackRecord};
 use crate::change::Change;
+use crate::guardrails::Violation;
 use crate::twin::Snapshot;
 use crate::twin::kpi::SloState;
 use crate::ui::app::Action;
@@ -227,7 +227,7 @@ impl RecsView {
         };
         let mut c = Candidate::new(&p.source, change, format!("edited by the operator; was: {}", p.reason));
         c.exchange = p.exchange.clone();
-        let edited = reassess(ctx.snap, c, &self.operator.record);
+        let edited = reassess(ctx.snap, c, &self.operator.record, &self.operator.flow.guardrails);
         self.handled.insert(p.id.clone());
         self.advised.retain(|x| x.id != p.id);
         self.rollbacks.retain(|x| x.id != p.id);
@@ -362,7 +362,7 @@ impl RecsView {
         for a in due {
             let mut c = Candidate::new(&a.pending.source, a.pending.change.clone(), a.pending.reason.clone());
             c.exchange = a.pending.llm_exchange_sha256.clone();
-            let p = reassess(ctx.snap, c, &self.operator.record);
+            let p = reassess(ctx.snap, c, &self.operator.record, &self.operator.flow.guardrails);
             let why = if p.status == Status::Rejected {
                 Some(p.rejection.clone().unwrap_or_else(|| "invalid now".into()))
             } else if let Some(pending) = Self::pending(&p) {
@@ -403,7 +403,7 @@ impl RecsView {
                     format!("missed: was scheduled for {}Z; {}", a.at.format("%H:%M"), a.pending.reason),
                 );
                 c.exchange = a.pending.llm_exchange_sha256.clone();
-                let mut p = reassess(ctx.snap, c, &self.operator.record);
+                let mut p = reassess(ctx.snap, c, &self.operator.record, &self.operator.flow.guardrails);
                 // Keep the calendar's id so approving or rejecting it settles the entry.
                 p.id = a.pending.id.clone();
                 p
@@ -420,7 +420,7 @@ impl RecsView {
         for change in changes {
             let mut c = Candidate::new(WHATIF_SOURCE, change, format!("what-if: {why}"));
             c.stated_confidence = None;
-            let p = reassess(ctx.snap, c, &self.operator.record);
+            let p = reassess(ctx.snap, c, &self.operator.record, &self.operator.flow.guardrails);
             self.from_whatif.retain(|x| x.id != p.id);
             self.from_whatif.insert(0, p);
         }
@@ -432,7 +432,7 @@ impl RecsView {
     fn rollback(&mut self, change: Change, auto: bool, why: String, ctx: &Ctx) -> Action {
         let mut c = Candidate::new(crate::act::flow::ROLLBACK_SOURCE, change, format!("rollback: {why}"));
         c.stated_confidence = None;
-        let p = reassess(ctx.snap, c, &self.operator.record);
+        let p = reassess(ctx.snap, c, &self.operator.record, &self.operator.flow.guardrails);
         if auto && let Some(pending) = Self::pending(&p) {
             if let Outcome::AwaitingConfirmation = self.operator.approve(pending, ctx.snap, ctx.snap.time) {
                 return self.confirm(ctx);
@@ -474,10 +474,15 @@ const RESIMULATE_SEEDS: u64 = 3;
 
 /// Validation, prediction (re-simulated) and scoring of one candidate, as the advisors'
 /// proposals get.
-fn reassess(snap: &Snapshot, c: Candidate, record: &TrackRecord) -> Proposal {
+fn reassess(
+    snap: &Snapshot,
+    c: Candidate,
+    record: &TrackRecord,
+    g: &crate::guardrails::Guardrails,
+) -> Proposal {
     let evaluator = crate::advise::EvaluatorKind::default().build(RESIMULATE_HORIZON_S);
     let ctx = Context {
-        guardrails: crate::advise::Guardrails::default(),
+        guardrails: g.clone(),
         evaluator: evaluator.as_ref(),
         seeds: (1..=RESIMULATE_SEEDS).collect(),
         record,
