@@ -262,11 +262,7 @@ pub fn advise_builtin(
     g: &Guardrails,
     extra: Vec<crate::advise::Candidate>,
 ) -> Vec<Proposal> {
-    let mut candidates = builtin::reactive(snap, g);
-    candidates.extend(builtin::placement(snap));
-    if snap.source.kind == crate::twin::SourceKind::Demo {
-        candidates.extend(builtin::predictive(snap, g, chrono::Duration::seconds(1), 120));
-    }
+    let mut candidates = builtin::roster(snap, g);
     candidates.extend(extra);
     // The file the console's operator appends outcomes to; unreadable reads as no record.
     let record =
