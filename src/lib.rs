@@ -14,6 +14,7 @@ pub mod forecast;
 pub mod guardrails;
 pub mod paths;
 pub mod plan;
+pub mod queueing;
 pub mod sim;
 pub mod source;
 pub mod text;

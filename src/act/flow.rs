@@ -232,7 +232,7 @@ impl Flow {
             time: now.to_rfc3339(),
             user: self.user.clone(),
             context: self.context.clone(),
-            target: target_of(&p.change),
+            target: p.change.target().to_string(),
             action: p.change.to_string(),
             before,
             after,
@@ -243,14 +243,6 @@ impl Flow {
             outcome: outcome.into(),
             reason: reason.or_else(|| Some(p.reason.clone())),
         }
-    }
-}
-
-pub fn target_of(change: &Change) -> String {
-    match change {
-        Change::Scale { workload, .. } | Change::HpaBounds { workload, .. } => workload.clone(),
-        Change::Cordon { server, .. } => server.clone(),
-        Change::Evict { pod, .. } => pod.clone(),
     }
 }
 

@@ -328,9 +328,9 @@ impl Operator {
     }
 
     fn auto_for(&self, change: &Change) -> bool {
-        let target = crate::act::flow::target_of(change);
-        let name = target.rsplit('/').next().unwrap_or(&target);
-        self.auto_rollback.iter().any(|a| a == &target || a == name)
+        let target = change.target();
+        let name = target.rsplit('/').next().unwrap_or(target);
+        self.auto_rollback.iter().any(|a| a == target || a == name)
     }
 
     /// Applied actions from the audit log, for cooldowns and per-hour limits.
