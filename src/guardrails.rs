@@ -113,6 +113,27 @@ impl Rule {
     }
 }
 
+impl Rule {
+    pub const ALL: [Rule; 12] = [
+        Rule::Readonly,
+        Rule::StaleFeed,
+        Rule::Cooldown,
+        Rule::Target,
+        Rule::Namespace,
+        Rule::HpaOwned,
+        Rule::MaxChange,
+        Rule::MaxChangePerHour,
+        Rule::CriticalMin,
+        Rule::QuotaHeadroom,
+        Rule::Bounds,
+        Rule::Disruption,
+    ];
+
+    pub fn from_name(name: &str) -> Option<Rule> {
+        Rule::ALL.into_iter().find(|r| r.name() == name)
+    }
+}
+
 impl std::fmt::Display for Rule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
@@ -122,6 +143,13 @@ impl std::fmt::Display for Rule {
 impl Serialize for Rule {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Rule {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Rule, D::Error> {
+        let name = String::deserialize(d)?;
+        Rule::from_name(&name).ok_or_else(|| serde::de::Error::custom(format!("unknown rule {name}")))
     }
 }
 
@@ -135,7 +163,7 @@ pub struct PastAction {
 }
 
 /// A rule a change breaks, named so the view can say which.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Violation {
     pub rule: Rule,
     pub message: String,
@@ -151,6 +179,25 @@ impl Guardrails {
     /// The smallest one-step scale-down from `current`: at most halving.
     pub fn min_step_down(&self, current: u32) -> u32 {
         current.div_ceil(2).max(1)
+    }
+
+    /// Why nothing may be applied in `context` at all (read-only mode, a read-only context);
+    /// empty when changes may be.
+    pub fn readonly_in(&self, context: &str) -> Vec<Violation> {
+        let mut v = Vec::new();
+        if self.readonly {
+            v.push(Violation {
+                rule: Rule::Readonly,
+                message: "twintop runs read-only (--readonly or config)".into(),
+            });
+        }
+        if self.readonly_contexts.iter().any(|c| c == context) {
+            v.push(Violation {
+                rule: Rule::Readonly,
+                message: format!("context {context} is configured read-only"),
+            });
+        }
+        v
     }
 
     /// The standing rules `change` breaks on this twin (see `Rule::standing`): what validation
@@ -171,13 +218,8 @@ impl Guardrails {
         now: DateTime<Utc>,
     ) -> Vec<Violation> {
         let mut v = Vec::new();
+        v.extend(self.readonly_in(context));
         let mut push = |rule: Rule, message: String| v.push(Violation { rule, message });
-        if self.readonly {
-            push(Rule::Readonly, "twintop runs read-only (--readonly or config)".into());
-        }
-        if self.readonly_contexts.iter().any(|c| c == context) {
-            push(Rule::Readonly, format!("context {context} is configured read-only"));
-        }
         if let Some(f) = snap.feeds.iter().find(|f| f.state != FeedState::Ok && f.state != FeedState::Off) {
             push(
                 Rule::StaleFeed,

@@ -8,7 +8,6 @@ pub mod bench;
 pub mod command;
 pub mod config;
 pub mod derived;
-pub mod operator;
 pub mod run;
 pub mod terminal;
 pub mod theme;

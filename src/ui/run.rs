@@ -6,10 +6,10 @@
 
 use super::app::{Action, App, AppOptions};
 use super::config::{Config, config_dir, load_config};
-use super::operator::{Cluster, OperatorOptions};
 use super::terminal::TerminalGuard;
 use super::theme::Theme;
 use super::views::recs::LlmRun;
+use crate::act::operator::{Cluster, OperatorOptions};
 use crate::advise::llm::LlmAdvisor;
 use crate::advise::llm::client::Progress;
 use crate::advise::{Context, EvaluatorKind, Proposal, TrackRecord, assess, builtin};
@@ -76,6 +76,7 @@ pub fn app_options(opts: &Options) -> (AppOptions, Config) {
         guardrails,
         data_dir: Some(crate::paths::data_dir()),
         auto_rollback: config.auto_rollback.clone().unwrap_or_default(),
+        owned_by: None,
     };
     (AppOptions { theme, notices, config_dir: dir, metric, data_dir: None, operator }, config)
 }
