@@ -10,9 +10,9 @@ use crossterm::event::KeyCode;
 use std::path::Path;
 use std::sync::Arc;
 use twintop::act::audit::{AuditLog, Record};
+use twintop::act::operator::OperatorOptions;
 use twintop::advise::builtin;
 use twintop::twin::Snapshot;
-use twintop::ui::operator::OperatorOptions;
 use twintop::ui::{App, AppOptions};
 
 /// The console on `snap` with its files in `data` (nothing from the machine's data dir).

@@ -6,7 +6,6 @@
 use super::command::{self, Command};
 use super::derived::Derived;
 use super::keys::{self, FILTER_KEY, FORCE_QUIT_KEY, GLOBAL_KEYS, Global, POPUP_KEYS, Popup, Shown};
-use super::operator::{Operator, OperatorOptions};
 use super::theme::{self, Theme};
 use super::views::detail::{self, Detail};
 use super::views::heatmap::{HeatmapView, Metric};
@@ -19,6 +18,7 @@ use super::widgets::cmdline::CommandLine;
 use super::widgets::footer::Footer;
 use super::widgets::header::{Header, NoticeBanner, TabLine};
 use super::{Ctx, MIN_HEIGHT, MIN_WIDTH};
+use crate::act::operator::{Operator, OperatorOptions};
 use crate::twin::Snapshot;
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent};
 use ratatui::Frame;

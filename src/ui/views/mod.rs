@@ -17,7 +17,7 @@ mod whatif_results;
 pub mod workloads;
 
 use super::Component;
-use super::operator::Operator;
+use crate::act::operator::Operator;
 use audit::AuditView;
 use heatmap::{HeatmapView, Metric};
 use help::HelpView;
