@@ -2,6 +2,9 @@
 //! over and over; every entry it reported as written must still be there and the chain must
 //! verify (a torn last line is named, never silently dropped).
 
+mod common;
+
+use common::DemoCluster;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -100,7 +103,6 @@ fn kill_9_during_writes_loses_nothing_committed() {
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use twintop::act::cluster::ClusterControl;
 use twintop::act::flow::{Flow, Outcome, Pending};
 use twintop::act::schedule::{self, Calendar};
 use twintop::change::Change;
@@ -117,15 +119,6 @@ const WORKLOADS: [&str; 4] = [
     "boutique/emailservice",
     "boutique/currencyservice",
 ];
-
-/// The demo cluster as the console drives it (the feeder's `DemoControl` is private to it).
-struct DemoCluster(Arc<Mutex<DemoTwin>>);
-
-impl ClusterControl for DemoCluster {
-    fn apply(&self, change: &Change, dry_run: bool) -> Result<String, String> {
-        self.0.lock().unwrap().apply_change(change, dry_run)
-    }
-}
 
 /// The child: approve → confirm (audited dry run and apply) forever; every third approval also
 /// schedules an action as the console does (audited `scheduled`, then the calendar replaced
@@ -281,11 +274,8 @@ fn kill_9_during_approvals_loses_no_approved_action() {
     }
 
     // The command an operator would run after a crash.
-    let out = Command::new(env!("CARGO_BIN_EXE_twintop"))
-        .args(["audit", "--verify"])
-        .env("TWINTOP_DATA_DIR", dir.path())
-        .output()
-        .unwrap();
+    let out =
+        common::twintop().args(["audit", "--verify"]).env("TWINTOP_DATA_DIR", dir.path()).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "audit --verify failed:\n{stdout}");
     assert!(stdout.contains("verify: ok"), "{stdout}");

@@ -1,6 +1,7 @@
 //! What the integration tests share: the `twintop` binary as a user runs it (with none of this
 //! machine's cluster or API key leaking in), the console drawn into ratatui's TestBackend and
-//! driven by keys, and demo twins at a fixed time so what they draw does not depend on the clock.
+//! driven by keys, demo twins at a fixed time so what they draw does not depend on the clock,
+//! and clusters for the approval flow to change (one that records each call, the demo's).
 //!
 //! Each test binary uses a part of it (`mod common;`), hence `dead_code` is allowed here.
 #![allow(dead_code)]
@@ -11,8 +12,10 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use std::process::Command;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use twintop::act::cluster::ClusterControl;
 use twintop::advise::{AnalyticEvaluator, Candidate, Context, Proposal, TrackRecord, assess};
+use twintop::change::Change;
 use twintop::demo::{DemoPreset, DemoTwin};
 use twintop::twin::Snapshot;
 use twintop::ui::{Action, App};
@@ -32,6 +35,38 @@ pub fn output(cmd: &mut Command) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// A cluster that accepts every change and records each call: (change, dry run).
+#[derive(Default)]
+pub struct Recorder(pub Mutex<Vec<(Change, bool)>>);
+
+impl ClusterControl for Recorder {
+    fn apply(&self, change: &Change, dry_run: bool) -> Result<String, String> {
+        self.0.lock().unwrap().push((change.clone(), dry_run));
+        Ok(format!("{change}{}", if dry_run { " (dry run)" } else { "" }))
+    }
+}
+
+impl Recorder {
+    /// The changes applied for real, in order.
+    pub fn applied(&self) -> Vec<Change> {
+        self.0.lock().unwrap().iter().filter(|(_, dry)| !dry).map(|(c, _)| c.clone()).collect()
+    }
+
+    /// Calls made, dry runs included.
+    pub fn calls(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+}
+
+/// The demo twin as the cluster: changes apply to it as they would to the console's demo.
+pub struct DemoCluster(pub Arc<Mutex<DemoTwin>>);
+
+impl ClusterControl for DemoCluster {
+    fn apply(&self, change: &Change, dry_run: bool) -> Result<String, String> {
+        self.0.lock().unwrap().apply_change(change, dry_run)
+    }
 }
 
 /// 2023-11-14T22:13:20Z: the clock of every fixed-time twin.
