@@ -161,7 +161,8 @@ fn sigterm_and_sighup_restore_the_terminal() {
 fn console_switches_views_and_quits_cleanly() {
     let home = tempfile::tempdir().unwrap();
     let tmux = Tmux::start(home.path());
-    tmux.launch_demo("");
+    let logs = home.path().join("logs-here");
+    tmux.launch_demo(&format!("TWINTOP_STATE_DIR={}", logs.display()));
 
     let s = tmux.wait_for(&["demo:dc", "ctx demo", "hottest servers"], 20);
     assert!(s.lines().next().unwrap().contains("twintop"), "header on the first line:\n{s}");
@@ -196,6 +197,8 @@ fn console_switches_views_and_quits_cleanly() {
     assert_eq!(tmux.display("#{pane_current_command}"), "sh", "back at the shell");
     assert_eq!(tmux.display("#{alternate_on}"), "0", "alternate screen left");
     assert_eq!(tmux.display("#{mouse_any_flag}"), "0", "mouse capture disabled");
+    let log = std::fs::read_to_string(logs.join("twintop.log")).expect("the log in TWINTOP_STATE_DIR");
+    assert!(log.contains("console started") && log.contains("console stopped"), "{log}");
 }
 
 #[test]

@@ -11,7 +11,6 @@ use crossterm::{execute, queue};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use std::io::{Write, stdout};
-use std::path::PathBuf;
 use std::sync::Once;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -117,16 +116,11 @@ fn install_panic_hook() {
     });
 }
 
-/// Where the log file goes: the state dir, else the cache dir.
-pub fn log_dir() -> Option<PathBuf> {
-    let p = directories::ProjectDirs::from("", "", "twintop")?;
-    Some(p.state_dir().unwrap_or_else(|| p.cache_dir()).to_path_buf())
-}
-
-/// Sends tracing output to `twintop.log` in `log_dir()`; keep the guard alive while running.
-/// Without a usable directory nothing is logged (the screen is never used for logs).
+/// Sends tracing output to `twintop.log` in the state dir (`TWINTOP_STATE_DIR` overrides it);
+/// keep the guard alive while running. Without a usable directory nothing is logged (the
+/// screen is never used for logs).
 pub fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
-    let dir = log_dir()?;
+    let dir = crate::paths::state_dir();
     std::fs::create_dir_all(&dir).ok()?;
     let file = tracing_appender::rolling::never(&dir, "twintop.log");
     let (writer, guard) = tracing_appender::non_blocking(file);
