@@ -2,6 +2,8 @@
 //! the only path to a cluster, and the audit log every decision is written to first.
 
 pub mod audit;
+pub mod audit_seal;
+pub mod audit_verify;
 pub mod flow;
 pub mod guardrails;
 pub mod kube_apply;
