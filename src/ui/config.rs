@@ -32,7 +32,47 @@ pub fn load_guardrails(dir: Option<&Path>) -> Result<crate::act::guardrails::Gua
     }
     let Some(path) = dir.map(|d| d.join("config.toml")) else { return Ok(Default::default()) };
     let Ok(src) = std::fs::read_to_string(&path) else { return Ok(Default::default()) };
-    toml::from_str::<Doc>(&src).map(|d| d.guardrails).map_err(|e| toml_error(&path, &src, &e))
+    let g = toml::from_str::<Doc>(&src).map(|d| d.guardrails).map_err(|e| toml_error(&path, &src, &e))?;
+    check_guardrails(&g).map_err(|(key, msg)| match line_of(&src, "guardrails", key) {
+        Some(line) => format!("{}: line {line}, key `guardrails.{key}`: {msg}", path.display()),
+        None => format!("{}: key `guardrails.{key}`: {msg}", path.display()),
+    })?;
+    Ok(g)
+}
+
+/// The longest cooldown accepted: a week (a larger one would overflow the clock's arithmetic,
+/// and no rule needs it).
+pub const MAX_COOLDOWN_SECS: i64 = 7 * 86_400;
+
+/// Values TOML accepts that no rule can mean: the key and why.
+fn check_guardrails(g: &crate::act::guardrails::Guardrails) -> Result<(), (&'static str, String)> {
+    if !(g.quota_headroom.is_finite() && (0.0..1.0).contains(&g.quota_headroom)) {
+        return Err((
+            "quota_headroom",
+            format!("must be a share from 0 to below 1, got {}", g.quota_headroom),
+        ));
+    }
+    if !(0..=MAX_COOLDOWN_SECS).contains(&g.cooldown_secs) {
+        return Err((
+            "cooldown_secs",
+            format!("must be from 0 to {MAX_COOLDOWN_SECS} seconds (a week), got {}", g.cooldown_secs),
+        ));
+    }
+    Ok(())
+}
+
+/// The 1-based line of `key =` inside `[table]`.
+fn line_of(src: &str, table: &str, key: &str) -> Option<usize> {
+    let mut inside = false;
+    for (i, l) in src.lines().enumerate() {
+        let t = l.trim();
+        if t.starts_with('[') {
+            inside = t.trim_matches(|c| c == '[' || c == ']').trim() == table;
+        } else if inside && t.split('=').next().is_some_and(|k| k.trim().trim_matches('"') == key) {
+            return Some(i + 1);
+        }
+    }
+    None
 }
 
 /// Where twintop keeps its config (`config.toml`, `themes/`), if the platform has a home.
@@ -148,5 +188,25 @@ mod tests {
         std::fs::write(&cfg, "[guardrails]\nreadonly = true\ncooldown = 5\n").unwrap();
         let e = load_guardrails(Some(dir.path())).unwrap_err();
         assert!(e.contains("config.toml: line 3") && e.contains("cooldown"), "{e}");
+    }
+
+    #[test]
+    fn guardrail_values_no_rule_can_mean_are_refused_with_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("config.toml");
+        for (text, key, line) in [
+            ("[guardrails]\nreadonly = false\nquota_headroom = nan\n", "quota_headroom", 3),
+            ("[guardrails]\nquota_headroom = inf\n", "quota_headroom", 2),
+            ("[guardrails]\nquota_headroom = 1.5\n", "quota_headroom", 2),
+            ("theme = \"dark\"\n[guardrails]\ncooldown_secs = -5\n", "cooldown_secs", 3),
+            ("[guardrails]\ncooldown_secs = 9223372036854775807\n", "cooldown_secs", 2),
+        ] {
+            std::fs::write(&cfg, text).unwrap();
+            let e = load_guardrails(Some(dir.path())).unwrap_err();
+            assert!(
+                e.contains(&format!("config.toml: line {line}, key `guardrails.{key}`: must be")),
+                "{text}: {e}"
+            );
+        }
     }
 }
