@@ -8,6 +8,7 @@ pub mod bench;
 pub mod command;
 pub mod config;
 pub mod derived;
+pub mod faults;
 pub mod operator;
 pub mod run;
 pub mod terminal;
