@@ -12,6 +12,10 @@ fn main() {
     twintop::source::init_tls();
     let cli = Cli::parse();
     let result = if cli.command.is_none() {
+        // A watching parent restores the terminal should the console be killed outright.
+        if let Some(code) = twintop::ui::supervise::run_supervised() {
+            std::process::exit(code);
+        }
         console(cli).map(|_| 0)
     } else {
         restore_sigpipe();

@@ -27,7 +27,7 @@ static ABORT_MESSAGE: OnceLock<Vec<u8>> = OnceLock::new();
 
 /// Undoes mouse capture, the alternate screen, a frame's synchronized update and the hidden
 /// cursor (what `terminal::restore` does through crossterm), as raw bytes.
-const RESTORE_SEQUENCES: &[u8] =
+pub(crate) const RESTORE_SEQUENCES: &[u8] =
     b"\x1b[?2026l\x1b[?1006l\x1b[?1015l\x1b[?1003l\x1b[?1002l\x1b[?1000l\x1b[?1049l\x1b[?25h";
 
 /// Called on the console's thread before the terminal enters raw mode: remembers the thread

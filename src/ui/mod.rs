@@ -11,6 +11,7 @@ pub mod derived;
 pub mod faults;
 pub mod operator;
 pub mod run;
+pub mod supervise;
 pub mod terminal;
 pub mod theme;
 pub mod views;
