@@ -1,10 +1,10 @@
 use clap::Parser;
 use std::sync::Arc;
 use std::time::Duration;
-use twintop::change::Change;
+use twintop::act::cluster::ReadOnly;
 use twintop::cli::{self, Cli};
 use twintop::demo::DemoTwin;
-use twintop::source::feeder::{ClusterControl, TwinHandle, spawn_demo, spawn_feeder};
+use twintop::source::feeder::{TwinHandle, spawn_demo, spawn_feeder};
 use twintop::source::{self, Plan};
 use twintop::twin::TwinStore;
 
@@ -37,15 +37,6 @@ fn restore_sigpipe() {
     // SAFETY: called before any thread is started; resets one signal to its default action.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
-}
-
-/// A source that is a single picture (manifests, or a cluster read once): it refuses changes.
-struct ReadOnly(&'static str);
-
-impl ClusterControl for ReadOnly {
-    fn apply(&self, change: &Change, _dry_run: bool) -> Result<String, String> {
-        Err(format!("{change}: this source is {} and accepts no changes", self.0))
     }
 }
 

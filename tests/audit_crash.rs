@@ -118,12 +118,12 @@ fn assert_only_crash_marks(v: &audit::Verification, when: &str) {
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use twintop::act::cluster::ClusterControl;
 use twintop::act::flow::{Flow, Outcome, Pending};
-use twintop::act::guardrails::Guardrails;
 use twintop::act::schedule::{self, Calendar};
 use twintop::change::Change;
 use twintop::demo::{DemoPreset, DemoTwin};
-use twintop::source::feeder::ClusterControl;
+use twintop::guardrails::Guardrails;
 use twintop::twin::TwinStore;
 
 const APPROVE_ENV: &str = "TWINTOP_APPROVAL_CRASH_CHILD";

@@ -8,13 +8,13 @@ use ratatui::backend::TestBackend;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use twintop::act::audit;
-use twintop::act::guardrails::Guardrails;
+use twintop::act::cluster::{ApplyError, ClusterControl};
+use twintop::act::operator::{Cluster, OperatorOptions};
 use twintop::advise::{AnalyticEvaluator, Candidate, Context, Proposal, TrackRecord, assess};
 use twintop::change::Change;
 use twintop::demo::{DemoPreset, DemoTwin};
-use twintop::source::feeder::{ApplyError, ClusterControl};
+use twintop::guardrails::Guardrails;
 use twintop::twin::Snapshot;
-use twintop::ui::operator::{Cluster, OperatorOptions};
 use twintop::ui::{App, AppOptions, View};
 
 /// Every call the console makes to the cluster: (change, dry_run).
@@ -81,6 +81,7 @@ fn options(cluster: Arc<dyn ClusterControl>, guardrails: Guardrails, data: &Path
             guardrails,
             data_dir: Some(data.to_path_buf()),
             auto_rollback: Vec::new(),
+            owned_by: None,
         },
         ..AppOptions::default()
     }
@@ -435,7 +436,7 @@ fn a_missed_action_waits_for_the_operator() {
 
 #[test]
 fn times_parse_relative_and_clock() {
-    use twintop::ui::views::recs::parse_when;
+    use twintop::act::schedule::parse_when;
     let now = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap(); // 22:13:20Z
     assert_eq!(parse_when("+10m", now), Some(now + chrono::Duration::seconds(600)));
     assert_eq!(parse_when("+90s", now), Some(now + chrono::Duration::seconds(90)));

@@ -46,7 +46,15 @@ pub struct AdviseArgs {
 
 pub fn run(src: &SourceArgs, a: &AdviseArgs) -> anyhow::Result<i32> {
     let snap = source::load_snapshot(src)?;
-    let guardrails = Guardrails::default();
+    // The user's `[guardrails]`, as the approval flow reads them: a proposal shown valid here
+    // is not refused at approval for what it is.
+    let guardrails = crate::guardrails::load(&crate::paths::config_dir()).unwrap_or_else(|e| {
+        eprintln!(
+            "{}; validating with the default guardrails (approval refuses until it is fixed)",
+            escape(&e)
+        );
+        Guardrails::default()
+    });
     let model = src.llm_model.as_deref().unwrap_or(llm::DEFAULT_MODEL);
     if a.llm_show_request {
         let o = PromptOptions {
@@ -61,13 +69,7 @@ pub fn run(src: &SourceArgs, a: &AdviseArgs) -> anyhow::Result<i32> {
     let data_dir = crate::paths::data_dir();
     let mut candidates = Vec::new();
     if !a.no_builtin {
-        candidates.extend(builtin::reactive(&snap, &guardrails));
-        candidates.extend(builtin::placement(&snap));
-        // The demo samples its history once per simulated second; other sources' cadence is
-        // not known to the twin, so the predictive advisor runs on the demo only for now.
-        if snap.source.kind == crate::twin::SourceKind::Demo {
-            candidates.extend(builtin::predictive(&snap, &guardrails, chrono::Duration::seconds(1), 120));
-        }
+        candidates.extend(builtin::roster(&snap, &guardrails));
     }
     match (src.llm_advisor(Some(audit::exchanges_dir(&data_dir))), a.llm_offline) {
         (Some(advisor), false) => {

@@ -4,7 +4,6 @@
 
 use super::command::{self, Command};
 use super::derived::Derived;
-use super::operator::{Operator, OperatorOptions};
 use super::theme::{self, Theme};
 use super::views::audit::AuditView;
 use super::views::detail::{self, Detail};
@@ -19,6 +18,7 @@ use super::widgets::cmdline::CommandLine;
 use super::widgets::footer::Footer;
 use super::widgets::header::{Header, NoticeBanner, TabLine};
 use super::{Component, Ctx, MIN_HEIGHT, MIN_WIDTH};
+use crate::act::operator::{Operator, OperatorOptions};
 use crate::twin::Snapshot;
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent};
 use ratatui::Frame;

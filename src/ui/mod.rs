@@ -9,7 +9,6 @@ pub mod command;
 pub mod config;
 pub mod derived;
 pub mod faults;
-pub mod operator;
 pub mod run;
 pub mod supervise;
 pub mod terminal;

@@ -5,14 +5,15 @@
 //! wakes it too, throttled by the client, and `C` in the recs view cancels the call.
 
 use super::app::{Action, App, AppOptions};
-use super::config::{Config, config_dir, load_config, load_guardrails};
-use super::operator::{Cluster, OperatorOptions};
+use super::config::{Config, config_dir, load_config};
 use super::terminal::TerminalGuard;
 use super::theme::Theme;
 use super::views::recs::LlmRun;
+use crate::act::operator::{Cluster, OperatorOptions};
 use crate::advise::llm::LlmAdvisor;
 use crate::advise::llm::client::Progress;
 use crate::advise::{Context, EvaluatorKind, Proposal, TrackRecord, assess, builtin};
+use crate::guardrails::Guardrails;
 use crate::source::feeder::TwinHandle;
 use crate::twin::Snapshot;
 use crossterm::event::EventStream;
@@ -58,12 +59,12 @@ pub fn app_options(opts: &Options) -> (AppOptions, Config) {
     let (theme, err) = Theme::load(&name, dir.as_deref());
     notices.extend(err);
     let metric = config.metric;
-    let mut guardrails = match load_guardrails(dir.as_deref()) {
+    let mut guardrails = match dir.as_deref().map_or(Ok(Default::default()), crate::guardrails::load) {
         Ok(g) => g,
         Err(e) => {
             // A broken rule set must not loosen anything: read-only until it is fixed.
             notices.push(format!("{e}; read-only until [guardrails] is fixed"));
-            crate::act::guardrails::Guardrails { readonly: true, ..Default::default() }
+            crate::guardrails::Guardrails { readonly: true, ..Default::default() }
         }
     };
     guardrails.readonly |= opts.readonly;
@@ -75,6 +76,7 @@ pub fn app_options(opts: &Options) -> (AppOptions, Config) {
         guardrails,
         data_dir: Some(crate::paths::data_dir()),
         auto_rollback: config.auto_rollback.clone().unwrap_or_default(),
+        owned_by: None,
     };
     (AppOptions { theme, notices, config_dir: dir, metric, data_dir: None, operator }, config)
 }
@@ -91,12 +93,19 @@ pub async fn run(handle: TwinHandle, opts: Options) -> anyhow::Result<()> {
         theme = %app_opts.theme.name,
         "console started"
     );
+    let app_opts_guardrails = app_opts.operator.guardrails.clone();
     let mut app = App::new(first.clone(), app_opts);
     let llm = llm_advisor(&opts).map(Arc::new);
     let (proposals_tx, mut proposals_rx) = tokio::sync::mpsc::channel::<Advice>(2);
     let (progress_tx, mut progress_rx) = tokio::sync::watch::channel::<Option<LlmRun>>(None);
-    let mut advisor =
-        Advising { busy: false, last: None, last_llm: None, cancel_llm: None, progress: progress_tx };
+    let mut advisor = Advising {
+        busy: false,
+        last: None,
+        last_llm: None,
+        cancel_llm: None,
+        progress: progress_tx,
+        guardrails: app_opts_guardrails,
+    };
     advisor.maybe_start(&first, llm.as_ref(), &proposals_tx);
     let mut guard = TerminalGuard::enter(config.mouse.unwrap_or(true))?;
     let mut events = EventStream::new();
@@ -207,6 +216,8 @@ struct Advising {
     cancel_llm: Option<tokio::sync::watch::Sender<bool>>,
     /// How the LLM call goes, for the recs view.
     progress: tokio::sync::watch::Sender<Option<LlmRun>>,
+    /// The user's guardrails, which validation applies as approval does.
+    guardrails: Guardrails,
 }
 
 impl Advising {
@@ -229,12 +240,18 @@ impl Advising {
         let (cancel_tx, cancel) = tokio::sync::watch::channel(false);
         self.cancel_llm = llm.as_ref().map(|_| cancel_tx);
         let (snap, tx, progress) = (snap.clone(), tx.clone(), self.progress.clone());
+        let g = self.guardrails.clone();
         tokio::spawn(async move {
-            let assess_on_worker = |snap: Arc<Snapshot>, extra| async move {
-                tokio::task::spawn_blocking(move || advise_builtin(&snap, extra)).await.unwrap_or_else(|e| {
-                    tracing::warn!("advisors failed: {e}");
-                    Vec::new()
-                })
+            let assess_on_worker = |snap: Arc<Snapshot>, extra| {
+                let g = g.clone();
+                async move {
+                    tokio::task::spawn_blocking(move || advise_builtin(&snap, &g, extra))
+                        .await
+                        .unwrap_or_else(|e| {
+                            tracing::warn!("advisors failed: {e}");
+                            Vec::new()
+                        })
+                }
             };
             let mut candidates = Vec::new();
             if let Some(llm) = llm {
@@ -246,7 +263,6 @@ impl Advising {
                     let run = (!p.done).then(|| LlmRun { model: model.clone(), progress: *p });
                     progress.send_replace(run);
                 };
-                let g = crate::advise::Guardrails::default();
                 let out = llm.advise_with_progress(&snap, &g, snap.time, cancel, &report).await;
                 candidates.extend(out.candidates);
             }
@@ -264,20 +280,19 @@ impl Advising {
 }
 
 /// The built-in advisors' candidates with `extra` (the LLM's), assessed on the twin.
-pub fn advise_builtin(snap: &Snapshot, extra: Vec<crate::advise::Candidate>) -> Vec<Proposal> {
-    let g = crate::advise::Guardrails::default();
-    let mut candidates = builtin::reactive(snap, &g);
-    candidates.extend(builtin::placement(snap));
-    if snap.source.kind == crate::twin::SourceKind::Demo {
-        candidates.extend(builtin::predictive(snap, &g, chrono::Duration::seconds(1), 120));
-    }
+pub fn advise_builtin(
+    snap: &Snapshot,
+    g: &Guardrails,
+    extra: Vec<crate::advise::Candidate>,
+) -> Vec<Proposal> {
+    let mut candidates = builtin::roster(snap, g);
     candidates.extend(extra);
     // The file the console's operator appends outcomes to; unreadable reads as no record.
     let record =
         TrackRecord::load(&crate::advise::record::record_path(&crate::paths::data_dir())).unwrap_or_default();
     let evaluator = EvaluatorKind::default().build(CONSOLE_HORIZON_S);
     let ctx = Context {
-        guardrails: g,
+        guardrails: g.clone(),
         evaluator: evaluator.as_ref(),
         seeds: crate::advise::default_seeds(),
         record: &record,

@@ -113,8 +113,14 @@ async fn builtin_proposals_come_before_the_llm_answers_and_the_call_can_be_cance
     let snap = crate::advise::testkit::small_twin();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Advice>(2);
     let (progress_tx, mut progress_rx) = tokio::sync::watch::channel::<Option<LlmRun>>(None);
-    let mut advising =
-        Advising { busy: false, last: None, last_llm: None, cancel_llm: None, progress: progress_tx };
+    let mut advising = Advising {
+        busy: false,
+        last: None,
+        last_llm: None,
+        cancel_llm: None,
+        progress: progress_tx,
+        guardrails: Default::default(),
+    };
     advising.maybe_start(&snap, Some(&llm), &tx);
 
     // The built-in proposals arrive while the model is still thinking.

@@ -1,22 +1,22 @@
 //! The recommendations view (`:recs`): the queue of proposals, most urgent first, one card
 //! each with the trust cues of UI.md (target and context, before → after, confidence and its
-//! parts, the twin's predicted effect with its spread, source, reason). Keys drive the approval
-//! flow through `Operator`: `a` approve → confirmation naming the context with the exact diff →
-//! `y` applies; `r` rejects with a reason; `e` edits the replicas and re-evaluates; `s` puts it
-//! on the calendar and `c` cancels the next one waiting; `x` shows the raw LLM exchange. While
-//! the LLM advisor's call runs, a line shows its progress and `C` cancels it.
+//! parts, the twin's predicted effect with its spread, source, reason). Keys are forwarded to
+//! the operator service (`act::operator`), which decides: `a` approve → confirmation naming the
+//! context with the exact diff → `y` applies; `r` rejects with a reason; `e` edits the replicas
+//! and re-evaluates; `s` puts it on the calendar and `c` cancels the next one waiting; `x` shows
+//! the raw LLM exchange. What the service does on its own (scheduled actions, rollbacks,
+//! headless decisions) arrives as events the view shows. While the LLM advisor's call runs, a
+//! line shows its progress and `C` cancels it.
 
 use super::recs_card::{draw_card, draw_confirm};
 use crate::act::flow::{Outcome, Pending};
-use crate::act::guardrails::Violation;
-use crate::advise::{Candidate, Context, Proposal, Status, TrackRecord};
+use crate::act::operator::{Event, Operator, describe};
+use crate::advise::{Candidate, Proposal, Status};
 use crate::change::Change;
-use crate::twin::Snapshot;
+use crate::guardrails::Violation;
 use crate::twin::kpi::SloState;
 use crate::ui::app::Action;
-use crate::ui::operator::Operator;
 use crate::ui::{Component, Ctx, esc};
-use chrono::{DateTime, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
@@ -133,25 +133,13 @@ impl RecsView {
             .min(self.queue.len().saturating_sub(1));
     }
 
-    fn pending(p: &Proposal) -> Option<Pending> {
-        Some(Pending {
-            id: p.id.clone(),
-            change: p.action.clone()?,
-            confidence: Some(p.confidence.score as f64),
-            source: p.source.clone(),
-            llm_exchange_sha256: p.exchange.clone(),
-            reason: p.reason.clone(),
-            predicted_p99_ms: p.predicted.as_ref().map(|x| x.p99_ms.after.mean),
-        })
-    }
-
     fn approve(&mut self, ctx: &Ctx) -> Action {
         let Some(p) = self.queue.get(self.selected) else { return Action::Noop };
         if p.status == Status::Rejected {
             self.message = Some("a rejected proposal cannot be approved".into());
             return Action::Render;
         }
-        let Some(pending) = Self::pending(p) else { return Action::Noop };
+        let Some(pending) = Pending::of(p) else { return Action::Noop };
         let id = p.id.clone();
         self.blocked.retain(|(b, _)| *b != id);
         match self.operator.approve(pending, ctx.snap, ctx.snap.time) {
@@ -169,36 +157,22 @@ impl RecsView {
     fn confirm(&mut self, ctx: &Ctx) -> Action {
         let id = self.operator.confirming().map(|(p, _)| p.id.clone());
         let out = self.operator.confirm(ctx.snap, ctx.snap.time);
-        self.message = Some(match out {
-            Ok(Outcome::Applied(msg)) => {
-                if let Some(id) = &id {
-                    self.operator.settle_missed(id);
-                }
-                self.handled.extend(id);
-                format!("applied: {}", esc(&msg))
-            }
-            Ok(Outcome::Blocked(v)) => format!("blocked by {}", rule_list(&v)),
-            Ok(Outcome::DryRunFailed(e)) => format!("dry run failed, nothing applied: {}", esc(&e)),
-            Ok(Outcome::Conflict(e)) => {
-                format!("changed since you approved: re-check; nothing applied: {}", esc(&e))
-            }
-            Ok(Outcome::Failed(e)) => format!("apply failed: {}", esc(&e)),
-            Ok(other) => esc(&format!("{other:?}")).into_owned(),
-            Err(e) => format!("nothing applied: {}", esc(&e)),
-        });
+        if let Ok(Outcome::Applied(_)) = &out {
+            self.handled.extend(id);
+        }
+        self.message = Some(esc(&describe(&out)).into_owned());
         self.rebuild(ctx);
         Action::AuditWritten
     }
 
     fn reject(&mut self, reason: &str, ctx: &Ctx) -> Action {
         let Some(p) = self.queue.get(self.selected) else { return Action::Render };
-        let Some(pending) = Self::pending(p) else {
+        let Some(pending) = Pending::of(p) else {
             self.message = Some("this proposal has no action to reject".into());
             return Action::Render;
         };
         match self.operator.reject(&pending, reason, ctx.snap.time) {
             Ok(_) => {
-                self.operator.settle_missed(&pending.id);
                 self.handled.insert(pending.id);
                 self.message = Some(format!("rejected: {}", esc(reason)));
             }
@@ -227,7 +201,7 @@ impl RecsView {
         };
         let mut c = Candidate::new(&p.source, change, format!("edited by the operator; was: {}", p.reason));
         c.exchange = p.exchange.clone();
-        let edited = reassess(ctx.snap, c, &self.operator.record);
+        let edited = self.operator.reassess(ctx.snap, c);
         self.handled.insert(p.id.clone());
         self.advised.retain(|x| x.id != p.id);
         self.rollbacks.retain(|x| x.id != p.id);
@@ -313,10 +287,13 @@ impl RecsView {
         }
         let now = ctx.snap.time;
         let Some(at) = parse_when(text, now) else {
-            self.message = Some(format!("not a time: {} (use +10m, +90s, +1h or HH:MM UTC)", esc(text)));
+            self.message = Some(format!(
+                "not a time: {} (use +10m, +90s, +1h or HH:MM UTC, at most {MAX_AHEAD_DAYS} days ahead)",
+                esc(text)
+            ));
             return Action::Render;
         };
-        let Some(pending) = Self::pending(p) else { return Action::Render };
+        let Some(pending) = Pending::of(p) else { return Action::Render };
         let id = pending.id.clone();
         match self.operator.schedule(pending, at, now) {
             Ok(()) => {
@@ -352,167 +329,75 @@ impl RecsView {
         if items.is_empty() { String::new() } else { format!("calendar: {}", items.join(" · ")) }
     }
 
-    /// Fires due calendar entries: re-validated and re-evaluated on this twin, then through the
-    /// flow. Missed ones become proposals at the top of the queue.
-    fn run_calendar(&mut self, ctx: &Ctx) {
-        let (due, err) = self.operator.take_due(ctx.snap.time);
-        if let Some(e) = err {
-            self.message = Some(format!("calendar not saved: {}", esc(&e)));
-        }
-        for a in due {
-            let mut c = Candidate::new(&a.pending.source, a.pending.change.clone(), a.pending.reason.clone());
-            c.exchange = a.pending.llm_exchange_sha256.clone();
-            let p = reassess(ctx.snap, c, &self.operator.record);
-            let why = if p.status == Status::Rejected {
-                Some(p.rejection.clone().unwrap_or_else(|| "invalid now".into()))
-            } else if let Some(pending) = Self::pending(&p) {
-                match self.operator.approve(pending, ctx.snap, ctx.snap.time) {
-                    Outcome::AwaitingConfirmation => {
-                        self.confirm(ctx);
-                        None
-                    }
-                    // Raw here: the message escapes it once.
-                    Outcome::Blocked(v) => Some(format!("blocked by {}", rules_raw(&v))),
-                    Outcome::Failed(e) => Some(e),
-                    _ => None,
-                }
-            } else {
-                None
-            };
-            if let Some(why) = why {
-                let audited = match self.operator.record_not_fired(&a.pending, &why, ctx.snap.time) {
-                    Ok(()) => String::new(),
-                    Err(e) => format!(" (and the audit log failed: {})", esc(&e)),
-                };
-                self.message = Some(format!(
-                    "scheduled {} not applied: {}{audited}",
-                    esc(&a.pending.change.to_string()),
-                    esc(&why)
-                ));
-            }
-        }
-        let missed: Vec<Proposal> = self
-            .operator
-            .calendar
-            .missed()
-            .filter(|a| !self.rollbacks.iter().any(|r| r.id == a.pending.id))
-            .map(|a| {
-                let mut c = Candidate::new(
-                    &a.pending.source,
-                    a.pending.change.clone(),
-                    format!("missed: was scheduled for {}Z; {}", a.at.format("%H:%M"), a.pending.reason),
-                );
-                c.exchange = a.pending.llm_exchange_sha256.clone();
-                let mut p = reassess(ctx.snap, c, &self.operator.record);
-                // Keep the calendar's id so approving or rejecting it settles the entry.
-                p.id = a.pending.id.clone();
-                p
-            })
-            .collect();
-        for p in missed {
-            self.rollbacks.insert(0, p);
-        }
-    }
-
     /// Changes from a finished what-if run, proposed like any other: validated, evaluated and
     /// scored on this twin, then approved (or not) through the same flow.
     pub fn propose(&mut self, changes: Vec<Change>, why: &str, ctx: &Ctx) {
         for change in changes {
             let mut c = Candidate::new(WHATIF_SOURCE, change, format!("what-if: {why}"));
             c.stated_confidence = None;
-            let p = reassess(ctx.snap, c, &self.operator.record);
+            let p = self.operator.reassess(ctx.snap, c);
             self.from_whatif.retain(|x| x.id != p.id);
             self.from_whatif.insert(0, p);
         }
         self.rebuild(ctx);
     }
 
-    /// A rollback the SLO watch asks for: proposed at the top of the queue, or applied through
-    /// the flow when the operator enabled automatic rollback for the workload.
-    fn rollback(&mut self, change: Change, auto: bool, why: String, ctx: &Ctx) -> Action {
-        let mut c = Candidate::new(crate::act::flow::ROLLBACK_SOURCE, change, format!("rollback: {why}"));
-        c.stated_confidence = None;
-        let p = reassess(ctx.snap, c, &self.operator.record);
-        if auto && let Some(pending) = Self::pending(&p) {
-            if let Outcome::AwaitingConfirmation = self.operator.approve(pending, ctx.snap, ctx.snap.time) {
-                return self.confirm(ctx);
+    /// What the operator service did on its own or for a headless command: notes for the
+    /// message line, proposals that need the operator (at the top), decided ones out of the
+    /// queue.
+    fn apply_events(&mut self, events: Vec<Event>, ctx: &Ctx) {
+        let mut notes = Vec::new();
+        for e in events {
+            match e {
+                Event::Note(n) => notes.push(n),
+                Event::Propose(p) => {
+                    self.handled.remove(&p.id);
+                    self.rollbacks.retain(|x| x.id != p.id);
+                    self.rollbacks.insert(0, *p);
+                }
+                Event::Decided(id) => {
+                    self.handled.insert(id);
+                }
             }
-            self.operator.cancel();
         }
-        self.rollbacks.insert(0, p);
-        Action::Render
+        if !notes.is_empty() {
+            // Sources and errors quote advisor names and paths: escaped like all data.
+            self.message = Some(esc(&notes.join("; ")).into_owned());
+        }
+        self.rebuild(ctx);
+    }
+
+    /// Answers a headless request (`twintop approve`, `reject`, `schedule`) through the
+    /// service, and shows what it decided.
+    pub fn handle_request(
+        &mut self,
+        req: crate::act::operator_requests::Request,
+        owner: &str,
+        ctx: &Ctx,
+    ) -> crate::act::operator_requests::Reply {
+        let reply = self.operator.handle(req, ctx.snap, owner);
+        let events = self.operator.take_events();
+        self.apply_events(events, ctx);
+        reply
     }
 }
+
+use crate::act::schedule::{MAX_AHEAD_DAYS, parse_when};
 
 /// The source of proposals made from a what-if scenario.
 pub const WHATIF_SOURCE: &str = "whatif";
 
-/// `+10m`, `+90s`, `+1h` from now, or `HH:MM` (UTC; tomorrow when already past today).
-pub fn parse_when(text: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let t = text.trim();
-    if let Some(rel) = t.strip_prefix('+') {
-        let (num, unit) = rel.split_at(rel.find(|c: char| !c.is_ascii_digit())?);
-        let n: i64 = num.parse().ok()?;
-        let secs = match unit {
-            "s" => n,
-            "m" => n * 60,
-            "h" => n * 3600,
-            _ => return None,
-        };
-        return Some(now + chrono::Duration::seconds(secs));
-    }
-    let time = chrono::NaiveTime::parse_from_str(t, "%H:%M").ok()?;
-    let today = now.date_naive().and_time(time).and_utc();
-    Some(if today > now { today } else { today + chrono::Duration::days(1) })
-}
-
-/// Simulated seconds and seeds of a re-simulation on a key press (edit, what-if proposal,
-/// calendar, rollback). It runs on the UI thread, so it is kept to ≈25 ms in release (3 × 30 s
-/// of the demo twin, both variants) where the background advisors run 8 × 60 s.
-const RESIMULATE_HORIZON_S: u32 = 30;
-const RESIMULATE_SEEDS: u64 = 3;
-
-/// Validation, prediction (re-simulated) and scoring of one candidate, as the advisors'
-/// proposals get.
-fn reassess(snap: &Snapshot, c: Candidate, record: &TrackRecord) -> Proposal {
-    let evaluator = crate::advise::EvaluatorKind::default().build(RESIMULATE_HORIZON_S);
-    let ctx = Context {
-        guardrails: crate::advise::Guardrails::default(),
-        evaluator: evaluator.as_ref(),
-        seeds: (1..=RESIMULATE_SEEDS).collect(),
-        record,
-        pending: &[],
-    };
-    crate::advise::assess(snap, vec![c], &ctx).remove(0)
-}
-
-/// `rule cooldown: …; rule stale-feed: …`, unescaped (for text escaped later, or audited).
-fn rules_raw(v: &[Violation]) -> String {
-    v.iter().map(|x| format!("rule {}: {}", x.rule, x.message)).collect::<Vec<_>>().join("; ")
-}
-
-/// `rules_raw`, escaped for the screen.
+/// `rule cooldown: …; rule stale-feed: …`, escaped for the screen.
 pub(super) fn rule_list(v: &[Violation]) -> String {
-    esc(&rules_raw(v)).into_owned()
+    esc(&crate::act::operator::rules(v)).into_owned()
 }
 
 impl Component for RecsView {
     fn on_snapshot(&mut self, ctx: &Ctx) {
-        // The first snapshot can come before the source has named its context; an open
-        // confirmation keeps the context it showed.
-        if self.operator.confirming().is_none() {
-            self.operator.flow.context = ctx.snap.source.context.clone();
-        }
-        let observed = self.operator.observe(ctx.snap);
-        if !observed.recorded.is_empty() {
-            // Sources and errors quote advisor names and paths: escaped like all data.
-            self.message = Some(esc(&observed.recorded.join("; ")).into_owned());
-        }
-        for (change, auto, why) in observed.rollbacks {
-            self.rollback(change, auto, why, ctx);
-        }
-        self.run_calendar(ctx);
-        self.rebuild(ctx);
+        // The first snapshot can come before the source has named its context.
+        self.operator.set_context(&ctx.snap.source.context);
+        let events = self.operator.observe(ctx.snap);
+        self.apply_events(events, ctx);
     }
 
     fn captures_input(&self) -> bool {

@@ -1,10 +1,14 @@
-//! Guardrails: the rules a change must pass before an operator can approve it. Pure: the
+//! Guardrails: the limits on changes to a cluster. One configuration (`[guardrails]` in
+//! config.toml), read by validation when an advisor proposes a change (the standing rules: what
+//! a change may be on this twin) and by the approval flow before anything is applied (those,
+//! and the rules of the moment: read-only, stale feeds, cooldowns, the hourly budget). Pure: the
 //! caller gives the twin, the recent actions and the clock. Safe defaults; all configurable.
 
 use crate::change::Change;
-use crate::twin::{FeedState, Snapshot};
+use crate::twin::{FeedState, PodPhase, Snapshot};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::path::Path;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -26,6 +30,10 @@ pub struct Guardrails {
     pub quota_headroom: f64,
     /// Seconds between two actions on one target.
     pub cooldown_secs: i64,
+    /// No workload is ever proposed above this many replicas (nor an HPA's max above it).
+    pub max_replicas: u32,
+    /// At most this share of the servers may be cordoned after a proposal.
+    pub max_cordoned_share: f64,
 }
 
 impl Default for Guardrails {
@@ -40,7 +48,133 @@ impl Default for Guardrails {
             critical_min_replicas: 2,
             quota_headroom: 0.10,
             cooldown_secs: 300,
+            max_replicas: 500,
+            max_cordoned_share: 0.2,
         }
+    }
+}
+
+/// `[guardrails]` of `config.toml` in `config_dir` (defaults when the file or the table is
+/// missing). Errors name the file, the line and the key.
+pub fn load(config_dir: &Path) -> Result<Guardrails, String> {
+    #[derive(Deserialize)]
+    struct Doc {
+        #[serde(default)]
+        guardrails: Guardrails,
+    }
+    let path = config_dir.join("config.toml");
+    let Ok(src) = std::fs::read_to_string(&path) else { return Ok(Guardrails::default()) };
+    let g = toml::from_str::<Doc>(&src)
+        .map(|d| d.guardrails)
+        .map_err(|e| crate::config_file::toml_error(&path, &src, &e))?;
+    // Values TOML accepts that no rule can mean (NaN compares false with everything, so a NaN
+    // headroom would pass every check; a huge cooldown overflows the clock's arithmetic).
+    let share =
+        |v: f64, below_one: bool| v.is_finite() && v >= 0.0 && if below_one { v < 1.0 } else { v <= 1.0 };
+    let bad =
+        |key: &str, msg: String| Err(crate::config_file::value_error(&path, &src, "guardrails", key, &msg));
+    if !share(g.quota_headroom, true) {
+        return bad("quota_headroom", format!("must be a share from 0 to below 1, got {}", g.quota_headroom));
+    }
+    if !share(g.max_cordoned_share, false) {
+        return bad(
+            "max_cordoned_share",
+            format!("must be a share from 0 to 1, got {}", g.max_cordoned_share),
+        );
+    }
+    if !(0..=MAX_COOLDOWN_SECS).contains(&g.cooldown_secs) {
+        return bad(
+            "cooldown_secs",
+            format!("must be from 0 to {MAX_COOLDOWN_SECS} seconds (a week), got {}", g.cooldown_secs),
+        );
+    }
+    Ok(g)
+}
+
+/// The longest cooldown `[guardrails]` accepts: a week.
+pub const MAX_COOLDOWN_SECS: i64 = 7 * 86_400;
+
+/// A rule of the guardrails, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Rule {
+    Readonly,
+    StaleFeed,
+    Cooldown,
+    Target,
+    Namespace,
+    HpaOwned,
+    MaxChange,
+    MaxChangePerHour,
+    CriticalMin,
+    QuotaHeadroom,
+    Bounds,
+    Disruption,
+}
+
+impl Rule {
+    /// The name the views, the commands and the audit log give it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::Readonly => "readonly",
+            Rule::StaleFeed => "stale-feed",
+            Rule::Cooldown => "cooldown",
+            Rule::Target => "target",
+            Rule::Namespace => "namespace",
+            Rule::HpaOwned => "hpa-owned",
+            Rule::MaxChange => "max-change",
+            Rule::MaxChangePerHour => "max-change-per-hour",
+            Rule::CriticalMin => "critical-min",
+            Rule::QuotaHeadroom => "quota-headroom",
+            Rule::Bounds => "bounds",
+            Rule::Disruption => "disruption",
+        }
+    }
+
+    /// Whether the rule judges the change itself on this twin (so validation applies it to
+    /// every proposal), rather than the moment it is approved in: read-only mode, a stale feed,
+    /// a cooldown or the hourly budget say "not now", never "not this".
+    pub fn standing(self) -> bool {
+        !matches!(self, Rule::Readonly | Rule::StaleFeed | Rule::Cooldown | Rule::MaxChangePerHour)
+    }
+}
+
+impl Rule {
+    pub const ALL: [Rule; 12] = [
+        Rule::Readonly,
+        Rule::StaleFeed,
+        Rule::Cooldown,
+        Rule::Target,
+        Rule::Namespace,
+        Rule::HpaOwned,
+        Rule::MaxChange,
+        Rule::MaxChangePerHour,
+        Rule::CriticalMin,
+        Rule::QuotaHeadroom,
+        Rule::Bounds,
+        Rule::Disruption,
+    ];
+
+    pub fn from_name(name: &str) -> Option<Rule> {
+        Rule::ALL.into_iter().find(|r| r.name() == name)
+    }
+}
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for Rule {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Rule {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Rule, D::Error> {
+        let name = String::deserialize(d)?;
+        Rule::from_name(&name).ok_or_else(|| serde::de::Error::custom(format!("unknown rule {name}")))
     }
 }
 
@@ -54,13 +188,51 @@ pub struct PastAction {
 }
 
 /// A rule a change breaks, named so the view can say which.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Violation {
-    pub rule: &'static str,
+    pub rule: Rule,
     pub message: String,
 }
 
 impl Guardrails {
+    /// The largest one-step scale-up from `current`, as Kubernetes' HPA allows it: the larger
+    /// of doubling and four more pods.
+    pub fn max_step_up(&self, current: u32) -> u32 {
+        current.saturating_mul(2).max(current + 4).min(self.max_replicas)
+    }
+
+    /// The smallest one-step scale-down from `current`: at most halving.
+    pub fn min_step_down(&self, current: u32) -> u32 {
+        current.div_ceil(2).max(1)
+    }
+
+    /// Why nothing may be applied in `context` at all (read-only mode, a read-only context);
+    /// empty when changes may be.
+    pub fn readonly_in(&self, context: &str) -> Vec<Violation> {
+        let mut v = Vec::new();
+        if self.readonly {
+            v.push(Violation {
+                rule: Rule::Readonly,
+                message: "twintop runs read-only (--readonly or config)".into(),
+            });
+        }
+        if self.readonly_contexts.iter().any(|c| c == context) {
+            v.push(Violation {
+                rule: Rule::Readonly,
+                message: format!("context {context} is configured read-only"),
+            });
+        }
+        v
+    }
+
+    /// The standing rules `change` breaks on this twin (see `Rule::standing`): what validation
+    /// refuses before a proposal is ever shown as valid.
+    pub fn standing(&self, change: &Change, snap: &Snapshot) -> Vec<Violation> {
+        let mut v = self.check(change, snap, "", &[], snap.time);
+        v.retain(|x| x.rule.standing());
+        v
+    }
+
     /// Every rule `change` breaks on this twin; empty means it may be approved.
     pub fn check(
         &self,
@@ -71,16 +243,11 @@ impl Guardrails {
         now: DateTime<Utc>,
     ) -> Vec<Violation> {
         let mut v = Vec::new();
-        let mut push = |rule: &'static str, message: String| v.push(Violation { rule, message });
-        if self.readonly {
-            push("readonly", "twintop runs read-only (--readonly or config)".into());
-        }
-        if self.readonly_contexts.iter().any(|c| c == context) {
-            push("readonly", format!("context {context} is configured read-only"));
-        }
+        v.extend(self.readonly_in(context));
+        let mut push = |rule: Rule, message: String| v.push(Violation { rule, message });
         if let Some(f) = snap.feeds.iter().find(|f| f.state != FeedState::Ok && f.state != FeedState::Off) {
             push(
-                "stale-feed",
+                Rule::StaleFeed,
                 format!("feed {} is {:?}: no action on data that may be out of date", f.name, f.state),
             );
         }
@@ -102,7 +269,7 @@ impl Guardrails {
             let since = (now - last).num_seconds();
             if since < self.cooldown_secs {
                 push(
-                    "cooldown",
+                    Rule::Cooldown,
                     format!("{target} was changed {since} s ago; wait {} s more", self.cooldown_secs - since),
                 );
             }
@@ -110,14 +277,14 @@ impl Guardrails {
         match change {
             Change::Scale { workload, replicas } => {
                 let Some(w) = snap.workload_index(workload) else {
-                    push("target", format!("no workload {workload} in the twin"));
+                    push(Rule::Target, format!("no workload {workload} in the twin"));
                     return v;
                 };
                 let wl = &snap.workloads[w];
                 self.check_namespace(&wl.namespace, &mut push);
                 if let Some(hpa) = &wl.hpa {
                     push(
-                        "hpa-owned",
+                        Rule::HpaOwned,
                         format!(
                             "HPA {} owns the replicas of {workload} (min {} max {}): change the HPA's bounds, not replicas",
                             hpa.name, hpa.min_replicas, hpa.max_replicas
@@ -127,7 +294,7 @@ impl Guardrails {
                 let delta = *replicas as i64 - wl.replicas as i64;
                 if delta.unsigned_abs() > self.max_replica_change as u64 {
                     push(
-                        "max-change",
+                        Rule::MaxChange,
                         format!(
                             "{} → {} changes {} replicas; the limit per action is {}",
                             wl.replicas,
@@ -144,7 +311,7 @@ impl Guardrails {
                     .sum();
                 if hour + delta.abs() > self.max_replica_change_per_hour as i64 {
                     push(
-                        "max-change-per-hour",
+                        Rule::MaxChangePerHour,
                         format!(
                             "{workload} changed by {hour} replicas in the last hour; {} more exceeds {}",
                             delta.abs(),
@@ -154,7 +321,7 @@ impl Guardrails {
                 }
                 if wl.critical && *replicas < self.critical_min_replicas {
                     push(
-                        "critical-min",
+                        Rule::CriticalMin,
                         format!("{workload} is critical: at least {} replicas", self.critical_min_replicas),
                     );
                 }
@@ -164,20 +331,20 @@ impl Guardrails {
             }
             Change::HpaBounds { workload, min, max } => {
                 let Some(w) = snap.workload_index(workload) else {
-                    push("target", format!("no workload {workload} in the twin"));
+                    push(Rule::Target, format!("no workload {workload} in the twin"));
                     return v;
                 };
                 let wl = &snap.workloads[w];
                 self.check_namespace(&wl.namespace, &mut push);
                 if wl.hpa.is_none() {
-                    push("target", format!("{workload} has no HPA"));
+                    push(Rule::Target, format!("{workload} has no HPA"));
                 }
                 if min > max || *min == 0 {
-                    push("bounds", format!("HPA bounds min {min} max {max} are invalid"));
+                    push(Rule::Bounds, format!("HPA bounds min {min} max {max} are invalid"));
                 }
                 if wl.critical && *min < self.critical_min_replicas {
                     push(
-                        "critical-min",
+                        Rule::CriticalMin,
                         format!("{workload} is critical: HPA min at least {}", self.critical_min_replicas),
                     );
                 }
@@ -185,7 +352,7 @@ impl Guardrails {
                     let growth = max.saturating_sub(hpa.max_replicas);
                     if growth > self.max_replica_change {
                         push(
-                            "max-change",
+                            Rule::MaxChange,
                             format!(
                                 "raising max by {growth} exceeds the limit per action of {}",
                                 self.max_replica_change
@@ -196,29 +363,29 @@ impl Guardrails {
             }
             Change::Cordon { server, .. } => {
                 if snap.server_index(server).is_none() {
-                    push("target", format!("no server {server} in the twin"));
+                    push(Rule::Target, format!("no server {server} in the twin"));
                 }
             }
             Change::Evict { pod, .. } => {
                 let Some(i) = snap.pod_index(pod) else {
-                    push("target", format!("no pod {pod} in the twin"));
+                    push(Rule::Target, format!("no pod {pod} in the twin"));
                     return v;
                 };
                 self.check_namespace(&snap.pods[i].namespace, &mut push);
-                if let Err(why) = crate::advise::rebalance::evictable(snap, i) {
-                    push("disruption", why);
+                if let Err(why) = evictable(snap, i) {
+                    push(Rule::Disruption, why);
                 }
             }
         }
         v
     }
 
-    fn check_namespace(&self, ns: &str, push: &mut impl FnMut(&'static str, String)) {
+    fn check_namespace(&self, ns: &str, push: &mut impl FnMut(Rule, String)) {
         if self.deny_namespaces.iter().any(|d| d == ns) {
-            push("namespace", format!("namespace {ns} is on the deny list"));
+            push(Rule::Namespace, format!("namespace {ns} is on the deny list"));
         }
         if !self.allow_namespaces.is_empty() && !self.allow_namespaces.iter().any(|a| a == ns) {
-            push("namespace", format!("namespace {ns} is not on the allow list"));
+            push(Rule::Namespace, format!("namespace {ns} is not on the allow list"));
         }
     }
 
@@ -226,7 +393,7 @@ impl Guardrails {
         &self,
         snap: &Snapshot,
         extra: crate::twin::Resources,
-        push: &mut impl FnMut(&'static str, String),
+        push: &mut impl FnMut(Rule, String),
     ) {
         let alloc = snap
             .servers
@@ -239,7 +406,7 @@ impl Guardrails {
         let limit = 1.0 - self.quota_headroom;
         if after.cpu_m > alloc.cpu_m * limit || after.mem_mib > alloc.mem_mib * limit {
             push(
-                "quota-headroom",
+                Rule::QuotaHeadroom,
                 format!(
                     "requests would reach {:.0}% CPU / {:.0}% memory of allocatable; {:.0}% must stay free",
                     after.cpu_m / alloc.cpu_m.max(1.0) * 100.0,
@@ -251,11 +418,56 @@ impl Guardrails {
     }
 }
 
+/// Whether evicting pod `i` disrupts nothing its owner cannot absorb: it runs, a controller
+/// recreates it, and it is not its workload's only replica.
+pub fn evictable(snap: &Snapshot, i: usize) -> Result<(), String> {
+    let pod = &snap.pods[i];
+    let key = format!("{}/{}", pod.namespace, pod.name);
+    if pod.phase != PodPhase::Running {
+        return Err(format!("pod {key} is {}, not Running", pod.phase.as_str()));
+    }
+    let Some(w) = pod.workload else {
+        return Err(format!("pod {key} has no controller: evicting it would delete it for good"));
+    };
+    let wl = &snap.workloads[w];
+    if wl.replicas <= 1 {
+        return Err(format!(
+            "pod {key} is the only replica of {} {}: evicting it is an outage (no disruption of singletons)",
+            wl.kind.as_str(),
+            wl.key()
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::demo::{DemoPreset, DemoTwin};
     use crate::twin::Feed;
+
+    #[test]
+    fn values_no_rule_can_mean_are_refused_with_file_line_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("config.toml");
+        for (text, key, line) in [
+            ("[guardrails]\nreadonly = false\nquota_headroom = nan\n", "quota_headroom", 3),
+            ("[guardrails]\nquota_headroom = inf\n", "quota_headroom", 2),
+            ("[guardrails]\nquota_headroom = 1.5\n", "quota_headroom", 2),
+            ("[guardrails]\nmax_cordoned_share = -0.1\n", "max_cordoned_share", 2),
+            ("theme = \"dark\"\n[guardrails]\ncooldown_secs = -5\n", "cooldown_secs", 3),
+            ("[guardrails]\ncooldown_secs = 9223372036854775807\n", "cooldown_secs", 2),
+        ] {
+            std::fs::write(&cfg, text).unwrap();
+            let e = load(dir.path()).unwrap_err();
+            assert!(
+                e.contains(&format!("config.toml: line {line}, key `guardrails.{key}`: must be")),
+                "{text}: {e}"
+            );
+        }
+        std::fs::write(&cfg, "[guardrails]\nquota_headroom = 0.2\ncooldown_secs = 0\n").unwrap();
+        assert_eq!(load(dir.path()).unwrap().quota_headroom, 0.2);
+    }
 
     fn demo() -> std::sync::Arc<Snapshot> {
         DemoTwin::starting_at(DemoPreset::Dc, 1, DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap())
@@ -263,7 +475,7 @@ mod tests {
     }
 
     fn rules(v: &[Violation]) -> Vec<&str> {
-        v.iter().map(|x| x.rule).collect()
+        v.iter().map(|x| x.rule.name()).collect()
     }
 
     #[test]
@@ -325,5 +537,23 @@ mod tests {
         assert_eq!(g.cooldown_secs, 300);
         let e = toml::from_str::<Guardrails>("max_replicas_change = 3").unwrap_err().to_string();
         assert!(e.contains("max_replicas_change"), "{e}");
+    }
+
+    #[test]
+    fn the_config_table_parses_and_errors_name_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(load(dir.path()), Ok(Default::default()));
+        let cfg = dir.path().join("config.toml");
+        std::fs::write(
+            &cfg,
+            "theme = \"dark\"\n[guardrails]\nreadonly = true\nmax_replica_change = 3\nmax_replicas = 40\n",
+        )
+        .unwrap();
+        let g = load(dir.path()).unwrap();
+        assert!(g.readonly && g.max_replica_change == 3 && g.cooldown_secs == 300);
+        assert_eq!(g.max_replicas, 40, "validation's limits are in the same table");
+        std::fs::write(&cfg, "[guardrails]\nreadonly = true\ncooldown = 5\n").unwrap();
+        let e = load(dir.path()).unwrap_err();
+        assert!(e.contains("config.toml: line 3") && e.contains("cooldown"), "{e}");
     }
 }
