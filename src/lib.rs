@@ -6,6 +6,7 @@
 
 pub mod act;
 pub mod advise;
+pub mod bounds;
 pub mod change;
 pub mod cli;
 pub mod config_file;

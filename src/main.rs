@@ -15,7 +15,13 @@ fn main() {
     // `main` is the one place that knows both the headless commands and the console: the
     // console and its benchmarks run from here, everything else through `cli`.
     let result = match &cli.command {
-        None => console(cli).map(|_| 0),
+        None => {
+            // A watching parent restores the terminal should the console be killed outright.
+            if let Some(code) = twintop::ui::supervise::run_supervised() {
+                std::process::exit(code);
+            }
+            console(cli).map(|_| 0)
+        }
         Some(Command::Bench(BenchArgs { what: Bench::Render { servers, frames, json } })) => {
             restore_sigpipe();
             twintop::ui::bench::render(*servers, *frames, *json)

@@ -20,11 +20,11 @@ pub struct BenchArgs {
 pub enum Bench {
     /// Time building a snapshot of a synthetic twin of N servers with 10 pods each.
     Snapshot {
-        #[arg(long, default_value_t = 5000)]
+        #[arg(long, default_value_t = 5000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         servers: usize,
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, default_value_t = 10, value_parser = crate::bounds::int(1usize, 10_000_000))]
         pods_per_server: usize,
-        #[arg(long, default_value_t = 20)]
+        #[arg(long, default_value_t = 20, value_parser = crate::bounds::int(1usize, 10_000_000))]
         iterations: usize,
         #[arg(long)]
         json: bool,
@@ -32,11 +32,11 @@ pub enum Bench {
     /// Time placement: decision µs per workload on DIRA-LDT's scenario over K seeds, and the
     /// wall time of one large scenario.
     Placement {
-        #[arg(long, default_value_t = 30)]
+        #[arg(long, default_value_t = 30, value_parser = crate::bounds::int(1u64, 10_000))]
         seeds: u64,
-        #[arg(long, default_value_t = 1000)]
+        #[arg(long, default_value_t = 1000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         large_servers: usize,
-        #[arg(long, default_value_t = 10_000)]
+        #[arg(long, default_value_t = 10_000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         large_workloads: usize,
         #[arg(long)]
         json: bool,
@@ -44,9 +44,9 @@ pub enum Bench {
     /// Time drawing the Heatmap view of a synthetic N-server twin (10 pods per server) into
     /// an off-screen 160×48 terminal.
     Render {
-        #[arg(long, default_value_t = 5000)]
+        #[arg(long, default_value_t = 5000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         servers: usize,
-        #[arg(long, default_value_t = 200)]
+        #[arg(long, default_value_t = 200, value_parser = crate::bounds::int(1usize, 10_000_000))]
         frames: usize,
         #[arg(long)]
         json: bool,
@@ -55,30 +55,30 @@ pub enum Bench {
     /// parsed, placed on N servers by the spreading scheduler, snapshotted, its KPIs computed.
     Manifests {
         /// Servers (64 cores, 256 GiB) in 5 zones of 50-server racks.
-        #[arg(long, default_value_t = 5000)]
+        #[arg(long, default_value_t = 5000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         servers: usize,
         /// Deployments, each calling the next.
-        #[arg(long, default_value_t = 100)]
+        #[arg(long, default_value_t = 100, value_parser = crate::bounds::int(1usize, 10_000_000))]
         workloads: usize,
         /// Replicas of each Deployment (500m CPU, 1 GiB each).
-        #[arg(long, default_value_t = 500)]
+        #[arg(long, default_value_t = 500, value_parser = crate::bounds::int(1u32, 1_000_000))]
         replicas: u32,
     },
     /// Map N Kubernetes Nodes and M Pods (typed objects) into the twin and snapshot it.
     Map {
-        #[arg(long, default_value_t = 5000)]
+        #[arg(long, default_value_t = 5000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         servers: usize,
-        #[arg(long, default_value_t = 50000)]
+        #[arg(long, default_value_t = 50000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         pods: usize,
     },
     /// One VictoriaMetrics poll cycle for N servers (10 pods each) against a real
     /// `victoria-metrics` this benchmark starts and fills; prints timings and resident memory.
     Vm {
-        #[arg(long, default_value_t = 5000)]
+        #[arg(long, default_value_t = 5000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         servers: usize,
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, default_value_t = 10, value_parser = crate::bounds::int(1usize, 10_000_000))]
         pods_per_server: usize,
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = 3, value_parser = crate::bounds::int(1usize, 10_000_000))]
         cycles: usize,
         #[arg(long)]
         json: bool,
@@ -86,7 +86,7 @@ pub enum Bench {
     /// Simulated requests per second on one core (KubeTwin exp2, 130,000 requests) and a
     /// 20-point sweep (exp1) on one thread vs all threads.
     Sim {
-        #[arg(long, default_value_t = 5)]
+        #[arg(long, default_value_t = 5, value_parser = crate::bounds::int(1usize, 10_000_000))]
         iterations: usize,
         #[arg(long)]
         json: bool,
@@ -94,9 +94,9 @@ pub enum Bench {
     /// Time mapping a synthetic cluster's list pages (realistic Node/Pod JSON) through the live
     /// Kubernetes source into the twin and a snapshot; print resident memory.
     KubeMap {
-        #[arg(long, default_value_t = 5000)]
+        #[arg(long, default_value_t = 5000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         nodes: usize,
-        #[arg(long, default_value_t = 50000)]
+        #[arg(long, default_value_t = 50000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         pods: usize,
         #[arg(long)]
         json: bool,

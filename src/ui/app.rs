@@ -126,6 +126,11 @@ impl App {
         }
     }
 
+    /// A notice above the others (a worker's failure), shown until the console ends.
+    pub fn push_notice(&mut self, notice: String) {
+        self.notices.insert(0, notice);
+    }
+
     /// The channel the What-if worker reports on (once): the loop waits on it with input.
     pub fn take_worker_rx(&mut self) -> Option<UnboundedReceiver<WorkerMsg>> {
         self.worker_rx.take()

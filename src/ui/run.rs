@@ -108,6 +108,11 @@ pub async fn run(handle: TwinHandle, opts: Options) -> anyhow::Result<()> {
     // guard below restores the terminal instead of leaving it raw on the alternate screen.
     let mut terminate = signal(SignalKind::terminate())?;
     let mut hangup = signal(SignalKind::hangup())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    // Debug builds only: a fault the end-to-end tests ask for (`faults::inject`).
+    let mut fault = super::faults::inject::from_env();
+    let fault_at = tokio::time::sleep(super::faults::inject::DELAY);
+    tokio::pin!(fault_at);
     guard.draw(|f| app.draw(f))?;
     loop {
         let redraw = tokio::select! {
@@ -118,6 +123,23 @@ pub async fn run(handle: TwinHandle, opts: Options) -> anyhow::Result<()> {
             _ = hangup.recv() => {
                 tracing::info!("SIGHUP: quitting");
                 break;
+            }
+            _ = interrupt.recv() => {
+                tracing::info!("SIGINT: quitting");
+                break;
+            }
+            // A worker panicked (the hook logged it): show it, keep running.
+            () = super::faults::FAILED.notified() => {
+                for n in super::faults::take_failures() {
+                    app.push_notice(n);
+                }
+                true
+            }
+            () = &mut fault_at, if fault.is_some() => {
+                if let Some(f) = fault.take() {
+                    super::faults::inject::trigger(f);
+                }
+                false
             }
             ev = events.next() => match ev {
                 Some(Ok(ev)) => match app.handle_event(ev) {

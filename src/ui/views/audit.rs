@@ -84,16 +84,21 @@ impl Component for AuditView {
         let (status, col, entries) = match &self.log {
             None => ("no data dir".to_string(), t.dim, &[][..]),
             Some(Err(e)) => (format!("unreadable: {}", esc(e)), t.bad, &[][..]),
-            Some(Ok(v)) if v.ok() && v.problems.is_empty() => {
-                (format!("chain verified ✓ {} entries", v.entries.len()), t.ok, v.entries.as_slice())
+            Some(Ok(v)) if v.ok() && v.notes.is_empty() => {
+                (format!("chain verified ✓ {} entries, sealed", v.entries.len()), t.ok, v.entries.as_slice())
             }
-            Some(Ok(v)) if v.ok() => (
+            // Torn writes the chain accounts for, or a verification key kept off this machine.
+            Some(Ok(v)) if v.problems.iter().all(|p| p.kind == "key") => (
                 format!(
                     "chain verified, {} entries; {}",
                     v.entries.len(),
-                    v.problems
+                    v.notes
                         .iter()
-                        .map(|p| format!("line {}: {}", p.line, esc(&p.message)))
+                        .chain(&v.problems)
+                        .map(|p| match p.line {
+                            0 => esc(&p.message).into_owned(),
+                            l => format!("line {l}: {}", esc(&p.message)),
+                        })
                         .collect::<Vec<_>>()
                         .join("; ")
                 ),

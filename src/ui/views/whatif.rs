@@ -232,8 +232,7 @@ impl WhatIfView {
         let body: String =
             self.history.iter().map(|h| serde_json::json!({ "script": h }).to_string() + "\n").collect();
         // History is a convenience: a read-only data dir must not stop a run.
-        let _ = std::fs::create_dir_all(&self.data_dir)
-            .and_then(|_| std::fs::write(self.data_dir.join("whatif-history.jsonl"), body));
+        let _ = crate::paths::write_private(&self.data_dir.join("whatif-history.jsonl"), body.as_bytes());
     }
 
     fn recall(&mut self, up: bool) -> bool {
@@ -280,9 +279,8 @@ impl WhatIfView {
             "delta": report.delta,
         });
         let path = self.data_dir.join("whatif-proposals.jsonl");
-        let res = std::fs::create_dir_all(&self.data_dir).and_then(|_| {
+        let res = crate::paths::open_private_append(&path).and_then(|mut f| {
             use std::io::Write;
-            let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
             writeln!(f, "{doc}")
         });
         if let Err(e) = res {
