@@ -265,6 +265,19 @@ impl App {
         self.views.recs.set_proposals(proposals, &ctx);
     }
 
+    /// A headless request (`twintop approve`, `reject`, `schedule`) to this console, which
+    /// owns the data dir: the operator service decides, the recs view shows what it did.
+    pub fn handle_request(
+        &mut self,
+        req: crate::act::operator_requests::Request,
+        owner: &str,
+    ) -> crate::act::operator_requests::Reply {
+        let ctx = Ctx { snap: &self.snap, d: &self.derived, theme: &self.theme };
+        let reply = self.views.recs.handle_request(req, owner, &ctx);
+        self.views.audit.reload();
+        reply
+    }
+
     /// How the LLM call in flight is going; None when no call is running.
     pub fn set_llm_progress(&mut self, run: Option<crate::ui::views::recs::LlmRun>) {
         self.views.recs.llm = run;

@@ -7,6 +7,7 @@ pub mod help;
 pub mod overview;
 pub mod recs;
 mod recs_card;
+mod recs_exchange;
 pub mod servers;
 pub mod whatif;
 mod whatif_results;
