@@ -4,7 +4,9 @@
 //! calendar that the operator fires with no console open, and `kill -9` of the operator loses
 //! no scheduled action.
 
-use serde_json::Value;
+mod kube_fake;
+
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
@@ -347,4 +349,63 @@ fn kill_9_of_the_operator_loses_no_scheduled_action() {
     let done = cal.actions.iter().filter(|a| a.status == Status::Applied).count();
     println!("{kills} kills: {done} of 6 applied, the rest waiting for an operator");
     assert!(kills >= 5, "the kills happened while actions came due");
+}
+
+/// A live cluster (the fake API server) and no owner running: `approve` connects, re-validates
+/// on the twin it loads, reads the version, dry-runs and patches, audits, and says the change is
+/// not watched.
+#[test]
+fn approve_on_a_live_cluster_with_no_owner_decides_itself() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let api = rt.block_on(kube_fake::FakeApi::start());
+    let load = |rel: &str| -> Value {
+        let path = format!("{}/tests/data/api/{rel}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    };
+    for (file, name) in [("k9s/no.json", "node-a"), ("k9s/n1.json", "node-b")] {
+        let mut n = load(file);
+        n["metadata"]["name"] = json!(name);
+        api.apply("/api/v1/nodes", n);
+    }
+    let mut dp = load("k9s/dp.json");
+    dp["spec"]["replicas"] = json!(2);
+    api.apply("/apis/apps/v1/deployments", dp);
+    api.allow_changes();
+    let d = Dirs::new();
+    let kc = kube_fake::write_kubeconfig(d.config.path(), &api.url(), "fake-cluster", "fake-ctx");
+    // The proposal as `twintop advise` would have recorded it.
+    let change = twintop::change::Change::Scale { workload: "icx/icx-db".into(), replicas: 3 };
+    let p = twintop::advise::Proposal {
+        id: "feedc0defeedc0de".into(),
+        source: "builtin:reactive".into(),
+        target: "icx/icx-db".into(),
+        action: Some(change),
+        when: None,
+        status: twintop::advise::Status::Valid,
+        rejection: None,
+        reason: "test".into(),
+        predicted: None,
+        confidence: twintop::advise::Confidence { score: 50, parts: Default::default() },
+        exchange: None,
+    };
+    twintop::act::ledger::record(d.data.path(), &[p], "advise", chrono::Utc::now()).unwrap();
+
+    let out = d
+        .cmd(&["approve", "feedc0defeedc0de", "--yes", "--context", "fake-ctx"])
+        .env("KUBECONFIG", &kc)
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("context: fake-ctx") && stdout.contains("+  replicas: 3"), "{stdout}");
+    assert!(stdout.contains("applied: icx/icx-db scaled to 3 replicas"), "{stdout}");
+    assert!(stdout.contains("not watched"), "{stdout}");
+    assert_eq!(api.get("/apis/apps/v1/deployments", "icx/icx-db")["spec"]["replicas"], 3);
+    let patches: Vec<String> = api.requests().into_iter().filter(|r| r.starts_with("PATCH")).collect();
+    assert_eq!(patches.len(), 2, "{patches:?}");
+    assert!(patches[0].contains("dryRun=All") && !patches[1].contains("dryRun"), "{patches:?}");
+    let ours: Vec<String> = d.audit().into_iter().map(|(_, o)| o).collect();
+    assert_eq!(ours, ["approved", "applied"]);
+    drop(rt);
 }

@@ -143,7 +143,14 @@ pub fn approve(src: &SourceArgs, readonly: bool, a: &ApproveArgs) -> anyhow::Res
         other => return Ok(finish(d, other).print(a.json)),
     };
     let reply = owner.call(Request::Confirm { ticket })?;
-    Ok(finish(d, reply).print(a.json))
+    let mut d = finish(d, reply);
+    if owner.local && d.outcome == "applied" {
+        d.message = format!(
+            "{}; not watched: no twintop operator owns the data dir to watch its SLO and roll it back (start one to have applied changes watched)",
+            d.message
+        );
+    }
+    Ok(d.print(a.json))
 }
 
 pub fn reject(src: &SourceArgs, a: &RejectArgs) -> anyhow::Result<i32> {
