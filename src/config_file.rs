@@ -29,6 +29,21 @@ pub fn toml_error(path: &Path, src: &str, e: &toml::de::Error) -> String {
     }
 }
 
+/// `FILE: line N, key `TABLE.KEY`: MESSAGE` for a value TOML accepts but its reader refuses
+/// (a NaN share, a negative time).
+pub fn value_error(path: &Path, src: &str, table: &str, key: &str, msg: &str) -> String {
+    let mut inside = false;
+    for (i, l) in src.lines().enumerate() {
+        let t = l.trim();
+        if t.starts_with('[') {
+            inside = t.trim_matches(|c| c == '[' || c == ']').trim() == table;
+        } else if inside && t.split('=').next().is_some_and(|k| k.trim().trim_matches('"') == key) {
+            return format!("{}: line {}, key `{table}.{key}`: {msg}", path.display(), i + 1);
+        }
+    }
+    format!("{}: key `{table}.{key}`: {msg}", path.display())
+}
+
 /// The dotted key whose value spans `line_no` (1-based): the nearest `key =` at or above
 /// it, prefixed by the `[table]` it sits in.
 fn key_at(src: &str, line_no: usize) -> Option<String> {

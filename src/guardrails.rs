@@ -64,10 +64,35 @@ pub fn load(config_dir: &Path) -> Result<Guardrails, String> {
     }
     let path = config_dir.join("config.toml");
     let Ok(src) = std::fs::read_to_string(&path) else { return Ok(Guardrails::default()) };
-    toml::from_str::<Doc>(&src)
+    let g = toml::from_str::<Doc>(&src)
         .map(|d| d.guardrails)
-        .map_err(|e| crate::config_file::toml_error(&path, &src, &e))
+        .map_err(|e| crate::config_file::toml_error(&path, &src, &e))?;
+    // Values TOML accepts that no rule can mean (NaN compares false with everything, so a NaN
+    // headroom would pass every check; a huge cooldown overflows the clock's arithmetic).
+    let share =
+        |v: f64, below_one: bool| v.is_finite() && v >= 0.0 && if below_one { v < 1.0 } else { v <= 1.0 };
+    let bad =
+        |key: &str, msg: String| Err(crate::config_file::value_error(&path, &src, "guardrails", key, &msg));
+    if !share(g.quota_headroom, true) {
+        return bad("quota_headroom", format!("must be a share from 0 to below 1, got {}", g.quota_headroom));
+    }
+    if !share(g.max_cordoned_share, false) {
+        return bad(
+            "max_cordoned_share",
+            format!("must be a share from 0 to 1, got {}", g.max_cordoned_share),
+        );
+    }
+    if !(0..=MAX_COOLDOWN_SECS).contains(&g.cooldown_secs) {
+        return bad(
+            "cooldown_secs",
+            format!("must be from 0 to {MAX_COOLDOWN_SECS} seconds (a week), got {}", g.cooldown_secs),
+        );
+    }
+    Ok(g)
 }
+
+/// The longest cooldown `[guardrails]` accepts: a week.
+pub const MAX_COOLDOWN_SECS: i64 = 7 * 86_400;
 
 /// A rule of the guardrails, by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -420,6 +445,29 @@ mod tests {
     use super::*;
     use crate::demo::{DemoPreset, DemoTwin};
     use crate::twin::Feed;
+
+    #[test]
+    fn values_no_rule_can_mean_are_refused_with_file_line_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("config.toml");
+        for (text, key, line) in [
+            ("[guardrails]\nreadonly = false\nquota_headroom = nan\n", "quota_headroom", 3),
+            ("[guardrails]\nquota_headroom = inf\n", "quota_headroom", 2),
+            ("[guardrails]\nquota_headroom = 1.5\n", "quota_headroom", 2),
+            ("[guardrails]\nmax_cordoned_share = -0.1\n", "max_cordoned_share", 2),
+            ("theme = \"dark\"\n[guardrails]\ncooldown_secs = -5\n", "cooldown_secs", 3),
+            ("[guardrails]\ncooldown_secs = 9223372036854775807\n", "cooldown_secs", 2),
+        ] {
+            std::fs::write(&cfg, text).unwrap();
+            let e = load(dir.path()).unwrap_err();
+            assert!(
+                e.contains(&format!("config.toml: line {line}, key `guardrails.{key}`: must be")),
+                "{text}: {e}"
+            );
+        }
+        std::fs::write(&cfg, "[guardrails]\nquota_headroom = 0.2\ncooldown_secs = 0\n").unwrap();
+        assert_eq!(load(dir.path()).unwrap().quota_headroom, 0.2);
+    }
 
     fn demo() -> std::sync::Arc<Snapshot> {
         DemoTwin::starting_at(DemoPreset::Dc, 1, DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap())

@@ -1,62 +1,21 @@
 //! The recommendations and audit views: cards drawn into ratatui's TestBackend, and the keys
 //! of the approval flow against a cluster that records every call.
 
+mod common;
+
 use chrono::{DateTime, Utc};
+use common::{Recorder, key, screen as screen_at, surge, typed};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use twintop::act::audit;
 use twintop::act::cluster::{ApplyError, ClusterControl};
 use twintop::act::operator::{Cluster, OperatorOptions};
-use twintop::advise::{AnalyticEvaluator, Candidate, Context, Proposal, TrackRecord, assess};
+use twintop::advise::Candidate;
 use twintop::change::Change;
-use twintop::demo::{DemoPreset, DemoTwin};
 use twintop::guardrails::Guardrails;
 use twintop::twin::Snapshot;
 use twintop::ui::{App, AppOptions, View};
-
-/// Every call the console makes to the cluster: (change, dry_run).
-#[derive(Default)]
-struct Recorder(Mutex<Vec<(Change, bool)>>);
-
-impl ClusterControl for Recorder {
-    fn apply(&self, change: &Change, dry_run: bool) -> Result<String, String> {
-        self.0.lock().unwrap().push((change.clone(), dry_run));
-        Ok(format!("{change}{}", if dry_run { " (dry run)" } else { "" }))
-    }
-}
-
-impl Recorder {
-    fn applied(&self) -> Vec<Change> {
-        self.0.lock().unwrap().iter().filter(|(_, dry)| !dry).map(|(c, _)| c.clone()).collect()
-    }
-    fn calls(&self) -> usize {
-        self.0.lock().unwrap().len()
-    }
-}
-
-/// The demo 20 s into the checkoutservice surge, at a fixed time.
-fn surge() -> Arc<Snapshot> {
-    let start = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap();
-    let mut d = DemoTwin::starting_at(DemoPreset::Dc, 1, start);
-    d.skip_to(60);
-    d.warm_snapshot(20)
-}
-
-fn proposals(snap: &Snapshot, candidates: Vec<Candidate>) -> Vec<Proposal> {
-    let record = TrackRecord::default();
-    let evaluator = AnalyticEvaluator::default();
-    let ctx = Context {
-        guardrails: Default::default(),
-        evaluator: &evaluator,
-        seeds: twintop::advise::default_seeds(),
-        record: &record,
-        pending: &[],
-    };
-    assess(snap, candidates, &ctx)
-}
 
 fn scale(replicas: u32) -> Candidate {
     Candidate::new(
@@ -93,31 +52,13 @@ fn setup(guardrails: Guardrails, candidates: Vec<Candidate>) -> Setup {
     let data = tempfile::tempdir().unwrap();
     let opts = options(cluster.clone(), guardrails, data.path());
     let mut app = App::new(snap.clone(), opts);
-    app.set_proposals(proposals(&snap, candidates));
+    app.set_proposals(common::assessed(&snap, candidates));
     app.switch(View::Recs);
     Setup { app, cluster, data, snap }
 }
 
 fn screen(app: &mut App) -> String {
     screen_at(app, 160, 48)
-}
-
-fn screen_at(app: &mut App, w: u16, h: u16) -> String {
-    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    term.draw(|f| app.draw(f)).unwrap();
-    let buf = term.backend().buffer().clone();
-    (0..buf.area.height)
-        .map(|y| (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect::<String>())
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn key(app: &mut App, code: KeyCode) {
-    app.handle_event(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)));
-}
-
-fn typed(app: &mut App, s: &str) {
-    s.chars().for_each(|c| key(app, KeyCode::Char(c)));
 }
 
 fn outcomes(dir: &Path) -> Vec<(String, Option<String>)> {
@@ -477,7 +418,7 @@ fn auto_rollback_applies_through_the_flow() {
         options(cluster.clone(), Guardrails { cooldown_secs: 0, ..Guardrails::default() }, data.path());
     opts.operator.auto_rollback = vec!["checkoutservice".into()];
     let mut app = App::new(snap.clone(), opts);
-    app.set_proposals(proposals(&snap, vec![scale(4)]));
+    app.set_proposals(common::assessed(&snap, vec![scale(4)]));
     app.switch(View::Recs);
     key(&mut app, KeyCode::Char('a'));
     key(&mut app, KeyCode::Char('y'));
@@ -587,7 +528,7 @@ fn a_conflict_is_shown_audited_and_not_retried() {
     let data = tempfile::tempdir().unwrap();
     let opts = options(cluster.clone(), Guardrails::default(), data.path());
     let mut app = App::new(snap.clone(), opts);
-    app.set_proposals(proposals(&snap, vec![scale(4)]));
+    app.set_proposals(common::assessed(&snap, vec![scale(4)]));
     app.switch(View::Recs);
     key(&mut app, KeyCode::Char('a'));
     key(&mut app, KeyCode::Char('y'));
@@ -722,7 +663,7 @@ fn a_console_that_does_not_own_the_data_dir_decides_nothing_and_says_who_does() 
     let mut opts = options(cluster.clone(), Guardrails::default(), data.path());
     opts.operator.owned_by = Some("twintop operator (pid 4242)".into());
     let mut app = App::new(snap.clone(), opts);
-    app.set_proposals(proposals(&snap, vec![scale(4)]));
+    app.set_proposals(common::assessed(&snap, vec![scale(4)]));
     app.switch(View::Recs);
     key(&mut app, KeyCode::Char('a'));
     key(&mut app, KeyCode::Char('y'));

@@ -4,6 +4,8 @@
 //! it decides, the headless commands and `twintop operator` drive the same service.
 
 pub mod audit;
+pub mod audit_seal;
+pub mod audit_verify;
 pub mod cluster;
 pub mod flow;
 pub mod kube_apply;

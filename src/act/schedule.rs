@@ -9,8 +9,7 @@
 use super::flow::Pending;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub const FILE_NAME: &str = "schedule.json";
 /// How late an action may still fire on its own; later than this it is "missed".
@@ -71,19 +70,10 @@ impl Calendar {
         }
     }
 
-    /// Writes to a temporary file, fsyncs it, renames it over the calendar and fsyncs the dir.
+    /// Writes to a temporary file (0600), fsyncs it, renames it over the calendar and fsyncs
+    /// the dir (`paths::write_private`).
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
-        let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)?;
-        remove_orphaned_temps(dir);
-        let tmp: PathBuf = dir.join(format!(".{FILE_NAME}.{}.tmp", std::process::id()));
-        {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(serde_json::to_string_pretty(self)?.as_bytes())?;
-            f.sync_all()?;
-        }
-        std::fs::rename(&tmp, path)?;
-        std::fs::File::open(dir)?.sync_all()?;
+        crate::paths::write_private(path, serde_json::to_string_pretty(self)?.as_bytes())?;
         Ok(())
     }
 
@@ -198,25 +188,6 @@ pub fn parse_when(text: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
 /// Temp files of saves cut short by a crash (`.schedule.json.<pid>.tmp` whose process is
 /// gone): never read, only clutter. One whose process still runs may be another console's
 /// save in progress and is left alone.
-fn remove_orphaned_temps(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    let prefix = format!(".{FILE_NAME}.");
-    for e in entries.flatten() {
-        let name = e.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(&prefix))
-            .and_then(|n| n.strip_suffix(".tmp"))
-            .and_then(|p| p.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = std::fs::remove_file(e.path());
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

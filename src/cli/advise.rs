@@ -31,7 +31,7 @@ pub struct AdviseArgs {
     pub no_builtin: bool,
 
     /// Seeds each prediction is spread over.
-    #[arg(long, value_name = "N", default_value_t = 8)]
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = crate::bounds::int(1u64, 64))]
     pub seeds: u64,
     /// How proposals are checked on the twin: `sim` (the default), the request-level simulator
     /// on a scenario built from the twin, each workload's request model fitted to its measured
@@ -40,7 +40,7 @@ pub struct AdviseArgs {
     #[arg(long, value_name = "MODEL", default_value = "sim", value_parser = EvaluatorKind::NAMES)]
     pub evaluator: String,
     /// Simulated seconds per evaluation run (with `--evaluator sim`).
-    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = crate::bounds::int(1u32, 3600))]
     pub horizon: u32,
 }
 

@@ -108,3 +108,26 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         None => unreachable!("the console is started by main"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_flags_are_global_before_or_after_the_subcommand() {
+        let cli = Cli::try_parse_from(["twintop", "--demo", "--llm-url", "http://h/v1", "--llm-model", "q"])
+            .unwrap();
+        assert!(cli.command.is_none(), "no subcommand: the console");
+        assert_eq!(cli.source.llm_model.as_deref(), Some("q"));
+        for args in [
+            ["twintop", "advise", "--llm-url", "http://h/v1", "--llm-model", "m1"],
+            ["twintop", "--llm-url", "http://h/v1", "--llm-model", "m1", "advise"],
+        ] {
+            let cli = Cli::try_parse_from(args).unwrap();
+            assert!(matches!(cli.command, Some(Command::Advise(_))));
+            assert_eq!(cli.source.llm_model.as_deref(), Some("m1"), "{args:?}");
+        }
+        let cli = Cli::try_parse_from(["twintop", "advise", "--llm-timeout", "30"]).unwrap();
+        assert_eq!(cli.source.llm_timeout, 30, "after the subcommand too");
+    }
+}

@@ -9,14 +9,18 @@ pub mod bench;
 pub mod command;
 pub mod config;
 pub mod derived;
+pub mod faults;
+pub mod keys;
 pub mod run;
+pub mod supervise;
 pub mod terminal;
 pub mod theme;
 pub mod views;
 pub mod widgets;
 
-pub use app::{Action, App, AppOptions, View};
+pub use app::{Action, App, AppOptions};
 pub use run::{Options, run};
+pub use views::View;
 
 use crate::twin::Snapshot;
 use crossterm::event::{KeyEvent, MouseEvent};
@@ -54,10 +58,10 @@ pub trait Component {
         ""
     }
     fn set_filter(&mut self, _filter: &str, _ctx: &Ctx) {}
-    /// Keys that work in this view, for help: (key, what it does).
-    fn keys(&self) -> &'static [(&'static str, &'static str)];
-    /// The keys that work now, for the footer (a dialog narrows them).
-    fn footer_keys(&self) -> &'static [(&'static str, &'static str)] {
+    /// Every key binding of the view, for help (`keys::help` of its bindings).
+    fn keys(&self) -> Vec<keys::Shown>;
+    /// The bindings that work now, for the footer (a dialog or an editor narrows them).
+    fn footer_keys(&self) -> Vec<keys::Shown> {
         self.keys()
     }
     /// Whether every key goes to the view (a dialog or a text prompt is open): `q`, `:`,

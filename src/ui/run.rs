@@ -33,13 +33,6 @@ pub struct Options {
     pub source: Option<crate::source::SourceArgs>,
 }
 
-impl Options {
-    /// The console's options as the command line gives them.
-    pub fn from_cli(cli: &crate::cli::Cli) -> Options {
-        Options { theme: cli.theme.clone(), readonly: cli.readonly, source: Some(cli.source.clone()) }
-    }
-}
-
 /// Builds the app's options from the config dir: config.toml, the theme, and any errors in
 /// them as notices.
 pub fn app_options(opts: &Options) -> (AppOptions, Config) {
@@ -80,27 +73,9 @@ pub async fn run(handle: TwinHandle, opts: Options) -> anyhow::Result<()> {
     app_opts.operator.cluster = Some(Cluster(handle.cluster.clone()));
     let data_dir = app_opts.operator.data_dir.clone().unwrap_or_else(crate::paths::data_dir);
     let name = format!("the console (pid {})", std::process::id());
-    // The first console or operator on a data dir owns it; another shows and decides nothing.
-    let (ownership, mut requests) = match remote::claim(&data_dir, &name) {
-        Ok(o) => match remote::serve(&data_dir, &o) {
-            Ok(rx) => (Some(o), Some(rx)),
-            Err(e) => {
-                app_opts.notices.push(format!(
-                    "{}: {e}; twintop approve/reject/schedule cannot reach this console",
-                    remote::socket_path(&data_dir).display()
-                ));
-                (Some(o), None)
-            }
-        },
-        Err(holder) => {
-            app_opts.notices.push(format!(
-                "{holder} owns {}: it fires the calendar and writes the audit log; this console decides nothing",
-                data_dir.display()
-            ));
-            app_opts.operator.owned_by = Some(holder);
-            (None, None)
-        }
-    };
+    // The first console or operator on a data dir owns it; another shows and decides nothing,
+    // and takes over when the owner goes.
+    let (mut ownership, mut requests, holder) = own(&data_dir, &name, &mut app_opts.notices);
     let mut rx = handle.snapshots.clone();
     let first = rx.borrow_and_update().clone();
     tracing::info!(
@@ -113,6 +88,8 @@ pub async fn run(handle: TwinHandle, opts: Options) -> anyhow::Result<()> {
     let (progress_tx, mut progress_rx) = tokio::sync::watch::channel::<Option<LlmRun>>(None);
     let mut advisor = Advising::new(app_opts.operator.guardrails.clone(), progress_tx);
     let mut app = App::new(first.clone(), app_opts);
+    app.set_owned_by(holder, &data_dir);
+    let mut last_claim = std::time::Instant::now();
     let llm = llm_advisor(&opts).map(Arc::new);
     let (proposals_tx, mut proposals_rx) = tokio::sync::mpsc::channel::<Advice>(4);
     advisor.on_snapshot(&first, llm.as_ref(), &proposals_tx);
@@ -124,6 +101,11 @@ pub async fn run(handle: TwinHandle, opts: Options) -> anyhow::Result<()> {
     // guard below restores the terminal instead of leaving it raw on the alternate screen.
     let mut terminate = signal(SignalKind::terminate())?;
     let mut hangup = signal(SignalKind::hangup())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    // Debug builds only: a fault the end-to-end tests ask for (`faults::inject`).
+    let mut fault = super::faults::inject::from_env();
+    let fault_at = tokio::time::sleep(super::faults::inject::DELAY);
+    tokio::pin!(fault_at);
     guard.draw(|f| app.draw(f))?;
     loop {
         let redraw = tokio::select! {
@@ -134,6 +116,23 @@ pub async fn run(handle: TwinHandle, opts: Options) -> anyhow::Result<()> {
             _ = hangup.recv() => {
                 tracing::info!("SIGHUP: quitting");
                 break;
+            }
+            _ = interrupt.recv() => {
+                tracing::info!("SIGINT: quitting");
+                break;
+            }
+            // A worker panicked (the hook logged it): show it, keep running.
+            () = super::faults::FAILED.notified() => {
+                for n in super::faults::take_failures() {
+                    app.push_notice(n);
+                }
+                true
+            }
+            () = &mut fault_at, if fault.is_some() => {
+                if let Some(f) = fault.take() {
+                    super::faults::inject::trigger(f);
+                }
+                false
             }
             ev = events.next() => match ev {
                 Some(Ok(ev)) => match app.handle_event(ev) {
@@ -153,6 +152,19 @@ pub async fn run(handle: TwinHandle, opts: Options) -> anyhow::Result<()> {
                 Ok(()) => {
                     let snap = rx.borrow_and_update().clone();
                     advisor.on_snapshot(&snap, llm.as_ref(), &proposals_tx);
+                    if ownership.is_none() && last_claim.elapsed() >= RECLAIM_EVERY {
+                        last_claim = std::time::Instant::now();
+                        let mut notices = Vec::new();
+                        let (o, r, holder) = own(&data_dir, &name, &mut notices);
+                        if o.is_some() {
+                            tracing::info!("the data dir's owner went: this console owns it now");
+                            (ownership, requests) = (o, r);
+                            app.set_owned_by(None, &data_dir);
+                            notices.into_iter().for_each(|n| app.push_notice(n));
+                        } else {
+                            app.set_owned_by(holder, &data_dir);
+                        }
+                    }
                     app.set_snapshot(snap);
                     true
                 }
@@ -198,6 +210,30 @@ pub async fn run(handle: TwinHandle, opts: Options) -> anyhow::Result<()> {
     drop(ownership);
     tracing::info!("console stopped");
     Ok(())
+}
+
+/// How often a console that does not own the data dir tries to take it over.
+const RECLAIM_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Takes the data dir and serves its socket, or says who holds it.
+fn own(
+    data_dir: &std::path::Path,
+    name: &str,
+    notices: &mut Vec<String>,
+) -> (Option<remote::Ownership>, Option<tokio::sync::mpsc::Receiver<remote::Call>>, Option<String>) {
+    match remote::claim(data_dir, name) {
+        Ok(o) => match remote::serve(data_dir, &o) {
+            Ok(rx) => (Some(o), Some(rx), None),
+            Err(e) => {
+                notices.push(format!(
+                    "{}: {e}; twintop approve/reject/schedule cannot reach this console",
+                    remote::socket_path(data_dir).display()
+                ));
+                (Some(o), None, None)
+            }
+        },
+        Err(holder) => (None, None, Some(holder)),
+    }
 }
 
 /// The console's LLM advisor, with `--llm-url` (and the other `--llm-*` flags, as `advise`

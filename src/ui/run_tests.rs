@@ -5,40 +5,36 @@
 use super::*;
 use crate::advise::llm::tests::{Reply, fake_llm};
 use crate::advise::testkit::small_twin_with;
-use crate::cli::{Cli, Command};
 use clap::Parser;
+
+/// The console's options from its command line: the source flags, as `main` passes them on
+/// (parsed here without the subcommands, which the console does not see).
+fn console(args: &[&str]) -> Options {
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        source: crate::source::SourceArgs,
+    }
+    Options { source: Some(Flags::try_parse_from(args).unwrap().source), ..Options::default() }
+}
 
 #[test]
 fn llm_model_is_one_flag_for_the_console_and_advise() {
-    let cli =
-        Cli::try_parse_from(["twintop", "--demo", "--llm-url", "http://h/v1", "--llm-model", "qwen2.5"])
-            .unwrap();
-    assert!(cli.command.is_none(), "no subcommand: the console");
-    let opts = Options::from_cli(&cli);
+    let opts = console(&["twintop", "--demo", "--llm-url", "http://h/v1", "--llm-model", "qwen2.5"]);
     let adv = llm_advisor(&opts).unwrap();
     assert_eq!(adv.client.url, "http://h/v1");
     assert_eq!(adv.source(), "llm:qwen2.5");
-
-    // Before or after the subcommand, `advise` reads the same flag.
-    for args in [
-        ["twintop", "advise", "--llm-url", "http://h/v1", "--llm-model", "m1"],
-        ["twintop", "--llm-url", "http://h/v1", "--llm-model", "m1", "advise"],
-    ] {
-        let cli = Cli::try_parse_from(args).unwrap();
-        assert!(matches!(cli.command, Some(Command::Advise(_))));
-        assert_eq!(cli.source.llm_model.as_deref(), Some("m1"), "{args:?}");
-    }
+    // `advise` reads the same flag before or after the subcommand: `cli::tests`.
 
     // Without the flag the console asks for the default model; without a URL, no LLM at all.
-    let cli = Cli::try_parse_from(["twintop", "--llm-url", "http://h/v1"]).unwrap();
-    let adv = llm_advisor(&Options::from_cli(&cli)).unwrap();
+    let adv = llm_advisor(&console(&["twintop", "--llm-url", "http://h/v1"])).unwrap();
     assert_eq!(adv.prompt.model, crate::advise::llm::DEFAULT_MODEL);
-    assert!(llm_advisor(&Options::from_cli(&Cli::try_parse_from(["twintop"]).unwrap())).is_none());
+    assert!(llm_advisor(&console(&["twintop"])).is_none());
 }
 
 #[test]
 fn the_console_takes_the_same_llm_connection_flags_as_advise() {
-    let cli = Cli::try_parse_from([
+    let adv = llm_advisor(&console(&[
         "twintop",
         "--llm-url",
         "http://h/v1",
@@ -50,28 +46,23 @@ fn the_console_takes_the_same_llm_connection_flags_as_advise() {
         "0.7",
         "--llm-key-env",
         "TWINTOP_TEST_NO_SUCH_KEY",
-    ])
+    ]))
     .unwrap();
-    let adv = llm_advisor(&Options::from_cli(&cli)).unwrap();
     assert_eq!(adv.client.timeout, std::time::Duration::from_secs(30));
     assert_eq!(adv.client.first_byte_timeout, std::time::Duration::from_secs(7));
     assert_eq!(adv.prompt.temperature, 0.7);
     assert_eq!(adv.client.api_key, None, "the named variable is unset");
     // Defaults when not given, the same for both.
-    let cli = Cli::try_parse_from(["twintop", "--llm-url", "http://h/v1"]).unwrap();
-    let adv = llm_advisor(&Options::from_cli(&cli)).unwrap();
+    let adv = llm_advisor(&console(&["twintop", "--llm-url", "http://h/v1"])).unwrap();
     assert_eq!(adv.client.timeout, std::time::Duration::from_secs(120));
     assert_eq!(adv.client.first_byte_timeout, std::time::Duration::from_secs(60));
-    let cli = Cli::try_parse_from(["twintop", "advise", "--llm-timeout", "30"]).unwrap();
-    assert_eq!(cli.source.llm_timeout, 30, "after the subcommand too");
 }
 
 #[tokio::test]
 async fn the_console_advisor_sends_the_model_it_was_given() {
     let llm = fake_llm(vec![Reply::Content(r#"{"actions":[]}"#.into())]).await;
-    let cli =
-        Cli::try_parse_from(["twintop", "--llm-url", &llm.url, "--llm-model", "mistral-7b-q4"]).unwrap();
-    let mut adv = llm_advisor(&Options::from_cli(&cli)).unwrap();
+    let mut adv =
+        llm_advisor(&console(&["twintop", "--llm-url", &llm.url, "--llm-model", "mistral-7b-q4"])).unwrap();
     adv.exchanges = None; // keep the test out of the real data dir
     let snap = small_twin_with(|_| {});
     let (_tx, cancel) = tokio::sync::watch::channel(false);

@@ -10,6 +10,7 @@
 
 use super::recs_card::{draw_card, draw_confirm};
 use super::recs_exchange::ExchangeView;
+use super::recs_keys::{CONFIRM_KEYS, Cmd, EXCHANGE_KEYS, LLM_KEYS, PROMPT_KEYS, QUEUE_KEYS};
 use crate::act::flow::{Outcome, Pending};
 use crate::act::operator::{Event, Operator, describe};
 use crate::advise::{Candidate, Proposal, Status};
@@ -17,6 +18,7 @@ use crate::change::Change;
 use crate::guardrails::Violation;
 use crate::twin::kpi::SloState;
 use crate::ui::app::Action;
+use crate::ui::keys::{self, Shown};
 use crate::ui::{Component, Ctx, esc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Frame;
@@ -238,46 +240,44 @@ impl RecsView {
     }
 
     fn prompt_key(&mut self, k: KeyEvent, ctx: &Ctx) -> Action {
-        let done = |line: &mut String| std::mem::take(line);
-        match (&mut self.prompt, k.code) {
-            (Prompt::Exchange(view), _) => {
-                if view.key(k) {
-                    self.prompt = Prompt::None;
-                }
-                Action::Render
+        if let Prompt::Exchange(view) = &mut self.prompt {
+            match keys::lookup(EXCHANGE_KEYS, &k) {
+                Some(Cmd::Close) => self.prompt = Prompt::None,
+                Some(Cmd::Scroll(m)) => view.scroll(m),
+                Some(Cmd::Answer) => view.jump_to_answer(),
+                _ => {}
             }
-            (_, KeyCode::Esc) => {
+            return Action::Render;
+        }
+        let cmd = keys::lookup(PROMPT_KEYS, &k);
+        let (Prompt::Reject(line) | Prompt::Edit(line) | Prompt::Schedule(line)) = &mut self.prompt else {
+            return Action::Noop;
+        };
+        match (cmd, k.code) {
+            (Some(Cmd::Cancel), _) => {
                 self.prompt = Prompt::None;
                 Action::Render
             }
-            (Prompt::Reject(line) | Prompt::Edit(line) | Prompt::Schedule(line), KeyCode::Backspace) => {
+            (Some(Cmd::Done), _) => {
+                let text = std::mem::take(line);
+                match std::mem::replace(&mut self.prompt, Prompt::None) {
+                    Prompt::Reject(_) if text.trim().is_empty() => {
+                        self.message = Some("a rejection needs a reason".into());
+                        Action::Render
+                    }
+                    Prompt::Reject(_) => self.reject(text.trim(), ctx),
+                    Prompt::Schedule(_) => self.schedule(&text, ctx),
+                    _ => self.edit(&text, ctx),
+                }
+            }
+            // Every other key is the text typed.
+            (_, KeyCode::Backspace) => {
                 line.pop();
                 Action::Render
             }
-            (Prompt::Reject(line) | Prompt::Edit(line) | Prompt::Schedule(line), KeyCode::Char(c))
-                if !k.modifiers.contains(KeyModifiers::CONTROL) =>
-            {
+            (_, KeyCode::Char(c)) if !k.modifiers.contains(KeyModifiers::CONTROL) => {
                 line.push(c);
                 Action::Render
-            }
-            (Prompt::Reject(line), KeyCode::Enter) => {
-                let reason = done(line);
-                self.prompt = Prompt::None;
-                if reason.trim().is_empty() {
-                    self.message = Some("a rejection needs a reason".into());
-                    return Action::Render;
-                }
-                self.reject(reason.trim(), ctx)
-            }
-            (Prompt::Schedule(line), KeyCode::Enter) => {
-                let text = done(line);
-                self.prompt = Prompt::None;
-                self.schedule(&text, ctx)
-            }
-            (Prompt::Edit(line), KeyCode::Enter) => {
-                let text = done(line);
-                self.prompt = Prompt::None;
-                self.edit(&text, ctx)
             }
             _ => Action::Noop,
         }
@@ -413,9 +413,9 @@ impl Component for RecsView {
 
     fn handle_key(&mut self, k: KeyEvent, ctx: &Ctx) -> Action {
         if self.operator.confirming().is_some() {
-            return match k.code {
-                KeyCode::Char('y') => self.confirm(ctx),
-                KeyCode::Esc | KeyCode::Char('n') => {
+            return match keys::lookup(CONFIRM_KEYS, &k) {
+                Some(Cmd::Confirm) => self.confirm(ctx),
+                Some(Cmd::Cancel) => {
                     self.operator.cancel();
                     self.message = Some("cancelled: nothing applied".into());
                     Action::Render
@@ -426,34 +426,36 @@ impl Component for RecsView {
         if self.prompt != Prompt::None {
             return self.prompt_key(k, ctx);
         }
-        match k.code {
-            KeyCode::Down | KeyCode::Char('j') if self.selected + 1 < self.queue.len() => {
+        let cmd = keys::lookup(QUEUE_KEYS, &k).or(self.llm.as_ref().and(keys::lookup(LLM_KEYS, &k)));
+        let any = !self.queue.is_empty();
+        match cmd {
+            Some(Cmd::Next) if self.selected + 1 < self.queue.len() => {
                 self.selected += 1;
                 Action::Render
             }
-            KeyCode::Up | KeyCode::Char('k') if self.selected > 0 => {
+            Some(Cmd::Previous) if self.selected > 0 => {
                 self.selected -= 1;
                 Action::Render
             }
-            KeyCode::Char('a') => self.approve(ctx),
-            KeyCode::Char('r') if !self.queue.is_empty() => {
+            Some(Cmd::Approve) => self.approve(ctx),
+            Some(Cmd::Reject) if any => {
                 self.prompt = Prompt::Reject(String::new());
                 Action::Render
             }
-            KeyCode::Char('e') if !self.queue.is_empty() => {
+            Some(Cmd::Edit) if any => {
                 self.prompt = Prompt::Edit(String::new());
                 Action::Render
             }
-            KeyCode::Char('s') if !self.queue.is_empty() => {
+            Some(Cmd::Schedule) if any => {
                 self.prompt = Prompt::Schedule(String::new());
                 Action::Render
             }
-            KeyCode::Char('x') => self.show_exchange(),
-            KeyCode::Char('C') if self.llm.is_some() => {
+            Some(Cmd::Exchange) => self.show_exchange(),
+            Some(Cmd::CancelLlm) => {
                 self.message = Some("cancelling the LLM call…".into());
                 Action::CancelLlm
             }
-            KeyCode::Char('c') => {
+            Some(Cmd::CancelScheduled) => {
                 self.message = Some(match self.operator.cancel_next_scheduled(ctx.snap.time) {
                     Ok(Some(what)) => format!("cancelled scheduled: {}", esc(&what)),
                     Ok(None) => "nothing scheduled to cancel".into(),
@@ -558,37 +560,20 @@ impl Component for RecsView {
         self.message.take().is_some()
     }
 
-    fn keys(&self) -> &'static [(&'static str, &'static str)] {
-        ALL_KEYS
+    /// The queue's keys, the LLM call's, then the confirmation's.
+    fn keys(&self) -> Vec<Shown> {
+        [keys::help(QUEUE_KEYS), keys::help(LLM_KEYS), keys::help(CONFIRM_KEYS)].concat()
     }
 
-    fn footer_keys(&self) -> &'static [(&'static str, &'static str)] {
+    fn footer_keys(&self) -> Vec<Shown> {
         if self.operator.confirming().is_some() {
-            return CONFIRM_KEYS;
+            return keys::footer(CONFIRM_KEYS);
         }
         match self.prompt {
-            Prompt::None if self.llm.is_some() => &ALL_KEYS[..ALL_KEYS.len() - 2],
-            Prompt::None => &ALL_KEYS[..ALL_KEYS.len() - 3],
-            Prompt::Exchange(_) => {
-                &[("↑↓/jk/PgUp/PgDn", "scroll"), ("a", "the answer"), ("esc/enter/x", "close")]
-            }
-            _ => &[("enter", "done"), ("esc", "cancel")],
+            Prompt::None if self.llm.is_some() => [keys::footer(QUEUE_KEYS), keys::footer(LLM_KEYS)].concat(),
+            Prompt::None => keys::footer(QUEUE_KEYS),
+            Prompt::Exchange(_) => keys::footer(EXCHANGE_KEYS),
+            _ => keys::footer(PROMPT_KEYS),
         }
     }
 }
-
-/// Every key of the view, for help; the footer shows the ones that work now (the last two
-/// only while a confirmation is open, `C` only while an LLM call runs).
-const ALL_KEYS: &[(&str, &str)] = &[
-    ("↑↓/jk", "move"),
-    ("a", "approve"),
-    ("r", "reject"),
-    ("e", "edit replicas"),
-    ("s", "schedule"),
-    ("x", "raw LLM exchange"),
-    ("c", "cancel the next scheduled"),
-    ("C", "cancel the LLM call"),
-    ("y", "confirm"),
-    ("n/esc", "cancel"),
-];
-const CONFIRM_KEYS: &[(&str, &str)] = &[("y", "confirm"), ("n/esc", "cancel")];

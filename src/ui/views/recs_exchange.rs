@@ -4,7 +4,7 @@
 //! should land. Lines wrap to the pane; scrolling counts wrapped rows.
 
 use crate::ui::Ctx;
-use crossterm::event::{KeyCode, KeyEvent};
+use crate::ui::keys::Move;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::style::Style;
@@ -34,21 +34,23 @@ impl ExchangeView {
         ExchangeView { lines, answer, top: 0, to_answer: true, page: 10 }
     }
 
-    /// Scrolling keys; true when the key closes the pane.
-    pub fn key(&mut self, k: KeyEvent) -> bool {
+    /// Scrolls by a row, a page, or to either end (`Move`, as lists move).
+    pub fn scroll(&mut self, m: Move) {
         let page = self.page.max(1);
-        match k.code {
-            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('x') | KeyCode::Enter => return true,
-            KeyCode::Down | KeyCode::Char('j') => self.top += 1,
-            KeyCode::Up | KeyCode::Char('k') => self.top = self.top.saturating_sub(1),
-            KeyCode::PageDown | KeyCode::Char(' ') => self.top += page,
-            KeyCode::PageUp => self.top = self.top.saturating_sub(page),
-            KeyCode::Home | KeyCode::Char('g') => self.top = 0,
-            KeyCode::End | KeyCode::Char('G') => self.top = usize::MAX,
-            KeyCode::Char('a') => self.to_answer = true,
-            _ => {}
-        }
-        false
+        self.top = match m {
+            Move::Down => self.top + 1,
+            Move::Up => self.top.saturating_sub(1),
+            Move::PageDown => self.top + page,
+            Move::PageUp => self.top.saturating_sub(page),
+            Move::First => 0,
+            Move::Last => usize::MAX,
+            Move::Left | Move::Right => self.top,
+        };
+    }
+
+    /// Back to the model's answer.
+    pub fn jump_to_answer(&mut self) {
+        self.to_answer = true;
     }
 
     pub fn draw(&mut self, f: &mut Frame, area: Rect, ctx: &Ctx) {
@@ -75,7 +77,7 @@ impl ExchangeView {
                 self.lines.len(),
                 self.answer + 1
             ))
-            .title_bottom(" ↑↓/jk scroll · PgUp/PgDn · g/G top/end · a the answer · esc closes ");
+            .title_bottom(" esc closes ");
         f.render_widget(Clear, r);
         let shown: Vec<Line> = rows.into_iter().skip(self.top).take(inner_h).map(Line::from).collect();
         f.render_widget(Paragraph::new(shown).block(block), r);
