@@ -671,3 +671,16 @@ fn a_console_that_does_not_own_the_data_dir_decides_nothing_and_says_who_does() 
     assert!(out.contains("twintop operator (pid 4242) owns the data dir"), "{out}");
     assert_eq!(cluster.calls(), 0);
 }
+
+#[test]
+fn nothing_is_scheduled_in_readonly_mode_and_the_rule_is_named() {
+    let mut s = setup(Guardrails { readonly: true, ..Guardrails::default() }, vec![scale(4)]);
+    key(&mut s.app, KeyCode::Char('s'));
+    typed(&mut s.app, "+10m");
+    key(&mut s.app, KeyCode::Enter);
+    let out = screen(&mut s.app);
+    assert!(out.contains("not scheduled: rule readonly"), "{out}");
+    assert!(!out.contains("calendar:"), "{out}");
+    assert!(!s.data.path().join("schedule.json").exists());
+    assert!(!s.data.path().join(audit::FILE_NAME).exists());
+}

@@ -40,7 +40,8 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "NAME")]
     pub theme: Option<String>,
 
-    /// Nothing can be applied to the cluster: proposals can be read and rejected, not approved.
+    /// Nothing can be applied to the cluster: proposals can be read and rejected, not approved or
+    /// scheduled.
     #[arg(long, global = true)]
     pub readonly: bool,
 
