@@ -56,7 +56,8 @@ fn text(o: &Output) -> (String, String) {
     (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
 }
 
-/// A valid scale proposal from `twintop advise --demo --json` (its id is now in the ledger).
+/// A valid scale proposal of an Online Boutique workload from `twintop advise --demo --json`
+/// (its id is now in the ledger).
 fn advised_scale(d: &Dirs) -> Value {
     let out = d.run(&["advise", "--demo", "--json", "--evaluator", "analytic"]);
     let (stdout, stderr) = text(&out);
@@ -66,7 +67,11 @@ fn advised_scale(d: &Dirs) -> Value {
         .as_array()
         .unwrap()
         .iter()
-        .find(|p| p["status"] == "valid" && p["action"]["kind"] == "scale")
+        .find(|p| {
+            p["status"] == "valid"
+                && p["action"]["kind"] == "scale"
+                && p["target"].as_str().is_some_and(|t| t.starts_with("boutique/"))
+        })
         .cloned()
         .unwrap_or_else(|| panic!("no valid scale proposal: {stdout}"))
 }
