@@ -3,6 +3,7 @@
 //! and draws itself; small widgets draw the header, footer, command line, tables,
 //! sparklines and the heatmap grid. Nothing else in the crate depends on this module.
 
+pub mod advising;
 pub mod app;
 pub mod bench;
 pub mod command;
