@@ -57,22 +57,27 @@ impl Default for Guardrails {
 /// `[guardrails]` of `config.toml` in `config_dir` (defaults when the file or the table is
 /// missing). Errors name the file, the line and the key.
 pub fn load(config_dir: &Path) -> Result<Guardrails, String> {
+    let path = config_dir.join("config.toml");
+    let Ok(src) = std::fs::read_to_string(&path) else { return Ok(Guardrails::default()) };
+    parse(&path, &src)
+}
+
+/// `[guardrails]` of the text of `path` (named in errors).
+pub fn parse(path: &Path, src: &str) -> Result<Guardrails, String> {
     #[derive(Deserialize)]
     struct Doc {
         #[serde(default)]
         guardrails: Guardrails,
     }
-    let path = config_dir.join("config.toml");
-    let Ok(src) = std::fs::read_to_string(&path) else { return Ok(Guardrails::default()) };
-    let g = toml::from_str::<Doc>(&src)
+    let g = toml::from_str::<Doc>(src)
         .map(|d| d.guardrails)
-        .map_err(|e| crate::config_file::toml_error(&path, &src, &e))?;
+        .map_err(|e| crate::config_file::toml_error(path, src, &e))?;
     // Values TOML accepts that no rule can mean (NaN compares false with everything, so a NaN
     // headroom would pass every check; a huge cooldown overflows the clock's arithmetic).
     let share =
         |v: f64, below_one: bool| v.is_finite() && v >= 0.0 && if below_one { v < 1.0 } else { v <= 1.0 };
     let bad =
-        |key: &str, msg: String| Err(crate::config_file::value_error(&path, &src, "guardrails", key, &msg));
+        |key: &str, msg: String| Err(crate::config_file::value_error(path, src, "guardrails", key, &msg));
     if !share(g.quota_headroom, true) {
         return bad("quota_headroom", format!("must be a share from 0 to below 1, got {}", g.quota_headroom));
     }
