@@ -4,6 +4,19 @@
 
 use std::path::Path;
 
+/// `auto_rollback` of `config.toml` in `config_dir`: the workloads whose rollback is applied
+/// without asking (the console reads it with the rest of its settings).
+pub fn auto_rollback(config_dir: &Path) -> Result<Vec<String>, String> {
+    #[derive(serde::Deserialize)]
+    struct Doc {
+        #[serde(default)]
+        auto_rollback: Vec<String>,
+    }
+    let path = config_dir.join("config.toml");
+    let Ok(src) = std::fs::read_to_string(&path) else { return Ok(Vec::new()) };
+    toml::from_str::<Doc>(&src).map(|d| d.auto_rollback).map_err(|e| toml_error(&path, &src, &e))
+}
+
 /// `FILE: line N, key K: MESSAGE` on one line, from toml's error span.
 pub fn toml_error(path: &Path, src: &str, e: &toml::de::Error) -> String {
     let msg = e.message().lines().next().unwrap_or("invalid TOML").trim().to_string();

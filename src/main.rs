@@ -1,13 +1,7 @@
 use clap::Parser;
-use std::sync::Arc;
-use std::time::Duration;
-use twintop::act::cluster::ReadOnly;
 use twintop::cli::bench::{Bench, BenchArgs};
 use twintop::cli::{self, Cli, Command};
-use twintop::demo::DemoTwin;
-use twintop::source::feeder::{TwinHandle, spawn_demo, spawn_feeder};
-use twintop::source::{self, Plan};
-use twintop::twin::TwinStore;
+use twintop::source;
 
 fn main() {
     twintop::source::init_tls();
@@ -64,21 +58,7 @@ fn console(cli: Cli) -> anyhow::Result<()> {
             readonly: cli.readonly,
             source: Some(cli.source.clone()),
         };
-        // Each source keeps the twin's clock but manifests, a still picture VictoriaMetrics
-        // (when configured) brings to life.
-        let (handle, source_ticks) = match source::resolve(&cli.source) {
-            Plan::Demo { preset, seed, notice } => {
-                let demo = source::prepared_demo(DemoTwin::new(preset, seed), notice);
-                (spawn_demo(demo, Duration::from_secs(1)), true)
-            }
-            Plan::Live { .. } => (source::kube::spawn_live(&cli.source)?, true),
-            Plan::Manifests { path } => {
-                let mut store = TwinStore::default();
-                store.apply_all(source::manifest_events(&cli.source, &path)?);
-                let (events, snapshots) = spawn_feeder(store);
-                (TwinHandle { snapshots, cluster: Arc::new(ReadOnly("manifests")), events }, false)
-            }
-        };
+        let (handle, source_ticks) = source::spawn(&cli.source)?;
         let vm = source::spawn_vm(&cli.source, &handle, source_ticks)?;
         let r = twintop::ui::run(handle, opts).await;
         if let Some(vm) = vm {

@@ -301,7 +301,7 @@ fn kill_9_during_approvals_loses_no_approved_action() {
     let v = audit::verify_file(&dir.path().join(audit::FILE_NAME)).unwrap();
     for p in &v.notes {
         assert!(
-            stdout.contains(&format!("note: line {}: torn", p.line)),
+            stdout.contains(&format!("note: line {}: ", p.line)) && p.message.contains("acknowledged by seq"),
             "torn line {} not named:\n{stdout}",
             p.line
         );

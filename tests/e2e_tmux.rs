@@ -458,3 +458,63 @@ fn a_console_killed_outright_gets_its_terminal_back_from_the_parent() {
     assert!(s.contains("died of signal 9"), "{s}");
     tmux.assert_restored("SIGKILL");
 }
+
+/// The console and `twintop operator` on one data dir: the operator owns it first (the
+/// console says so and decides nothing); when the operator stops, the console takes over and
+/// answers `twintop approve --yes` from another shell, showing what was decided.
+#[test]
+fn the_console_takes_over_the_data_dir_and_answers_a_headless_approval() {
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    let config = home.path().join("cfg");
+    std::fs::create_dir_all(&config).unwrap();
+    let cmd = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_twintop"));
+        c.args(args)
+            .env("TWINTOP_DATA_DIR", &data)
+            .env("TWINTOP_CONFIG_DIR", &config)
+            .env("TWINTOP_STATE_DIR", home.path().join("state"))
+            .env("TWINTOP_DEMO_START_TICK", "70")
+            .env("KUBECONFIG", "");
+        c
+    };
+    let mut operator = cmd(&["operator", "--demo"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut out = std::io::BufReader::new(operator.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("servers,") {
+        line.clear();
+        assert!(std::io::BufRead::read_line(&mut out, &mut line).unwrap() > 0, "the operator stopped");
+    }
+    let tmux = Tmux::start(home.path());
+    tmux.launch_demo(&format!(
+        "TWINTOP_DATA_DIR={} TWINTOP_CONFIG_DIR={} TWINTOP_DEMO_START_TICK=70",
+        data.display(),
+        config.display()
+    ));
+    tmux.wait_for(&["demo:dc", "twintop operator (pid", "this console decides nothing"], 20);
+    // SIGTERM: the operator stops, the console takes the data dir over within seconds.
+    unsafe {
+        libc::kill(operator.id() as i32, libc::SIGTERM);
+    }
+    operator.wait().unwrap();
+    tmux.wait_until(&["demo:dc"], &["this console decides nothing"], 20);
+
+    let advice = cmd(&["advise", "--demo", "--json", "--evaluator", "analytic"]).output().unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&advice.stdout).unwrap();
+    let p = doc["proposals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["status"] == "valid" && p["action"]["kind"] == "scale")
+        .cloned()
+        .expect("a valid scale proposal");
+    let approve = cmd(&["approve", p["id"].as_str().unwrap(), "--yes"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&approve.stdout);
+    assert_eq!(approve.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&approve.stderr));
+    assert!(stdout.contains("decided by the console (pid"), "{stdout}");
+    assert!(stdout.lines().last().unwrap().starts_with("applied: "), "{stdout}");
+    tmux.command("recs");
+    tmux.wait_for(&["(headless): applied"], 10);
+    tmux.send_literal("q");
+    tmux.wait_for(&["twintop-exit=0"], 10);
+}

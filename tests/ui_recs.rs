@@ -578,3 +578,109 @@ fn llm_progress_shows_while_the_call_runs_and_capital_c_cancels_it() {
     s.app.set_llm_progress(None);
     assert!(!screen(&mut s.app).contains("C cancels"));
 }
+
+#[test]
+fn x_opens_the_raw_exchange_at_the_models_answer_and_scrolls() {
+    use sha2::{Digest, Sha256};
+    // An exchange as the LLM advisor saves it: a long request first, the answer at the end.
+    let messages: Vec<serde_json::Value> = (0..200)
+        .map(|i| serde_json::json!({"role": "user", "content": format!("twin data line {i}")}))
+        .collect();
+    // Fields in the order the advisor writes them (`advise::llm::client::Exchange`).
+    #[derive(serde::Serialize)]
+    struct Exchange {
+        url: &'static str,
+        request: serde_json::Value,
+        attempts: u32,
+        status: u16,
+        response: &'static str,
+        error: Option<String>,
+        streamed: bool,
+        content: &'static str,
+    }
+    let exchange = Exchange {
+        url: "http://127.0.0.1:8080/v1/chat/completions",
+        request: serde_json::json!({"model": "tiny", "messages": messages}),
+        attempts: 1,
+        status: 200,
+        response: "data: {\"choices\": []}",
+        error: None,
+        streamed: true,
+        content: "{\"actions\": [], \"note\": \"THE-MODELS-ANSWER\"}",
+    };
+    let bytes = serde_json::to_vec_pretty(&exchange).unwrap();
+    let sha = hex::encode(Sha256::digest(&bytes));
+    let mut c = scale(4);
+    c.source = "llm:tiny".into();
+    c.exchange = Some(sha.clone());
+    let mut s = setup(Guardrails::default(), vec![c]);
+    let dir = s.data.path().join("llm-exchanges");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("20260101T000000.000Z-{}.json", &sha[..12])), &bytes).unwrap();
+
+    key(&mut s.app, KeyCode::Char('x'));
+    let out = screen(&mut s.app);
+    assert!(out.contains("THE-MODELS-ANSWER"), "opens at the answer:\n{out}");
+    assert!(!out.contains("\"url\""), "not at the top of the request:\n{out}");
+    key(&mut s.app, KeyCode::Char('g'));
+    let top = screen(&mut s.app);
+    assert!(top.contains("\"url\"") && !top.contains("THE-MODELS-ANSWER"), "g: the top:\n{top}");
+    for _ in 0..3 {
+        key(&mut s.app, KeyCode::PageDown);
+    }
+    assert!(screen(&mut s.app).contains("twin data line"), "pages through the request");
+    key(&mut s.app, KeyCode::Char('a'));
+    assert!(screen(&mut s.app).contains("THE-MODELS-ANSWER"), "a: back to the answer");
+    key(&mut s.app, KeyCode::Esc);
+    assert!(!screen(&mut s.app).contains("raw LLM exchange ·"), "esc closes");
+}
+
+#[test]
+fn a_headless_approval_is_decided_by_the_consoles_service_and_shown() {
+    use twintop::act::flow::Pending;
+    use twintop::act::operator_requests::{Reply, Request};
+    let mut s = setup(Guardrails::default(), vec![scale(4)]);
+    let p = s.app.recs().queue()[0].clone();
+    let req = Request::Prepare { pending: Pending::of(&p).unwrap(), user: "bob".into(), readonly: false };
+    let Reply::Prepared { ticket, diff, .. } = s.app.handle_request(req, "the console (pid 1)") else {
+        panic!("prepared")
+    };
+    assert!(diff.contains("+  replicas: 4"), "{diff}");
+    assert_eq!(s.cluster.calls(), 0, "nothing before the confirmation");
+    let reply = s.app.handle_request(Request::Confirm { ticket }, "the console (pid 1)");
+    assert!(matches!(&reply, Reply::Done { outcome, .. } if outcome == "applied"), "{reply:?}");
+    assert_eq!(s.cluster.applied().len(), 1);
+    let out = screen(&mut s.app);
+    assert!(out.contains("bob (headless): applied"), "the console says who did what:\n{out}");
+    assert!(s.app.recs().queue().is_empty(), "the decided card leaves the queue");
+}
+
+#[test]
+fn a_console_that_does_not_own_the_data_dir_decides_nothing_and_says_who_does() {
+    let snap = surge();
+    let cluster = Arc::new(Recorder::default());
+    let data = tempfile::tempdir().unwrap();
+    let mut opts = options(cluster.clone(), Guardrails::default(), data.path());
+    opts.operator.owned_by = Some("twintop operator (pid 4242)".into());
+    let mut app = App::new(snap.clone(), opts);
+    app.set_proposals(common::assessed(&snap, vec![scale(4)]));
+    app.switch(View::Recs);
+    key(&mut app, KeyCode::Char('a'));
+    key(&mut app, KeyCode::Char('y'));
+    let out = screen(&mut app);
+    assert!(out.contains("twintop operator (pid 4242) owns the data dir"), "{out}");
+    assert_eq!(cluster.calls(), 0);
+}
+
+#[test]
+fn nothing_is_scheduled_in_readonly_mode_and_the_rule_is_named() {
+    let mut s = setup(Guardrails { readonly: true, ..Guardrails::default() }, vec![scale(4)]);
+    key(&mut s.app, KeyCode::Char('s'));
+    typed(&mut s.app, "+10m");
+    key(&mut s.app, KeyCode::Enter);
+    let out = screen(&mut s.app);
+    assert!(out.contains("not scheduled: rule readonly"), "{out}");
+    assert!(!out.contains("calendar:"), "{out}");
+    assert!(!s.data.path().join("schedule.json").exists());
+    assert!(!s.data.path().join(audit::FILE_NAME).exists());
+}

@@ -263,6 +263,16 @@ pub fn verify_file_with(path: &Path, key_file: Option<&Path>) -> Result<Verifica
     Ok(verify_parts(&bytes, log_exists, seal, k0.as_ref(), key_file))
 }
 
+/// `verify_file` over texts already read: the log, its seal file (None: absent) and the
+/// verification key (for tests and the fuzzer).
+pub fn verify_texts(log: &[u8], seal: Option<&[u8]>, k0: Option<&Key>) -> Verification {
+    let seal = match seal {
+        Some(b) => serde_json::from_slice::<SealFile>(b).map(Some).map_err(|e| e.to_string()),
+        None => Ok(None),
+    };
+    verify_parts(log, !log.is_empty(), seal, k0, None)
+}
+
 fn verify_parts(
     bytes: &[u8],
     log_exists: bool,

@@ -90,6 +90,11 @@ pub struct Operator {
     pub owned_by: Option<String>,
     pub(super) events: Vec<Event>,
     pub(super) tickets: Vec<super::operator_requests::Ticket>,
+    /// Ids written to the proposals ledger, and when (each is written again after a while so
+    /// it stays findable as long as it is shown).
+    offered: std::collections::HashMap<String, DateTime<Utc>>,
+    /// Who shows proposals through this service (`console`, `operator`), for the ledger.
+    pub shown_by: &'static str,
 }
 
 /// A watch, with what the applied proposal predicted when it has a prediction to judge.
@@ -138,6 +143,8 @@ impl Operator {
             owned_by: opts.owned_by,
             events: Vec::new(),
             tickets: Vec::new(),
+            offered: std::collections::HashMap::new(),
+            shown_by: "console",
         };
         // An unreadable record reads as none here; appending to it reports the error.
         if let Some(r) = op.record_path().and_then(|p| TrackRecord::load(&p).ok()) {
@@ -320,6 +327,28 @@ impl Operator {
         self.take_events()
     }
 
+    /// Proposals being shown to the operator: written to the proposals ledger in the data dir,
+    /// so `twintop approve ID` and the others find them by the id on the card.
+    pub fn offer(&mut self, proposals: &[Proposal]) {
+        let Some(dir) = self.data_dir.clone() else { return };
+        let now = Utc::now();
+        let refresh = chrono::Duration::seconds(super::ledger::KEEP_SECS / 4);
+        let new: Vec<Proposal> = proposals
+            .iter()
+            .filter(|p| p.action.is_some() && self.offered.get(&p.id).is_none_or(|t| now - *t > refresh))
+            .cloned()
+            .collect();
+        if new.is_empty() {
+            return;
+        }
+        match super::ledger::record(&dir, &new, self.shown_by, now) {
+            Ok(()) => self.offered.extend(new.into_iter().map(|p| (p.id, now))),
+            Err(e) => tracing::warn!("proposals not recorded for headless decisions: {e}"),
+        }
+        // Forget what is long gone, so the map stays as small as what is shown.
+        self.offered.retain(|_, t| now - *t <= chrono::Duration::seconds(super::ledger::KEEP_SECS));
+    }
+
     /// Events from decisions made since the last `observe` (headless requests).
     pub fn take_events(&mut self) -> Vec<Event> {
         std::mem::take(&mut self.events)
@@ -349,6 +378,7 @@ impl Operator {
                 }
             }
         }
+        self.offer(std::slice::from_ref(&p));
         self.events.push(Event::Propose(Box::new(p)));
     }
 

@@ -169,6 +169,7 @@ impl Operator {
             // Keep the calendar's id so approving or rejecting it settles the entry.
             p.id = a.pending.id.clone();
             self.missed_proposed.insert(p.id.clone());
+            self.offer(std::slice::from_ref(&p));
             self.events.push(Event::Propose(Box::new(p)));
         }
     }

@@ -96,10 +96,17 @@ impl Operator {
     /// Answers one headless request on the twin as `snap` shows it.
     pub fn handle(&mut self, req: Request, snap: &Snapshot, owner: &str) -> Reply {
         let now = snap.time;
+        if matches!(req, Request::Prepare { .. } | Request::Schedule { .. }) && snap.servers.is_empty() {
+            return Reply::Error {
+                message: format!(
+                    "{owner} has no twin yet (its source is still loading): try again in a moment"
+                ),
+            };
+        }
         match req {
             Request::Hello => Reply::Hello {
                 owner: owner.to_string(),
-                source: format!("{:?}", snap.source.kind).to_lowercase(),
+                source: snap.source.kind.as_str().to_string(),
                 context: self.flow.context.clone(),
                 time: now,
             },

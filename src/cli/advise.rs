@@ -114,6 +114,10 @@ pub fn run(src: &SourceArgs, a: &AdviseArgs) -> anyhow::Result<i32> {
         pending: &[],
     };
     let proposals = assess(&snap, candidates, &ctx);
+    // Their ids, for `twintop approve ID` / `reject` / `schedule` (kept an hour).
+    if let Err(e) = crate::act::ledger::record(&data_dir, &proposals, "advise", chrono::Utc::now()) {
+        eprintln!("proposals not recorded for approve/reject/schedule: {}", escape(&e));
+    }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&ProposalsDoc { proposals })?);
     } else {

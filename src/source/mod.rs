@@ -143,6 +143,28 @@ fn kubeconfig_exists() -> bool {
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".kube/config").is_file()).unwrap_or(false)
 }
 
+/// Starts the resolved source for a long-running process (the console, `twintop operator`):
+/// the demo stepping once a second, a live cluster, or manifests as a still picture whose
+/// cluster refuses every change. Returns whether the source keeps the twin's clock (all but
+/// manifests, which VictoriaMetrics, when configured, brings to life). Call inside a tokio
+/// runtime.
+pub fn spawn(args: &SourceArgs) -> anyhow::Result<(feeder::TwinHandle, bool)> {
+    Ok(match resolve(args) {
+        Plan::Demo { preset, seed, notice } => {
+            let demo = prepared_demo(DemoTwin::new(preset, seed), notice);
+            (feeder::spawn_demo(demo, std::time::Duration::from_secs(1)), true)
+        }
+        Plan::Live { .. } => (kube::spawn_live(args)?, true),
+        Plan::Manifests { path } => {
+            let mut store = TwinStore::default();
+            store.apply_all(manifest_events(args, &path)?);
+            let (events, snapshots) = feeder::spawn_feeder(store);
+            let cluster = Arc::new(crate::act::cluster::ReadOnly("manifests"));
+            (feeder::TwinHandle { snapshots, cluster, events }, false)
+        }
+    })
+}
+
 /// Warm-up of a headless demo snapshot: long enough for history, traffic and the incident.
 pub const DEMO_WARMUP_TICKS: u32 = 90;
 

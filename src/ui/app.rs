@@ -81,6 +81,8 @@ pub struct App {
     mode: Mode,
     views: Views,
     notices: Vec<String>,
+    /// Who owns the data dir when this console does not (shown above the other notices).
+    owner_notice: Option<String>,
     /// The last command's error or result, shown in the footer until the next key.
     status: Option<String>,
     detail: Option<Detail>,
@@ -119,6 +121,7 @@ impl App {
             mode: Mode::Normal,
             views,
             notices: opts.notices,
+            owner_notice: None,
             status: None,
             detail: None,
             config_dir: opts.config_dir,
@@ -129,6 +132,18 @@ impl App {
     /// A notice above the others (a worker's failure), shown until the console ends.
     pub fn push_notice(&mut self, notice: String) {
         self.notices.insert(0, notice);
+    }
+
+    /// Another process owns the data dir (`Some(its description)`): this console shows its
+    /// calendar and decides nothing, and says so; None when this console has become the owner.
+    pub fn set_owned_by(&mut self, owner: Option<String>, data_dir: &std::path::Path) {
+        self.owner_notice = owner.as_ref().map(|o| {
+            format!(
+                "{o} owns {}: it fires the calendar and writes the audit log; this console decides nothing",
+                data_dir.display()
+            )
+        });
+        self.views.recs.operator.owned_by = owner;
     }
 
     /// The channel the What-if worker reports on (once): the loop waits on it with input.
@@ -185,6 +200,19 @@ impl App {
     pub fn set_proposals(&mut self, proposals: Vec<crate::advise::Proposal>) {
         let ctx = Ctx { snap: &self.snap, d: &self.derived, theme: &self.theme };
         self.views.recs.set_proposals(proposals, &ctx);
+    }
+
+    /// A headless request (`twintop approve`, `reject`, `schedule`) to this console, which
+    /// owns the data dir: the operator service decides, the recs view shows what it did.
+    pub fn handle_request(
+        &mut self,
+        req: crate::act::operator_requests::Request,
+        owner: &str,
+    ) -> crate::act::operator_requests::Reply {
+        let ctx = Ctx { snap: &self.snap, d: &self.derived, theme: &self.theme };
+        let reply = self.views.recs.handle_request(req, owner, &ctx);
+        self.views.audit.reload();
+        reply
     }
 
     /// How the LLM call in flight is going; None when no call is running.
@@ -469,8 +497,13 @@ impl App {
             return;
         }
         // Config and theme errors quote files, so they are escaped like the twin's notices.
-        let notices: Vec<String> =
-            self.notices.iter().chain(&self.snap.notices).map(|n| super::esc(n).into_owned()).collect();
+        let notices: Vec<String> = self
+            .owner_notice
+            .iter()
+            .chain(&self.notices)
+            .chain(&self.snap.notices)
+            .map(|n| super::esc(n).into_owned())
+            .collect();
         let banner_h = notices.len().min(2) as u16;
         let [header, banner, tabs, body, footer] = Layout::vertical([
             Constraint::Length(1),

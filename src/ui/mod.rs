@@ -4,6 +4,7 @@
 //! for its handler, the footer and help; small widgets draw the header, footer, command line,
 //! tables, sparklines and the heatmap grid. Only the binary (`main.rs`) depends on this module.
 
+pub mod advising;
 pub mod app;
 pub mod bench;
 pub mod command;

@@ -6,7 +6,6 @@ use super::*;
 use crate::advise::llm::tests::{Reply, fake_llm};
 use crate::advise::testkit::small_twin_with;
 use clap::Parser;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The console's options from its command line: the source flags, as `main` passes them on
 /// (parsed here without the subcommands, which the console does not see).
@@ -74,76 +73,4 @@ async fn the_console_advisor_sends_the_model_it_was_given() {
     let body: serde_json::Value = serde_json::from_str(&seen[0].1).unwrap();
     assert_eq!(body["model"], "mistral-7b-q4");
     assert!(seen[0].0.starts_with("POST /v1/chat/completions"), "{}", seen[0].0);
-}
-
-/// A model that starts streaming, sends a few pieces and then thinks forever.
-async fn slow_model() -> (String, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/v1", listener.local_addr().unwrap());
-    let task = tokio::spawn(async move {
-        let Ok((mut sock, _)) = listener.accept().await else { return };
-        let mut buf = [0u8; 65536];
-        let _ = sock.read(&mut buf).await;
-        let mut out = String::from("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n");
-        for piece in ["{\"act", "ions\"", ": ["] {
-            out.push_str(&format!(
-                "data: {}\n\n",
-                serde_json::json!({"choices": [{"delta": {"content": piece}}]})
-            ));
-        }
-        let _ = sock.write_all(out.as_bytes()).await;
-        std::future::pending::<()>().await;
-    });
-    (url, task)
-}
-
-#[tokio::test]
-async fn builtin_proposals_come_before_the_llm_answers_and_the_call_can_be_cancelled() {
-    let (url, server) = slow_model().await;
-    let llm = Arc::new(LlmAdvisor::new(&url, Some("slow"), None));
-    let snap = crate::advise::testkit::small_twin();
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Advice>(2);
-    let (progress_tx, mut progress_rx) = tokio::sync::watch::channel::<Option<LlmRun>>(None);
-    let mut advising = Advising {
-        busy: false,
-        last: None,
-        last_llm: None,
-        cancel_llm: None,
-        progress: progress_tx,
-        guardrails: Default::default(),
-    };
-    advising.maybe_start(&snap, Some(&llm), &tx);
-
-    // The built-in proposals arrive while the model is still thinking.
-    let first = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.unwrap().unwrap();
-    assert!(!first.last);
-    assert!(!first.proposals.is_empty());
-    assert!(first.proposals.iter().all(|p| !p.source.starts_with("llm:")));
-
-    // Progress shows the pieces streamed so far.
-    let run = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            progress_rx.changed().await.unwrap();
-            if let Some(r) = progress_rx.borrow_and_update().clone().filter(|r| r.progress.tokens == 3) {
-                return r;
-            }
-        }
-    })
-    .await
-    .expect("progress with the three pieces");
-    assert!(run.line().starts_with("LLM slow: 3 tokens"), "{}", run.line());
-
-    // C: the call stops, the run ends with the LLM's card saying so, the line goes away.
-    advising.cancel_llm();
-    let last = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.unwrap().unwrap();
-    assert!(last.last);
-    let llm_cards: Vec<&Proposal> = last.proposals.iter().filter(|p| p.source == "llm:slow").collect();
-    assert_eq!(llm_cards.len(), 1);
-    assert!(
-        llm_cards[0].rejection.as_deref().unwrap_or_default().contains("cancelled"),
-        "{:?}",
-        llm_cards[0]
-    );
-    assert_eq!(*progress_rx.borrow(), None);
-    server.abort();
 }

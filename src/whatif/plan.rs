@@ -155,7 +155,7 @@ pub fn plan(snap: &Snapshot, lines: &[Line], opt: &RunOptions) -> Result<Plan, R
                     mode: Default::default(),
                     metric: MetricSpec::UtilizationPct(70.0),
                     min: 1,
-                    max: s.replicas.max(1) * 3,
+                    max: s.replicas.max(1).saturating_mul(3),
                     period_s: 15.0,
                     tolerance: 0.1,
                     behavior: Default::default(),
@@ -333,6 +333,8 @@ mod tests {
             ("scale checkoutservice to 4294967295", "limits.max_pods = 200000"),
             ("scale checkoutservice +4294967295", "limits.max_pods"),
             ("hpa checkoutservice max 4294967295", "limits.max_pods"),
+            // Found by the fuzzer: an HPA added after a huge scale overflowed its default max.
+            ("scale checkoutservice to 4294967295\nhpa checkoutservice max 4294967295", "limits.max_pods"),
             (
                 "fail server r3-07 at 1000000000000s",
                 "line 1: it starts at 1000000000000 s, not within the horizon of 900 s",

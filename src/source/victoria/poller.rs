@@ -285,6 +285,26 @@ pub fn backoff(interval: Duration, max: Duration, failures: u32) -> Duration {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn a_poller_that_fails_turns_the_feed_down_with_a_notice() {
+        crate::source::init_tls();
+        // A value the config now refuses, built directly: it used to panic the worker, and the
+        // feed vanished without a word.
+        let cfg =
+            VmConfig { url: "http://127.0.0.1:9".into(), interval_s: f64::INFINITY, ..VmConfig::default() };
+        let src = VmSource::new(cfg, false).unwrap();
+        let (_snap_tx, snaps) = watch::channel(Arc::new(Snapshot::empty()));
+        let (tx, mut rx) = mpsc::channel(8);
+        let task = spawn_poller(src, snaps, tx);
+        let events = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.unwrap().unwrap();
+        let feed =
+            events.iter().find_map(|e| if let TwinEvent::Feed(f) = e { Some(f) } else { None }).unwrap();
+        assert_eq!((feed.name.as_str(), feed.state), (FEED, FeedState::Down));
+        assert!(feed.detail.contains("the VictoriaMetrics poller stopped"), "{}", feed.detail);
+        assert!(events.iter().any(|e| matches!(e, TwinEvent::Notice(n) if n.contains("poller stopped"))));
+        assert!(task.await.is_ok(), "the failure is handled, not propagated");
+    }
+
     #[test]
     fn backoff_doubles_up_to_the_cap() {
         let s = Duration::from_secs;

@@ -10,6 +10,7 @@ pub mod help;
 pub mod overview;
 pub mod recs;
 mod recs_card;
+mod recs_exchange;
 mod recs_keys;
 pub mod servers;
 pub mod table;

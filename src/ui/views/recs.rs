@@ -9,6 +9,7 @@
 //! line shows its progress and `C` cancels it.
 
 use super::recs_card::{draw_card, draw_confirm};
+use super::recs_exchange::ExchangeView;
 use super::recs_keys::{CONFIRM_KEYS, Cmd, EXCHANGE_KEYS, LLM_KEYS, PROMPT_KEYS, QUEUE_KEYS};
 use crate::act::flow::{Outcome, Pending};
 use crate::act::operator::{Event, Operator, describe};
@@ -21,10 +22,10 @@ use crate::ui::keys::{self, Shown};
 use crate::ui::{Component, Ctx, esc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders};
 use std::collections::HashSet;
 
 /// Lines one card takes, borders included.
@@ -40,8 +41,8 @@ pub enum Prompt {
     Edit(String),
     /// Typing when to apply (`+10m`, `+90s`, `+1h`, `HH:MM` UTC).
     Schedule(String),
-    /// The raw LLM exchange (already escaped lines).
-    Exchange(Vec<String>),
+    /// The raw LLM exchange, scrolled to the model's answer.
+    Exchange(ExchangeView),
 }
 
 /// The LLM call in flight, as the recs view shows it.
@@ -105,6 +106,7 @@ impl RecsView {
     /// The advisors' latest proposals replace the previous ones; the selection stays on the
     /// same proposal when it is still there.
     pub fn set_proposals(&mut self, proposals: Vec<Proposal>, ctx: &Ctx) {
+        self.operator.offer(&proposals);
         self.advised = proposals;
         self.rebuild(ctx);
     }
@@ -208,6 +210,7 @@ impl RecsView {
         self.advised.retain(|x| x.id != p.id);
         self.rollbacks.retain(|x| x.id != p.id);
         let id = edited.id.clone();
+        self.operator.offer(std::slice::from_ref(&edited));
         self.message = Some(format!("edited; re-evaluated: confidence {}", edited.confidence.score));
         self.handled.remove(&id);
         self.rollbacks.insert(0, edited);
@@ -227,16 +230,22 @@ impl RecsView {
             .and_then(|d| crate::advise::llm::audit::find(&d, sha))
             .and_then(|f| std::fs::read_to_string(f).ok());
         match text {
-            Some(t) => self.prompt = Prompt::Exchange(t.lines().map(|l| esc(l).into_owned()).collect()),
+            Some(t) => {
+                self.prompt =
+                    Prompt::Exchange(ExchangeView::new(t.lines().map(|l| esc(l).into_owned()).collect()))
+            }
             None => self.message = Some(format!("LLM exchange {} not found in the data dir", esc(sha))),
         }
         Action::Render
     }
 
     fn prompt_key(&mut self, k: KeyEvent, ctx: &Ctx) -> Action {
-        if let Prompt::Exchange(_) = self.prompt {
-            if keys::lookup(EXCHANGE_KEYS, &k) == Some(Cmd::Close) {
-                self.prompt = Prompt::None;
+        if let Prompt::Exchange(view) = &mut self.prompt {
+            match keys::lookup(EXCHANGE_KEYS, &k) {
+                Some(Cmd::Close) => self.prompt = Prompt::None,
+                Some(Cmd::Scroll(m)) => view.scroll(m),
+                Some(Cmd::Answer) => view.jump_to_answer(),
+                _ => {}
             }
             return Action::Render;
         }
@@ -333,6 +342,7 @@ impl RecsView {
             let mut c = Candidate::new(WHATIF_SOURCE, change, format!("what-if: {why}"));
             c.stated_confidence = None;
             let p = self.operator.reassess(ctx.snap, c);
+            self.operator.offer(std::slice::from_ref(&p));
             self.from_whatif.retain(|x| x.id != p.id);
             self.from_whatif.insert(0, p);
         }
@@ -541,19 +551,8 @@ impl Component for RecsView {
         if let Some((p, diff)) = self.operator.confirming() {
             draw_confirm(f, area, p, diff, &self.operator.flow.context, ctx);
         }
-        if let Prompt::Exchange(lines) = &self.prompt {
-            let w = area.width.saturating_sub(4);
-            let h = area.height.saturating_sub(2);
-            let [r] = Layout::horizontal([Constraint::Length(w)]).flex(Flex::Center).areas(area);
-            let [r] = Layout::vertical([Constraint::Length(h)]).flex(Flex::Center).areas(r);
-            let block = Block::new()
-                .borders(Borders::ALL)
-                .border_style(Style::new().fg(t.accent))
-                .title(" raw LLM exchange ")
-                .title_bottom(" esc closes ");
-            f.render_widget(Clear, r);
-            let text: Vec<Line> = lines.iter().map(|l| Line::from(l.clone())).collect();
-            f.render_widget(Paragraph::new(text).wrap(Wrap { trim: false }).block(block), r);
+        if let Prompt::Exchange(view) = &mut self.prompt {
+            view.draw(f, area, ctx);
         }
     }
 

@@ -1,7 +1,7 @@
 //! The recommendations view's key bindings: the queue's, the LLM call's, the confirmation's
 //! and the prompts'. `RecsView` looks keys up here, and its footer and help list them.
 
-use crate::ui::keys::{Binding, Key};
+use crate::ui::keys::{Binding, Key, Move};
 use crossterm::event::KeyCode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +19,10 @@ pub(super) enum Cmd {
     Cancel,
     Done,
     Close,
+    /// In the raw exchange: scroll.
+    Scroll(Move),
+    /// In the raw exchange: back to the model's answer.
+    Answer,
 }
 
 /// The queue's keys (the footer's while nothing is open).
@@ -53,14 +57,40 @@ pub(super) const PROMPT_KEYS: &[Binding<Cmd>] = &[
     Binding::new("enter", "done", &[(Key::Code(KeyCode::Enter), Cmd::Done)]),
     Binding::new("esc", "cancel", &[(Key::Code(KeyCode::Esc), Cmd::Cancel)]),
 ];
-/// While the raw LLM exchange is open.
-pub(super) const EXCHANGE_KEYS: &[Binding<Cmd>] = &[Binding::new(
-    "esc/enter/x",
-    "close",
-    &[
-        (Key::Code(KeyCode::Esc), Cmd::Close),
-        (Key::Code(KeyCode::Enter), Cmd::Close),
-        (Key::Char('x'), Cmd::Close),
-        (Key::Char('q'), Cmd::Close),
-    ],
-)];
+/// While the raw LLM exchange is open (it opens at the model's answer).
+pub(super) const EXCHANGE_KEYS: &[Binding<Cmd>] = &[
+    Binding::new(
+        "↑↓/jk/PgUp/PgDn",
+        "scroll",
+        &[
+            (Key::Code(KeyCode::Down), Cmd::Scroll(Move::Down)),
+            (Key::Char('j'), Cmd::Scroll(Move::Down)),
+            (Key::Code(KeyCode::Up), Cmd::Scroll(Move::Up)),
+            (Key::Char('k'), Cmd::Scroll(Move::Up)),
+            (Key::Code(KeyCode::PageDown), Cmd::Scroll(Move::PageDown)),
+            (Key::Char(' '), Cmd::Scroll(Move::PageDown)),
+            (Key::Code(KeyCode::PageUp), Cmd::Scroll(Move::PageUp)),
+        ],
+    ),
+    Binding::new(
+        "g/G",
+        "top/end",
+        &[
+            (Key::Char('g'), Cmd::Scroll(Move::First)),
+            (Key::Code(KeyCode::Home), Cmd::Scroll(Move::First)),
+            (Key::Char('G'), Cmd::Scroll(Move::Last)),
+            (Key::Code(KeyCode::End), Cmd::Scroll(Move::Last)),
+        ],
+    ),
+    Binding::new("a", "the answer", &[(Key::Char('a'), Cmd::Answer)]),
+    Binding::new(
+        "esc/enter/x",
+        "close",
+        &[
+            (Key::Code(KeyCode::Esc), Cmd::Close),
+            (Key::Code(KeyCode::Enter), Cmd::Close),
+            (Key::Char('x'), Cmd::Close),
+            (Key::Char('q'), Cmd::Close),
+        ],
+    ),
+];
