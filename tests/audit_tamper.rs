@@ -3,9 +3,10 @@
 //! problem; the untouched log must pass. One case the seals cannot catch (a rollback of log and
 //! seal together to an older copy) is caught with `--expect-head`.
 
+mod common;
+
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use twintop::act::audit::{AuditLog, Entry, Record};
 use twintop::act::audit_seal::{Key, SealFile};
 
@@ -39,12 +40,7 @@ fn fresh() -> (tempfile::TempDir, PathBuf) {
 }
 
 fn verify(path: &Path, extra: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_twintop"))
-        .args(["audit", "--verify", "--file"])
-        .arg(path)
-        .args(extra)
-        .output()
-        .unwrap();
+    let out = common::twintop().args(["audit", "--verify", "--file"]).arg(path).args(extra).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     (out.status.code().unwrap_or(-1), text)
 }

@@ -1,6 +1,8 @@
 //! End to end: the real `twintop --demo` binary in a tmux pane, driven by keys, read back
 //! with `capture-pane`. Needs tmux (scripts/test installs it); fails loudly without it.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -187,7 +189,8 @@ fn sigterm_and_sighup_restore_the_terminal() {
 fn console_switches_views_and_quits_cleanly() {
     let home = tempfile::tempdir().unwrap();
     let tmux = Tmux::start(home.path());
-    tmux.launch_demo("");
+    let logs = home.path().join("logs-here");
+    tmux.launch_demo(&format!("TWINTOP_STATE_DIR={}", logs.display()));
 
     let s = tmux.wait_for(&["demo:dc", "ctx demo", "hottest servers"], 20);
     assert!(s.lines().next().unwrap().contains("twintop"), "header on the first line:\n{s}");
@@ -222,6 +225,8 @@ fn console_switches_views_and_quits_cleanly() {
     assert_eq!(tmux.display("#{pane_current_command}"), "sh", "back at the shell");
     assert_eq!(tmux.display("#{alternate_on}"), "0", "alternate screen left");
     assert_eq!(tmux.display("#{mouse_any_flag}"), "0", "mouse capture disabled");
+    let log = std::fs::read_to_string(logs.join("twintop.log")).expect("the log in TWINTOP_STATE_DIR");
+    assert!(log.contains("console started") && log.contains("console stopped"), "{log}");
 }
 
 #[test]
@@ -332,7 +337,7 @@ fn incident_proposal_is_approved_applied_and_audited() {
     tmux.send_literal("q");
     tmux.wait_for(&["twintop-exit=0"], 10);
 
-    let out = Command::new(env!("CARGO_BIN_EXE_twintop"))
+    let out = common::twintop()
         .args(["audit", "--verify"])
         .env("TWINTOP_DATA_DIR", &data)
         .env("TWINTOP_CONFIG_DIR", &config)

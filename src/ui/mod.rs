@@ -1,7 +1,8 @@
 //! The console: a ratatui + crossterm application over the twin's snapshots. `App` owns the
 //! state and turns input into `Action`s; each view is a component that owns its own state
-//! and draws itself; small widgets draw the header, footer, command line, tables,
-//! sparklines and the heatmap grid. Nothing else in the crate depends on this module.
+//! and draws itself, registered once in `views`; its key bindings are declared once (`keys`)
+//! for its handler, the footer and help; small widgets draw the header, footer, command line,
+//! tables, sparklines and the heatmap grid. Only the binary (`main.rs`) depends on this module.
 
 pub mod advising;
 pub mod app;
