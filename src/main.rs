@@ -59,9 +59,9 @@ fn console(cli: Cli) -> anyhow::Result<()> {
                 (spawn_demo(demo, Duration::from_secs(1)), true)
             }
             Plan::Live { .. } => (source::kube::spawn_live(&cli.source)?, true),
-            Plan::Manifests { path } => {
+            Plan::Manifests { paths } => {
                 let mut store = TwinStore::default();
-                store.apply_all(source::manifest_events(&cli.source, &path)?);
+                store.apply_all(source::manifest_events(&cli.source, &paths)?);
                 let (events, snapshots) = spawn_feeder(store);
                 (TwinHandle { snapshots, cluster: Arc::new(ReadOnly("manifests")), events }, false)
             }

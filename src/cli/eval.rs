@@ -116,7 +116,7 @@ pub fn timed(method: Method, p: &Problem, seed: u64) -> (plan::Assignment, f64) 
 }
 
 fn placement(src: &SourceArgs, a: &PlacementArgs) -> anyhow::Result<i32> {
-    let twin_mode = src.demo.is_some() || src.manifests.is_some();
+    let twin_mode = src.demo.is_some() || !src.manifests.is_empty();
     let mut rows = Vec::new();
     let what;
     if twin_mode {

@@ -131,18 +131,37 @@ fn hpa_v2_resource_and_custom_metrics() {
 }
 
 /// The kubernetes/api fixtures fill every field with placeholders ("nameValue", quantity "0",
-/// phase "phaseValue"): the mapping must accept all of it.
+/// phase "phaseValue"): the mapping must accept all of it, except values the API server
+/// itself refuses (a taint effect "effectValue", a selector operator "operatorValue"), which
+/// are errors naming the field.
 #[test]
 fn full_field_fixtures_all_map() {
-    let s = node_to_server(&load::<Node>("kubernetes-api/core.v1.Node.json")).unwrap();
+    let mut node = load::<Node>("kubernetes-api/core.v1.Node.json");
+    let e = node_to_server(&node).unwrap_err().to_string();
+    assert!(e.contains("spec.taints[0].effect") && e.contains("effectValue"), "{e}");
+    node.spec.as_mut().unwrap().taints.as_mut().unwrap()[0].effect = "NoExecute".into();
+    let s = node_to_server(&node).unwrap();
     assert!(!s.schedulable);
     assert_eq!(s.capacity, Resources::ZERO);
+    assert_eq!(s.taints[0].key, "keyValue");
     let p =
         pod_to_podspec(&load::<Pod>("kubernetes-api/core.v1.Pod.json"), &ReplicaSetOwners::new()).unwrap();
     assert_eq!(p.phase, PodPhase::Unknown);
     assert_eq!(p.workload, None, "owner kind kindValue is no workload");
-    deployment_to_workload(&load::<Deployment>("kubernetes-api/apps.v1.Deployment.json")).unwrap();
-    statefulset_to_workload(&load::<StatefulSet>("kubernetes-api/apps.v1.StatefulSet.json")).unwrap();
+    let mut d: serde_json::Value = load("kubernetes-api/apps.v1.Deployment.json");
+    let e = deployment_to_workload(&serde_json::from_value(d.clone()).unwrap()).unwrap_err().to_string();
+    assert!(e.contains("spec.tolerations[0].operator") && e.contains("operatorValue"), "{e}");
+    // With the operators and effects made valid, every other placeholder maps.
+    fix_placeholders(&mut d);
+    let w = deployment_to_workload(&serde_json::from_value(d).unwrap()).unwrap();
+    assert_eq!(
+        w.scheduling.node_selector.get("nodeSelectorKey").map(String::as_str),
+        Some("nodeSelectorValue")
+    );
+    assert_eq!(w.scheduling.anti_affinity[0].topology_key, "topologyKeyValue");
+    let mut st: serde_json::Value = load("kubernetes-api/apps.v1.StatefulSet.json");
+    fix_placeholders(&mut st);
+    statefulset_to_workload(&serde_json::from_value(st).unwrap()).unwrap();
     hpa_v2_to_hpa(&load("kubernetes-api/autoscaling.v2.HorizontalPodAutoscaler.json")).unwrap();
     hpa_v1_to_hpa(&load("kubernetes-api/autoscaling.v1.HorizontalPodAutoscaler.json")).unwrap();
     let svc = service_info(&load("kubernetes-api/core.v1.Service.json")).unwrap();
@@ -151,4 +170,22 @@ fn full_field_fixtures_all_map() {
     template_of_statefulset(&load("kubernetes-api/apps.v1.StatefulSet.json")).unwrap();
     let svc = service_info(&load("k9s/svc.json")).unwrap();
     assert_eq!(svc.selector.get("app").map(String::as_str), Some("dictionary1"));
+}
+
+/// Placeholder operators, effects and `whenUnsatisfiable` values made valid, everywhere.
+fn fix_placeholders(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                match (k.as_str(), x.as_str()) {
+                    ("operator", Some("operatorValue")) => *x = "Exists".into(),
+                    ("effect", Some("effectValue")) => *x = "NoSchedule".into(),
+                    ("whenUnsatisfiable", Some(_)) => *x = "DoNotSchedule".into(),
+                    _ => fix_placeholders(x),
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(fix_placeholders),
+        _ => {}
+    }
 }

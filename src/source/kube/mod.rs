@@ -155,6 +155,11 @@ impl KubeControl {
                 match snap.workload_index(workload).map(|w| snap.workloads[w].kind) {
                     Some(crate::twin::WorkloadKind::StatefulSet) => K::StatefulSet,
                     Some(crate::twin::WorkloadKind::Deployment) => K::Deployment,
+                    Some(crate::twin::WorkloadKind::DaemonSet) => {
+                        return Err(format!(
+                            "{workload} is a DaemonSet: it runs one pod per node and has no replicas to change"
+                        ));
+                    }
                     None => return Err(format!("no workload {workload} in the twin")),
                 }
             }
