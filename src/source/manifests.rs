@@ -29,10 +29,29 @@ pub struct Datacenter {
 }
 
 impl Datacenter {
+    /// The demo's servers, with the labels every kubelet sets (hostname, os, arch, and zone
+    /// and region from their location), which manifests' nodeSelectors commonly ask for.
     pub fn demo(preset: DemoPreset) -> Datacenter {
+        let mut servers = presets::servers(preset);
+        for s in &mut servers {
+            let mut well_known = vec![
+                ("kubernetes.io/hostname", s.name.clone()),
+                ("kubernetes.io/os", "linux".to_string()),
+                ("kubernetes.io/arch", "amd64".to_string()),
+            ];
+            if !s.location.region.is_empty() {
+                well_known.push((k8s_map::LABEL_REGION, s.location.region.clone()));
+            }
+            if !s.location.zone.is_empty() {
+                well_known.push((k8s_map::LABEL_ZONE, s.location.zone.clone()));
+            }
+            for (k, v) in well_known {
+                s.labels.entry(k.to_string()).or_insert(v);
+            }
+        }
         Datacenter {
             name: format!("demo datacenter {}", preset.name()),
-            servers: presets::servers(preset),
+            servers,
             latency: presets::latency(preset),
         }
     }

@@ -88,14 +88,15 @@ impl Location {
         Location { region: region.into(), zone: zone.into(), rack: rack.into() }
     }
 
-    /// The label a heatmap group shows.
+    /// The label a heatmap group shows: `region/zone/rack` without the parts that are empty
+    /// (empty when the server has no topology labels at all).
     pub fn group_label(&self) -> String {
-        match (self.zone.is_empty(), self.rack.is_empty()) {
-            (true, true) => self.region.clone(),
-            (false, true) => format!("{}/{}", self.region, self.zone),
-            (true, false) => format!("{}/{}", self.region, self.rack),
-            (false, false) => format!("{}/{}/{}", self.region, self.zone, self.rack),
-        }
+        let parts: Vec<&str> = [&self.region, &self.zone, &self.rack]
+            .into_iter()
+            .map(String::as_str)
+            .filter(|p| !p.is_empty())
+            .collect();
+        parts.join("/")
     }
 }
 
