@@ -161,3 +161,17 @@ fn namespace_several_paths_mixed_folder_and_taints() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("nginx-broken.yaml: document 1 (line 1): kind is missing"), "{err}");
 }
+
+/// A server without topology labels (minikube) prints `-` as its location, not `//`.
+#[test]
+fn servers_without_topology_labels_have_no_slashes() {
+    let node = format!("{}/tests/data/api/k9s/no.json", env!("CARGO_MANIFEST_DIR"));
+    let out = twintop()
+        .args(["--manifests", &data("online-boutique/kubernetes-manifests.yaml"), "--servers", &node, "twin"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let table = String::from_utf8_lossy(&out.stdout);
+    let row = table.lines().find(|l| l.starts_with("minikube")).unwrap_or_else(|| panic!("{table}"));
+    assert!(!row.contains("//") && row.split_whitespace().nth(1) == Some("-"), "{row}");
+}
