@@ -104,9 +104,19 @@ pub fn read_paths(paths: &[PathBuf], opts: &ReadOptions) -> anyhow::Result<Objec
         } else {
             vec![path.to_path_buf()]
         };
-        for f in files {
-            let text = std::fs::read_to_string(&f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
-            parse_text_with(&text, &f.display().to_string(), opts, &mut objs)?;
+        let texts = files
+            .iter()
+            .map(|f| {
+                let text = std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+                Ok((f.display().to_string(), text))
+            })
+            .collect::<anyhow::Result<Vec<(String, String)>>>()?;
+        // Parsing is the slow part and each file's alone: in parallel, then filed in order (so
+        // the first error in file order is the one reported).
+        use rayon::prelude::*;
+        let kinds: Vec<anyhow::Result<FileKind>> = texts.par_iter().map(|(name, text)| classify(text, name)).collect();
+        for ((name, _), kind) in texts.iter().zip(kinds) {
+            file_kind(kind?, name, opts, &mut objs)?;
         }
     }
     Ok(objs)
@@ -180,8 +190,12 @@ pub fn parse_text(text: &str, file: &str, objs: &mut Objects) -> anyhow::Result<
 /// Parses one text into `objs`: its Kubernetes objects, or (when it holds none) an entry in
 /// `skipped_files` saying why.
 pub fn parse_text_with(text: &str, file: &str, opts: &ReadOptions, objs: &mut Objects) -> anyhow::Result<()> {
+    file_kind(classify(text, file)?, file, opts, objs)
+}
+
+fn file_kind(kind: FileKind, file: &str, opts: &ReadOptions, objs: &mut Objects) -> anyhow::Result<()> {
     objs.files.push(file.to_string());
-    match classify(text, file)? {
+    match kind {
         FileKind::NotKubernetes(why) => objs.skipped_files.push((file.to_string(), why)),
         FileKind::Kubernetes(docs) => {
             for Doc { value, origin } in docs {
