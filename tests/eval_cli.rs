@@ -1,9 +1,11 @@
 //! `twintop eval placement|forecast --json`: the documents other tools read, field by field.
 
-use std::process::Command;
+mod common;
+
+use common::twintop;
 
 fn run(args: &[&str]) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_twintop")).args(args).output().expect("run twintop");
+    let out = twintop().args(args).output().expect("run twintop");
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).expect("JSON on stdout")
 }
@@ -70,10 +72,7 @@ fn eval_forecast_json_on_a_real_series() {
 
 #[test]
 fn eval_forecast_names_a_missing_file() {
-    let out = Command::new(env!("CARGO_BIN_EXE_twintop"))
-        .args(["eval", "forecast", "/nonexistent/x.csv"])
-        .output()
-        .unwrap();
+    let out = twintop().args(["eval", "forecast", "/nonexistent/x.csv"]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/x.csv"));
 }
@@ -177,7 +176,7 @@ fn forecast_scores_the_observed_steps_of_a_gapped_series() {
     assert!(filled > 100, "{filled}");
     assert_eq!(v["test_filled"], filled);
     assert_eq!(v["scored"], series.values.len() - n_train - filled);
-    let out = Command::new(env!("CARGO_BIN_EXE_twintop")).args(["eval", "forecast", &path]).output().unwrap();
+    let out = twintop().args(["eval", "forecast", &path]).output().unwrap();
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(table.contains(&format!("({filled} filled by interpolation and not scored")), "{table}");
 }
@@ -194,7 +193,7 @@ fn forecast_on_a_zero_heavy_series_rules_the_target_out() {
     assert!(zeros > 0.4, "{}", v["noise"]);
     assert_eq!(v["noise"]["reachable"], false, "{}", v["noise"]);
     assert!(v["methods"].as_array().unwrap().iter().all(|m| m["efficiency_median"].as_f64().unwrap() < 0.1));
-    let out = Command::new(env!("CARGO_BIN_EXE_twintop")).args(["eval", "forecast", &path]).output().unwrap();
+    let out = twintop().args(["eval", "forecast", &path]).output().unwrap();
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(table.contains("ruled out by the noise check on this series; no method meets it"), "{table}");
 }
@@ -206,7 +205,7 @@ fn forecast_csv_limits_are_errors_naming_file_and_line() {
     let f = dir.path().join("jump.csv");
     std::fs::write(&f, "timestamp,value\n0,1\n60,2\n120,3\n10000000000,4\n").unwrap();
     let out =
-        Command::new(env!("CARGO_BIN_EXE_twintop")).args(["eval", "forecast"]).arg(&f).output().unwrap();
+        twintop().args(["eval", "forecast"]).arg(&f).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -216,19 +215,19 @@ fn forecast_csv_limits_are_errors_naming_file_and_line() {
     assert!(!err.contains("panicked"), "{err}");
     std::fs::write(&f, "timestamp,value\n0,1\n1e308,2\n").unwrap();
     let out =
-        Command::new(env!("CARGO_BIN_EXE_twintop")).args(["eval", "forecast"]).arg(&f).output().unwrap();
+        twintop().args(["eval", "forecast"]).arg(&f).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("{}:3: timestamp \"1e308\" is outside", f.display())), "{err}");
     let rows: String = (0..200).map(|i| format!("{},{}\n", i * 60, i % 5)).collect();
     std::fs::write(&f, format!("timestamp,value\n{rows}")).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_twintop"))
+    let out = twintop()
         .args(["eval", "forecast", "--max-steps", "100"])
         .arg(&f)
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("{}:102: more than 100 rows", f.display())), "{err}");
-    let out = Command::new(env!("CARGO_BIN_EXE_twintop"))
+    let out = twintop()
         .args(["eval", "forecast", "--max-steps", "1000"])
         .arg(&f)
         .output()

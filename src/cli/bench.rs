@@ -2,13 +2,11 @@
 
 mod manifests;
 mod map;
-
 mod vm;
 
-mod whatif;
-
 use crate::source::SourceArgs;
-use crate::twin::{Location, PodPhase, PodSpec, Resources, Server, TwinEvent, TwinStore, Workload};
+// The synthetic twin and percentiles are shared with the console's benchmarks (`ui::bench`).
+use crate::measure::{percentile, synthetic_store};
 use clap::{Args, Subcommand};
 use std::time::Instant;
 
@@ -22,11 +20,11 @@ pub struct BenchArgs {
 pub enum Bench {
     /// Time building a snapshot of a synthetic twin of N servers with 10 pods each.
     Snapshot {
-        #[arg(long, default_value_t = 5000)]
+        #[arg(long, default_value_t = 5000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         servers: usize,
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, default_value_t = 10, value_parser = crate::bounds::int(1usize, 10_000_000))]
         pods_per_server: usize,
-        #[arg(long, default_value_t = 20)]
+        #[arg(long, default_value_t = 20, value_parser = crate::bounds::int(1usize, 10_000_000))]
         iterations: usize,
         #[arg(long)]
         json: bool,
@@ -34,11 +32,11 @@ pub enum Bench {
     /// Time placement: decision µs per workload on DIRA-LDT's scenario over K seeds, and the
     /// wall time of one large scenario.
     Placement {
-        #[arg(long, default_value_t = 30)]
+        #[arg(long, default_value_t = 30, value_parser = crate::bounds::int(1u64, 10_000))]
         seeds: u64,
-        #[arg(long, default_value_t = 1000)]
+        #[arg(long, default_value_t = 1000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         large_servers: usize,
-        #[arg(long, default_value_t = 10_000)]
+        #[arg(long, default_value_t = 10_000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         large_workloads: usize,
         #[arg(long)]
         json: bool,
@@ -46,9 +44,9 @@ pub enum Bench {
     /// Time drawing the Heatmap view of a synthetic N-server twin (10 pods per server) into
     /// an off-screen 160×48 terminal.
     Render {
-        #[arg(long, default_value_t = 5000)]
+        #[arg(long, default_value_t = 5000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         servers: usize,
-        #[arg(long, default_value_t = 200)]
+        #[arg(long, default_value_t = 200, value_parser = crate::bounds::int(1usize, 10_000_000))]
         frames: usize,
         #[arg(long)]
         json: bool,
@@ -57,13 +55,13 @@ pub enum Bench {
     /// parsed, placed on N servers by the spreading scheduler, snapshotted, its KPIs computed.
     Manifests {
         /// Servers (64 cores, 256 GiB) in 5 zones of 50-server racks.
-        #[arg(long, default_value_t = 5000)]
+        #[arg(long, default_value_t = 5000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         servers: usize,
         /// Deployments, each calling the next.
-        #[arg(long, default_value_t = 100)]
+        #[arg(long, default_value_t = 100, value_parser = crate::bounds::int(1usize, 10_000_000))]
         workloads: usize,
         /// Replicas of each Deployment (500m CPU, 1 GiB each).
-        #[arg(long, default_value_t = 500)]
+        #[arg(long, default_value_t = 500, value_parser = crate::bounds::int(1u32, 1_000_000))]
         replicas: u32,
         /// Instead: a folder of one app (Online Boutique's 12 workloads) copied into this many
         /// namespaces, one directory each, read as `--manifests DIR` reads it and placed on the
@@ -73,19 +71,19 @@ pub enum Bench {
     },
     /// Map N Kubernetes Nodes and M Pods (typed objects) into the twin and snapshot it.
     Map {
-        #[arg(long, default_value_t = 5000)]
+        #[arg(long, default_value_t = 5000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         servers: usize,
-        #[arg(long, default_value_t = 50000)]
+        #[arg(long, default_value_t = 50000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         pods: usize,
     },
     /// One VictoriaMetrics poll cycle for N servers (10 pods each) against a real
     /// `victoria-metrics` this benchmark starts and fills; prints timings and resident memory.
     Vm {
-        #[arg(long, default_value_t = 5000)]
+        #[arg(long, default_value_t = 5000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         servers: usize,
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, default_value_t = 10, value_parser = crate::bounds::int(1usize, 10_000_000))]
         pods_per_server: usize,
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = 3, value_parser = crate::bounds::int(1usize, 10_000_000))]
         cycles: usize,
         #[arg(long)]
         json: bool,
@@ -93,7 +91,7 @@ pub enum Bench {
     /// Simulated requests per second on one core (KubeTwin exp2, 130,000 requests) and a
     /// 20-point sweep (exp1) on one thread vs all threads.
     Sim {
-        #[arg(long, default_value_t = 5)]
+        #[arg(long, default_value_t = 5, value_parser = crate::bounds::int(1usize, 10_000_000))]
         iterations: usize,
         #[arg(long)]
         json: bool,
@@ -101,9 +99,9 @@ pub enum Bench {
     /// Time mapping a synthetic cluster's list pages (realistic Node/Pod JSON) through the live
     /// Kubernetes source into the twin and a snapshot; print resident memory.
     KubeMap {
-        #[arg(long, default_value_t = 5000)]
+        #[arg(long, default_value_t = 5000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         nodes: usize,
-        #[arg(long, default_value_t = 50000)]
+        #[arg(long, default_value_t = 50000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         pods: usize,
         #[arg(long)]
         json: bool,
@@ -139,26 +137,6 @@ pub fn run(_src: &SourceArgs, a: &BenchArgs) -> anyhow::Result<i32> {
         }
         Bench::Placement { seeds, large_servers, large_workloads, json } => {
             bench_placement(*seeds, *large_servers, *large_workloads, *json)
-        }
-        Bench::Render { servers, frames, json } => {
-            let r = crate::ui::bench::bench_render(*servers, *frames, 160, 48)?;
-            if *json {
-                println!("{}", serde_json::to_string(&r)?);
-            } else {
-                println!(
-                    "heatmap of {} servers / {} pods at {}×{}: frame p50 {:.2} ms, p99 {:.2} ms ({} frames); snapshot {:.1} ms, derived figures {:.1} ms",
-                    r.servers,
-                    r.pods,
-                    r.width,
-                    r.height,
-                    r.frame_ms_p50,
-                    r.frame_ms_p99,
-                    r.frames,
-                    r.snapshot_ms,
-                    r.derive_ms
-                );
-            }
-            Ok(0)
         }
         Bench::Manifests { folder_namespaces: Some(n), .. } => {
             let b = manifests::run_folder(*n)?;
@@ -300,34 +278,8 @@ map {:.0} ms + snapshot {:.0} ms = {:.0} ms wall, {} CPU ({} events); VmRSS {} l
             }
             Ok(0)
         }
-        Bench::Whatif { preset, json } => {
-            let presets = match preset {
-                Some(p) => vec![*p],
-                None => vec![crate::demo::DemoPreset::Dc, crate::demo::DemoPreset::Mec],
-            };
-            let mut all = Vec::new();
-            for p in presets {
-                let b = whatif::run(p)?;
-                if !*json {
-                    println!(
-                        "whatif {} ({}): first results {:.0} ms (60 s simulated, 1 seed), full 15 min × 3 seeds {:.0} ms; \
-                         input while running: {} keys, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-                        b.preset,
-                        b.script,
-                        b.first_results_ms,
-                        b.full_results_ms,
-                        b.keys,
-                        b.key_p50_ms,
-                        b.key_p99_ms,
-                        b.key_max_ms
-                    );
-                }
-                all.push(b);
-            }
-            if *json {
-                println!("{}", serde_json::to_string_pretty(&all)?);
-            }
-            Ok(0)
+        Bench::Render { .. } | Bench::Whatif { .. } => {
+            anyhow::bail!("this benchmark measures the console: `main` runs it through `ui::bench`")
         }
     }
 }
@@ -386,50 +338,6 @@ fn bench_placement(seeds: u64, servers: usize, workloads: usize, json: bool) -> 
     Ok(0)
 }
 
-/// A synthetic twin: `servers` servers in racks of 40, 100 workloads, `pods_per_server` pods each.
-pub fn synthetic_store(servers: usize, pods_per_server: usize) -> TwinStore {
-    let mut st = TwinStore::default();
-    let cap = Resources::new(64_000.0, 262_144.0, 10_000.0);
-    for i in 0..servers {
-        let loc = Location::new(
-            &format!("region-{}", i / 2000),
-            &format!("zone-{}", i / 400),
-            &format!("rack-{}", i / 40),
-        );
-        st.apply(TwinEvent::Server(Server::new(&format!("node-{i:05}"), loc, cap)));
-        st.apply(TwinEvent::ServerUsage {
-            server: format!("node-{i:05}"),
-            usage: Resources::new(
-                ((i * 7919) % 64_000) as f64,
-                ((i * 104_729) % 262_144) as f64,
-                ((i * 31) % 10_000) as f64,
-            )
-            .into(),
-        });
-    }
-    for w in 0..100 {
-        st.apply(TwinEvent::Workload(Workload::new(
-            &format!("app-{w:03}"),
-            "bench",
-            1,
-            Resources::new(500.0, 512.0, 10.0),
-        )));
-    }
-    for i in 0..servers * pods_per_server {
-        st.apply(TwinEvent::Pod(PodSpec {
-            name: format!("app-{:03}-{i:06}", i % 100),
-            namespace: "bench".into(),
-            workload: Some(format!("app-{:03}", i % 100)),
-            server: Some(format!("node-{:05}", i % servers)),
-            requests: Resources::new(500.0, 512.0, 10.0),
-            limits: None,
-            phase: PodPhase::Running,
-            reason: None,
-        }));
-    }
-    st
-}
-
 /// Returns (ms to apply the events, snapshot p50 ms, snapshot p99 ms).
 pub fn bench_snapshot(servers: usize, pods_per_server: usize, iterations: usize) -> (f64, f64, f64) {
     let t0 = Instant::now();
@@ -445,15 +353,6 @@ pub fn bench_snapshot(servers: usize, pods_per_server: usize, iterations: usize)
         .collect();
     times.sort_by(f64::total_cmp);
     (events_ms, percentile(&times, 0.5), percentile(&times, 0.99))
-}
-
-/// Nearest-rank percentile of sorted values.
-pub fn percentile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -523,24 +422,4 @@ pub fn bench_sim(iterations: usize) -> anyhow::Result<SimBench> {
         sweep_all_threads_s: sweep_all,
         threads: rayon::current_num_threads(),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn synthetic_store_has_the_requested_size() {
-        let s = synthetic_store(30, 10).snapshot();
-        assert_eq!(s.servers.len(), 30);
-        assert_eq!(s.pods.len(), 300);
-        assert!(s.pods.iter().all(|p| p.server.is_some() && p.workload.is_some()));
-    }
-
-    #[test]
-    fn percentile_nearest_rank() {
-        let v = [1.0, 2.0, 3.0, 4.0];
-        assert_eq!(percentile(&v, 0.5), 2.0);
-        assert_eq!(percentile(&v, 0.99), 4.0);
-    }
 }

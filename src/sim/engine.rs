@@ -291,6 +291,10 @@ pub enum SimError {
     EventCap { max_events: u64, at_s: f64 },
     /// Too many requests at once.
     InFlightCap { max_in_flight: u32, at_s: f64 },
+    /// Simulated time went past `limits.max_sim_s` (a run that does not end by itself).
+    TimeCap { max_sim_s: f64, at_s: f64 },
+    /// The time series would keep more than `limits.max_series_points` values.
+    SeriesCap { max_series_points: u64, at_s: f64 },
     /// The caller's cancel flag was raised.
     Cancelled { at_s: f64 },
 }
@@ -304,6 +308,16 @@ impl std::fmt::Display for SimError {
                 "stopped: event cap of {max_events} events reached at t = {at_s:.1} s (raise limits.max_events)"
             ),
             SimError::Cancelled { at_s } => write!(f, "cancelled at t = {at_s:.1} s"),
+            SimError::TimeCap { max_sim_s, at_s } => write!(
+                f,
+                "stopped: simulated time passed limits.max_sim_s = {max_sim_s} s (at t = {at_s:.1} s); the run \
+                 does not end by itself (requests that never finish, or service times beyond the horizon)"
+            ),
+            SimError::SeriesCap { max_series_points, at_s } => write!(
+                f,
+                "stopped: the time series reached limits.max_series_points = {max_series_points} values at \
+                 t = {at_s:.1} s (sample less often with sample_s, or raise the limit)"
+            ),
             SimError::InFlightCap { max_in_flight, at_s } => write!(
                 f,
                 "stopped: in-flight cap of {max_in_flight} requests reached at t = {at_s:.1} s \
@@ -538,8 +552,18 @@ impl<'s> World<'s> {
     /// few thousand events (cheap enough not to show in the throughput).
     pub fn run_loop_with(&mut self, ctl: &Control<'_>) -> Result<(), SimError> {
         let max_events = self.sc.limits.max_events;
+        let max_sim_ms = self.sc.limits.max_sim_s * 1000.0;
+        let per_sample =
+            super::scenario::Limits::points_per_sample(self.servers.len() as u64, self.services.len() as u64);
+        let max_samples = self.sc.limits.max_series_points / per_sample.max(1);
         while let Some(ev) = self.heap.pop() {
             self.now = ev.t;
+            if self.now > max_sim_ms {
+                return Err(SimError::TimeCap {
+                    max_sim_s: self.sc.limits.max_sim_s,
+                    at_s: self.now / 1000.0,
+                });
+            }
             self.events += 1;
             if self.events > max_events {
                 return Err(SimError::EventCap { max_events, at_s: self.now / 1000.0 });
@@ -577,6 +601,12 @@ impl<'s> World<'s> {
                 Kind::PodReady => self.on_pod_ready(ev.a),
                 Kind::Hpa => self.on_hpa(ev.a),
                 Kind::Sample => {
+                    if self.t_series.len() as u64 >= max_samples {
+                        return Err(SimError::SeriesCap {
+                            max_series_points: self.sc.limits.max_series_points,
+                            at_s: self.now / 1000.0,
+                        });
+                    }
                     self.sample();
                     let t = self.now + self.sample_ms;
                     self.push(t, Kind::Sample, 0, 0);
