@@ -204,8 +204,7 @@ fn forecast_csv_limits_are_errors_naming_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("jump.csv");
     std::fs::write(&f, "timestamp,value\n0,1\n60,2\n120,3\n10000000000,4\n").unwrap();
-    let out =
-        twintop().args(["eval", "forecast"]).arg(&f).output().unwrap();
+    let out = twintop().args(["eval", "forecast"]).arg(&f).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -214,23 +213,14 @@ fn forecast_csv_limits_are_errors_naming_file_and_line() {
     );
     assert!(!err.contains("panicked"), "{err}");
     std::fs::write(&f, "timestamp,value\n0,1\n1e308,2\n").unwrap();
-    let out =
-        twintop().args(["eval", "forecast"]).arg(&f).output().unwrap();
+    let out = twintop().args(["eval", "forecast"]).arg(&f).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("{}:3: timestamp \"1e308\" is outside", f.display())), "{err}");
     let rows: String = (0..200).map(|i| format!("{},{}\n", i * 60, i % 5)).collect();
     std::fs::write(&f, format!("timestamp,value\n{rows}")).unwrap();
-    let out = twintop()
-        .args(["eval", "forecast", "--max-steps", "100"])
-        .arg(&f)
-        .output()
-        .unwrap();
+    let out = twintop().args(["eval", "forecast", "--max-steps", "100"]).arg(&f).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("{}:102: more than 100 rows", f.display())), "{err}");
-    let out = twintop()
-        .args(["eval", "forecast", "--max-steps", "1000"])
-        .arg(&f)
-        .output()
-        .unwrap();
+    let out = twintop().args(["eval", "forecast", "--max-steps", "1000"]).arg(&f).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }

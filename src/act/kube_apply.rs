@@ -116,7 +116,9 @@ pub async fn read_version(
                 WorkloadKind::StatefulSet => {
                     Api::<StatefulSet>::namespaced(client.clone(), &ns).get_scale(&name).await
                 }
-                WorkloadKind::DaemonSet => return Err(format!("{workload} is a DaemonSet: it has no replicas")),
+                WorkloadKind::DaemonSet => {
+                    return Err(format!("{workload} is a DaemonSet: it has no replicas"));
+                }
             }
             .map_err(|e| describe(&e, workload).to_string())?;
             Ok(scale.metadata.resource_version)

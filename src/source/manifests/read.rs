@@ -114,7 +114,8 @@ pub fn read_paths(paths: &[PathBuf], opts: &ReadOptions) -> anyhow::Result<Objec
         // Parsing is the slow part and each file's alone: in parallel, then filed in order (so
         // the first error in file order is the one reported).
         use rayon::prelude::*;
-        let kinds: Vec<anyhow::Result<FileKind>> = texts.par_iter().map(|(name, text)| classify(text, name)).collect();
+        let kinds: Vec<anyhow::Result<FileKind>> =
+            texts.par_iter().map(|(name, text)| classify(text, name)).collect();
         for ((name, _), kind) in texts.iter().zip(kinds) {
             file_kind(kind?, name, opts, &mut objs)?;
         }
