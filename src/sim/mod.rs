@@ -15,6 +15,7 @@ mod flow;
 pub mod from_snapshot;
 pub mod hpa;
 pub mod output;
+mod rules;
 pub mod rv;
 pub mod scenario;
 pub mod stats;
