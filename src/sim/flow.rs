@@ -119,6 +119,10 @@ impl World<'_> {
             return;
         }
         self.r_at[i] = now;
+        if pod.direct {
+            self.arrive_direct(p, slot, step);
+            return;
+        }
         if pod.busy < pod.par {
             pod.touch(now);
             pod.busy += 1;
@@ -163,6 +167,12 @@ impl World<'_> {
     /// A terminating pod goes once nothing is left for it.
     pub(super) fn maybe_gone(&mut self, p: u32) {
         let pod = &self.pods[p as usize];
+        if pod.direct {
+            if pod.state == PodState::Terminating {
+                self.direct_maybe_gone(p);
+            }
+            return;
+        }
         if pod.state == PodState::Terminating && pod.outstanding == 0 && pod.busy == 0 {
             self.pod_gone(p);
         }
@@ -173,6 +183,16 @@ impl World<'_> {
         let step = self.r_step[i];
         let p = self.pod_of(slot, step);
         let st = self.steps[step as usize];
+        if self.pods[p as usize].direct {
+            // Served and committed on its own (`settle`); only the next call is left.
+            let child = self.next_call(p, st.first_child);
+            if child != NONE {
+                self.call(slot, step, child);
+            } else {
+                self.go_back(slot, step);
+            }
+            return;
+        }
         let svc = &mut self.services[st.service as usize];
         let ttp = self.now - self.r_at[i];
         svc.served += 1;
@@ -233,6 +253,11 @@ impl World<'_> {
     /// The answer of step `from` travels back; hops through callers with nothing left to do
     /// are folded into one event.
     pub(super) fn go_back(&mut self, slot: u32, from: u32) {
+        self.go_back_at(slot, from, self.now)
+    }
+
+    /// `go_back` for an answer that leaves at `t0` (a direct pod's finish, known earlier).
+    pub(super) fn go_back_at(&mut self, slot: u32, from: u32, t0: f64) {
         let i = slot as usize;
         let wf = self.r_wf[i] as usize;
         let hold = self.workflows[wf].hold;
@@ -245,7 +270,7 @@ impl World<'_> {
             if st.parent == NONE {
                 delay += self.hop(ep, self.r_origin[i], bytes);
                 let g_ = self.r_gen[i];
-                self.push(self.now + delay, Kind::Complete, slot, g_);
+                self.push(t0 + delay, Kind::Complete, slot, g_);
                 return;
             }
             let pep = self.pods[self.pod_of(slot, st.parent) as usize].server;
@@ -253,7 +278,7 @@ impl World<'_> {
             if hold || st.next_sibling != NONE {
                 self.r_step[i] = cur;
                 let g_ = self.r_gen[i];
-                self.push(self.now + delay, Kind::Return, slot, g_);
+                self.push(t0 + delay, Kind::Return, slot, g_);
                 return;
             }
             cur = st.parent;
