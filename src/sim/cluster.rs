@@ -210,11 +210,11 @@ impl World<'_> {
             self.direct_crash_victims(p)
         } else {
             let queued: Vec<u32> = self.pods[p as usize].queue.drain(..).collect();
-            let serving: Vec<u32> = (0..self.r_step.len() as u32)
+            let serving: Vec<u32> = (0..self.reqs.len() as u32)
                 .filter(|&slot| {
                     let i = slot as usize;
-                    self.r_serving[i] && {
-                        let step = self.r_step[i];
+                    self.reqs[i].serving && {
+                        let step = self.reqs[i].step;
                         self.r_pods[i * self.stride + self.steps[step as usize].local as usize] == p
                     }
                 })
@@ -222,7 +222,7 @@ impl World<'_> {
             queued
                 .into_iter()
                 .chain(serving)
-                .map(|slot| (slot, self.steps[self.r_step[slot as usize] as usize].parent))
+                .map(|slot| (slot, self.steps[self.reqs[slot as usize].step as usize].parent))
                 .collect()
         };
         let now = self.now;

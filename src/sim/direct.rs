@@ -104,6 +104,7 @@ impl DirectQ {
 impl World<'_> {
     /// A request arrives at direct pod `p` at step `step` (the pod is alive and ready or
     /// terminating): queued or dropped by the same rule as any pod, its finish computed now.
+    #[inline]
     pub(super) fn arrive_direct(&mut self, p: u32, slot: u32, step: u32) {
         let now = self.now;
         // Only the front: enough to keep the list short; readers call `settle`.
@@ -139,12 +140,12 @@ impl World<'_> {
         let pod = &mut self.pods[p as usize];
         let fin = start + s.sampler.sample(&mut pod.rng) * pod.inv_speed;
         pod.dq.free_at.push(fin);
-        let counted = self.r_counted[slot as usize];
+        let counted = self.reqs[slot as usize].counted;
         pod.dq.deps.push_back(Dep { fin, start, arr: now, slot, holder: st.parent, counted });
         if st.first_child == NONE {
             self.go_back_at(slot, step, fin);
         } else {
-            let g_ = self.r_gen[slot as usize];
+            let g_ = self.reqs[slot as usize].generation;
             self.push(fin, Kind::Done, slot, g_);
         }
         if self.pods[p as usize].state == PodState::Terminating {

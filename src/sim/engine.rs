@@ -1,6 +1,7 @@
-//! The discrete-event engine: a binary heap of timed events (f64 ms) over a compiled world
-//! whose entities refer to each other by index. Requests live in reusable slots (struct of
-//! arrays, free list), so memory follows the requests in flight, not the run's total.
+//! The discrete-event engine: timed events (f64 ms, `queue.rs`) over a compiled world whose
+//! entities refer to each other by index. Requests live in reusable slots (free list), so
+//! memory follows the requests in flight, not the run's total; series keep at most the points
+//! asked (`series.rs`).
 
 use super::direct::DirectQ;
 use super::hpa::{HpaParams, HpaState};
@@ -72,6 +73,25 @@ pub(super) enum PodState {
     /// Out of the endpoints, finishing its requests.
     Terminating,
     Dead,
+}
+
+/// A request slot (reused when the request ends; `gen` tells its events from a former
+/// occupant's).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Req {
+    /// Created at, and arrived at its current pod at (ms).
+    pub t0: f64,
+    pub at: f64,
+    pub wf: u32,
+    pub generation: u32,
+    /// Endpoint of its user (NONE: no network).
+    pub origin: u32,
+    /// The step it is at (or whose answer is travelling back).
+    pub step: u32,
+    /// Being served by a classic pod.
+    pub serving: bool,
+    /// Arrived after the warm-up: counted in the statistics.
+    pub counted: bool,
 }
 
 pub(super) struct PodRt {
@@ -343,14 +363,7 @@ pub(super) struct World<'s> {
     pub active_gens: usize,
     pub changes_rng: SmallRng,
     // requests (struct of arrays)
-    pub r_t0: Vec<f64>,
-    pub r_at: Vec<f64>,
-    pub r_wf: Vec<u32>,
-    pub r_gen: Vec<u32>,
-    pub r_origin: Vec<u32>,
-    pub r_step: Vec<u32>,
-    pub r_serving: Vec<bool>,
-    pub r_counted: Vec<bool>,
+    pub reqs: Vec<Req>,
     pub r_pods: Vec<u32>,
     pub free: Vec<u32>,
     pub in_flight: u32,
@@ -382,7 +395,8 @@ impl<'s> World<'s> {
     #[inline]
     pub fn push(&mut self, t: f64, kind: Kind, a: u32, b: u32) {
         self.seq += 1;
-        self.heap.push(t, (self.seq << 8) | kind as u64, a, b);
+        let side = !matches!(kind, Kind::Arrive | Kind::Done | Kind::Return);
+        self.heap.push(t, (self.seq << 8) | kind as u64, a, b, side);
     }
 
     /// One network hop between endpoints, in ms; `bytes` are counted on the link.
@@ -479,12 +493,14 @@ impl<'s> World<'s> {
 
     /// Chooses a ready pod of `svc` for a caller at endpoint `from`; the pod counts the
     /// request as outstanding from now (in transit too, as a proxy's balancer sees it).
+    #[inline]
     pub fn pick(&mut self, svc: u32, from: u32) -> Option<u32> {
         let p = self.choose(svc, from)?;
         self.pods[p as usize].outstanding += 1;
         Some(p)
     }
 
+    #[inline]
     fn choose(&mut self, svc: u32, from: u32) -> Option<u32> {
         let s = &mut self.services[svc as usize];
         let n = s.ready.len();
@@ -570,22 +586,22 @@ impl<'s> World<'s> {
             match ev.kind() {
                 Kind::Gen => self.on_gen(ev.a)?,
                 Kind::Arrive => {
-                    if self.r_gen[ev.a as usize] == ev.b {
+                    if self.reqs[ev.a as usize].generation == ev.b {
                         self.on_arrive(ev.a)
                     }
                 }
                 Kind::Done => {
-                    if self.r_gen[ev.a as usize] == ev.b {
+                    if self.reqs[ev.a as usize].generation == ev.b {
                         self.on_done(ev.a)
                     }
                 }
                 Kind::Return => {
-                    if self.r_gen[ev.a as usize] == ev.b {
+                    if self.reqs[ev.a as usize].generation == ev.b {
                         self.on_return(ev.a)
                     }
                 }
                 Kind::Complete => {
-                    if self.r_gen[ev.a as usize] == ev.b {
+                    if self.reqs[ev.a as usize].generation == ev.b {
                         self.on_complete(ev.a)
                     }
                 }
@@ -697,9 +713,9 @@ mod tests {
         }
         let mut h = EventQueue::default();
         for (seq, kind) in [(1u64, Kind::Done), (2, Kind::Gen), (3, Kind::Stop)] {
-            h.push(5.0, (seq << 8) | kind as u64, 0, 0);
+            h.push(5.0, (seq << 8) | kind as u64, 0, 0, seq == 2);
         }
-        h.push(1.0, (9 << 8) | Kind::Hpa as u64, 0, 0);
+        h.push(1.0, (9 << 8) | Kind::Hpa as u64, 0, 0, true);
         let order: Vec<Kind> = std::iter::from_fn(|| h.pop()).map(|e| e.kind()).collect();
         assert_eq!(order, vec![Kind::Hpa, Kind::Done, Kind::Gen, Kind::Stop]);
     }

@@ -13,7 +13,7 @@ impl World<'_> {
             + self.services.iter().map(|s| s.ttp.buckets_held()).sum::<usize>();
         let pods: usize = self.pods.iter().map(|p| 1 + p.queue.len() + p.dq.len()).sum();
         let hpa: usize = self.services.iter().filter_map(|s| s.hpa.as_ref()).map(|h| h.state.held()).sum();
-        let slots = self.r_t0.len() * (8 + self.stride);
+        let slots = self.reqs.len() * (5 + self.stride);
         self.series.values_held()
             + hists
             + pods

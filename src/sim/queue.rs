@@ -1,7 +1,11 @@
-//! The engine's event queue: a 4-ary min-heap of timed events ordered by (time, scheduling
-//! order). A 4-ary heap is half as deep as a binary one and its four children sit side by side
-//! in memory, so a pop touches fewer cache lines; the order (and so every run's result) is the
-//! same as any other correct priority queue's, because ties are broken by a unique sequence.
+//! The engine's event queue, ordered by (time, scheduling order) — the same order as any
+//! correct priority queue, because ties are broken by a unique sequence, so the choice of
+//! structure changes speed, never results. Requests' hops and services (arrivals, ends of
+//! service, answers) go to a 4-ary heap, half as deep as a binary one with its four children
+//! side by side in memory; an event scheduled earlier than everything in it (the next hop of
+//! the request being handled, often) waits in a one-event slot instead and skips the heap.
+//! The rest (new requests, completions, autoscaler syncs, samples, changes) go to a second,
+//! small heap: there are only as many as generators, timers and answers on their last hop.
 
 /// One scheduled event, 24 bytes: the queue moves these around more than anything else.
 #[derive(Debug, Clone, Copy)]
@@ -22,29 +26,20 @@ impl Ev {
     }
 }
 
+/// A 4-ary min-heap of events.
 #[derive(Default)]
-pub(super) struct EventQueue {
+struct Heap {
     v: Vec<Ev>,
 }
 
-impl EventQueue {
-    #[cfg(test)]
-    pub fn len(&self) -> usize {
-        self.v.len()
-    }
-
-    #[cfg(test)]
-    fn push_ev(&mut self, e: Ev) {
-        self.push(e.t, e.key, e.a, e.b)
-    }
-
-    /// Fields rather than an `Ev`: a 24-byte argument goes through memory, and reading it back
-    /// whole right after it was written field by field stalls the store buffer.
+impl Heap {
     #[inline(always)]
-    pub fn push(&mut self, t: f64, key: u64, a: u32, b: u32) {
-        // -0.0 + 0.0 is +0.0: keeps the bit order equal to the numeric order.
-        let e = Ev { t: t + 0.0, key, a, b };
-        debug_assert!(e.t >= 0.0, "event scheduled at {}", e.t);
+    fn top(&self) -> Option<u128> {
+        self.v.first().map(Ev::rank)
+    }
+
+    #[inline(always)]
+    fn push(&mut self, e: Ev) {
         let r = e.rank();
         let mut i = self.v.len();
         self.v.push(e);
@@ -63,11 +58,11 @@ impl EventQueue {
         }
     }
 
-    /// Pops the earliest event. Bottom-up: the hole left at the root goes down the smallest
-    /// children to a leaf (three comparisons a level, none against the moved element), then
-    /// the last element rises from there — usually not at all, since it was scheduled late.
+    /// Bottom-up: the hole left at the root goes down the smallest children to a leaf (three
+    /// comparisons a level, none against the moved element), then the last element rises from
+    /// there — usually not at all, since it was scheduled late.
     #[inline(always)]
-    pub fn pop(&mut self) -> Option<Ev> {
+    fn pop(&mut self) -> Option<Ev> {
         let last = self.v.pop()?;
         let n = self.v.len();
         if n == 0 {
@@ -122,6 +117,62 @@ impl EventQueue {
     }
 }
 
+#[derive(Default)]
+pub(super) struct EventQueue {
+    main: Heap,
+    /// Earlier than everything in `main` when set.
+    next: Option<Ev>,
+    side: Heap,
+}
+
+impl EventQueue {
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.main.v.len() + self.side.v.len() + self.next.is_some() as usize
+    }
+
+    #[cfg(test)]
+    fn push_ev(&mut self, e: Ev, side: bool) {
+        self.push(e.t, e.key, e.a, e.b, side)
+    }
+
+    /// Fields rather than an `Ev`: a 24-byte argument goes through memory, and reading it back
+    /// whole right after it was written field by field stalls the store buffer.
+    #[inline(always)]
+    pub fn push(&mut self, t: f64, key: u64, a: u32, b: u32, side: bool) {
+        // -0.0 + 0.0 is +0.0: keeps the bit order equal to the numeric order.
+        let e = Ev { t: t + 0.0, key, a, b };
+        debug_assert!(e.t >= 0.0, "event scheduled at {}", e.t);
+        if side {
+            self.side.push(e);
+            return;
+        }
+        let r = e.rank();
+        match self.next {
+            None if self.main.top().is_none_or(|m| r < m) => self.next = Some(e),
+            Some(n) if r < n.rank() => {
+                self.main.push(n);
+                self.next = Some(e);
+            }
+            _ => self.main.push(e),
+        }
+    }
+
+    /// The earliest event.
+    #[inline(always)]
+    pub fn pop(&mut self) -> Option<Ev> {
+        let m = match &self.next {
+            Some(n) => Some(n.rank()),
+            None => self.main.top(),
+        };
+        match (m, self.side.top()) {
+            (Some(m), Some(s)) if s < m => self.side.pop(),
+            (Some(_), _) => self.next.take().or_else(|| self.main.pop()),
+            (None, _) => self.side.pop(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,7 +194,7 @@ mod tests {
                     a: 0,
                     b: 0,
                 };
-                q.push_ev(e);
+                q.push_ev(e, rng.random_bool(0.3));
                 all.push(e);
             }
             if rng.random_bool(0.6) && !all.is_empty() {
@@ -163,8 +214,8 @@ mod tests {
     #[test]
     fn negative_zero_sorts_as_zero() {
         let mut q = EventQueue::default();
-        q.push(1.0, 1 << 8, 1, 0);
-        q.push(-0.0, 2 << 8, 2, 0);
+        q.push(1.0, 1 << 8, 1, 0, false);
+        q.push(-0.0, 2 << 8, 2, 0, true);
         assert_eq!(q.pop().unwrap().a, 2);
     }
 }
