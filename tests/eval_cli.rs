@@ -1,9 +1,11 @@
 //! `twintop eval placement|forecast --json`: the documents other tools read, field by field.
 
-use std::process::Command;
+mod common;
+
+use common::twintop;
 
 fn run(args: &[&str]) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_twintop")).args(args).output().expect("run twintop");
+    let out = twintop().args(args).output().expect("run twintop");
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).expect("JSON on stdout")
 }
@@ -70,10 +72,7 @@ fn eval_forecast_json_on_a_real_series() {
 
 #[test]
 fn eval_forecast_names_a_missing_file() {
-    let out = Command::new(env!("CARGO_BIN_EXE_twintop"))
-        .args(["eval", "forecast", "/nonexistent/x.csv"])
-        .output()
-        .unwrap();
+    let out = twintop().args(["eval", "forecast", "/nonexistent/x.csv"]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/x.csv"));
 }

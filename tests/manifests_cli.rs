@@ -1,11 +1,10 @@
 //! `twintop twin --manifests …` end to end through the binary: files, stdin, bad YAML.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+mod common;
 
-fn twintop() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_twintop"))
-}
+use common::twintop;
+use std::io::Write;
+use std::process::Stdio;
 
 fn data(rel: &str) -> String {
     format!("{}/tests/data/manifests/{rel}", env!("CARGO_MANIFEST_DIR"))

@@ -2,13 +2,11 @@
 
 mod manifests;
 mod map;
-
 mod vm;
 
-mod whatif;
-
 use crate::source::SourceArgs;
-use crate::twin::{Location, PodPhase, PodSpec, Resources, Server, TwinEvent, TwinStore, Workload};
+// The synthetic twin and percentiles are shared with the console's benchmarks (`ui::bench`).
+use crate::measure::{percentile, synthetic_store};
 use clap::{Args, Subcommand};
 use std::time::Instant;
 
@@ -22,11 +20,11 @@ pub struct BenchArgs {
 pub enum Bench {
     /// Time building a snapshot of a synthetic twin of N servers with 10 pods each.
     Snapshot {
-        #[arg(long, default_value_t = 5000)]
+        #[arg(long, default_value_t = 5000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         servers: usize,
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, default_value_t = 10, value_parser = crate::bounds::int(1usize, 10_000_000))]
         pods_per_server: usize,
-        #[arg(long, default_value_t = 20)]
+        #[arg(long, default_value_t = 20, value_parser = crate::bounds::int(1usize, 10_000_000))]
         iterations: usize,
         #[arg(long)]
         json: bool,
@@ -34,11 +32,11 @@ pub enum Bench {
     /// Time placement: decision µs per workload on DIRA-LDT's scenario over K seeds, and the
     /// wall time of one large scenario.
     Placement {
-        #[arg(long, default_value_t = 30)]
+        #[arg(long, default_value_t = 30, value_parser = crate::bounds::int(1u64, 10_000))]
         seeds: u64,
-        #[arg(long, default_value_t = 1000)]
+        #[arg(long, default_value_t = 1000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         large_servers: usize,
-        #[arg(long, default_value_t = 10_000)]
+        #[arg(long, default_value_t = 10_000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         large_workloads: usize,
         #[arg(long)]
         json: bool,
@@ -46,9 +44,9 @@ pub enum Bench {
     /// Time drawing the Heatmap view of a synthetic N-server twin (10 pods per server) into
     /// an off-screen 160×48 terminal.
     Render {
-        #[arg(long, default_value_t = 5000)]
+        #[arg(long, default_value_t = 5000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         servers: usize,
-        #[arg(long, default_value_t = 200)]
+        #[arg(long, default_value_t = 200, value_parser = crate::bounds::int(1usize, 10_000_000))]
         frames: usize,
         #[arg(long)]
         json: bool,
@@ -57,30 +55,30 @@ pub enum Bench {
     /// parsed, placed on N servers by the spreading scheduler, snapshotted, its KPIs computed.
     Manifests {
         /// Servers (64 cores, 256 GiB) in 5 zones of 50-server racks.
-        #[arg(long, default_value_t = 5000)]
+        #[arg(long, default_value_t = 5000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         servers: usize,
         /// Deployments, each calling the next.
-        #[arg(long, default_value_t = 100)]
+        #[arg(long, default_value_t = 100, value_parser = crate::bounds::int(1usize, 10_000_000))]
         workloads: usize,
         /// Replicas of each Deployment (500m CPU, 1 GiB each).
-        #[arg(long, default_value_t = 500)]
+        #[arg(long, default_value_t = 500, value_parser = crate::bounds::int(1u32, 1_000_000))]
         replicas: u32,
     },
     /// Map N Kubernetes Nodes and M Pods (typed objects) into the twin and snapshot it.
     Map {
-        #[arg(long, default_value_t = 5000)]
+        #[arg(long, default_value_t = 5000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         servers: usize,
-        #[arg(long, default_value_t = 50000)]
+        #[arg(long, default_value_t = 50000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         pods: usize,
     },
     /// One VictoriaMetrics poll cycle for N servers (10 pods each) against a real
     /// `victoria-metrics` this benchmark starts and fills; prints timings and resident memory.
     Vm {
-        #[arg(long, default_value_t = 5000)]
+        #[arg(long, default_value_t = 5000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         servers: usize,
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, default_value_t = 10, value_parser = crate::bounds::int(1usize, 10_000_000))]
         pods_per_server: usize,
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = 3, value_parser = crate::bounds::int(1usize, 10_000_000))]
         cycles: usize,
         #[arg(long)]
         json: bool,
@@ -89,10 +87,10 @@ pub enum Bench {
     /// 20-point sweep (exp1) on one thread vs all threads, and peak resident memory of exp2
     /// with K/10 and K times the requests (a run 10× longer should need no more).
     Sim {
-        #[arg(long, default_value_t = 5)]
+        #[arg(long, default_value_t = 5, value_parser = crate::bounds::int(1usize, 10_000_000))]
         iterations: usize,
         /// K for the long runs (0: none).
-        #[arg(long, default_value_t = 100, value_name = "K")]
+        #[arg(long, default_value_t = 100, value_name = "K", value_parser = crate::bounds::int(0u64, 10_000))]
         long: u64,
         #[arg(long)]
         json: bool,
@@ -100,9 +98,9 @@ pub enum Bench {
     /// Time mapping a synthetic cluster's list pages (realistic Node/Pod JSON) through the live
     /// Kubernetes source into the twin and a snapshot; print resident memory.
     KubeMap {
-        #[arg(long, default_value_t = 5000)]
+        #[arg(long, default_value_t = 5000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         nodes: usize,
-        #[arg(long, default_value_t = 50000)]
+        #[arg(long, default_value_t = 50000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         pods: usize,
         #[arg(long)]
         json: bool,
@@ -115,7 +113,7 @@ pub enum Bench {
         preset: Option<crate::demo::DemoPreset>,
         /// Instead of the demo: a twin of about N workloads read from manifests (Online
         /// Boutique copied into ⌈N/12⌉ namespaces); its load time is measured too.
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", value_parser = crate::bounds::int(1usize, 100_000))]
         workloads: Option<usize>,
         #[arg(long)]
         json: bool,
@@ -142,26 +140,6 @@ pub fn run(_src: &SourceArgs, a: &BenchArgs) -> anyhow::Result<i32> {
         }
         Bench::Placement { seeds, large_servers, large_workloads, json } => {
             bench_placement(*seeds, *large_servers, *large_workloads, *json)
-        }
-        Bench::Render { servers, frames, json } => {
-            let r = crate::ui::bench::bench_render(*servers, *frames, 160, 48)?;
-            if *json {
-                println!("{}", serde_json::to_string(&r)?);
-            } else {
-                println!(
-                    "heatmap of {} servers / {} pods at {}×{}: frame p50 {:.2} ms, p99 {:.2} ms ({} frames); snapshot {:.1} ms, derived figures {:.1} ms",
-                    r.servers,
-                    r.pods,
-                    r.width,
-                    r.height,
-                    r.frame_ms_p50,
-                    r.frame_ms_p99,
-                    r.frames,
-                    r.snapshot_ms,
-                    r.derive_ms
-                );
-            }
-            Ok(0)
         }
         Bench::Manifests { servers, workloads, replicas } => {
             let b = manifests::run(*servers, *workloads, *replicas)?;
@@ -311,44 +289,8 @@ map {:.0} ms + snapshot {:.0} ms = {:.0} ms wall, {} CPU ({} events); VmRSS {} l
             }
             Ok(0)
         }
-        Bench::Whatif { preset, workloads, json } => {
-            let mut all = Vec::new();
-            if let Some(n) = workloads {
-                all.push(whatif::run_manifests(*n)?);
-            } else {
-                let presets = match preset {
-                    Some(p) => vec![*p],
-                    None => vec![crate::demo::DemoPreset::Dc, crate::demo::DemoPreset::Mec],
-                };
-                for p in presets {
-                    all.push(whatif::run(p)?);
-                }
-            }
-            if *json {
-                println!("{}", serde_json::to_string_pretty(&all)?);
-                return Ok(0);
-            }
-            for b in &all {
-                let what = match (b.workloads, b.namespaces, b.load_ms) {
-                    (Some(w), Some(n), Some(l)) => {
-                        format!("{w} workloads in {n} namespaces from manifests (loaded in {l:.0} ms)")
-                    }
-                    _ => b.preset.clone(),
-                };
-                println!(
-                    "whatif {what} ({}): first results {:.0} ms (60 s simulated, 1 seed), full 15 min × 3 seeds {:.0} ms; \
-                     input while running: {} keys, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; peak RSS {}",
-                    b.script,
-                    b.first_results_ms,
-                    b.full_results_ms,
-                    b.keys,
-                    b.key_p50_ms,
-                    b.key_p99_ms,
-                    b.key_max_ms,
-                    b.peak_rss_mb.map_or("n/a".into(), |m| format!("{m:.0} MB"))
-                );
-            }
-            Ok(0)
+        Bench::Render { .. } | Bench::Whatif { .. } => {
+            anyhow::bail!("this benchmark measures the console: `main` runs it through `ui::bench`")
         }
     }
 }
@@ -407,49 +349,6 @@ fn bench_placement(seeds: u64, servers: usize, workloads: usize, json: bool) -> 
     Ok(0)
 }
 
-/// A synthetic twin: `servers` servers in racks of 40, 100 workloads, `pods_per_server` pods each.
-pub fn synthetic_store(servers: usize, pods_per_server: usize) -> TwinStore {
-    let mut st = TwinStore::default();
-    let cap = Resources::new(64_000.0, 262_144.0, 10_000.0);
-    for i in 0..servers {
-        let loc = Location::new(
-            &format!("region-{}", i / 2000),
-            &format!("zone-{}", i / 400),
-            &format!("rack-{}", i / 40),
-        );
-        st.apply(TwinEvent::Server(Server::new(&format!("node-{i:05}"), loc, cap)));
-        st.apply(TwinEvent::ServerUsage {
-            server: format!("node-{i:05}"),
-            usage: Resources::new(
-                ((i * 7919) % 64_000) as f64,
-                ((i * 104_729) % 262_144) as f64,
-                ((i * 31) % 10_000) as f64,
-            )
-            .into(),
-        });
-    }
-    for w in 0..100 {
-        st.apply(TwinEvent::Workload(Workload::new(
-            &format!("app-{w:03}"),
-            "bench",
-            1,
-            Resources::new(500.0, 512.0, 10.0),
-        )));
-    }
-    for i in 0..servers * pods_per_server {
-        st.apply(TwinEvent::Pod(PodSpec {
-            name: format!("app-{:03}-{i:06}", i % 100),
-            namespace: "bench".into(),
-            workload: Some(format!("app-{:03}", i % 100)),
-            server: Some(format!("node-{:05}", i % servers)),
-            requests: Resources::new(500.0, 512.0, 10.0),
-            limits: None,
-            phase: PodPhase::Running,
-        }));
-    }
-    st
-}
-
 /// Returns (ms to apply the events, snapshot p50 ms, snapshot p99 ms).
 pub fn bench_snapshot(servers: usize, pods_per_server: usize, iterations: usize) -> (f64, f64, f64) {
     let t0 = Instant::now();
@@ -465,15 +364,6 @@ pub fn bench_snapshot(servers: usize, pods_per_server: usize, iterations: usize)
         .collect();
     times.sort_by(f64::total_cmp);
     (events_ms, percentile(&times, 0.5), percentile(&times, 0.99))
-}
-
-/// Nearest-rank percentile of sorted values.
-pub fn percentile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -562,7 +452,7 @@ pub fn bench_sim(iterations: usize, long: u64) -> anyhow::Result<SimBench> {
         for g in &mut sc.load {
             g.requests = g.requests.map(|r| r * scale);
         }
-        let _ = std::fs::write("/proc/self/clear_refs", "5");
+        crate::measure::reset_peak_rss();
         let c = process_cpu_s();
         let out = run(&sc, 1)?;
         let cpu_s = process_cpu_s() - c;
@@ -572,7 +462,7 @@ pub fn bench_sim(iterations: usize, long: u64) -> anyhow::Result<SimBench> {
             events: out.events,
             cpu_s,
             points: out.series.t_s.len(),
-            peak_rss_mb: whatif::peak_rss_mb(),
+            peak_rss_mb: crate::measure::peak_rss_mb(),
         });
     }
     Ok(SimBench {
@@ -591,24 +481,4 @@ pub fn bench_sim(iterations: usize, long: u64) -> anyhow::Result<SimBench> {
         threads: rayon::current_num_threads(),
         long_runs,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn synthetic_store_has_the_requested_size() {
-        let s = synthetic_store(30, 10).snapshot();
-        assert_eq!(s.servers.len(), 30);
-        assert_eq!(s.pods.len(), 300);
-        assert!(s.pods.iter().all(|p| p.server.is_some() && p.workload.is_some()));
-    }
-
-    #[test]
-    fn percentile_nearest_rank() {
-        let v = [1.0, 2.0, 3.0, 4.0];
-        assert_eq!(percentile(&v, 0.5), 2.0);
-        assert_eq!(percentile(&v, 0.99), 4.0);
-    }
 }

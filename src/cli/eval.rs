@@ -32,15 +32,15 @@ pub enum Eval {
 
 #[derive(Debug, Args)]
 pub struct PlacementArgs {
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, value_parser = crate::bounds::int(1usize, 100_000))]
     pub servers: usize,
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = crate::bounds::int(1usize, 1_000_000))]
     pub workloads: usize,
     /// Scenarios (seeds 1..=K) to average over.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 30, value_parser = crate::bounds::int(1u64, 10_000))]
     pub seeds: u64,
     /// Moves the incremental re-placement may propose (twin only).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = crate::bounds::int(0usize, 100_000))]
     pub max_moves: usize,
     #[arg(long)]
     pub json: bool,
@@ -54,7 +54,7 @@ pub struct ForecastArgs {
     #[arg(long)]
     pub column: Option<String>,
     /// Steps ahead each allocation is forecast.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = crate::bounds::int(1usize, 100_000))]
     pub horizon: usize,
     #[arg(long)]
     pub json: bool,

@@ -16,7 +16,7 @@ pub struct WhatifArgs {
     #[arg(long, value_name = "FILE")]
     pub file: Option<std::path::PathBuf>,
     /// Number of seeds (from --seed on); the figures are their means.
-    #[arg(long, default_value_t = 3, value_name = "K")]
+    #[arg(long, default_value_t = 3, value_name = "K", value_parser = crate::bounds::int(1u32, 64))]
     pub seeds: u32,
     /// Print JSON: {"baseline", "scenario", "delta"} (and "sweep" for a sweep).
     #[arg(long)]

@@ -303,6 +303,10 @@ pub enum SimError {
     EventCap { max_events: u64, at_s: f64 },
     /// Too many requests at once.
     InFlightCap { max_in_flight: u32, at_s: f64 },
+    /// Simulated time went past `limits.max_sim_s` (a run that does not end by itself).
+    TimeCap { max_sim_s: f64, at_s: f64 },
+    /// The time series would keep more than `limits.max_series_points` values.
+    SeriesCap { max_series_points: u64, at_s: f64 },
     /// The caller's cancel flag was raised.
     Cancelled { at_s: f64 },
 }
@@ -316,6 +320,16 @@ impl std::fmt::Display for SimError {
                 "stopped: event cap of {max_events} events reached at t = {at_s:.1} s (raise limits.max_events)"
             ),
             SimError::Cancelled { at_s } => write!(f, "cancelled at t = {at_s:.1} s"),
+            SimError::TimeCap { max_sim_s, at_s } => write!(
+                f,
+                "stopped: simulated time passed limits.max_sim_s = {max_sim_s} s (at t = {at_s:.1} s); the run \
+                 does not end by itself (requests that never finish, or service times beyond the horizon)"
+            ),
+            SimError::SeriesCap { max_series_points, at_s } => write!(
+                f,
+                "stopped: the time series reached limits.max_series_points = {max_series_points} values at \
+                 t = {at_s:.1} s (sample less often with sample_s, or raise the limit)"
+            ),
             SimError::InFlightCap { max_in_flight, at_s } => write!(
                 f,
                 "stopped: in-flight cap of {max_in_flight} requests reached at t = {at_s:.1} s \
@@ -568,8 +582,21 @@ impl<'s> World<'s> {
         // One comparison an event: the next event count at which to check the cap, the
         // cancel flag and report progress.
         let mut check_at = max_events.saturating_add(1).min(self.events + 0x1000);
+        let max_sim_ms = self.sc.limits.max_sim_s * 1000.0;
+        // Values a point of the series holds: utilisation per server or group kept, replicas.
+        let per_sample = super::scenario::Limits::points_per_sample(
+            self.series.util.len() as u64,
+            self.services.len() as u64,
+        );
+        let max_samples = self.sc.limits.max_series_points / per_sample.max(1);
         while let Some(ev) = self.heap.pop() {
             self.now = ev.t;
+            if self.now > max_sim_ms {
+                return Err(SimError::TimeCap {
+                    max_sim_s: self.sc.limits.max_sim_s,
+                    at_s: self.now / 1000.0,
+                });
+            }
             self.events += 1;
             if self.events >= check_at {
                 if self.events > max_events {
@@ -608,6 +635,12 @@ impl<'s> World<'s> {
                 Kind::PodReady => self.on_pod_ready(ev.a),
                 Kind::Hpa => self.on_hpa(ev.a),
                 Kind::Sample => {
+                    if self.series.t.len() as u64 >= max_samples {
+                        return Err(SimError::SeriesCap {
+                            max_series_points: self.sc.limits.max_series_points,
+                            at_s: self.now / 1000.0,
+                        });
+                    }
                     self.sample();
                     let t = self.now + self.sample_ms;
                     self.push(t, Kind::Sample, 0, 0);

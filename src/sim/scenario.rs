@@ -487,7 +487,10 @@ fn default_percentile() -> f64 {
     99.0
 }
 
-/// Safety caps: a run that would exceed one stops with an error naming it.
+/// Safety caps a user can read and raise (`limits:` in the scenario). Those a scenario's text
+/// decides (servers, pods, times, series of a fixed duration) are checked before anything is
+/// allocated; a run that would exceed one anyway (a queue that never drains, a service time
+/// that jumps past the horizon) stops with an error naming it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
@@ -496,6 +499,18 @@ pub struct Limits {
     /// Requests in the system at once (memory is proportional to it).
     #[serde(default = "default_max_in_flight")]
     pub max_in_flight: u32,
+    /// Servers over all groups.
+    #[serde(default = "default_max_servers")]
+    pub max_servers: u32,
+    /// Pods at once over all services (replicas, autoscaler maxima, replica changes).
+    #[serde(default = "default_max_pods")]
+    pub max_pods: u32,
+    /// Simulated time: every time in the scenario, and how long a run may go on.
+    #[serde(default = "default_max_sim_s")]
+    pub max_sim_s: f64,
+    /// Values kept in the time series over a run (per sample: 3 per server, 1 per service, 5).
+    #[serde(default = "default_max_series_points")]
+    pub max_series_points: u64,
 }
 
 fn default_max_events() -> u64 {
@@ -504,10 +519,36 @@ fn default_max_events() -> u64 {
 fn default_max_in_flight() -> u32 {
     2_000_000
 }
+fn default_max_servers() -> u32 {
+    100_000
+}
+fn default_max_pods() -> u32 {
+    200_000
+}
+fn default_max_sim_s() -> f64 {
+    30.0 * 86_400.0
+}
+fn default_max_series_points() -> u64 {
+    20_000_000
+}
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_events: default_max_events(), max_in_flight: default_max_in_flight() }
+        Limits {
+            max_events: default_max_events(),
+            max_in_flight: default_max_in_flight(),
+            max_servers: default_max_servers(),
+            max_pods: default_max_pods(),
+            max_sim_s: default_max_sim_s(),
+            max_series_points: default_max_series_points(),
+        }
+    }
+}
+
+impl Limits {
+    /// Values kept per sample of the time series (see `cluster::sample`).
+    pub fn points_per_sample(servers: u64, services: u64) -> u64 {
+        3 * servers + services + 5
     }
 }
 

@@ -43,6 +43,9 @@ impl Datacenter {
     }
 }
 
+/// Pods a set of manifests may ask for (the simulator's default `limits.max_pods`).
+pub const MAX_PODS: u64 = 200_000;
+
 /// Reads `path` and builds the twin's events at time `now`.
 pub fn load_events(path: &Path, dc: Datacenter, now: DateTime<Utc>) -> anyhow::Result<Vec<TwinEvent>> {
     let objs = read_path(path)?;
@@ -119,6 +122,18 @@ pub fn build_events(
         TwinEvent::Latency(dc.latency.clone()),
     ];
     events.extend(dc.servers.iter().cloned().map(TwinEvent::Server));
+    // A replica count is one small number in a file: bound the pods it makes before making them.
+    let total: u64 = workloads.iter().map(|w| w.replicas as u64).sum();
+    if total > MAX_PODS {
+        let big =
+            workloads.iter().max_by_key(|w| w.replicas).map(|w| (w.key(), w.replicas)).unwrap_or_default();
+        anyhow::bail!(
+            "{name}: the manifests ask for {total} pods ({} alone has {} replicas); twintop models at most \
+             {MAX_PODS} (Kubernetes supports 150,000 per cluster)",
+            crate::text::escape(&big.0),
+            big.1
+        );
+    }
     let mut sched = spread::Spread::new(&dc.servers);
     let mut pending: BTreeMap<String, u32> = BTreeMap::new();
     let mut pods = Vec::new();

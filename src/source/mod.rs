@@ -68,16 +68,19 @@ pub struct SourceArgs {
     pub llm_key_env: String,
 
     /// Seconds to wait for the LLM's whole answer (one retry when nothing arrived).
-    #[arg(long, global = true, value_name = "SECS", default_value_t = crate::advise::llm::DEFAULT_TIMEOUT_S)]
+    #[arg(long, global = true, value_name = "SECS", default_value_t = crate::advise::llm::DEFAULT_TIMEOUT_S,
+          value_parser = crate::bounds::int(1u64, 3600))]
     pub llm_timeout: u64,
 
     /// Seconds to wait for the LLM's first byte, and at most between two chunks of a streamed
     /// answer.
-    #[arg(long, global = true, value_name = "SECS", default_value_t = crate::advise::llm::DEFAULT_FIRST_BYTE_TIMEOUT_S)]
+    #[arg(long, global = true, value_name = "SECS", default_value_t = crate::advise::llm::DEFAULT_FIRST_BYTE_TIMEOUT_S,
+          value_parser = crate::bounds::int(1u64, 3600))]
     pub llm_first_byte_timeout: u64,
 
     /// Sampling temperature sent to the LLM.
-    #[arg(long, global = true, value_name = "T", default_value_t = crate::advise::llm::DEFAULT_TEMPERATURE)]
+    #[arg(long, global = true, value_name = "T", default_value_t = crate::advise::llm::DEFAULT_TEMPERATURE,
+          value_parser = crate::bounds::float(0.0, 2.0))]
     pub llm_temperature: f64,
 }
 
@@ -140,13 +143,39 @@ fn kubeconfig_exists() -> bool {
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".kube/config").is_file()).unwrap_or(false)
 }
 
+/// Starts the resolved source for a long-running process (the console, `twintop operator`):
+/// the demo stepping once a second, a live cluster, or manifests as a still picture whose
+/// cluster refuses every change. Returns whether the source keeps the twin's clock (all but
+/// manifests, which VictoriaMetrics, when configured, brings to life). Call inside a tokio
+/// runtime.
+pub fn spawn(args: &SourceArgs) -> anyhow::Result<(feeder::TwinHandle, bool)> {
+    Ok(match resolve(args) {
+        Plan::Demo { preset, seed, notice } => {
+            let demo = prepared_demo(DemoTwin::new(preset, seed), notice);
+            (feeder::spawn_demo(demo, std::time::Duration::from_secs(1)), true)
+        }
+        Plan::Live { .. } => (kube::spawn_live(args)?, true),
+        Plan::Manifests { path } => {
+            let mut store = TwinStore::default();
+            store.apply_all(manifest_events(args, &path)?);
+            let (events, snapshots) = feeder::spawn_feeder(store);
+            let cluster = Arc::new(crate::act::cluster::ReadOnly("manifests"));
+            (feeder::TwinHandle { snapshots, cluster, events }, false)
+        }
+    })
+}
+
 /// Warm-up of a headless demo snapshot: long enough for history, traffic and the incident.
 pub const DEMO_WARMUP_TICKS: u32 = 90;
 
 /// One snapshot of the twin, for headless commands.
 pub fn load_snapshot(args: &SourceArgs) -> anyhow::Result<Arc<Snapshot>> {
-    // `--vm-url`, else `[vm] url` in config.toml, as the console does.
-    let vm = victoria::VmConfig::load(args.vm_url.as_deref())?;
+    // `--vm-url`, else `[vm] url` in config.toml, as the console does; a malformed file is a
+    // warning and the defaults.
+    let (vm, err) = victoria::VmConfig::load_or_default(args.vm_url.as_deref());
+    if let Some((e, _)) = err {
+        eprintln!("twintop: warning: {}", crate::text::escape(&e));
+    }
     let with_vm = !vm.url.trim().is_empty();
     match resolve(args) {
         Plan::Demo { preset, seed, notice } => {
@@ -200,7 +229,14 @@ pub fn spawn_vm(
     handle: &feeder::TwinHandle,
     source_ticks: bool,
 ) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
-    let cfg = victoria::VmConfig::load(args.vm_url.as_deref())?;
+    let (cfg, err) = victoria::VmConfig::load_or_default(args.vm_url.as_deref());
+    if let Some((e, syntax)) = err {
+        tracing::warn!("{e}");
+        // A file that is not TOML at all is already the console's own config notice.
+        if !syntax {
+            let _ = handle.events.try_send(vec![crate::twin::TwinEvent::Notice(e)]);
+        }
+    }
     if cfg.url.trim().is_empty() {
         return Ok(None);
     }

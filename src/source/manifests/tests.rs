@@ -138,3 +138,15 @@ fn bad_quantity_names_file_document_object_and_field() {
     assert!(e.starts_with("bad.yaml: document 2 (line 4): Deployment web: "), "{e}");
     assert!(e.contains("spec.containers[c].resources.requests.cpu") && e.contains("\"lots\""), "{e}");
 }
+
+#[test]
+fn a_replica_count_beyond_the_pod_limit_is_refused_before_placing_pods() {
+    let yaml = "apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: web, namespace: shop }\n\
+                spec:\n  replicas: 2147483647\n  selector: { matchLabels: { app: web } }\n  template:\n    \
+                metadata: { labels: { app: web } }\n    spec:\n      containers: [ { name: web, image: x } ]\n";
+    let mut objs = Objects::default();
+    read::parse_text(yaml, "big.yaml", &mut objs).unwrap();
+    let e = build_events(objs, "big.yaml", Datacenter::demo(DemoPreset::Dc), Utc::now()).unwrap_err();
+    let e = e.to_string();
+    assert!(e.contains("2147483647 pods") && e.contains("shop/web") && e.contains("at most 200000"), "{e}");
+}

@@ -2,8 +2,8 @@
 //! notice banner under it and the line of view tabs.
 
 use crate::twin::FeedState;
-use crate::ui::app::View;
 use crate::ui::theme::Theme;
+use crate::ui::views::View;
 use crate::ui::{Ctx, esc};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -134,7 +134,7 @@ impl Widget for TabLine<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let t = self.theme;
         let mut spans = vec![Span::raw(" ")];
-        for v in View::CYCLE.into_iter().chain([View::Help]) {
+        for &v in View::ALL {
             let style = if v == self.view {
                 Style::new().fg(t.selected_fg).bg(t.selected_bg).bold()
             } else {
