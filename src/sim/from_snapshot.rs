@@ -239,6 +239,7 @@ pub fn scenario_from_snapshot(snap: &Snapshot, opt: &FromSnapshotOptions) -> Sce
         duration_s: Some(opt.duration_s),
         warmup_s: 0.0,
         sample_s: 15.0,
+        series: Default::default(),
         latency: LatencySpec { model: Some(snap.latency.clone()), ..Default::default() },
         servers,
         scheduler: SchedulerSpec { policy: opt.scheduler, tiers: opt.tiers.clone() },

@@ -26,6 +26,10 @@ pub struct Scenario {
     /// Interval of the time series (replicas, utilisation, RUB).
     #[serde(default = "default_sample_s")]
     pub sample_s: f64,
+    /// How many points the series keep and how much per-server detail (memory is bounded by
+    /// this, not by the horizon).
+    #[serde(default)]
+    pub series: SeriesSpec,
     #[serde(default)]
     pub latency: LatencySpec,
     pub servers: Vec<ServerGroup>,
@@ -44,6 +48,42 @@ pub struct Scenario {
 
 fn default_sample_s() -> f64 {
     15.0
+}
+
+/// The resolution a caller wants the series at.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeriesSpec {
+    /// At most this many points per series: a run that outgrows it merges neighbouring points
+    /// and doubles `sample_s` (≥ 2).
+    #[serde(default = "default_max_points")]
+    pub max_points: u32,
+    /// Utilisation over time per server, per location group, or neither (every server's last
+    /// values are reported either way).
+    #[serde(default)]
+    pub detail: SeriesDetail,
+}
+
+fn default_max_points() -> u32 {
+    1000
+}
+
+impl Default for SeriesSpec {
+    fn default() -> Self {
+        SeriesSpec { max_points: default_max_points(), detail: SeriesDetail::Auto }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SeriesDetail {
+    /// Per server up to 100 servers, else per group.
+    #[default]
+    Auto,
+    Servers,
+    /// Per location group (region/zone): capacity-weighted over its live servers.
+    Groups,
+    None,
 }
 
 /// The network: a preset, optionally overridden level by level, plus region pairs.
