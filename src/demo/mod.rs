@@ -410,6 +410,7 @@ impl DemoTwin {
                     requests: dw.w().requests,
                     limits: dw.w().limits,
                     phase,
+                    reason: None,
                 }));
             }
         }

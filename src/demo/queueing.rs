@@ -1,6 +1,8 @@
 //! Closed-form queueing the demo uses each tick (a fluid simulation, not per request: the
 //! request-level engine is `sim`).
 
+use crate::queueing::erlang_c;
+
 /// The waiting time of M/M/c as (probability of waiting, mean wait in ms when waiting): the
 /// wait is exponential with rate cμ − λ (Erlang C). Saturated: the fluid backlog accounts for it.
 pub fn mmc_wait(lambda: f64, mu: f64, c: f64) -> (f64, f64) {
@@ -12,27 +14,9 @@ pub fn mmc_wait(lambda: f64, mu: f64, c: f64) -> (f64, f64) {
     (erlang_c(c_int, a), 1000.0 / (c_int as f64 * mu - lambda))
 }
 
-/// Probability of waiting in M/M/c with offered load `a` = λ/μ.
-pub fn erlang_c(c: u32, a: f64) -> f64 {
-    let mut b = 1.0; // Erlang B by recursion
-    for k in 1..=c {
-        b = a * b / (k as f64 + a * b);
-    }
-    let rho = a / c as f64;
-    b / (1.0 - rho + rho * b)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn erlang_c_matches_mm1() {
-        // M/M/1: P(wait) = ρ
-        assert!((erlang_c(1, 0.7) - 0.7).abs() < 1e-12);
-        // c = 2, a = 1: C = 1/3
-        assert!((erlang_c(2, 1.0) - 1.0 / 3.0).abs() < 1e-12);
-    }
 
     #[test]
     fn waits_grow_with_load() {

@@ -308,12 +308,7 @@ pub(super) fn wait(c: u32, a: f64, mean_s: f64, cv2: f64) -> (f64, f64) {
     if a >= c as f64 {
         return (1.0, f64::INFINITY);
     }
-    let mut b = 1.0;
-    for k in 1..=c {
-        b = a * b / (k as f64 + a * b);
-    }
-    let rho = a / c as f64;
-    let pw = b / (1.0 - rho + rho * b);
+    let pw = crate::queueing::erlang_c(c, a);
     (pw, mean_s / (c as f64 - a) * 1000.0 * (1.0 + cv2) / 2.0)
 }
 
