@@ -30,6 +30,41 @@ pub struct Trial {
     pub baseline_p99_ms: f64,
     pub treated_p99_ms: f64,
     pub success: bool,
+    /// The twin's predicted p99 of the target with the change (mean over its seeds), beside
+    /// `treated_p99_ms`, what the demo then measured; None for a server target.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predicted_p99_ms: Option<f64>,
+    /// predicted / measured after − 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predicted_error: Option<f64>,
+}
+
+/// How the twin's predicted after-state compares with what the demo measured after the change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EffectFit {
+    /// Trials with a workload target and a measured after-state.
+    pub trials: usize,
+    pub median_abs_error: f64,
+    pub worst_abs_error: f64,
+    /// Share of trials predicted within ±20 % of the measured after-state.
+    pub within_20pct: f64,
+}
+
+/// The predicted-vs-measured summary over the trials (None when no trial has a workload target).
+pub fn effect_fit(trials: &[Trial]) -> Option<EffectFit> {
+    let mut abs: Vec<f64> = trials.iter().filter_map(|t| t.predicted_error).map(f64::abs).collect();
+    if abs.is_empty() {
+        return None;
+    }
+    abs.sort_by(f64::total_cmp);
+    let n = abs.len();
+    let median = if n % 2 == 1 { abs[n / 2] } else { (abs[n / 2 - 1] + abs[n / 2]) / 2.0 };
+    Some(EffectFit {
+        trials: n,
+        median_abs_error: median,
+        worst_abs_error: abs[n - 1],
+        within_20pct: abs.iter().filter(|e| **e <= 0.2).count() as f64 / n as f64,
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -120,6 +155,13 @@ pub fn trials(
                     || (after.breach_s == baseline.breach_s
                         && after.target_p99_ms > 0.0
                         && after.target_p99_ms <= baseline.target_p99_ms * 0.95);
+                // A server target's p99 is the worst of its workloads': not one the demo
+                // reports, so only workload targets are compared.
+                let predicted = p
+                    .predicted
+                    .as_ref()
+                    .map(|x| x.p99_ms.after.mean)
+                    .filter(|v| v.is_finite() && *v > 0.0 && after.target_p99_ms > 0.0);
                 out.push(Trial {
                     seed,
                     tick,
@@ -132,6 +174,8 @@ pub fn trials(
                     baseline_p99_ms: baseline.target_p99_ms,
                     treated_p99_ms: after.target_p99_ms,
                     success,
+                    predicted_p99_ms: predicted,
+                    predicted_error: predicted.map(|v| v / after.target_p99_ms - 1.0),
                 });
             }
         }
@@ -173,5 +217,10 @@ mod tests {
         let table = reliability(&t);
         assert_eq!(table.len(), 5);
         assert_eq!(table.iter().map(|b| b.proposals).sum::<usize>(), t.len());
+        // The prediction made before is set beside what the demo measured after.
+        let pe = checkout.predicted_error.expect("a workload target is compared");
+        assert!((pe - (checkout.predicted_p99_ms.unwrap() / checkout.treated_p99_ms - 1.0)).abs() < 1e-12);
+        let fit = effect_fit(&t).unwrap();
+        assert!(fit.trials >= 1 && fit.median_abs_error <= fit.worst_abs_error, "{fit:?}");
     }
 }

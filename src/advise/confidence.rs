@@ -2,6 +2,9 @@
 //! the twin-predicted improvement, how consistently it held across seeds, forecast uncertainty,
 //! the advisor's track record, agreement between advisors and (weighted low) the LLM's own
 //! stated confidence. Parts that do not apply count 0 and their weight goes to the others.
+//! The twin's fidelity (its simulated present of the target beside what is measured now) is a
+//! part too, and a cap: a prediction from a twin that misses the present by more than
+//! `FIDELITY_MISS` never scores above `MISS_CAP`.
 
 use super::proposal::{Confidence, Prediction};
 use std::collections::BTreeMap;
@@ -13,6 +16,12 @@ const W_FORECAST: f64 = 10.0;
 const W_TRACK: f64 = 15.0;
 const W_AGREEMENT: f64 = 10.0;
 const W_STATED: f64 = 5.0;
+const W_FIDELITY: f64 = 15.0;
+
+/// |twin/measured − 1| of the target's p99 now beyond which the twin is not trusted.
+pub const FIDELITY_MISS: f64 = 0.25;
+/// The highest score a prediction from such a twin gets.
+pub const MISS_CAP: u32 = 50;
 
 /// A p99 reduction of this fraction counts as the full improvement part.
 const FULL_IMPROVEMENT: f64 = 0.5;
@@ -52,6 +61,14 @@ pub fn improvement_value(p: &Prediction) -> f64 {
     0.5 * p99 + 0.5 * slo
 }
 
+/// The twin's error on the target now: its simulated p99 before the change over the one
+/// measured, minus 1 (None without a measurement).
+pub fn fidelity_error(p: &Prediction) -> Option<f64> {
+    let m = p.measured_p99_ms.filter(|m| m.is_finite() && *m > 0.0)?;
+    let b = p.p99_ms.before.mean;
+    b.is_finite().then(|| b / m - 1.0)
+}
+
 pub fn score(i: &Inputs) -> Confidence {
     let improvement = i.prediction.map(improvement_value).unwrap_or(0.0);
     let consistency =
@@ -63,13 +80,17 @@ pub fn score(i: &Inputs) -> Confidence {
         Agreement::Contradicted => 0.0,
     };
     let stated = i.stated.map(|s| (s / 100.0).clamp(0.0, 1.0));
-    let parts: [(&str, f64, Option<f64>); 6] = [
+    let miss = i.prediction.and_then(fidelity_error).map(f64::abs);
+    // Full points within 5 %, none at the miss threshold.
+    let fidelity = miss.map(|e| (1.0 - (e - 0.05).max(0.0) / (FIDELITY_MISS - 0.05)).clamp(0.0, 1.0));
+    let parts: [(&str, f64, Option<f64>); 7] = [
         ("improvement", W_IMPROVEMENT, Some(improvement)),
         ("consistency", W_CONSISTENCY, Some(consistency)),
         ("forecast", W_FORECAST, forecast),
         ("track_record", W_TRACK, Some(i.track_record.clamp(0.0, 1.0))),
         ("agreement", W_AGREEMENT, Some(agreement)),
         ("llm_stated", W_STATED, stated),
+        ("fidelity", W_FIDELITY, fidelity),
     ];
     let total: f64 = parts.iter().filter(|p| p.2.is_some()).map(|p| p.1).sum();
     let mut out = BTreeMap::new();
@@ -80,7 +101,13 @@ pub fn score(i: &Inputs) -> Confidence {
         sum += points;
         out.insert(name.to_string(), points);
     }
-    Confidence { score: sum.round().clamp(0.0, 100.0) as u32, parts: out }
+    let mut score = sum.round().clamp(0.0, 100.0) as u32;
+    if miss.is_some_and(|e| e > FIDELITY_MISS) && score > MISS_CAP {
+        // The parts stay as computed; the cap is what the twin's miss costs on top.
+        out.insert("fidelity_cap".to_string(), MISS_CAP as f64 - score as f64);
+        score = MISS_CAP;
+    }
+    Confidence { score, parts: out }
 }
 
 #[cfg(test)]
@@ -121,7 +148,7 @@ mod tests {
         let names: Vec<&str> = c.parts.keys().map(String::as_str).collect();
         assert_eq!(
             names,
-            ["agreement", "consistency", "forecast", "improvement", "llm_stated", "track_record"]
+            ["agreement", "consistency", "fidelity", "forecast", "improvement", "llm_stated", "track_record"]
         );
         assert!((c.parts.values().sum::<f64>() - c.score as f64).abs() <= 0.6);
         assert_eq!(c.parts["forecast"], 0.0);
@@ -148,5 +175,26 @@ mod tests {
         let low = score(&Inputs { stated: Some(0.0), ..inputs(&p) }).score;
         let high = score(&Inputs { stated: Some(100.0), ..inputs(&p) }).score;
         assert!(high > low && high - low <= 6, "{low} {high}");
+    }
+
+    #[test]
+    fn a_twin_that_misses_the_present_never_scores_high() {
+        // The same strong prediction from a twin that reproduces the present, and from one
+        // whose simulated p99 now is half the measured (the checkout surge before #12).
+        let mut good = pred(1000.0, 200.0, 2.0, 0.0, 8);
+        good.measured_p99_ms = Some(1020.0);
+        let mut off = good.clone();
+        off.measured_p99_ms = Some(2000.0);
+        let (g, o) = (score(&inputs(&good)), score(&inputs(&off)));
+        assert!(g.score > 80, "{g:?}");
+        assert!((g.parts["fidelity"] - 100.0 * 15.0 / 100.0).abs() < 0.1, "{g:?}");
+        assert_eq!(o.score, MISS_CAP, "{o:?}");
+        assert_eq!(o.parts["fidelity"], 0.0);
+        assert!((o.parts.values().sum::<f64>() - o.score as f64).abs() <= 0.6, "parts still add up: {o:?}");
+        // Within the threshold the score falls with the error, without the cap.
+        let mut near = good.clone();
+        near.measured_p99_ms = Some(1000.0 / 1.15);
+        let n = score(&inputs(&near));
+        assert!(n.score < g.score && n.score > MISS_CAP, "{n:?}");
     }
 }

@@ -190,10 +190,11 @@ fn resolve_conflicts(proposals: &mut [Proposal], pending: &[Proposal]) {
 
 /// A rejected proposal carries no confidence; every part is still listed, at 0.
 fn no_confidence() -> Confidence {
-    let parts = ["agreement", "consistency", "forecast", "improvement", "llm_stated", "track_record"]
-        .into_iter()
-        .map(|n| (n.to_string(), 0.0))
-        .collect();
+    let parts =
+        ["agreement", "consistency", "fidelity", "forecast", "improvement", "llm_stated", "track_record"]
+            .into_iter()
+            .map(|n| (n.to_string(), 0.0))
+            .collect();
     Confidence { score: 0, parts }
 }
 
@@ -228,7 +229,7 @@ mod tests {
         assert_eq!(out[1].status, Status::Rejected);
         assert!(out[1].rejection.as_deref().unwrap().contains("no workload `shop/ghost`"));
         assert_eq!(out[1].confidence.score, 0);
-        assert_eq!(out[1].confidence.parts.len(), 6);
+        assert_eq!(out[1].confidence.parts.len(), 7);
     }
 
     #[test]

@@ -46,8 +46,19 @@ pub fn before_after(change: &Change, snap: &Snapshot) -> String {
 pub fn confidence_line(c: &Confidence) -> String {
     let mut parts: Vec<(&String, &f64)> = c.parts.iter().collect();
     parts.sort_by(|a, b| b.1.total_cmp(a.1).then(a.0.cmp(b.0)));
-    let parts: Vec<String> = parts.iter().map(|(n, v)| format!("{} {v:.0}", esc(n))).collect();
-    format!("confidence {} = {}", c.score, parts.join(" + "))
+    // A cap (the twin missing the present) is a negative part: shown as subtracted.
+    let mut out = format!("confidence {} =", c.score);
+    for (i, (n, v)) in parts.iter().enumerate() {
+        let sign = if **v < 0.0 {
+            " −"
+        } else if i > 0 {
+            " +"
+        } else {
+            ""
+        };
+        out.push_str(&format!("{sign} {} {:.0}", esc(n), v.abs()));
+    }
+    out
 }
 
 fn spread(b: &crate::advise::proposal::BeforeAfter, decimals: usize, unit: &str) -> String {
@@ -99,7 +110,13 @@ pub(super) fn draw_card(
     ];
     if let Some(x) = &p.predicted {
         // The twin's baseline next to what is measured now, so its fidelity can be judged.
-        let observed = x.measured_p99_ms.map(|ms| format!(" (measured now {ms:.0} ms)")).unwrap_or_default();
+        let observed = x
+            .measured_p99_ms
+            .map(|ms| match crate::advise::confidence::fidelity_error(x) {
+                Some(e) => format!(" (measured now {ms:.0} ms: twin {:+.0} %)", e * 100.0),
+                None => format!(" (measured now {ms:.0} ms)"),
+            })
+            .unwrap_or_default();
         lines.push(Line::from(format!(
             "twin ({}, {} seeds): p99 {}{observed} · SLO violations {} · cost {}/h · RUB {}",
             esc(&x.model),
