@@ -62,8 +62,13 @@ pub fn improvement_value(p: &Prediction) -> f64 {
 }
 
 /// The twin's error on the target now: its simulated p99 before the change over the one
-/// measured, minus 1 (None without a measurement).
+/// measured, minus 1. None without a measurement, and for the analytic model, whose baseline is
+/// the measured p99 by construction (what it does not model is kept as a constant): there the
+/// before says nothing about the twin's fit.
 pub fn fidelity_error(p: &Prediction) -> Option<f64> {
+    if p.model == "analytic" {
+        return None;
+    }
     let m = p.measured_p99_ms.filter(|m| m.is_finite() && *m > 0.0)?;
     let b = p.p99_ms.before.mean;
     b.is_finite().then(|| b / m - 1.0)
@@ -118,7 +123,7 @@ mod tests {
     fn pred(b: f64, a: f64, vb: f64, va: f64, improved: usize) -> Prediction {
         let ba = |b: f64, a: f64| BeforeAfter { before: Spread::of(&[b]), after: Spread::of(&[a]) };
         Prediction {
-            model: "analytic".into(),
+            model: "sim".into(),
             seeds: 8,
             horizon_s: 300,
             p99_ms: ba(b, a),
@@ -196,5 +201,9 @@ mod tests {
         near.measured_p99_ms = Some(1000.0 / 1.15);
         let n = score(&inputs(&near));
         assert!(n.score < g.score && n.score > MISS_CAP, "{n:?}");
+        // The analytic model's baseline is the measurement itself: no fidelity to judge.
+        let analytic = Prediction { model: "analytic".into(), ..off };
+        assert_eq!(fidelity_error(&analytic), None);
+        assert_eq!(score(&inputs(&analytic)).parts["fidelity"], 0.0);
     }
 }

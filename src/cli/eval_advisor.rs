@@ -2,7 +2,7 @@
 //! reliability table (confidence bucket → observed success rate) and every trial with `--json`.
 
 use crate::advise::EvaluatorKind;
-use crate::advise::calibrate::{INCIDENT_TICKS, reliability, trials};
+use crate::advise::calibrate::{INCIDENT_TICKS, effect_fit, reliability, trials};
 use crate::source::SourceArgs;
 use clap::Args;
 
@@ -34,7 +34,8 @@ pub fn run(src: &SourceArgs, a: &AdvisorEvalArgs) -> anyhow::Result<i32> {
     let t = trials(preset, &seeds, &INCIDENT_TICKS, a.window, evaluator.as_ref());
     let table = reliability(&t);
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"buckets": table, "trials": t}))?);
+        let doc = serde_json::json!({"buckets": table, "trials": t, "predicted_vs_measured": effect_fit(&t)});
+        println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(0);
     }
     println!(
@@ -59,6 +60,16 @@ pub fn run(src: &SourceArgs, a: &AdvisorEvalArgs) -> anyhow::Result<i32> {
             high.len(),
             ok as f64 / high.len() as f64 * 100.0
         );
+    }
+    match effect_fit(&t) {
+        Some(f) => println!(
+            "predicted vs measured p99 of the target after the change: median |error| {:.0} %, worst {:.0} %, {:.0} % of {} within ±20 % (target: within ±20 %)",
+            f.median_abs_error * 100.0,
+            f.worst_abs_error * 100.0,
+            f.within_20pct * 100.0,
+            f.trials
+        ),
+        None => println!("predicted vs measured: no applied proposal had a workload target"),
     }
     Ok(0)
 }

@@ -68,6 +68,9 @@ pub fn run(src: &SourceArgs, a: &WhatifArgs) -> anyhow::Result<i32> {
         if let Some(m) = &report.measured {
             doc["measured"] = serde_json::to_value(m)?;
         }
+        if let Some(f) = &report.fit {
+            doc["fit"] = serde_json::to_value(f)?;
+        }
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(0);
     }
@@ -125,6 +128,9 @@ fn print_table(r: &WhatIfReport) {
             m.p99_ms,
             escape(&m.workload)
         );
+    }
+    if let Some(f) = &r.fit {
+        println!("{}", f.line());
     }
     if let Some(sw) = &r.sweep {
         println!("sweep of {} replicas:", escape(&sw.workload));

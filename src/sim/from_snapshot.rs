@@ -125,7 +125,7 @@ pub fn scenario_from_snapshot_with_models(
         let (service_time, parallelism) = if client {
             (Dist::Constant { value: 0.001 }, 100_000)
         } else {
-            (models[wi].service_time(), models[wi].parallelism)
+            (at_unit_speed(models[wi].service_time(), speed_factor(snap, wi)), models[wi].parallelism)
         };
         let autoscaler = w.hpa.as_ref().and_then(|h| {
             h.metrics.iter().find_map(|m| match m {
@@ -221,6 +221,29 @@ pub fn scenario_from_snapshot_with_models(
         limits: Limits::default(),
     };
     (sc, models)
+}
+
+/// What the twin measures of a workload is its time on the servers its pods run on; the
+/// simulator divides a service time by its server's speed. The factor that turns the measured
+/// time into one at speed 1: the harmonic mean of the pods' servers' speeds (a request's time is
+/// its work over the speed of the pod it lands on).
+fn speed_factor(snap: &Snapshot, w: usize) -> f64 {
+    let inv: Vec<f64> = snap
+        .pods_of_workload(w)
+        .filter(|p| p.phase == PodPhase::Running)
+        .filter_map(|p| p.server.map(|s| snap.servers[s].speed))
+        .map(|sp| if sp > 0.0 { 1.0 / sp } else { 1.0 })
+        .collect();
+    if inv.is_empty() { 1.0 } else { inv.len() as f64 / inv.iter().sum::<f64>() }
+}
+
+fn at_unit_speed(d: Dist, factor: f64) -> Dist {
+    match d {
+        Dist::LogNormal { mu, sigma } if factor > 0.0 && factor.is_finite() => {
+            Dist::LogNormal { mu: mu + factor.ln(), sigma }
+        }
+        d => d,
+    }
 }
 
 /// The SLO a request's time to resolution is held to: the entry workload's own p99 SLO, else

@@ -26,6 +26,9 @@ pub const LLM_KEEP: Duration = Duration::from_secs(600);
 const LLM_KEEP_MAX: usize = 12;
 /// Simulated seconds per prediction in the console (the advisors run off the UI thread).
 pub const CONSOLE_HORIZON_S: u32 = 60;
+/// The twin's fit to the present (`twintop fidelity`) is recomputed with a round at most this
+/// often, off the UI thread like the round.
+pub const FIT_EVERY: Duration = Duration::from_secs(30);
 
 /// What the workers send the event loop.
 #[derive(Debug)]
@@ -35,6 +38,8 @@ pub enum Advice {
     Round(Vec<Proposal>),
     /// The LLM answered (or failed, timed out, was cancelled): its candidates.
     Llm(Vec<Candidate>),
+    /// The twin's simulated present beside what it measures, for the header.
+    Fit(Box<crate::sim::fidelity::Fidelity>),
 }
 
 /// When the advisors last ran, what runs now, and the LLM candidates kept.
@@ -52,6 +57,8 @@ pub struct Advising {
     kept: Vec<(Candidate, Instant)>,
     /// A round is due as soon as the one in flight ends (an LLM answer came meanwhile).
     again: bool,
+    /// When the twin's fit was last computed.
+    last_fit: Option<Instant>,
     pub(super) every: Duration,
     pub(super) llm_every: Duration,
     pub(super) keep: Duration,
@@ -69,6 +76,7 @@ impl Advising {
             guardrails,
             kept: Vec::new(),
             again: false,
+            last_fit: None,
             every: ADVISE_EVERY,
             llm_every: LLM_EVERY,
             keep: LLM_KEEP,
@@ -128,14 +136,24 @@ impl Advising {
         self.last = Some(Instant::now());
         self.kept.retain(|(_, at)| at.elapsed() < self.keep);
         let extra: Vec<Candidate> = self.kept.iter().map(|(c, _)| c.clone()).collect();
+        let fit_due = is_real(snap) && self.last_fit.is_none_or(|t| t.elapsed() >= FIT_EVERY);
+        if fit_due {
+            self.last_fit = Some(Instant::now());
+        }
         let (snap, tx, g) = (snap.clone(), tx.clone(), self.guardrails.clone());
         tokio::spawn(async move {
-            let proposals = tokio::task::spawn_blocking(move || advise_builtin(&snap, &g, extra))
-                .await
-                .unwrap_or_else(|e| {
-                    tracing::warn!("advisors failed: {e}");
-                    Vec::new()
-                });
+            let (proposals, fit) = tokio::task::spawn_blocking(move || {
+                let fit = fit_due.then(|| Box::new(twin_fit(&snap)));
+                (advise_builtin(&snap, &g, extra), fit)
+            })
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!("advisors failed: {e}");
+                (Vec::new(), None)
+            });
+            if let Some(f) = fit {
+                let _ = tx.send(Advice::Fit(f)).await;
+            }
             let _ = tx.send(Advice::Round(proposals)).await;
         });
     }
@@ -170,6 +188,12 @@ impl Advising {
 /// time). The initial twin is empty and dated 1970.
 pub fn is_real(snap: &Snapshot) -> bool {
     !snap.servers.is_empty() && snap.time.timestamp() > 0
+}
+
+/// The twin's fit to the present, as `twintop fidelity` computes it (shorter, for the console).
+pub fn twin_fit(snap: &Snapshot) -> crate::sim::fidelity::Fidelity {
+    let opt = crate::sim::fidelity::FidelityOptions { horizon_s: 30.0, seeds: 2 };
+    crate::sim::fidelity::fidelity(snap, &opt)
 }
 
 /// The built-in advisors' candidates with `extra` (the LLM's), assessed on the twin.

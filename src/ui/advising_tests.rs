@@ -30,6 +30,7 @@ async fn next_round(
                 return p;
             }
             Advice::Llm(c) => a.on_llm(c, snap, tx),
+            Advice::Fit(_) => {}
         }
     }
 }

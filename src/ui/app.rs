@@ -89,6 +89,8 @@ pub struct App {
     config_dir: Option<PathBuf>,
     /// The What-if worker's reports; the loop takes the receiver to wake on them.
     worker_rx: Option<UnboundedReceiver<WorkerMsg>>,
+    /// The twin's last computed fit to the present (shown in the header).
+    fit: Option<crate::sim::fidelity::Fidelity>,
 }
 
 impl App {
@@ -126,7 +128,13 @@ impl App {
             detail: None,
             config_dir: opts.config_dir,
             worker_rx: Some(worker_rx),
+            fit: None,
         }
+    }
+
+    /// The twin's fit to the present, computed off the UI thread with an advisors' round.
+    pub fn set_fit(&mut self, fit: crate::sim::fidelity::Fidelity) {
+        self.fit = Some(fit);
     }
 
     /// A notice above the others (a worker's failure), shown until the console ends.
@@ -516,7 +524,7 @@ impl App {
         let ctx = Ctx { snap: &self.snap, d: &self.derived, theme: &self.theme };
         let waiting =
             self.views.recs.queue().iter().filter(|p| p.status == crate::advise::Status::Valid).count();
-        f.render_widget(Header { ctx: &ctx, waiting }, header);
+        f.render_widget(Header { ctx: &ctx, waiting, fit: self.fit.as_ref() }, header);
         f.render_widget(NoticeBanner { notices: &notices, theme: &self.theme }, banner);
         let current = self.views.get_ref(self.view);
         f.render_widget(

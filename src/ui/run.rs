@@ -187,6 +187,10 @@ pub async fn run(handle: TwinHandle, opts: Options) -> anyhow::Result<()> {
                         advisor.on_llm(candidates, &snap, &proposals_tx);
                         false
                     }
+                    Advice::Fit(fit) => {
+                        app.set_fit(*fit);
+                        true
+                    }
                 }
             }
             // A headless command asks this console, which owns the data dir, to decide.

@@ -114,6 +114,60 @@ pub struct WhatIfReport {
     /// baseline's p99 shows how well the twin reproduces the present.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub measured: Option<Measured>,
+    /// How well the baseline reproduces the present: each measured workload's baseline p99
+    /// against the one measured now (None when nothing with traffic is measured).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fit: Option<TwinFit>,
+}
+
+/// The baseline's p99 beside the measured one, over the workloads with traffic.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TwinFit {
+    /// Median over the workloads of |baseline p99 / measured p99 − 1|.
+    pub median_abs_error: f64,
+    pub worst: crate::sim::fidelity::Worst,
+    pub workloads: usize,
+}
+
+impl TwinFit {
+    /// One line for a report: the fit, and a warning when the twin misses the present.
+    pub fn line(&self) -> String {
+        let warn = if self.worst.error.abs() > crate::advise::confidence::FIDELITY_MISS {
+            " — predictions here are doubtful"
+        } else {
+            ""
+        };
+        format!(
+            "twin fit: median |error| of p99 {:.0} % over {} measured workloads, worst {} {:+.0} %{warn}",
+            self.median_abs_error * 100.0,
+            self.workloads,
+            crate::text::escape(&self.worst.name),
+            self.worst.error * 100.0
+        )
+    }
+}
+
+/// The baseline's fit to what the snapshot measures now (workloads with traffic and a p99).
+pub(super) fn twin_fit(snap: &crate::twin::Snapshot, baseline: &Summary) -> Option<TwinFit> {
+    let mut errs: Vec<(String, f64)> = Vec::new();
+    for (w, wl) in snap.workloads.iter().enumerate() {
+        let st = snap.workload_status.get(w).copied().unwrap_or_default();
+        let (Some(p99), Some(rps)) = (st.p99_ms, st.rps) else { continue };
+        let key = wl.key();
+        if let Some(f) = baseline.workloads.get(&key).filter(|_| p99 > 0.0 && rps > 0.0) {
+            errs.push((key, f.p99_ms / p99 - 1.0));
+        }
+    }
+    let worst = errs.iter().max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))?.clone();
+    let mut abs: Vec<f64> = errs.iter().map(|e| e.1.abs()).collect();
+    abs.sort_by(f64::total_cmp);
+    let n = abs.len();
+    let median = if n % 2 == 1 { abs[n / 2] } else { (abs[n / 2 - 1] + abs[n / 2]) / 2.0 };
+    Some(TwinFit {
+        median_abs_error: median,
+        worst: crate::sim::fidelity::Worst { name: worst.0, error: worst.1 },
+        workloads: n,
+    })
 }
 
 /// A workload's p99 as the twin measures it now.

@@ -148,6 +148,7 @@ pub fn run(
             .map(|p| p.replicas);
         SweepReport { workload: wl.clone(), points, cheapest }
     });
+    let fit = super::report::twin_fit(snap, &baseline);
     Ok(WhatIfReport {
         horizon_s: plan.scenario.duration_s.unwrap_or(0.0),
         seeds,
@@ -162,6 +163,7 @@ pub fn run(
         sweep,
         notes: plan.notes,
         measured: measured_at_entry(snap),
+        fit,
     })
 }
 

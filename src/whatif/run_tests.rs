@@ -197,3 +197,21 @@ fn a_twin_without_traffic_asks_for_it_and_takes_what_is_declared() {
     let (a, b) = (slow.baseline.workloads["default/frontend"].p50_ms, fe.p50_ms);
     assert!(a > b + 40.0, "declared 80 ms: p50 {a} vs {b}");
 }
+
+#[test]
+fn the_report_says_how_well_its_baseline_reproduces_the_present() {
+    let snap = demo();
+    let r = go(&snap, "scale checkoutservice to 4\nhorizon 60s", 1).unwrap();
+    let fit = r.fit.as_ref().expect("the demo measures its workloads");
+    assert!(fit.workloads >= 10, "{fit:?}");
+    // The worst is the workload whose baseline p99 is farthest from what the twin measures.
+    let w = snap.workload_index(&fit.worst.name).unwrap();
+    let measured = snap.workload_status[w].p99_ms.unwrap();
+    let err = r.baseline.workloads[&fit.worst.name].p99_ms / measured - 1.0;
+    assert!((err - fit.worst.error).abs() < 1e-9, "{fit:?}");
+    assert!(fit.median_abs_error <= fit.worst.error.abs());
+    assert!(fit.line().starts_with("twin fit: median |error| of p99"), "{}", fit.line());
+    // Nothing measured, nothing to compare: no fit rather than a perfect one.
+    let declared = go(&boutique_from_manifests(), "load frontend 50 rps\nhorizon 20s", 1).unwrap();
+    assert!(declared.fit.is_none());
+}

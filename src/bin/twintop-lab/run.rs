@@ -134,18 +134,21 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
 
 fn run_in(a: &RunArgs, dir: &Path) -> anyhow::Result<Report> {
     let window_s: u32 = if a.quick { 20 } else { 60 };
+    // Every configuration keeps `back` below saturation (two workers of 22.7 ms mean serve
+    // about 88 requests/s per replica, less on a busy machine where a sleep overshoots): a
+    // saturated chain has no steady state to measure, its p99 grows with the window.
     let (fit, held_out, change_rate) = if a.quick {
-        (vec![Config { rate: 40.0, back: 1 }, Config { rate: 75.0, back: 1 }], vec![], 75.0)
+        (vec![Config { rate: 25.0, back: 1 }, Config { rate: 55.0, back: 1 }], vec![], 55.0)
     } else {
         (
-            vec![Config { rate: 25.0, back: 1 }, Config { rate: 75.0, back: 1 }],
+            vec![Config { rate: 25.0, back: 1 }, Config { rate: 55.0, back: 1 }],
             vec![
-                Config { rate: 50.0, back: 1 },
+                Config { rate: 40.0, back: 1 },
                 Config { rate: 25.0, back: 2 },
-                Config { rate: 50.0, back: 2 },
-                Config { rate: 110.0, back: 2 },
+                Config { rate: 55.0, back: 3 },
+                Config { rate: 100.0, back: 2 },
             ],
-            75.0,
+            55.0,
         )
     };
     let twintop = match &a.twintop {

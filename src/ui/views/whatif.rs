@@ -110,7 +110,7 @@ const RESULT_KEYS: &[Binding<Cmd>] = &[
 const PLACEHOLDER: &str = "e.g. scale checkoutservice to 8";
 
 /// The forms a scenario line takes, shown before the first run (docs: README, What-if).
-const SCRIPT_FORMS: [&str; 11] = [
+const SCRIPT_FORMS: [&str; 12] = [
     "scale W to N · scale W +N",
     "hpa W min 5 max 30 target 70%",
     "traffic W x2 from 1m until 5m · traffic W +50%",
@@ -121,6 +121,7 @@ const SCRIPT_FORMS: [&str; 11] = [
     "latency A..B +20ms at 30s",
     "slo p99 < 60ms [for W]",
     "sweep W replicas 2..20",
+    "load W 200 rps · service W 20ms workers 8",
     "horizon 15m (the default)",
 ];
 

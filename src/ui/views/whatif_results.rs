@@ -80,6 +80,10 @@ pub fn draw_table(f: &mut Frame, area: Rect, r: &WhatIfReport, tag: &str, ctx: &
             Style::new().fg(t.dim),
         ));
     }
+    if let Some(fit) = &r.fit {
+        let off = fit.worst.error.abs() > crate::advise::confidence::FIDELITY_MISS;
+        lines.push(Line::styled(fit.line(), Style::new().fg(if off { t.bad } else { t.dim })));
+    }
     if let Some(sw) = &r.sweep {
         lines.push(Line::styled(
             match sw.cheapest {

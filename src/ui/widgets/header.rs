@@ -1,5 +1,5 @@
-//! The header (source, context, time, feed health, RUB and its trend, SLO breaches), the
-//! notice banner under it and the line of view tabs.
+//! The header (source, context, time, feed health, RUB and its trend, SLO breaches, the twin's fit
+//! to the present), the notice banner under it and the line of view tabs.
 
 use crate::twin::FeedState;
 use crate::ui::theme::Theme;
@@ -15,6 +15,8 @@ pub struct Header<'a> {
     pub ctx: &'a Ctx<'a>,
     /// Valid proposals waiting in `:recs`.
     pub waiting: usize,
+    /// The twin's fit to the present (`twintop fidelity`), once computed.
+    pub fit: Option<&'a crate::sim::fidelity::Fidelity>,
 }
 
 /// A feed's glyph: shape and colour both carry the state.
@@ -70,6 +72,27 @@ impl Widget for Header<'_> {
         let word = if breaches == 1 { "breach" } else { "breaches" };
         let slo = if wide { format!("{breaches} SLO {word}") } else { format!("{breaches} {word}") };
         spans.push(Span::styled(slo, Style::new().fg(col).bold()));
+        if let Some(fit) = self.fit
+            && let (Some(median), Some(worst)) = (fit.median_abs_error, &fit.worst)
+        {
+            // How far the twin's simulated present is from what it measures: the predictions'
+            // footing. Red when its worst workload misses by more than confidence tolerates.
+            spans.push(sep());
+            let off = worst.error.abs() > crate::advise::confidence::FIDELITY_MISS;
+            let col = if off {
+                t.bad
+            } else if median > 0.1 {
+                t.warn
+            } else {
+                t.ok
+            };
+            let text = if wide {
+                format!("twin fit ±{:.0}% (worst {:+.0}%)", median * 100.0, worst.error * 100.0)
+            } else {
+                format!("fit ±{:.0}%", median * 100.0)
+            };
+            spans.push(Span::styled(text, Style::new().fg(col)));
+        }
         if self.waiting > 0 {
             spans.push(sep());
             let word = if self.waiting == 1 { "proposal" } else { "proposals" };
