@@ -10,31 +10,25 @@ mod kube_fake;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use twintop::act::audit;
 use twintop::act::schedule::{self, Calendar, Status};
 
-/// A data dir and a config dir of its own, the demo started in its checkout surge.
-struct Dirs {
-    data: tempfile::TempDir,
-    config: tempfile::TempDir,
-}
+/// Dirs of its own (`common::Dirs`), the demo started in its checkout surge, the requester
+/// `alice`.
+struct Dirs(common::Dirs);
 
 impl Dirs {
     fn new() -> Dirs {
-        Dirs { data: tempfile::tempdir().unwrap(), config: tempfile::tempdir().unwrap() }
+        Dirs(common::Dirs::new())
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = common::twintop();
-        c.args(args)
-            .env("TWINTOP_DATA_DIR", self.data.path())
-            .env("TWINTOP_CONFIG_DIR", self.config.path())
-            .env("TWINTOP_STATE_DIR", self.data.path().join("state"))
-            .env("TWINTOP_DEMO_START_TICK", "70")
-            .env("USER", "alice");
+        let mut c = self.0.twintop(args);
+        c.env("TWINTOP_DEMO_START_TICK", "70").env("USER", "alice");
         c
     }
 
@@ -42,14 +36,17 @@ impl Dirs {
         self.cmd(args).output().expect("run twintop")
     }
 
+    fn data(&self) -> PathBuf {
+        self.0.data()
+    }
+
+    /// (proposal id, outcome) of each audit entry.
     fn audit(&self) -> Vec<(String, String)> {
-        let v = audit::verify_file(&self.data.path().join(audit::FILE_NAME)).unwrap();
-        assert!(v.ok(), "{:?}", v.problems);
-        v.entries.into_iter().map(|e| (e.record.proposal_id.unwrap_or_default(), e.record.outcome)).collect()
+        self.0.audit().into_iter().map(|r| (r.proposal_id.unwrap_or_default(), r.outcome)).collect()
     }
 
     fn calendar(&self) -> Calendar {
-        Calendar::load(&self.data.path().join(schedule::FILE_NAME)).unwrap()
+        Calendar::load(&self.data().join(schedule::FILE_NAME)).unwrap()
     }
 }
 
@@ -228,8 +225,8 @@ fn readonly_and_a_guardrail_refuse_by_the_rules_name_and_the_demo_needs_an_opera
     assert_eq!(out.status.code(), Some(3), "{stdout}");
     assert!(stdout.contains("rule readonly"), "{stdout}");
     op.stop();
-    assert!(!d.data.path().join(schedule::FILE_NAME).exists(), "no calendar entry");
-    assert!(!d.data.path().join(audit::FILE_NAME).exists(), "nothing was decided");
+    assert!(!d.data().join(schedule::FILE_NAME).exists(), "no calendar entry");
+    assert!(!d.data().join(audit::FILE_NAME).exists(), "nothing was decided");
 }
 
 #[test]
@@ -242,7 +239,7 @@ fn reject_records_the_reason_under_the_requesters_name() {
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
     assert_eq!(stdout.trim(), "rejected: quiet hours");
-    let v = audit::verify_file(&d.data.path().join(audit::FILE_NAME)).unwrap();
+    let v = audit::verify_file(&d.data().join(audit::FILE_NAME)).unwrap();
     let r = &v.entries[0].record;
     assert_eq!(
         (r.outcome.as_str(), r.user.as_str(), r.reason.as_deref()),
@@ -301,8 +298,7 @@ fn kill_9_of_the_operator_loses_no_scheduled_action() {
     {
         use twintop::act::flow::Pending;
         use twintop::act::operator::{Operator as Service, OperatorOptions};
-        let opts =
-            OperatorOptions { data_dir: Some(d.data.path().to_path_buf()), ..OperatorOptions::default() };
+        let opts = OperatorOptions { data_dir: Some(d.data()), ..OperatorOptions::default() };
         let mut svc = Service::new(opts, "demo");
         for (i, (w, r)) in targets.iter().take(6).enumerate() {
             let p = Pending {
@@ -367,7 +363,7 @@ fn approve_on_a_live_cluster_with_no_owner_decides_itself() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let api = rt.block_on(kube_fake::FakeApi::start());
     let load = |rel: &str| -> Value {
-        let path = format!("{}/tests/data/api/{rel}", env!("CARGO_MANIFEST_DIR"));
+        let path = common::data(&format!("api/{rel}"));
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
     };
     for (file, name) in [("k9s/no.json", "node-a"), ("k9s/n1.json", "node-b")] {
@@ -380,7 +376,7 @@ fn approve_on_a_live_cluster_with_no_owner_decides_itself() {
     api.apply("/apis/apps/v1/deployments", dp);
     api.allow_changes();
     let d = Dirs::new();
-    let kc = kube_fake::write_kubeconfig(d.config.path(), &api.url(), "fake-cluster", "fake-ctx");
+    let kc = kube_fake::write_kubeconfig(&d.0.config(), &api.url(), "fake-cluster", "fake-ctx");
     // The proposal as `twintop advise` would have recorded it.
     let change = twintop::change::Change::Scale { workload: "icx/icx-db".into(), replicas: 3 };
     let p = twintop::advise::Proposal {
@@ -396,7 +392,7 @@ fn approve_on_a_live_cluster_with_no_owner_decides_itself() {
         confidence: twintop::advise::Confidence { score: 50, parts: Default::default() },
         exchange: None,
     };
-    twintop::act::ledger::record(d.data.path(), &[p], "advise", chrono::Utc::now()).unwrap();
+    twintop::act::ledger::record(&d.data(), &[p], "advise", chrono::Utc::now()).unwrap();
 
     let out = d
         .cmd(&["approve", "feedc0defeedc0de", "--yes", "--context", "fake-ctx"])

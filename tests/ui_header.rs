@@ -2,24 +2,21 @@
 //! feeds on screen whatever the length of the source's paths, a workload that limits only
 //! memory reads so, and a server without topology labels has no `//` location.
 
+mod common;
+
 use chrono::{DateTime, Utc};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use std::path::PathBuf;
 use twintop::source::manifests::{Datacenter, ReadOptions, load_paths};
 use twintop::twin::TwinStore;
 use twintop::ui::{App, AppOptions};
 
 fn screen(app: &mut App, w: u16, h: u16) -> Vec<String> {
-    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    term.draw(|f| app.draw(f)).unwrap();
-    let buf = term.backend().buffer().clone();
-    (0..h).map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>()).collect()
+    common::lines(&common::draw(app, w, h))
 }
 
 /// A repository checked out deep in a home directory, placed on the API's NodeList.
 fn twin() -> std::sync::Arc<twintop::twin::Snapshot> {
-    let data = |r: &str| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(r);
+    let data = |r: &str| PathBuf::from(common::data(r));
     let dir = tempfile::tempdir().unwrap();
     let deep =
         dir.path().join("home/sre/src/github.com/acme/platform-deployments/clusters/prod-eu-west-1/apps");
@@ -52,7 +49,7 @@ fn the_header_keeps_rub_slo_and_feeds_at_160_and_80_columns() {
 /// The docs' fluentd DaemonSet limits memory only: its detail says so instead of "0m cpu".
 #[test]
 fn a_memory_only_limit_reads_as_one() {
-    let data = |r: &str| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(r);
+    let data = |r: &str| PathBuf::from(common::data(r));
     let mut st = TwinStore::default();
     let paths = [
         data("manifests/kubernetes-website/daemonset.yaml"),
