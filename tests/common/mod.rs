@@ -30,9 +30,7 @@ use twintop::ui::{Action, App, AppOptions};
 /// nothing in the user's dirs. A test that needs its own files gives `Dirs::twintop` instead.
 pub fn twintop() -> Command {
     static SCRATCH: OnceLock<Dirs> = OnceLock::new();
-    // Kept for the process's life (statics are never dropped): a few empty directories under
-    // cargo's target/tmp, which `cargo clean` removes.
-    let scratch = SCRATCH.get_or_init(|| Dirs::in_dir(Path::new(env!("CARGO_TARGET_TMPDIR"))));
+    let scratch = SCRATCH.get_or_init(scratch_dirs);
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_twintop"));
     cmd.env_remove("KUBERNETES_SERVICE_HOST").env_remove("OPENAI_API_KEY");
     for (var, dir) in scratch.vars() {
@@ -41,16 +39,33 @@ pub fn twintop() -> Command {
     cmd
 }
 
+/// The dirs `twintop()` gives: under cargo's target/tmp, kept for the process's life (statics
+/// are never dropped), so each run leaves one; those of runs more than six hours old are removed.
+fn scratch_dirs() -> Dirs {
+    const PREFIX: &str = "twintop-scratch-";
+    let parent = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    for e in std::fs::read_dir(parent).into_iter().flatten().flatten() {
+        let stale = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > std::time::Duration::from_secs(6 * 3600)));
+        if stale && e.file_name().to_string_lossy().starts_with(PREFIX) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+    Dirs::in_dir(parent, PREFIX)
+}
+
 /// A config, a data and a state dir of a test's own, removed when it is dropped.
 pub struct Dirs(tempfile::TempDir);
 
 impl Dirs {
     pub fn new() -> Dirs {
-        Dirs::in_dir(&std::env::temp_dir())
+        Dirs::in_dir(&std::env::temp_dir(), "twintop-test-")
     }
 
-    fn in_dir(parent: &Path) -> Dirs {
-        let root = tempfile::Builder::new().prefix("twintop-test-").tempdir_in(parent).expect("a temp dir");
+    fn in_dir(parent: &Path, prefix: &str) -> Dirs {
+        let root = tempfile::Builder::new().prefix(prefix).tempdir_in(parent).expect("a temp dir");
         for sub in ["config", "data", "state"] {
             std::fs::create_dir(root.path().join(sub)).expect("a temp dir");
         }
