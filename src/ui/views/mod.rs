@@ -16,6 +16,7 @@ pub mod servers;
 pub mod table;
 pub mod whatif;
 mod whatif_results;
+mod whatif_worker;
 pub mod workloads;
 
 use super::Component;
