@@ -1,7 +1,9 @@
 //! Clusters for tests, written once for both kinds: the library's unit tests reach this file as
 //! `act::cluster::fakes` (test builds only), the integration tests include it into
 //! `tests/common` by path. So it names only what its parent module has in scope — `Change`,
-//! `ClusterControl`, `ApplyError` — and nothing of `crate::`.
+//! `ClusterControl`, `ApplyError` — and nothing of `crate::`. Its items are `pub` because
+//! `tests/common` re-exports them, and each test build uses a part of them.
+#![allow(unreachable_pub, dead_code)]
 
 use super::{ApplyError, Change, ClusterControl};
 use std::sync::Mutex;
