@@ -460,21 +460,13 @@ fn the_console_takes_over_the_data_dir_and_answers_a_headless_approval() {
         c.env("TWINTOP_DEMO_START_TICK", "70").env("KUBECONFIG", "");
         c
     };
-    let mut operator = cmd(&["operator", "--demo"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
-    let mut out = std::io::BufReader::new(operator.stdout.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("servers,") {
-        line.clear();
-        assert!(std::io::BufRead::read_line(&mut out, &mut line).unwrap() > 0, "the operator stopped");
-    }
+    let mut operator = common::Running::spawn(cmd(&["operator", "--demo"]));
+    operator.wait_for("servers,", 60);
     let tmux = Tmux::start(home.path());
     tmux.launch_demo(&format!("{} TWINTOP_DEMO_START_TICK=70", dirs.shell_vars()));
     tmux.wait_for(&["demo:dc", "twintop operator (pid", "this console decides nothing"], 20);
     // SIGTERM: the operator stops, the console takes the data dir over within seconds.
-    unsafe {
-        libc::kill(operator.id() as i32, libc::SIGTERM);
-    }
-    operator.wait().unwrap();
+    operator.stop();
     tmux.wait_until(&["demo:dc"], &["this console decides nothing"], 20);
 
     let advice = cmd(&["advise", "--demo", "--json", "--evaluator", "analytic"]).output().unwrap();

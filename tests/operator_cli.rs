@@ -7,12 +7,11 @@
 mod common;
 mod kube_fake;
 
+use common::Running;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 use twintop::act::audit;
 use twintop::act::schedule::{self, Calendar, Status};
@@ -74,79 +73,28 @@ fn advised_scale(d: &Dirs) -> Value {
         .unwrap_or_else(|| panic!("no valid scale proposal: {stdout}"))
 }
 
-/// `twintop operator --demo`, its stdout lines on a channel.
-struct Operator {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
+/// `twintop operator --demo` in `d`, just started.
+fn started(d: &Dirs, extra: &[&str]) -> Running {
+    let mut args = vec!["operator", "--demo"];
+    args.extend(extra);
+    Running::spawn(d.cmd(&args))
 }
 
-impl Operator {
-    fn start(d: &Dirs, extra: &[&str]) -> Operator {
-        let mut args = vec!["operator", "--demo"];
-        args.extend(extra);
-        let mut child = d.cmd(&args).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
-        let out = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for l in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(l).is_err() {
-                    return;
-                }
-            }
-        });
-        Operator { child, lines, seen: Vec::new() }
-    }
-
-    /// Waits for a line containing `what`; panics with everything seen after `secs`.
-    fn wait_for(&mut self, what: &str, secs: u64) -> String {
-        let end = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let left = end.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) => {
-                    self.seen.push(l.clone());
-                    if l.contains(what) {
-                        return l;
-                    }
-                }
-                Err(_) => panic!(
-                    "no line with {what:?} within {secs} s; the operator said:\n{}",
-                    self.seen.join("\n")
-                ),
-            }
-        }
-    }
-
-    /// Running, its twin loaded.
-    fn ready(d: &Dirs, extra: &[&str]) -> Operator {
-        let mut op = Operator::start(d, extra);
-        op.wait_for("servers,", 60);
-        op
-    }
-
-    fn stop(mut self) -> Vec<String> {
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGTERM);
-        }
-        let _ = self.child.wait();
-        let rest: Vec<String> = self.lines.try_iter().collect();
-        self.seen.extend(rest);
-        std::mem::take(&mut self.seen)
-    }
+/// `twintop operator --demo` in `d`, running, its twin loaded.
+fn operator(d: &Dirs, extra: &[&str]) -> Running {
+    ready(started(d, extra))
 }
 
-impl Drop for Operator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `op` (a `twintop operator`) once its twin is loaded.
+fn ready(mut op: Running) -> Running {
+    op.wait_for("servers,", 60);
+    op
 }
 
 #[test]
 fn approve_with_yes_applies_once_through_the_operator_and_audits_once() {
     let d = Dirs::new();
-    let mut op = Operator::ready(&d, &[]);
+    let mut op = operator(&d, &[]);
     let p = advised_scale(&d);
     let id = p["id"].as_str().unwrap();
     let replicas = p["action"]["replicas"].as_u64().unwrap();
@@ -196,19 +144,7 @@ fn readonly_and_a_guardrail_refuse_by_the_rules_name_and_the_demo_needs_an_opera
         .unwrap();
     let mut cmd = d.cmd(&["operator", "--demo"]);
     cmd.env("TWINTOP_CONFIG_DIR", strict.path());
-    let op = {
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
-        let out = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for l in BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = tx.send(l);
-            }
-        });
-        let mut op = Operator { child, lines, seen: Vec::new() };
-        op.wait_for("servers,", 60);
-        op
-    };
+    let op = ready(Running::spawn(cmd));
     let out = d.run(&["approve", id, "--yes"]);
     let (stdout, _) = text(&out);
     assert_eq!(out.status.code(), Some(3), "{stdout}");
@@ -263,7 +199,7 @@ fn a_scheduled_action_fires_from_the_operator_with_no_console_open() {
     assert_eq!(d.calendar().actions[0].status, Status::Waiting);
 
     // `--json`: one event per line, as a log shipper reads it.
-    let mut op = Operator::start(&d, &["--json"]);
+    let mut op = started(&d, &["--json"]);
     let fired: Value = serde_json::from_str(&op.wait_for("scheduled scale", 60)).unwrap();
     assert_eq!(fired["kind"], "note");
     assert!(fired["text"].as_str().unwrap().contains(": applied: "), "{fired}");
@@ -317,14 +253,13 @@ fn kill_9_of_the_operator_loses_no_scheduled_action() {
     let end = start + chrono::Duration::seconds(4 + 3 * 5 + 3);
     let mut kills = 0;
     while chrono::Utc::now() < end {
-        let mut op = Operator::start(&d, &[]);
+        let op = started(&d, &[]);
         std::thread::sleep(Duration::from_millis(300 + (kills * 677) % 2200));
-        op.child.kill().unwrap(); // SIGKILL
-        let _ = op.child.wait();
+        drop(op); // SIGKILL
         kills += 1;
     }
     // One more, left to settle what came due while the last ones died.
-    let op = Operator::ready(&d, &[]);
+    let op = operator(&d, &[]);
     let settle = Instant::now() + Duration::from_secs(20);
     while Instant::now() < settle && d.calendar().actions.iter().any(|a| a.status == Status::Waiting) {
         std::thread::sleep(Duration::from_millis(200));

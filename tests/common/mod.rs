@@ -11,9 +11,12 @@ use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 use twintop::act::audit::Record;
 use twintop::act::cluster::{ApplyError, ClusterControl};
 use twintop::act::operator::{Cluster, OperatorOptions};
@@ -121,6 +124,68 @@ pub fn audit_entries(data_dir: &Path) -> Vec<Record> {
         .expect("an audit log");
     assert!(v.ok(), "{:?}", v.problems);
     v.entries.into_iter().map(|e| e.record).collect()
+}
+
+/// A twintop that keeps running (`twintop operator`): its stdout lines arrive on a channel; it
+/// is killed when dropped, however the test ends.
+pub struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Running {
+    /// Starts `cmd` with its stdout piped to the test (stderr as the test's).
+    pub fn spawn(mut cmd: Command) -> Running {
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start twintop");
+        let out = child.stdout.take().expect("piped stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for l in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(l).is_err() {
+                    return;
+                }
+            }
+        });
+        Running { child, lines, seen: Vec::new() }
+    }
+
+    /// Waits for a line containing `what`; panics with everything seen after `secs`.
+    pub fn wait_for(&mut self, what: &str, secs: u64) -> String {
+        let end = Instant::now() + Duration::from_secs(secs);
+        loop {
+            match self.lines.recv_timeout(end.saturating_duration_since(Instant::now())) {
+                Ok(l) => {
+                    self.seen.push(l.clone());
+                    if l.contains(what) {
+                        return l;
+                    }
+                }
+                Err(_) => {
+                    panic!("no line with {what:?} within {secs} s; twintop said:\n{}", self.seen.join("\n"))
+                }
+            }
+        }
+    }
+
+    /// SIGTERM, as a service manager stops it; waits for it to end. Every line it printed.
+    pub fn stop(mut self) -> Vec<String> {
+        // SAFETY: a signal to our own child, which has not been waited for yet.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let _ = self.child.wait();
+        let rest: Vec<String> = self.lines.try_iter().collect();
+        self.seen.extend(rest);
+        std::mem::take(&mut self.seen)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Runs `cmd`: (exit code, stdout, stderr).
