@@ -81,6 +81,21 @@ fn manifests_on_given_servers() {
     // Boutique's 12 single-replica workloads fit on two 4-core minikube nodes.
     let pods: u64 = doc["servers"].as_array().unwrap().iter().map(|s| s["pods"].as_u64().unwrap()).sum();
     assert_eq!(pods, 12, "every pod placed on the given servers: {}", doc["servers"]);
+    // `--manifests` after the subcommand (a global flag, as the help shows it) works too.
+    let out = twintop()
+        .arg("--servers")
+        .arg(&nodes)
+        .args(["twin", "--json", "--manifests", &data("online-boutique/kubernetes-manifests.yaml")])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["servers"][1]["name"], "mk-b");
+    // Without --manifests there is nothing to place: said, not ignored.
+    let out = twintop().arg("--servers").arg(&nodes).args(["twin", "--demo"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("places the workloads of --manifests: give --manifests too"), "{err}");
 
     // A file that is not Nodes fails naming the file, document and line.
     let bad = dir.path().join("bad.yaml");

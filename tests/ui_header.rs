@@ -80,3 +80,28 @@ fn a_memory_only_limit_reads_as_one() {
     }
     assert_eq!(seen, 1, "fluentd");
 }
+
+/// On the API's tainted EKS nodes, a workload's detail says why its pod is Pending, as
+/// `kubectl describe pod` would.
+#[test]
+fn a_pending_pod_s_detail_names_the_rule_that_kept_it_out() {
+    let data = |r: &str| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(r);
+    let dc = Datacenter::from_nodes_file(&data("api/honeycomb/nodes.json")).unwrap();
+    let paths = [data("manifests/online-boutique/kubernetes-manifests.yaml")];
+    let mut st = TwinStore::default();
+    st.apply_all(load_paths(&paths, &ReadOptions::default(), dc, DateTime::<Utc>::UNIX_EPOCH).unwrap());
+    let snap = st.snapshot();
+    let d = twintop::ui::derived::Derived::new(&snap);
+    let theme = twintop::ui::theme::Theme::default();
+    let ctx = twintop::ui::Ctx { snap: &snap, d: &d, theme: &theme };
+    let w = snap.workload_index("default/frontend").unwrap();
+    let text: Vec<String> = twintop::ui::views::detail::workload_lines(w, &ctx)
+        .iter()
+        .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+        .collect();
+    let line = text.iter().find(|l| l.starts_with("pending")).unwrap_or_else(|| panic!("{text:#?}"));
+    assert!(
+        line.contains("1 pod · 0/2 nodes are available: 2 node(s) had untolerated taint {type: hound}."),
+        "{line}"
+    );
+}
