@@ -10,13 +10,17 @@ use twintop::source::manifests::{Datacenter, ReadOptions, load_paths};
 use twintop::twin::TwinStore;
 use twintop::ui::{App, AppOptions};
 
+/// A file of the test data, as the manifests reader takes it.
+fn data(rel: &str) -> PathBuf {
+    PathBuf::from(common::data(rel))
+}
+
 fn screen(app: &mut App, w: u16, h: u16) -> Vec<String> {
     common::lines(&common::draw(app, w, h))
 }
 
 /// A repository checked out deep in a home directory, placed on the API's NodeList.
 fn twin() -> std::sync::Arc<twintop::twin::Snapshot> {
-    let data = |r: &str| PathBuf::from(common::data(r));
     let dir = tempfile::tempdir().unwrap();
     let deep =
         dir.path().join("home/sre/src/github.com/acme/platform-deployments/clusters/prod-eu-west-1/apps");
@@ -49,7 +53,6 @@ fn the_header_keeps_rub_slo_and_feeds_at_160_and_80_columns() {
 /// The docs' fluentd DaemonSet limits memory only: its detail says so instead of "0m cpu".
 #[test]
 fn a_memory_only_limit_reads_as_one() {
-    let data = |r: &str| PathBuf::from(common::data(r));
     let mut st = TwinStore::default();
     let paths = [
         data("manifests/kubernetes-website/daemonset.yaml"),
@@ -85,7 +88,6 @@ fn a_memory_only_limit_reads_as_one() {
 /// `kubectl describe pod` would.
 #[test]
 fn a_pending_pod_s_detail_names_the_rule_that_kept_it_out() {
-    let data = |r: &str| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(r);
     let dc = Datacenter::from_nodes_file(&data("api/honeycomb/nodes.json")).unwrap();
     let paths = [data("manifests/online-boutique/kubernetes-manifests.yaml")];
     let mut st = TwinStore::default();
