@@ -2,13 +2,18 @@
 
 mod common;
 
-use common::{data, twintop};
+use common::twintop;
 use std::io::Write;
 use std::process::Stdio;
 
+/// A file of tests/data/manifests.
+fn data(rel: &str) -> String {
+    common::data(&format!("manifests/{rel}"))
+}
+
 #[test]
 fn stdin_manifests_print_the_twin_as_json() {
-    let yaml = std::fs::read(data("manifests/online-boutique/kubernetes-manifests.yaml")).unwrap();
+    let yaml = std::fs::read(data("online-boutique/kubernetes-manifests.yaml")).unwrap();
     let mut child = twintop()
         .args(["twin", "--manifests", "-", "--json"])
         .stdin(Stdio::piped())
@@ -58,7 +63,7 @@ fn malformed_yaml_fails_naming_file_and_line() {
 fn manifests_on_given_servers() {
     let dir = tempfile::tempdir().unwrap();
     let node = |file: &str, name: &str| {
-        let path = data(&format!("api/k9s/{file}"));
+        let path = common::data(&format!("api/k9s/{file}"));
         let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         v["metadata"]["name"] = name.into();
         v.to_string()
@@ -67,7 +72,7 @@ fn manifests_on_given_servers() {
     std::fs::write(&nodes, format!("{}\n---\n{}\n", node("no.json", "mk-a"), node("n1.json", "mk-b")))
         .unwrap();
     let out = twintop()
-        .args(["--manifests", &data("manifests/online-boutique/kubernetes-manifests.yaml"), "--servers"])
+        .args(["--manifests", &data("online-boutique/kubernetes-manifests.yaml"), "--servers"])
         .arg(&nodes)
         .args(["twin", "--json"])
         .output()
@@ -105,7 +110,7 @@ fn manifests_on_given_servers() {
     )
     .unwrap();
     let out = twintop()
-        .args(["--manifests", &data("manifests/online-boutique/kubernetes-manifests.yaml"), "--servers"])
+        .args(["--manifests", &data("online-boutique/kubernetes-manifests.yaml"), "--servers"])
         .arg(&bad)
         .arg("twin")
         .output()
@@ -126,10 +131,10 @@ fn namespace_several_paths_mixed_folder_and_taints() {
         .args(["twin", "--json", "-n", "shop", "--manifests"])
         .arg(format!(
             "{},{}",
-            data("manifests/kubectl-testdata/list.yaml"),
-            data("manifests/kubectl-testdata/multi-resource-svclist.json")
+            data("kubectl-testdata/list.yaml"),
+            data("kubectl-testdata/multi-resource-svclist.json")
         ))
-        .args(["--manifests", &data("manifests/online-boutique-repo")])
+        .args(["--manifests", &data("online-boutique-repo")])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -145,11 +150,11 @@ fn namespace_several_paths_mixed_folder_and_taints() {
     );
 
     // Online Boutique on two tainted EKS nodes: the table says why each pod is Pending.
-    let nodes = data("api/honeycomb/nodes.json");
+    let nodes = common::data("api/honeycomb/nodes.json");
     let out = twintop()
         .args([
             "--manifests",
-            &data("manifests/online-boutique/kubernetes-manifests.yaml"),
+            &data("online-boutique/kubernetes-manifests.yaml"),
             "--servers",
             &nodes,
             "twin",
@@ -166,10 +171,7 @@ fn namespace_several_paths_mixed_folder_and_taints() {
     );
     assert!(table.contains("pods 12 (12 pending)"), "{table}");
     // A folder with a malformed Kubernetes file fails naming it.
-    let out = twintop()
-        .args(["twin", "--manifests", &data("manifests/kubectl-testdata/recursive")])
-        .output()
-        .unwrap();
+    let out = twintop().args(["twin", "--manifests", &data("kubectl-testdata/recursive")]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("nginx-broken.yaml: document 1 (line 1): kind is missing"), "{err}");
@@ -178,15 +180,9 @@ fn namespace_several_paths_mixed_folder_and_taints() {
 /// A server without topology labels (minikube) prints `-` as its location, not `//`.
 #[test]
 fn servers_without_topology_labels_have_no_slashes() {
-    let node = data("api/k9s/no.json");
+    let node = common::data("api/k9s/no.json");
     let out = twintop()
-        .args([
-            "--manifests",
-            &data("manifests/online-boutique/kubernetes-manifests.yaml"),
-            "--servers",
-            &node,
-            "twin",
-        ])
+        .args(["--manifests", &data("online-boutique/kubernetes-manifests.yaml"), "--servers", &node, "twin"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
