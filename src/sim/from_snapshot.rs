@@ -227,7 +227,7 @@ pub fn scenario_from_snapshot_with_models(
 /// simulator divides a service time by its server's speed. The factor that turns the measured
 /// time into one at speed 1: the harmonic mean of the pods' servers' speeds (a request's time is
 /// its work over the speed of the pod it lands on).
-fn speed_factor(snap: &Snapshot, w: usize) -> f64 {
+pub fn speed_factor(snap: &Snapshot, w: usize) -> f64 {
     let inv: Vec<f64> = snap
         .pods_of_workload(w)
         .filter(|p| p.phase == PodPhase::Running)

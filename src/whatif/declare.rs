@@ -135,7 +135,11 @@ fn declare(snap: &Snapshot, sc: &mut Scenario, lines: &[Line]) -> Result<(), Run
                     Dist::LogNormal { sigma, .. } => sigma,
                     _ => 0.5,
                 };
-                s.pod.service_time = Dist::LogNormal { mu: mean_ms.ln() - sigma * sigma / 2.0, sigma };
+                // Declared as it would be measured, on the servers its pods run on; the
+                // simulator divides by their speed.
+                let w = snap.workload_index(&name).expect("named by the twin");
+                let at_speed_1 = mean_ms * crate::sim::from_snapshot::speed_factor(snap, w);
+                s.pod.service_time = Dist::LogNormal { mu: at_speed_1.ln() - sigma * sigma / 2.0, sigma };
                 if let Some(k) = workers {
                     s.pod.parallelism = *k;
                 }
