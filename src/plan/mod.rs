@@ -4,22 +4,28 @@
 //! (HBA, SM), twintop's optimizer, incremental re-placement of a running twin, and the metrics.
 
 pub mod baselines;
+mod construct;
+mod deadlines;
 pub mod improve;
 pub mod metrics;
+mod moves;
 pub mod optimize;
+mod pairing;
+mod pairs;
 pub mod problem;
 pub mod scenario;
+mod search;
 mod state;
 #[cfg(test)]
 mod tests;
 pub mod twin;
 
-pub use improve::{Improvement, Move, improve, improve_only};
+pub use improve::{ImproveOptions, Improvement, Move, REPLAN_BUDGET, improve, improve_only, improve_with};
 pub use metrics::{COMPLETION_MODEL, Metrics, evaluate};
 pub use optimize::{OptimizeOptions, optimize};
 pub use problem::{Assignment, Dependency, PlanServer, PlanWorkload, Problem, Topology};
 pub use scenario::{ScenarioSpec, generate};
-pub use state::Weights;
+pub use state::{Objective, Weights, objective};
 pub use twin::{TwinProblem, from_snapshot};
 
 /// The placement methods `eval placement` compares, by their JSON names.
