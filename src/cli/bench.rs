@@ -31,8 +31,9 @@ pub enum Bench {
         #[arg(long)]
         json: bool,
     },
-    /// Time placement: decision µs per workload on DIRA-LDT's scenario over K seeds, and the
-    /// wall time of one large scenario.
+    /// Time placement: decision µs per workload on DIRA-LDT's scenario over K seeds; twintop's
+    /// cost, gap to the reference (DIRA-LDT seeds 1–10: proven optima; 50×200 seeds 1–3: best
+    /// known) and ms per placement; and the wall time of one large scenario.
     Placement {
         #[arg(long, default_value_t = 30)]
         seeds: u64,
@@ -312,16 +313,36 @@ map {:.0} ms + snapshot {:.0} ms = {:.0} ms wall, {} CPU ({} events); VmRSS {} l
 }
 
 fn bench_placement(seeds: u64, servers: usize, workloads: usize, json: bool) -> anyhow::Result<i32> {
-    use crate::plan::{self, Method, ScenarioSpec};
+    use super::eval_placement::timed;
+    use crate::plan::{self, Method, ScenarioSpec, Weights};
+    let per_workload = |secs: f64, m: usize| secs * 1e6 / m.max(1) as f64;
     let mut paper = Vec::new();
     for m in Method::ALL {
         let mut us: Vec<f64> = (1..=seeds.max(1))
-            .map(|seed| super::eval::timed(m, &plan::generate(&ScenarioSpec::paper(seed)), seed).1)
+            .map(|seed| per_workload(timed(m, &plan::generate(&ScenarioSpec::paper(seed)), seed).1, 100))
             .collect();
         let mean = us.iter().sum::<f64>() / us.len() as f64;
         us.sort_by(f64::total_cmp);
         paper.push(serde_json::json!({"name": m.name(), "decision_us_per_workload_mean": mean,
             "p50": percentile(&us, 0.5), "p95": percentile(&us, 0.95)}));
+    }
+    // twintop against the issue's reference costs: DIRA-LDT seeds 1–10 (proven optima),
+    // 20 × 60 seeds 1–3 (no published figure), 50 × 200 seeds 1–3 (best known).
+    let mut reference = Vec::new();
+    let cases = (1..=10u64)
+        .map(|s| (50, 100, s))
+        .chain((1..=3).map(|s| (20, 60, s)))
+        .chain((1..=3).map(|s| (50, 200, s)));
+    for (n, m, seed) in cases {
+        let spec = ScenarioSpec::sized(n, m, seed);
+        let p = plan::generate(&spec);
+        let (a, secs) = timed(Method::Twintop, &p, seed);
+        let cost = plan::objective(&p, &a, Weights::default()).cost;
+        let k = plan::evaluate(&p, &a);
+        let r = plan::reference_cost(&spec);
+        reference.push(serde_json::json!({"servers": n, "workloads": m, "seed": seed, "cost": cost,
+            "reference": r.map(|r| r.0), "proven_optimal": r.map(|r| r.1), "gap": r.map(|r| cost / r.0 - 1.0),
+            "ms": secs * 1e3, "completion": k.completion, "rub": k.rub, "accuracy": k.accuracy}));
     }
     let p = plan::generate(&ScenarioSpec::sized(servers, workloads, 1));
     let mut large = Vec::new();
@@ -336,7 +357,7 @@ fn bench_placement(seeds: u64, servers: usize, workloads: usize, json: bool) -> 
     if json {
         println!(
             "{}",
-            serde_json::json!({"paper_scenario": {"seeds": seeds, "methods": paper},
+            serde_json::json!({"paper_scenario": {"seeds": seeds, "methods": paper}, "reference": reference,
                 "large": {"servers": servers, "workloads": workloads, "methods": large}})
         );
         return Ok(0);
@@ -349,6 +370,32 @@ fn bench_placement(seeds: u64, servers: usize, workloads: usize, json: bool) -> 
             r["decision_us_per_workload_mean"].as_f64().unwrap_or(f64::NAN),
             r["p50"].as_f64().unwrap_or(f64::NAN),
             r["p95"].as_f64().unwrap_or(f64::NAN)
+        );
+    }
+    println!(
+        "twintop against the reference costs (issue 19; optimum: proven, deadlines aside; best known: not proven):"
+    );
+    println!(
+        "  {:<9} {:>4} {:>9} {:>9} {:<10} {:>8} {:>8} {:>10} {:>6}",
+        "instance", "seed", "cost", "reference", "", "gap", "ms", "completion", "RUB"
+    );
+    for r in &reference {
+        let f = |k: &str| r[k].as_f64();
+        println!(
+            "  {:<9} {:>4} {:>9.5} {:>9} {:<10} {:>8} {:>8.2} {:>10} {:>6.3}",
+            format!("{}×{}", r["servers"], r["workloads"]),
+            r["seed"],
+            f("cost").unwrap_or(f64::NAN),
+            f("reference").map_or("-".into(), |v| format!("{v:.5}")),
+            match r["proven_optimal"].as_bool() {
+                Some(true) => "optimum",
+                Some(false) => "best known",
+                None => "",
+            },
+            f("gap").map_or("-".into(), |g| format!("{:+.2}%", g * 100.0)),
+            f("ms").unwrap_or(f64::NAN),
+            f("completion").map_or("-".into(), |c| format!("{:.1}%", c * 100.0)),
+            f("rub").unwrap_or(f64::NAN)
         );
     }
     println!("{workloads} workloads on {servers} servers (demands scaled to the paper's load per server):");

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod eval;
 mod eval_advisor;
 mod eval_forecast;
+mod eval_placement;
 pub mod sim;
 pub mod twin;
 pub mod whatif;
