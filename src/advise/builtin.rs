@@ -169,6 +169,11 @@ pub fn predictive(
 /// placement optimizer on measured use (`rebalance`), one proposal each; a hot server no move
 /// relieves gets the cordon proposal instead, so nothing new lands on it.
 pub fn placement(snap: &Snapshot) -> Vec<Candidate> {
+    placement_with(snap, crate::plan::REPLAN_BUDGET)
+}
+
+/// `placement` with a re-plan budget (moves the optimizer's search may evaluate).
+pub fn placement_with(snap: &Snapshot, replan_budget: usize) -> Vec<Candidate> {
     let utils = server_utilization(snap);
     let mut hot: Vec<(usize, f64)> =
         utils.iter().enumerate().filter(|(_, u)| u.cpu >= HOT_SERVER_CPU).map(|(i, u)| (i, u.cpu)).collect();
@@ -178,7 +183,7 @@ pub fn placement(snap: &Snapshot) -> Vec<Candidate> {
         return Vec::new();
     }
     let hot_idx: Vec<usize> = hot.iter().map(|h| h.0).collect();
-    let moves = rebalance::moves_off(snap, &hot_idx, MAX_MOVES, 1);
+    let moves = rebalance::moves_off_with(snap, &hot_idx, MAX_MOVES, 1, replan_budget);
     let (before, after) = rebalance::figures_after(snap, &moves);
     let mut out = Vec::new();
     for m in &moves {

@@ -42,6 +42,11 @@ pub struct AdviseArgs {
     /// Simulated seconds per evaluation run (with `--evaluator sim`).
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub horizon: u32,
+    /// Moves the placement optimizer may evaluate when it re-plans the cluster for pod-move
+    /// proposals (deterministic effort; the default takes a few ms on a few hundred pods,
+    /// 10× that is still well under the 100 ms a proposal is worth).
+    #[arg(long, value_name = "MOVES", default_value_t = crate::plan::REPLAN_BUDGET)]
+    pub replan_budget: usize,
 }
 
 pub fn run(src: &SourceArgs, a: &AdviseArgs) -> anyhow::Result<i32> {
@@ -62,7 +67,7 @@ pub fn run(src: &SourceArgs, a: &AdviseArgs) -> anyhow::Result<i32> {
     let mut candidates = Vec::new();
     if !a.no_builtin {
         candidates.extend(builtin::reactive(&snap, &guardrails));
-        candidates.extend(builtin::placement(&snap));
+        candidates.extend(builtin::placement_with(&snap, a.replan_budget));
         // The demo samples its history once per simulated second; other sources' cadence is
         // not known to the twin, so the predictive advisor runs on the demo only for now.
         if snap.source.kind == crate::twin::SourceKind::Demo {

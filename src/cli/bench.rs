@@ -336,13 +336,16 @@ fn bench_placement(seeds: u64, servers: usize, workloads: usize, json: bool) -> 
     for (n, m, seed) in cases {
         let spec = ScenarioSpec::sized(n, m, seed);
         let p = plan::generate(&spec);
+        let cpu0 = thread_cpu_ns();
         let (a, secs) = timed(Method::Twintop, &p, seed);
+        // CPU time of this thread too: on a busy machine wall time is mostly waiting.
+        let cpu_ms = cpu0.zip(thread_cpu_ns()).map(|(a, b)| b.saturating_sub(a) as f64 / 1e6);
         let cost = plan::objective(&p, &a, Weights::default()).cost;
         let k = plan::evaluate(&p, &a);
         let r = plan::reference_cost(&spec);
         reference.push(serde_json::json!({"servers": n, "workloads": m, "seed": seed, "cost": cost,
             "reference": r.map(|r| r.0), "proven_optimal": r.map(|r| r.1), "gap": r.map(|r| cost / r.0 - 1.0),
-            "ms": secs * 1e3, "completion": k.completion, "rub": k.rub, "accuracy": k.accuracy}));
+            "ms": secs * 1e3, "cpu_ms": cpu_ms, "completion": k.completion, "rub": k.rub, "accuracy": k.accuracy}));
     }
     let p = plan::generate(&ScenarioSpec::sized(servers, workloads, 1));
     let mut large = Vec::new();
@@ -376,15 +379,15 @@ fn bench_placement(seeds: u64, servers: usize, workloads: usize, json: bool) -> 
         "twintop against the reference costs (issue 19; optimum: proven, deadlines aside; best known: not proven):"
     );
     println!(
-        "  {:<9} {:>4} {:>9} {:>9} {:<10} {:>8} {:>8} {:>10} {:>6}",
-        "instance", "seed", "cost", "reference", "", "gap", "ms", "completion", "RUB"
+        "  {:<9} {:>4} {:>9} {:>9} {:<10} {:>8} {:>8} {:>8} {:>10} {:>6}",
+        "instance", "seed", "cost", "reference", "", "gap", "ms", "cpu ms", "completion", "RUB"
     );
     for r in &reference {
         let f = |k: &str| r[k].as_f64();
         println!(
-            "  {:<9} {:>4} {:>9.5} {:>9} {:<10} {:>8} {:>8.2} {:>10} {:>6.3}",
+            "  {:<9} {:>4} {:>9.5} {:>9} {:<10} {:>8} {:>8.2} {:>8} {:>10} {:>6.3}",
             format!("{}×{}", r["servers"], r["workloads"]),
-            r["seed"],
+            r["seed"].as_u64().unwrap_or(0),
             f("cost").unwrap_or(f64::NAN),
             f("reference").map_or("-".into(), |v| format!("{v:.5}")),
             match r["proven_optimal"].as_bool() {
@@ -394,6 +397,7 @@ fn bench_placement(seeds: u64, servers: usize, workloads: usize, json: bool) -> 
             },
             f("gap").map_or("-".into(), |g| format!("{:+.2}%", g * 100.0)),
             f("ms").unwrap_or(f64::NAN),
+            f("cpu_ms").map_or("-".into(), |c| format!("{c:.2}")),
             f("completion").map_or("-".into(), |c| format!("{:.1}%", c * 100.0)),
             f("rub").unwrap_or(f64::NAN)
         );

@@ -36,16 +36,16 @@ pub struct Improvement {
     pub assignment: Assignment,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ImproveOptions {
     /// Pods that may move (each at most once).
     pub max_moves: usize,
     pub seed: u64,
     /// Moves the re-plan may evaluate (0: greedy only).
     pub budget: usize,
-    /// At most one pod of each spread group moves (a twin's group is a Deployment: one
-    /// eviction per workload at a time).
-    pub one_per_group: bool,
+    /// A key per workload: at most one workload of each key moves (an advisor keys pods by
+    /// their Deployment: one eviction per workload at a time).
+    pub once_per: Option<Vec<usize>>,
 }
 
 /// The re-plan's default effort: a few milliseconds on a cluster of a few hundred pods.
@@ -53,7 +53,7 @@ pub const REPLAN_BUDGET: usize = 200_000;
 
 impl ImproveOptions {
     pub fn new(max_moves: usize, seed: u64) -> Self {
-        ImproveOptions { max_moves, seed, budget: REPLAN_BUDGET, one_per_group: false }
+        ImproveOptions { max_moves, seed, budget: REPLAN_BUDGET, once_per: None }
     }
 }
 
@@ -85,16 +85,18 @@ pub fn improve_with(p: &Problem, current: &Assignment, o: &ImproveOptions, movab
     let adj = p.adjacency();
     let movable: Vec<bool> =
         (0..p.workloads.len()).map(|j| movable.get(j).copied().unwrap_or(false)).collect();
-    let greedy = greedy(p, &topo, &adj, current, o, &movable);
-    let mut best = greedy;
+    // (placement, the pods moved in the order they moved)
+    let mut best = greedy(p, &topo, &adj, current, o, &movable);
     if o.budget > 0 && o.max_moves > 0 {
         let replanned = replan(p, &topo, &adj, current, o, &movable);
         let score = |a: &Assignment| State::new(p, &topo, &adj, Weights::default(), a).score();
-        if score(&replanned) < score(&best) - EPS {
+        if score(&replanned.0) < score(&best.0) - EPS {
             best = replanned;
         }
     }
-    let moves = (0..p.workloads.len())
+    let (best, order) = best;
+    let moves = order
+        .into_iter()
         .filter(|&j| best[j] != current[j])
         .filter_map(|j| {
             let to = best[j]?;
@@ -111,41 +113,50 @@ pub fn improve_with(p: &Problem, current: &Assignment, o: &ImproveOptions, movab
     Improvement { moves, before: evaluate(p, current), after: evaluate(p, &best), assignment: best }
 }
 
-/// Who may still move: not pinned, not moved yet, and (with `one_per_group`) no pod of its
-/// group moved yet.
-struct Budget {
+/// Who may still move: not pinned, not moved yet, and no workload of its key moved yet.
+struct Budget<'o> {
     free: Vec<bool>,
     left: usize,
-    one_per_group: bool,
+    once_per: Option<&'o [usize]>,
+    /// The pods moved, in order.
+    order: Vec<usize>,
 }
 
-impl Budget {
-    fn take(&mut self, p: &Problem, moved: &[usize]) {
+impl<'o> Budget<'o> {
+    fn new(movable: &[bool], o: &'o ImproveOptions) -> Self {
+        Budget {
+            free: movable.to_vec(),
+            left: o.max_moves,
+            once_per: o.once_per.as_deref(),
+            order: Vec::new(),
+        }
+    }
+
+    fn take(&mut self, moved: &[usize]) {
         for &j in moved {
             self.free[j] = false;
-            if self.one_per_group
-                && let Some(g) = p.workloads[j].group
-            {
-                for (k, w) in p.workloads.iter().enumerate() {
-                    if w.group == Some(g) {
+            if let Some(keys) = self.once_per {
+                for (k, key) in keys.iter().enumerate() {
+                    if keys.get(j) == Some(key) {
                         self.free[k] = false;
                     }
                 }
             }
         }
+        self.order.extend_from_slice(moved);
         self.left -= moved.len();
     }
 
-    /// The move set is allowed: each moved pod free, at most one per group when asked.
-    fn allows(&self, p: &Problem, moves: &[(usize, usize)]) -> bool {
+    /// The move set is allowed: each moved pod free, no two of one key.
+    fn allows(&self, moves: &[(usize, usize)]) -> bool {
         moves.len() <= self.left
             && moves.iter().all(|&(j, _)| self.free[j])
-            && (!self.one_per_group
-                || moves.iter().enumerate().all(|(i, &(j, _))| {
-                    p.workloads[j]
-                        .group
-                        .is_none_or(|g| moves[..i].iter().all(|&(k, _)| p.workloads[k].group != Some(g)))
-                }))
+            && self.once_per.is_none_or(|keys| {
+                moves
+                    .iter()
+                    .enumerate()
+                    .all(|(i, &(j, _))| moves[..i].iter().all(|&(k, _)| keys.get(k) != keys.get(j)))
+            })
     }
 }
 
@@ -156,11 +167,11 @@ fn greedy(
     current: &Assignment,
     o: &ImproveOptions,
     movable: &[bool],
-) -> Assignment {
+) -> (Assignment, Vec<usize>) {
     let mut rng = SmallRng::seed_from_u64(o.seed);
     let mut st = State::new(p, topo, adj, Weights::default(), current);
     let (m, n) = (p.workloads.len(), p.servers.len());
-    let mut budget = Budget { free: movable.to_vec(), left: o.max_moves, one_per_group: o.one_per_group };
+    let mut budget = Budget::new(movable, o);
     let mut servers: Vec<usize> = Vec::new();
     while budget.left > 0 {
         servers.clear();
@@ -211,7 +222,7 @@ fn greedy(
         cands.sort_by(|a, b| a.0.total_cmp(&b.0));
         let mut done = false;
         for (_, mv) in cands.iter().take(8) {
-            if !budget.allows(p, mv) {
+            if !budget.allows(mv) {
                 continue;
             }
             // Deadlines: the score must improve, not only the cost.
@@ -221,7 +232,7 @@ fn greedy(
                 st.apply(j, Some(s));
             }
             if st.score() < before - EPS {
-                budget.take(p, &mv.iter().map(|m| m.0).collect::<Vec<_>>());
+                budget.take(&mv.iter().map(|m| m.0).collect::<Vec<_>>());
                 done = true;
                 break;
             }
@@ -233,7 +244,7 @@ fn greedy(
             break;
         }
     }
-    st.assign
+    (st.assign, budget.order)
 }
 
 /// The optimizer's search from the current placement, then the moves toward its result.
@@ -244,12 +255,12 @@ fn replan(
     current: &Assignment,
     o: &ImproveOptions,
     movable: &[bool],
-) -> Assignment {
+) -> (Assignment, Vec<usize>) {
     let mut target = State::new(p, topo, adj, Weights::default(), current);
     super::optimize::search_from(&mut target, o.seed, o.budget, movable.to_vec());
     let target = target.assign;
     let mut st = State::new(p, topo, adj, Weights::default(), current);
-    let mut budget = Budget { free: movable.to_vec(), left: o.max_moves, one_per_group: o.one_per_group };
+    let mut budget = Budget::new(movable, o);
     // Toward the target one pod at a time, the best feasible step first (a step may cost,
     // the half of a swap); then the best prefix.
     let mut steps: Vec<(usize, Option<usize>)> = Vec::new();
@@ -258,7 +269,7 @@ fn replan(
         let mut pick: Option<(f64, usize, usize)> = None;
         for j in (0..p.workloads.len()).filter(|&j| budget.free[j] && target[j] != st.assign[j]) {
             let Some(t) = target[j] else { continue };
-            if !st.can_host(j, t) || !budget.allows(p, &[(j, t)]) {
+            if !st.can_host(j, t) || !budget.allows(&[(j, t)]) {
                 continue;
             }
             let d = st.delta_move(j, t);
@@ -269,7 +280,7 @@ fn replan(
         let Some((_, j, t)) = pick else { break };
         steps.push((j, st.assign[j]));
         st.apply(j, Some(t));
-        budget.take(p, &[j]);
+        budget.take(&[j]);
         let s = st.score();
         if s < best.0 - EPS {
             best = (s, steps.len());
@@ -278,5 +289,6 @@ fn replan(
     for &(j, from) in steps[best.1..].iter().rev() {
         st.apply(j, from);
     }
-    st.assign
+    budget.order.truncate(best.1);
+    (st.assign, budget.order)
 }

@@ -31,7 +31,7 @@ pub struct OptimizeOptions {
 /// The default effort: on DIRA-LDT's scenario (100 workloads) the placement is at the optimum
 /// with this, in a few milliseconds.
 pub const MOVES_PER_WORKLOAD: usize = 5_000;
-pub const MAX_MOVES: usize = 4_000_000;
+pub const MAX_MOVES: usize = 1_000_000;
 
 impl OptimizeOptions {
     pub fn seeded(seed: u64) -> Self {
@@ -239,7 +239,9 @@ fn kick(search: &mut Search) {
         search.st.apply(j, None);
     }
     shuffle(&mut out, &mut search.rng);
-    search.evals += out.len() * n.min(FULL_SCAN_SERVERS + SAMPLE_SERVERS);
+    // At least a scan's worth even when nothing here may move (a re-plan with pinned pods):
+    // the budget must run out.
+    search.evals += (out.len() * n.min(FULL_SCAN_SERVERS + SAMPLE_SERVERS)).max(n);
     for &j in &out {
         if let Some(s) = place_best(search.st, &mut search.rng, j) {
             touched.push(s);

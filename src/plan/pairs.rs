@@ -156,7 +156,8 @@ pub(crate) fn best_split(
             .count()
     };
     let (mut cpu_a, mut cpu_b) = (used_a.cpu_m, used_b.cpu_m);
-    let missed0 = if dl { misses(start, cpu_a, cpu_b, sc) as f64 } else { 0.0 };
+    // Now: as the state has it (the same model, exact).
+    let missed0 = if dl { sc.items.iter().filter(|&&j| st.dl.is_missed(j)).count() as f64 } else { 0.0 };
     let wdl = st.w.deadline;
     let mut lat = 0.0;
     let side_lat = |m: u32, i: usize, iy: usize| if (m >> i & 1) == (m >> iy & 1) { l_same } else { l_ab };

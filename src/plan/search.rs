@@ -27,6 +27,8 @@ pub(crate) struct Search<'s, 'a> {
     pub budget: usize,
     /// Workloads the search may move (the others stay and count).
     pub movable: Vec<bool>,
+    /// Every workload may move: then pair splits cover all moves between two small servers.
+    all_movable: bool,
     /// The dependency component of each workload, and each component's workloads.
     pub comp_of: Vec<usize>,
     pub comps: Vec<Vec<usize>>,
@@ -45,12 +47,14 @@ impl<'s, 'a> Search<'s, 'a> {
     pub fn new(st: &'s mut State<'a>, rng: SmallRng, budget: usize, movable: Vec<bool>) -> Self {
         let (comp_of, comps) = components(st.adj);
         let m = st.p.workloads.len();
+        let all_movable = movable.iter().all(|&x| x);
         Search {
             st,
             rng,
             evals: 0,
             budget,
             movable,
+            all_movable,
             comp_of,
             comps,
             queue: VecDeque::new(),
@@ -118,6 +122,10 @@ impl<'s, 'a> Search<'s, 'a> {
                         continue;
                     }
                     if self.st.members[a].iter().chain(&self.st.members[b]).any(|&j| !self.movable[j]) {
+                        // Looked at: nothing to split (else `local` would see it dirty forever).
+                        if full {
+                            self.pair_seen[x * n + y] = stamps;
+                        }
                         continue;
                     }
                     self.evals += 1 << k;
@@ -245,8 +253,10 @@ impl<'s, 'a> Search<'s, 'a> {
             if self.st.dl.is_missed(j) {
                 self.repair(j);
             }
-            // Pairs cover every move between two servers that hold few enough workloads.
-            let covered = self.st.p.servers.len() <= FULL_SCAN_SERVERS
+            // Pairs cover every move between two servers that hold few enough workloads (when
+            // no workload is pinned: a pair holding a pinned one is not split).
+            let covered = self.all_movable
+                && self.st.p.servers.len() <= FULL_SCAN_SERVERS
                 && self.st.assign[j].is_some_and(|a| 2 * self.st.members[a].len() <= super::pairs::MAX_ITEMS);
             if covered {
                 let _ = self.try_pull(j) || self.try_component(j);
