@@ -99,9 +99,7 @@ pub fn trials(
             let (_, mut store) = warmed(preset, seed, tick);
             let snap: Arc<Snapshot> = store.snapshot();
             let g = Guardrails::default();
-            let mut candidates = builtin::reactive(&snap, &g);
-            candidates.extend(builtin::placement(&snap));
-            candidates.extend(builtin::predictive(&snap, &g, chrono::Duration::seconds(1), 120));
+            let candidates = builtin::roster(&snap, &g);
             let ctx =
                 Context { guardrails: g, evaluator, seeds: default_seeds(), record: &record, pending: &[] };
             let proposals: Vec<Proposal> =

@@ -17,16 +17,16 @@ pub mod sim_eval;
 pub(crate) mod testkit;
 pub mod validate;
 
+pub use crate::guardrails::Guardrails;
 pub use evaluate::{AnalyticEvaluator, Evaluator};
 pub use proposal::{Candidate, Confidence, Prediction, Proposal, ProposalsDoc, Status};
 pub use record::TrackRecord;
 pub use sim_eval::SimEvaluator;
-pub use validate::Guardrails;
 
 use crate::change::Change;
 use crate::twin::Snapshot;
 use confidence::{Agreement, Inputs};
-use proposal::{proposal_id, target_of};
+use proposal::proposal_id;
 use std::collections::BTreeMap;
 
 /// Everything `assess` weighs besides the candidates.
@@ -95,7 +95,7 @@ pub fn assess(snap: &Snapshot, candidates: Vec<Candidate>, ctx: &Context) -> Vec
         .enumerate()
         .map(|(i, (c, verdict))| {
             let (target, action) = match verdict {
-                Ok(a) => (target_of(a).to_string(), Some(a.clone())),
+                Ok(a) => (a.target().to_string(), Some(a.clone())),
                 Err(_) => (c.target.clone(), c.action.clone()),
             };
             let id = proposal_id(&c.source, &target, action.as_ref(), c.when);
@@ -146,7 +146,7 @@ fn agreement(me: usize, mine: &Change, all: &[(Candidate, Result<Change, String>
     let mut result = Agreement::Alone;
     for (j, (c, verdict)) in all.iter().enumerate() {
         let Ok(other) = verdict else { continue };
-        if j == me || c.source == all[me].0.source || target_of(other) != target_of(mine) {
+        if j == me || c.source == all[me].0.source || other.target() != mine.target() {
             continue;
         }
         if other == mine {

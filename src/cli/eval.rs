@@ -35,8 +35,12 @@ pub struct ForecastArgs {
     #[arg(long)]
     pub column: Option<String>,
     /// Steps ahead each allocation is forecast.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = crate::bounds::int(1usize, 100_000))]
     pub horizon: usize,
+    /// Most rows, and most steps on the regular grid, the series may have; the evaluation's
+    /// time grows with its length (a timestamp that jumps far ahead is an error, not 80 GB).
+    #[arg(long, value_name = "N", default_value_t = crate::forecast::csv::DEFAULT_MAX_STEPS)]
+    pub max_steps: usize,
     #[arg(long)]
     pub json: bool,
 }

@@ -14,15 +14,15 @@ use std::time::Instant;
 
 #[derive(Debug, Args)]
 pub struct PlacementArgs {
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, value_parser = crate::bounds::int(1usize, 100_000))]
     pub servers: usize,
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = crate::bounds::int(1usize, 1_000_000))]
     pub workloads: usize,
     /// Scenarios (seeds 1..=K) to average over.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 30, value_parser = crate::bounds::int(1u64, 10_000))]
     pub seeds: u64,
     /// Moves the incremental re-placement may propose (twin only).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = crate::bounds::int(0usize, 100_000))]
     pub max_moves: usize,
     /// Write each instance (servers, workloads, dependencies, latency matrix, weights, and each
     /// method's assignment, objective and figures) to DIR/<name>.json.
@@ -103,7 +103,7 @@ pub fn run(src: &SourceArgs, a: &PlacementArgs) -> anyhow::Result<i32> {
     if let Some(dir) = &a.export {
         std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("--export {}: {e}", dir.display()))?;
     }
-    let twin_mode = src.demo.is_some() || src.manifests.is_some();
+    let twin_mode = src.demo.is_some() || !src.manifests.is_empty();
     let mut rows = Vec::new();
     let what;
     // Per twintop placement of a scenario with a reference: (seed, cost, reference, proven).
