@@ -20,9 +20,9 @@ fn main() {
             restore_sigpipe();
             twintop::ui::bench::render(*servers, *frames, *json)
         }
-        Some(Command::Bench(BenchArgs { what: Bench::Whatif { preset, json } })) => {
+        Some(Command::Bench(BenchArgs { what: Bench::Whatif { preset, workloads, json } })) => {
             restore_sigpipe();
-            twintop::ui::bench::whatif(*preset, *json)
+            twintop::ui::bench::whatif(*preset, *workloads, *json)
         }
         Some(_) => {
             restore_sigpipe();

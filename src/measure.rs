@@ -1,6 +1,7 @@
 //! What the benchmarks share, whichever side measures (the headless `cli::bench` or the
-//! console's `ui::bench`): a synthetic twin of N servers and nearest-rank percentiles. It
-//! depends on `twin` only, so neither side depends on the other.
+//! console's `ui::bench`): a synthetic twin of N servers, nearest-rank percentiles, the
+//! process's peak resident memory, and a folder of real manifests at scale. It depends on
+//! `twin` only, so neither side depends on the other.
 
 use crate::twin::{Location, PodPhase, PodSpec, Resources, Server, TwinEvent, TwinStore, Workload};
 
@@ -42,6 +43,7 @@ pub fn synthetic_store(servers: usize, pods_per_server: usize) -> TwinStore {
             requests: Resources::new(500.0, 512.0, 10.0),
             limits: None,
             phase: PodPhase::Running,
+            reason: None,
         }));
     }
     st
@@ -54,6 +56,47 @@ pub fn percentile(sorted: &[f64], q: f64) -> f64 {
     }
     let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
     sorted[rank - 1]
+}
+
+/// Resets the process's peak resident memory to what it holds now (Linux ≥ 4.0; elsewhere a
+/// no-op, and the peak then covers the whole process).
+pub fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// The process's peak resident memory (VmHWM), MB; None where /proc does not say.
+pub fn peak_rss_mb() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = s.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024.0 / 1e6)
+}
+
+/// The real app the large manifest twins are made of (tests/data, Apache-2.0).
+const BOUTIQUE: &str = include_str!("../tests/data/manifests/online-boutique/kubernetes-manifests.yaml");
+
+/// Online Boutique (12 Deployments and their Services) copied into ⌈n/12⌉ namespaces
+/// `shop-01`…, each object given its namespace, one file per namespace, in `dir`: a twin of
+/// about `n` workloads as a user's folder would hold it. Returns the namespaces.
+pub fn write_boutiques(dir: &std::path::Path, n: usize) -> std::io::Result<usize> {
+    let per_copy = BOUTIQUE.lines().filter(|l| *l == "kind: Deployment").count().max(1);
+    let copies = n.div_ceil(per_copy).max(1);
+    std::fs::create_dir_all(dir)?;
+    for k in 1..=copies {
+        let ns = format!("shop-{k:02}");
+        let text: String =
+            BOUTIQUE
+                .lines()
+                .map(|l| {
+                    if l == "metadata:" {
+                        format!("metadata:\n  namespace: {ns}\n")
+                    } else {
+                        format!("{l}\n")
+                    }
+                })
+                .collect();
+        std::fs::write(dir.join(format!("{ns}.yaml")), text)?;
+    }
+    Ok(copies)
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! calendar that the operator fires with no console open, and `kill -9` of the operator loses
 //! no scheduled action.
 
+mod common;
 mod kube_fake;
 
 use serde_json::{Value, json};
@@ -27,7 +28,7 @@ impl Dirs {
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_twintop"));
+        let mut c = common::twintop();
         c.args(args)
             .env("TWINTOP_DATA_DIR", self.data.path())
             .env("TWINTOP_CONFIG_DIR", self.config.path())

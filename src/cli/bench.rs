@@ -63,6 +63,11 @@ pub enum Bench {
         /// Replicas of each Deployment (500m CPU, 1 GiB each).
         #[arg(long, default_value_t = 500, value_parser = crate::bounds::int(1u32, 1_000_000))]
         replicas: u32,
+        /// Instead: a folder of one app (Online Boutique's 12 workloads) copied into this many
+        /// namespaces, one directory each, read as `--manifests DIR` reads it and placed on the
+        /// demo datacenter (84 copies: 1,008 workloads; target ≤ 1 s).
+        #[arg(long, value_name = "N")]
+        folder_namespaces: Option<usize>,
     },
     /// Map N Kubernetes Nodes and M Pods (typed objects) into the twin and snapshot it.
     Map {
@@ -83,11 +88,15 @@ pub enum Bench {
         #[arg(long)]
         json: bool,
     },
-    /// Simulated requests per second on one core (KubeTwin exp2, 130,000 requests) and a
-    /// 20-point sweep (exp1) on one thread vs all threads.
+    /// Simulated requests per second on one core (KubeTwin exp2, 130,000 requests), a
+    /// 20-point sweep (exp1) on one thread vs all threads, and peak resident memory of exp2
+    /// with K/10 and K times the requests (a run 10× longer should need no more).
     Sim {
         #[arg(long, default_value_t = 5, value_parser = crate::bounds::int(1usize, 10_000_000))]
         iterations: usize,
+        /// K for the long runs (0: none).
+        #[arg(long, default_value_t = 100, value_name = "K", value_parser = crate::bounds::int(0u64, 10_000))]
+        long: u64,
         #[arg(long)]
         json: bool,
     },
@@ -101,12 +110,16 @@ pub enum Bench {
         #[arg(long)]
         json: bool,
     },
-    /// What-if: time to first results for a 15-minute horizon on the demo (dc and mec), and
-    /// input latency while a run is going.
+    /// What-if: time to first results for a 15-minute horizon on the demo (dc and mec), input
+    /// latency while a run is going, peak resident memory.
     Whatif {
         /// One preset only (both by default).
         #[arg(long)]
         preset: Option<crate::demo::DemoPreset>,
+        /// Instead of the demo: a twin of about N workloads read from manifests (Online
+        /// Boutique copied into ⌈N/12⌉ namespaces); its load time is measured too.
+        #[arg(long, value_name = "N", value_parser = crate::bounds::int(1usize, 100_000))]
+        workloads: Option<usize>,
         #[arg(long)]
         json: bool,
     },
@@ -133,7 +146,23 @@ pub fn run(_src: &SourceArgs, a: &BenchArgs) -> anyhow::Result<i32> {
         Bench::Placement { seeds, large_servers, large_workloads, json } => {
             bench_placement(*seeds, *large_servers, *large_workloads, *json)
         }
-        Bench::Manifests { servers, workloads, replicas } => {
+        Bench::Manifests { folder_namespaces: Some(n), .. } => {
+            let b = manifests::run_folder(*n)?;
+            println!(
+                "manifests folder: {} files, {} workloads in {n} namespaces: read {:.0} ms, build (map, place {} pods, \
+                 {} pending) {:.0} ms, apply+snapshot {:.0} ms, total {:.0} ms (target ≤ 1000 ms)",
+                b.files,
+                b.workloads,
+                b.read_ms,
+                b.pods,
+                b.pending,
+                b.build_ms,
+                b.snapshot_ms,
+                b.read_ms + b.build_ms + b.snapshot_ms
+            );
+            Ok(0)
+        }
+        Bench::Manifests { servers, workloads, replicas, .. } => {
             let b = manifests::run(*servers, *workloads, *replicas)?;
             println!(
                 "manifests: {workloads} Deployments × {replicas} replicas on {servers} servers: parse {:.0} ms, \
@@ -209,8 +238,8 @@ pub fn run(_src: &SourceArgs, a: &BenchArgs) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
-        Bench::Sim { iterations, json } => {
-            let b = bench_sim(*iterations)?;
+        Bench::Sim { iterations, long, json } => {
+            let b = bench_sim(*iterations, *long)?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&b)?);
             } else {
@@ -222,12 +251,36 @@ pub fn run(_src: &SourceArgs, a: &BenchArgs) -> anyhow::Result<i32> {
                     println!("  thread CPU time {c:.1} ms = {r:.0} requests per CPU-second");
                 }
                 println!(
-                    "sweep exp1 replicas=1..20: {:.3} s on 1 thread, {:.3} s on {} threads (speed-up {:.2}×)",
+                    "sweep exp1 replicas=1..20: {:.3} s on 1 thread, {:.3} s on {} threads (speed-up {:.2}×); \
+                     process CPU {:.3} s and {:.3} s",
                     b.sweep_1_thread_s,
                     b.sweep_all_threads_s,
                     b.threads,
-                    b.sweep_1_thread_s / b.sweep_all_threads_s
+                    b.sweep_1_thread_s / b.sweep_all_threads_s,
+                    b.sweep_1_thread_cpu_s,
+                    b.sweep_all_threads_cpu_s
                 );
+                for r in &b.long_runs {
+                    println!(
+                        "exp2 ×{}: {} requests, {} events in {:.2} s CPU ({:.0} requests per CPU-second), {} points per series; peak RSS {}",
+                        r.scale,
+                        r.requests,
+                        r.events,
+                        r.cpu_s,
+                        r.requests as f64 / r.cpu_s,
+                        r.points,
+                        r.peak_rss_mb.map_or("n/a".into(), |m| format!("{m:.1} MB"))
+                    );
+                }
+                if let [a, b] = b.long_runs.as_slice()
+                    && let (Some(x), Some(y)) = (a.peak_rss_mb, b.peak_rss_mb)
+                {
+                    println!(
+                        "  {}× longer run: {:.2}× the peak resident memory (target ≤ 1.5×)",
+                        b.scale / a.scale,
+                        y / x
+                    );
+                }
             }
             Ok(0)
         }
@@ -348,7 +401,33 @@ pub struct SimBench {
     pub max_in_flight: u32,
     pub sweep_1_thread_s: f64,
     pub sweep_all_threads_s: f64,
+    /// Process CPU time of each sweep (user + system): with idle cores the speed-up is this
+    /// ratio's complement; on a busy machine the wall times say little.
+    pub sweep_1_thread_cpu_s: f64,
+    pub sweep_all_threads_cpu_s: f64,
     pub threads: usize,
+    pub long_runs: Vec<LongRun>,
+}
+
+/// exp2 with every generator's requests × `scale`.
+#[derive(Debug, serde::Serialize)]
+pub struct LongRun {
+    pub scale: u64,
+    pub requests: u64,
+    pub events: u64,
+    pub cpu_s: f64,
+    pub points: usize,
+    /// Peak resident memory of the process over this run (reset before it), MB.
+    pub peak_rss_mb: Option<f64>,
+}
+
+/// This process's CPU time (user + system), s.
+fn process_cpu_s() -> f64 {
+    // SAFETY: getrusage writes into the struct we pass.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(u.ru_utime) + tv(u.ru_stime)
 }
 
 fn thread_cpu_ns() -> Option<u64> {
@@ -356,7 +435,7 @@ fn thread_cpu_ns() -> Option<u64> {
     s.split_whitespace().next()?.parse().ok()
 }
 
-pub fn bench_sim(iterations: usize) -> anyhow::Result<SimBench> {
+pub fn bench_sim(iterations: usize, long: u64) -> anyhow::Result<SimBench> {
     use crate::sim::{Scenario, SweepParam, run, sweep};
     let exp2 =
         Scenario::from_yaml(include_str!("../../assets/scenarios/kubetwin-exp2.yaml"), "kubetwin-exp2.yaml")?;
@@ -382,12 +461,31 @@ pub fn bench_sim(iterations: usize) -> anyhow::Result<SimBench> {
     let p = SweepParam::parse("replicas=1..20").map_err(anyhow::Error::msg)?;
     let none = |_: usize, _: usize| {};
     let one = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
-    let t = Instant::now();
+    let (t, c) = (Instant::now(), process_cpu_s());
     one.install(|| sweep(&exp1, &p, 1, &none))?;
-    let sweep_1 = t.elapsed().as_secs_f64();
-    let t = Instant::now();
+    let (sweep_1, sweep_1_cpu) = (t.elapsed().as_secs_f64(), process_cpu_s() - c);
+    let (t, c) = (Instant::now(), process_cpu_s());
     sweep(&exp1, &p, 1, &none)?;
-    let sweep_all = t.elapsed().as_secs_f64();
+    let (sweep_all, sweep_all_cpu) = (t.elapsed().as_secs_f64(), process_cpu_s() - c);
+    let mut long_runs = Vec::new();
+    for scale in [long / 10, long].into_iter().filter(|&k| k > 0) {
+        let mut sc = exp2.clone();
+        for g in &mut sc.load {
+            g.requests = g.requests.map(|r| r * scale);
+        }
+        crate::measure::reset_peak_rss();
+        let c = process_cpu_s();
+        let out = run(&sc, 1)?;
+        let cpu_s = process_cpu_s() - c;
+        long_runs.push(LongRun {
+            scale,
+            requests: out.requests,
+            events: out.events,
+            cpu_s,
+            points: out.series.t_s.len(),
+            peak_rss_mb: crate::measure::peak_rss_mb(),
+        });
+    }
     Ok(SimBench {
         requests: warm.requests,
         events: warm.events,
@@ -399,6 +497,9 @@ pub fn bench_sim(iterations: usize) -> anyhow::Result<SimBench> {
         max_in_flight: warm.in_flight.max,
         sweep_1_thread_s: sweep_1,
         sweep_all_threads_s: sweep_all,
+        sweep_1_thread_cpu_s: sweep_1_cpu,
+        sweep_all_threads_cpu_s: sweep_all_cpu,
         threads: rayon::current_num_threads(),
+        long_runs,
     })
 }

@@ -104,6 +104,10 @@ impl Scenario {
         if !(self.sample_s > 0.0 && self.sample_s.is_finite()) {
             return Err(err("sample_s".into(), format!("must be > 0, got {}", self.sample_s), None));
         }
+        if self.series.max_points < 2 {
+            let m = format!("must be ≥ 2, got {}", self.series.max_points);
+            return Err(err("series.max_points".into(), m, None));
+        }
         time("sample_s".into(), self.sample_s)?;
         time("warmup_s".into(), self.warmup_s)?;
         if let Some(d) = self.duration_s {

@@ -68,7 +68,15 @@ fn a_run_that_never_ends_stops_at_the_time_limit() {
 
 #[test]
 fn a_run_that_samples_too_much_stops_at_the_series_limit() {
-    let text = yaml("1", EXP, "[a, a]", "0", "sample_s: 0.01\nlimits: { max_series_points: 100000 }\n");
+    // Series keep at most `series.max_points` points (merging as the run goes on); a caller
+    // asking for a million of them meets the limit on values kept.
+    let text = yaml(
+        "1",
+        EXP,
+        "[a, a]",
+        "0",
+        "sample_s: 0.01\nseries: { max_points: 1000000 }\nlimits: { max_series_points: 100000 }\n",
+    );
     let sc = Scenario::from_yaml(&text, "t.yaml").unwrap();
     let e = crate::sim::run(&sc, 1).unwrap_err();
     assert!(matches!(e, SimError::SeriesCap { max_series_points: 100_000, .. }), "{e}");
