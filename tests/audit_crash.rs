@@ -304,7 +304,8 @@ fn kill_9_during_approvals_loses_no_approved_action() {
     let v = audit::verify_file(&dir.path().join(audit::FILE_NAME)).unwrap();
     for p in &v.notes {
         assert!(
-            stdout.contains(&format!("note: line {}: ", p.line)) && p.message.contains("acknowledged by seq"),
+            stdout.contains(&format!("note: line {}: torn line (", p.line))
+                && p.message.contains("acknowledged by seq"),
             "torn line {} not named:\n{stdout}",
             p.line
         );

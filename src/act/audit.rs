@@ -298,6 +298,26 @@ mod tests {
     }
 
     #[test]
+    fn a_torn_line_a_killed_reopen_ended_is_still_named_torn_once_acknowledged() {
+        // The first reopen after the tear ended the torn bytes with a newline and was killed
+        // before its acknowledging entry; the next reopen acknowledges them.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        AuditLog::open(&path).unwrap().append(record(1)).unwrap();
+        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"{\"seq\":2,\"time\":\"2026-11-23T10:0\n").unwrap();
+        drop(f);
+        let v = verify_file(&path).unwrap();
+        assert!(!v.ok() && v.problems[0].torn && v.problems[0].line == 2, "{:?}", v.problems);
+        drop(AuditLog::open(&path).unwrap());
+        let v = verify_file(&path).unwrap();
+        assert!(v.ok(), "{:?}", v.problems);
+        assert_eq!(v.notes.len(), 1);
+        let m = &v.notes[0].message;
+        assert!(m.starts_with("torn line (32 bytes") && m.contains("acknowledged by seq 2: not JSON"), "{m}");
+    }
+
+    #[test]
     fn an_entry_whose_newline_a_crash_cut_off_is_not_glued_to_the_next() {
         // A short write killed right before the final byte leaves a whole entry without its
         // newline, and the head one entry behind.
