@@ -201,6 +201,9 @@ struct Tally {
     approved: Vec<String>,
     scheduled: Vec<String>,
     outcome_missing: usize,
+    /// Kills that left a whole entry without its newline (a short write stopped right before
+    /// it): the next writer must end that line before appending.
+    unterminated: usize,
 }
 
 impl Tally {
@@ -218,6 +221,10 @@ impl Tally {
     fn check(&mut self, dir: &Path, run: usize) {
         let v = audit::verify_file(&dir.join(audit::FILE_NAME)).unwrap();
         assert_only_crash_marks(&v, &format!("run {run}"));
+        let bytes = std::fs::read(dir.join(audit::FILE_NAME)).unwrap_or_default();
+        if !bytes.is_empty() && !bytes.ends_with(b"\n") && !v.problems.iter().any(|p| p.torn) {
+            self.unterminated += 1;
+        }
         let mut outcomes: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for e in v.entries.iter().filter(|e| e.record.outcome != audit_verify::TORN_WRITE) {
             let id = e.record.proposal_id.as_deref().expect("every flow record names its proposal");
@@ -317,14 +324,15 @@ fn kill_9_during_approvals_loses_no_approved_action() {
     println!(
         "{runs} kills in {:.1} s: {} approvals reported and all audited approved+applied, {} with the \
          outcome missing (killed in flight), {} scheduled actions all in the calendar, {} audit \
-         entries, {} torn lines accounted for in the chain and named by `audit --verify`, {leftovers} \
-         temp files left",
+         entries, {} torn lines accounted for in the chain and named by `audit --verify`, {} whole \
+         entries left without their newline, {leftovers} temp files left",
         started.elapsed().as_secs_f64(),
         t.approved.len(),
         t.outcome_missing,
         t.scheduled.len(),
         v.entries.len(),
         v.notes.len(),
+        t.unterminated,
     );
     assert!(t.approved.len() >= runs, "too few approvals to mean anything: {}", t.approved.len());
 }
