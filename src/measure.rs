@@ -43,6 +43,7 @@ pub fn synthetic_store(servers: usize, pods_per_server: usize) -> TwinStore {
             requests: Resources::new(500.0, 512.0, 10.0),
             limits: None,
             phase: PodPhase::Running,
+            reason: None,
         }));
     }
     st

@@ -469,7 +469,7 @@ fn the_console_takes_over_the_data_dir_and_answers_a_headless_approval() {
     let config = home.path().join("cfg");
     std::fs::create_dir_all(&config).unwrap();
     let cmd = |args: &[&str]| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_twintop"));
+        let mut c = common::twintop();
         c.args(args)
             .env("TWINTOP_DATA_DIR", &data)
             .env("TWINTOP_CONFIG_DIR", &config)

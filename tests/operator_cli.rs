@@ -4,6 +4,7 @@
 //! calendar that the operator fires with no console open, and `kill -9` of the operator loses
 //! no scheduled action.
 
+mod common;
 mod kube_fake;
 
 use serde_json::{Value, json};
@@ -27,7 +28,7 @@ impl Dirs {
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_twintop"));
+        let mut c = common::twintop();
         c.args(args)
             .env("TWINTOP_DATA_DIR", self.data.path())
             .env("TWINTOP_CONFIG_DIR", self.config.path())
@@ -264,9 +265,11 @@ fn a_scheduled_action_fires_from_the_operator_with_no_console_open() {
     assert!(stdout.contains("no twintop owns the data dir now"), "{stdout}");
     assert_eq!(d.calendar().actions[0].status, Status::Waiting);
 
-    let mut op = Operator::start(&d, &[]);
-    let fired = op.wait_for("scheduled scale", 60);
-    assert!(fired.contains(": applied: "), "{fired}");
+    // `--json`: one event per line, as a log shipper reads it.
+    let mut op = Operator::start(&d, &["--json"]);
+    let fired: Value = serde_json::from_str(&op.wait_for("scheduled scale", 60)).unwrap();
+    assert_eq!(fired["kind"], "note");
+    assert!(fired["text"].as_str().unwrap().contains(": applied: "), "{fired}");
     let log = op.stop();
     let cal = d.calendar();
     assert_eq!(cal.actions[0].status, Status::Applied, "{:?}", cal.actions[0]);

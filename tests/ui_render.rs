@@ -58,6 +58,7 @@ fn three_servers() -> Arc<Snapshot> {
             requests: Resources::new(500.0, 256.0, 10.0),
             limits: None,
             phase: PodPhase::Running,
+            reason: None,
         }));
     }
     st.apply(TwinEvent::WorkloadMetrics {
@@ -338,6 +339,7 @@ fn hostile_names_are_escaped_everywhere() {
         requests: Resources::new(100.0, 100.0, 1.0),
         limits: None,
         phase: PodPhase::Running,
+        reason: None,
     }));
     st.apply(TwinEvent::Tick(DateTime::<Utc>::UNIX_EPOCH));
     let mut a = app(st.snapshot());

@@ -94,6 +94,23 @@ fn whatif_editor_and_its_footers() {
 }
 
 #[test]
+fn whatif_results_of_a_short_run() {
+    let data = tempfile::tempdir().unwrap();
+    let mut a = console(demo_at_fixed_time(60), data.path());
+    let mut rx = a.take_worker_rx().unwrap();
+    command(&mut a, "whatif");
+    typed(&mut a, "scale checkoutservice to 6");
+    key(&mut a, KeyCode::Enter);
+    typed(&mut a, "horizon 30s");
+    common::ctrl(&mut a, 'r');
+    while a.whatif().is_running() {
+        let msg = rx.blocking_recv().expect("the worker reports");
+        a.on_worker(msg);
+    }
+    insta::assert_snapshot!("whatif_results_160x48", shown(&mut a, 160, 48, data.path()));
+}
+
+#[test]
 fn recs_queue_of_reactive_proposals() {
     let data = tempfile::tempdir().unwrap();
     let snap = surge();

@@ -49,6 +49,8 @@ fn target_for(change: &Change, kind: WorkloadKind) -> (String, String, String, O
             let res = match kind {
                 WorkloadKind::Deployment => "deployments",
                 WorkloadKind::StatefulSet => "statefulsets",
+                // Never scaled (validation refuses it); named for the access review's message.
+                WorkloadKind::DaemonSet => "daemonsets",
             };
             ("apps".into(), res.into(), "scale".into(), Some(ns), name)
         }
@@ -114,6 +116,9 @@ pub async fn read_version(
                 WorkloadKind::StatefulSet => {
                     Api::<StatefulSet>::namespaced(client.clone(), &ns).get_scale(&name).await
                 }
+                WorkloadKind::DaemonSet => {
+                    return Err(format!("{workload} is a DaemonSet: it has no replicas"));
+                }
             }
             .map_err(|e| describe(&e, workload).to_string())?;
             Ok(scale.metadata.resource_version)
@@ -159,6 +164,9 @@ pub async fn apply(
                 }
                 WorkloadKind::StatefulSet => {
                     Api::<StatefulSet>::namespaced(client.clone(), &ns).patch_scale(&name, &pp, &patch).await
+                }
+                WorkloadKind::DaemonSet => {
+                    return Err(ApplyError::Failed(format!("{workload} is a DaemonSet: it has no replicas")));
                 }
             }
             .map_err(|e| describe(&e, workload))?;

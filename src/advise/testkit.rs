@@ -88,6 +88,7 @@ fn small_store(edit: impl Fn(&mut Workload)) -> TwinStore {
             requests: req,
             limits: None,
             phase: PodPhase::Running,
+            reason: None,
         }));
     }
     st.apply(TwinEvent::Edges {

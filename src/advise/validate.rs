@@ -26,6 +26,11 @@ fn check(snap: &Snapshot, change: &Change, g: &Guardrails) -> Result<Change, Str
             let w = find_workload(snap, workload)?;
             let wl = &snap.workloads[w];
             let key = wl.key();
+            if wl.kind == crate::twin::WorkloadKind::DaemonSet {
+                return Err(format!(
+                    "{key} is a DaemonSet: it runs one pod per server and has no replicas to scale"
+                ));
+            }
             if wl.hpa.is_some() {
                 return Err(format!(
                     "an HPA owns {key}: propose HPA bounds (min/max), not replicas, or the HPA will undo it"

@@ -114,7 +114,9 @@ fn print_table(path: &std::path::Path, v: &Verification, verify: bool) {
                 escape(&h.hash)
             );
         }
-        if v.ok() {
+        if v.ok() && v.head.is_none() && v.entries.is_empty() {
+            println!("verify: ok — no audit log here yet (nothing audited; with --key, a missing log fails)");
+        } else if v.ok() {
             let key = v
                 .key_file
                 .as_ref()

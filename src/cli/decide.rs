@@ -128,7 +128,7 @@ pub fn approve(src: &SourceArgs, readonly: bool, a: &ApproveArgs) -> anyhow::Res
     let ticket = match owner.call(req)? {
         Reply::Prepared { ticket, context, diff, proposal } => {
             if !a.json {
-                print_prepared(&proposal, &context, &diff, &owner.name);
+                print_prepared(&proposal, &diff, &owner.name);
             }
             d.context = Some(context.clone());
             d.diff = Some(diff);
@@ -277,7 +277,8 @@ fn ask(question: &str) -> bool {
     matches!(line.trim(), "y" | "Y" | "yes")
 }
 
-fn print_prepared(p: &crate::advise::Proposal, context: &str, diff: &str, by: &str) {
+/// The proposal as the owner re-assessed it, then the diff headed by its context.
+fn print_prepared(p: &crate::advise::Proposal, diff: &str, by: &str) {
     let action = p.action.as_ref().map(|c| c.to_string()).unwrap_or_default();
     println!(
         "proposal {} from {} (confidence {} on the twin now), decided by {}",
@@ -300,7 +301,6 @@ fn print_prepared(p: &crate::advise::Proposal, context: &str, diff: &str, by: &s
         );
     }
     // The diff is escaped where it is built (`act::flow::diff`).
-    let _ = context;
     print!("{diff}");
     let _ = std::io::stdout().flush();
 }

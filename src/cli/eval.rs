@@ -56,6 +56,10 @@ pub struct ForecastArgs {
     /// Steps ahead each allocation is forecast.
     #[arg(long, default_value_t = 1, value_parser = crate::bounds::int(1usize, 100_000))]
     pub horizon: usize,
+    /// Most rows, and most steps on the regular grid, the series may have; the evaluation's
+    /// time grows with its length (a timestamp that jumps far ahead is an error, not 80 GB).
+    #[arg(long, value_name = "N", default_value_t = crate::forecast::csv::DEFAULT_MAX_STEPS)]
+    pub max_steps: usize,
     #[arg(long)]
     pub json: bool,
 }
@@ -116,7 +120,7 @@ pub fn timed(method: Method, p: &Problem, seed: u64) -> (plan::Assignment, f64) 
 }
 
 fn placement(src: &SourceArgs, a: &PlacementArgs) -> anyhow::Result<i32> {
-    let twin_mode = src.demo.is_some() || src.manifests.is_some();
+    let twin_mode = src.demo.is_some() || !src.manifests.is_empty();
     let mut rows = Vec::new();
     let what;
     if twin_mode {

@@ -12,9 +12,16 @@ use clap::Args;
 use tokio::signal::unix::{SignalKind, signal};
 
 #[derive(Debug, Args)]
-pub struct OperatorArgs {}
+pub struct OperatorArgs {
+    /// One JSON object per event instead of a line of text: `{"time", "kind": "note", "text"}`,
+    /// `{"time", "kind": "needs_operator", "proposal"}` (the proposal as `advise --json` prints
+    /// it), `{"time", "kind": "decided", "id"}`.
+    #[arg(long)]
+    pub json: bool,
+}
 
-pub fn run(src: &SourceArgs, readonly: bool, _a: &OperatorArgs) -> anyhow::Result<i32> {
+pub fn run(src: &SourceArgs, readonly: bool, a: &OperatorArgs) -> anyhow::Result<i32> {
+    let json = a.json;
     let data_dir = crate::paths::data_dir();
     let name = format!("twintop operator (pid {})", std::process::id());
     let ownership = match remote::claim(&data_dir, &name) {
@@ -31,12 +38,12 @@ pub fn run(src: &SourceArgs, readonly: bool, _a: &OperatorArgs) -> anyhow::Resul
     let config = crate::paths::config_dir();
     let mut guardrails = crate::guardrails::load(&config).unwrap_or_else(|e| {
         // A broken rule set must not loosen anything.
-        line(&format!("{e}; read-only until [guardrails] is fixed"));
+        say(json, &format!("{e}; read-only until [guardrails] is fixed"));
         crate::guardrails::Guardrails { readonly: true, ..Default::default() }
     });
     guardrails.readonly |= readonly;
     let auto_rollback = crate::config_file::auto_rollback(&config).unwrap_or_else(|e| {
-        line(&format!("{e}; no automatic rollback"));
+        say(json, &format!("{e}; no automatic rollback"));
         Vec::new()
     });
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
@@ -56,7 +63,7 @@ pub fn run(src: &SourceArgs, readonly: bool, _a: &OperatorArgs) -> anyhow::Resul
         let mut op = Operator::new(opts, &first.source.context);
         op.shown_by = "operator";
         let waiting = op.calendar.actions.iter().filter(|a| a.status == crate::act::schedule::Status::Waiting).count();
-        line(&format!(
+        say(json, &format!(
             "{name} owns {}: fires scheduled actions ({waiting} waiting), watches applied changes, answers twintop approve/reject/schedule{}",
             data_dir.display(),
             if op.guardrails().readonly { "; READ-ONLY: nothing is applied" } else { "" }
@@ -72,13 +79,13 @@ pub fn run(src: &SourceArgs, readonly: bool, _a: &OperatorArgs) -> anyhow::Resul
                 _ = hangup.recv() => break,
                 changed = rx.changed() => {
                     if changed.is_err() {
-                        line("the source stopped");
+                        say(json, "the source stopped");
                         break;
                     }
                     let snap = rx.borrow_and_update().clone();
                     if !announced && !snap.servers.is_empty() {
                         announced = true;
-                        line(&format!(
+                        say(json, &format!(
                             "source {} ({}), context {}: {} servers, {} workloads",
                             snap.source.kind.as_str(),
                             escape(&snap.source.name),
@@ -88,17 +95,17 @@ pub fn run(src: &SourceArgs, readonly: bool, _a: &OperatorArgs) -> anyhow::Resul
                         ));
                     }
                     op.set_context(&snap.source.context);
-                    print_events(op.observe(&snap));
+                    print_events(json, op.observe(&snap));
                 }
                 Some((req, reply)) = requests.recv() => {
                     let snap = rx.borrow().clone();
                     let answer = op.handle(req, &snap, &name);
                     let _ = reply.send(answer);
-                    print_events(op.take_events());
+                    print_events(json, op.take_events());
                 }
             }
         }
-        line("stopped");
+        say(json, "stopped");
         if let Some(vm) = vm {
             vm.abort();
         }
@@ -109,24 +116,46 @@ pub fn run(src: &SourceArgs, readonly: bool, _a: &OperatorArgs) -> anyhow::Resul
     r.map(|_| 0)
 }
 
-fn print_events(events: Vec<Event>) {
+fn print_events(json: bool, events: Vec<Event>) {
     for e in events {
+        if json {
+            let time = chrono::Utc::now().to_rfc3339();
+            let doc = match &e {
+                Event::Note(n) => serde_json::json!({"time": time, "kind": "note", "text": n}),
+                Event::Propose(p) => {
+                    serde_json::json!({"time": time, "kind": "needs_operator", "proposal": p})
+                }
+                Event::Decided(id) => serde_json::json!({"time": time, "kind": "decided", "id": id}),
+            };
+            println!("{doc}");
+            continue;
+        }
         match e {
-            Event::Note(n) => line(&n),
-            Event::Propose(p) => line(&format!(
-                "needs an operator: proposal {} — {} ({}); twintop approve {} / twintop reject {} --reason …",
-                p.id,
-                p.action.as_ref().map(|c| c.to_string()).unwrap_or_default(),
-                p.reason,
-                p.id,
-                p.id
-            )),
+            Event::Note(n) => say(false, &n),
+            Event::Propose(p) => say(
+                false,
+                &format!(
+                    "needs an operator: proposal {} — {} ({}); twintop approve {} / twintop reject {} --reason …",
+                    p.id,
+                    p.action.as_ref().map(|c| c.to_string()).unwrap_or_default(),
+                    p.reason,
+                    p.id,
+                    p.id
+                ),
+            ),
             Event::Decided(_) => {}
         }
     }
 }
 
-/// One line of the operator's log on stdout, timestamped, escaped.
-fn line(text: &str) {
-    println!("{} {}", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"), escape(text));
+/// One line of the operator's log on stdout, timestamped, escaped (or a JSON note).
+fn say(json: bool, text: &str) {
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"time": chrono::Utc::now().to_rfc3339(), "kind": "note", "text": text})
+        );
+    } else {
+        println!("{} {}", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"), escape(text));
+    }
 }

@@ -76,6 +76,9 @@ pub fn run(src: &SourceArgs, a: &WhatifArgs) -> anyhow::Result<i32> {
 }
 
 fn row(name: &str, b: f64, s: f64, decimals: usize) {
+    // A figure that rounds to zero prints as 0, not -0.0.
+    let zero = |v: f64| if v.abs() < 0.5 * 10f64.powi(-(decimals as i32)) { 0.0 } else { v };
+    let (b, s) = (zero(b), zero(s));
     let d = s - b;
     let sign = if d > 1e-9 {
         "▲"

@@ -129,6 +129,7 @@ impl<'s> World<'s> {
                 }
             }
         }
+        let (mut allowed, rules) = super::rules::compile(sc);
         let mut services = Vec::new();
         for (i, s) in sc.services.iter().enumerate() {
             let hpa = s.autoscaler.as_ref().map(|a| HpaRt {
@@ -160,11 +161,7 @@ impl<'s> World<'s> {
                 pods: Vec::new(),
                 created: 0,
                 initial_servers,
-                allowed: if s.node_affinity.is_empty() {
-                    Vec::new()
-                } else {
-                    servers.iter().map(|x| s.node_affinity.contains(&x.name)).collect()
-                },
+                allowed: std::mem::take(&mut allowed[i]),
                 hpa,
                 win_sum: 0.0,
                 win_n: 0,
@@ -253,6 +250,7 @@ impl<'s> World<'s> {
             links: Vec::new(),
             link_bytes: vec![0.0; n_groups * n_groups],
             services,
+            rules,
             pods: Vec::new(),
             pending: Vec::new(),
             steps,

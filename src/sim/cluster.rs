@@ -1,6 +1,7 @@
-//! The cluster side of the engine: placing pods (filter by residual CPU and memory, score by
-//! the scenario's policy), the ReplicaSet loop that keeps each service at its desired count,
-//! readiness, graceful termination, crashes and scheduled changes.
+//! The cluster side of the engine: placing pods (filter by the scheduling rules of
+//! `twin::scheduling` and residual CPU and memory, score by the scenario's policy), the
+//! ReplicaSet loop that keeps each service at its desired count, readiness, graceful
+//! termination, crashes and scheduled changes.
 
 use super::engine::{Kind, NONE, PodRt, PodState, World};
 use super::rv::{StreamKind, stream};
@@ -11,9 +12,14 @@ impl World<'_> {
     fn place(&self, svc: u32) -> Option<u32> {
         let s = &self.services[svc as usize];
         let policy = self.sc.scheduler.policy;
+        let rules =
+            self.rules.as_ref().filter(|r| r.constrained(svc as usize)).map(|r| r.for_pod(svc as usize));
         let mut best: Option<(f64, f64, u32)> = None;
         for (i, srv) in self.servers.iter().enumerate() {
             if !srv.alive || !srv.schedulable || s.allowed.get(i) == Some(&false) {
+                continue;
+            }
+            if rules.as_ref().is_some_and(|r| r.check(i).is_err()) {
                 continue;
             }
             let (rc, rm) = (srv.alloc_cpu - srv.used_cpu - s.cpu_m, srv.alloc_mem - srv.used_mem - s.mem_mib);
@@ -41,6 +47,9 @@ impl World<'_> {
         let svc = self.pods[p as usize].service as usize;
         let (cpu, mem, startup) =
             (self.services[svc].cpu_m, self.services[svc].mem_mib, self.services[svc].startup_ms);
+        if let Some(r) = &mut self.rules {
+            r.add(svc, server as usize);
+        }
         let srv = &mut self.servers[server as usize];
         let share = srv.pod_share(cpu, mem);
         srv.add_requested(now, share);
@@ -93,6 +102,9 @@ impl World<'_> {
                 && v.allowed.get(srv as usize) != Some(&false)
                 && s.alloc_cpu - s.used_cpu >= v.cpu_m - 1e-9
                 && s.alloc_mem - s.used_mem >= v.mem_mib - 1e-9
+                && w.rules.as_ref().is_none_or(|r| {
+                    !r.constrained(svc as usize) || r.for_pod(svc as usize).check(srv as usize).is_ok()
+                })
         };
         let target = if prefer != NONE && fits(self, prefer) { Some(prefer) } else { self.place(svc) };
         match target {
@@ -181,6 +193,9 @@ impl World<'_> {
         let (svc, server) = (pod.service as usize, pod.server);
         self.services[svc].pods.retain(|&q| q != p);
         if server != NONE {
+            if let Some(r) = &mut self.rules {
+                r.remove(svc, server as usize);
+            }
             let (cpu, mem) = (self.services[svc].cpu_m, self.services[svc].mem_mib);
             let srv = &mut self.servers[server as usize];
             let share = srv.pod_share(cpu, mem);

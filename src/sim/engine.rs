@@ -153,7 +153,8 @@ pub(super) struct ServiceRt {
     /// Pods ever created (the id of each pod's random stream).
     pub created: u32,
     pub initial_servers: Vec<u32>,
-    /// Node affinity as a per-server mask; empty: any server.
+    /// The scheduling rules that depend on the server alone (node affinity, taints) as a
+    /// per-server mask; empty: any server.
     pub allowed: Vec<bool>,
     pub hpa: Option<HpaRt>,
     pub win_sum: f64,
@@ -377,6 +378,8 @@ pub(super) struct World<'s> {
     pub link_bytes: Vec<f64>,
     // workload
     pub services: Vec<ServiceRt>,
+    /// Anti-affinity and topology spread, when any service has them (`sim::rules`).
+    pub rules: Option<crate::twin::scheduling::Placement>,
     pub pods: Vec<PodRt>,
     pub pending: Vec<u32>,
     pub steps: Vec<Step>,

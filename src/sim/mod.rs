@@ -19,6 +19,7 @@ pub mod hpa;
 mod memory_tests;
 pub mod output;
 mod queue;
+mod rules;
 pub mod rv;
 pub mod scenario;
 mod series;

@@ -5,8 +5,10 @@
 
 use super::hpa::{Behavior, ScalerMode};
 use crate::twin::latency::RegionPair;
+use crate::twin::scheduling::{Scheduling, Taint};
 use crate::twin::{Dist, LatencyModel};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -177,6 +179,12 @@ pub struct ServerGroup {
     pub price_per_hour: f64,
     #[serde(default = "yes")]
     pub schedulable: bool,
+    /// Node labels, which nodeSelector, node affinity and topology keys read.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Taints; pods without a matching toleration stay off (see `twin::scheduling`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub taints: Vec<Taint>,
 }
 
 fn one() -> u32 {
@@ -266,6 +274,14 @@ pub struct ServiceSpec {
     /// Node affinity: when not empty, pods go only to these servers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub node_affinity: Vec<String>,
+    /// Labels of the pods, which anti-affinity and spread selectors match. The namespace is
+    /// the part of `name` before `/` (a twin's `namespace/name`), else none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Kubernetes scheduling rules: tolerations, nodeSelector, required node affinity,
+    /// required pod anti-affinity, DoNotSchedule topology spread (see `twin::scheduling`).
+    #[serde(default, skip_serializing_if = "Scheduling::is_empty")]
+    pub scheduling: Scheduling,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -28,9 +28,13 @@ pub struct SourceArgs {
     #[arg(long, global = true, value_name = "N", default_value_t = 1)]
     pub seed: u64,
 
-    /// Build the twin from Kubernetes YAML: a file, a directory of files, or `-` for stdin.
-    #[arg(long, global = true, value_name = "PATH")]
-    pub manifests: Option<PathBuf>,
+    /// Build the twin from Kubernetes YAML or JSON, as `kubectl apply -f` reads it: a file,
+    /// a directory (recursively; files that are not Kubernetes, such as a Helm chart or an
+    /// application's config, are skipped and listed), or `-` for stdin. Repeat the flag or
+    /// separate paths with commas for several. With `-n NS`, objects without a namespace land
+    /// in NS.
+    #[arg(long, global = true, value_name = "PATH", action = clap::ArgAction::Append, value_delimiter = ',')]
+    pub manifests: Vec<PathBuf>,
 
     /// With --manifests: place the workloads on these servers instead of the demo datacenter
     /// (`kubectl get nodes -o yaml` or `-o json`: a NodeList, or YAML documents of Nodes).
@@ -42,7 +46,8 @@ pub struct SourceArgs {
     #[arg(long, global = true, value_name = "NAME")]
     pub context: Option<String>,
 
-    /// Namespace of the namespaced resources (default: the context's namespace), as kubectl.
+    /// Namespace of the namespaced resources (default: the context's namespace), as kubectl;
+    /// with --manifests, the namespace of objects that name none (as `kubectl apply -n`).
     #[arg(short = 'n', long, global = true, value_name = "NAME", conflicts_with = "all_namespaces")]
     pub namespace: Option<String>,
 
@@ -113,7 +118,7 @@ pub fn init_tls() {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Plan {
     Demo { preset: DemoPreset, seed: u64, notice: Option<String> },
-    Manifests { path: PathBuf },
+    Manifests { paths: Vec<PathBuf> },
     Live { context: Option<String> },
 }
 
@@ -123,8 +128,8 @@ pub fn resolve(args: &SourceArgs) -> Plan {
     if let Some(preset) = args.demo {
         return Plan::Demo { preset, seed: args.seed, notice: None };
     }
-    if let Some(path) = &args.manifests {
-        return Plan::Manifests { path: path.clone() };
+    if !args.manifests.is_empty() {
+        return Plan::Manifests { paths: args.manifests.clone() };
     }
     if args.context.is_some() || kubeconfig_exists() || kube::in_cluster_env() {
         return Plan::Live { context: args.context.clone() };
@@ -155,9 +160,9 @@ pub fn spawn(args: &SourceArgs) -> anyhow::Result<(feeder::TwinHandle, bool)> {
             (feeder::spawn_demo(demo, std::time::Duration::from_secs(1)), true)
         }
         Plan::Live { .. } => (kube::spawn_live(args)?, true),
-        Plan::Manifests { path } => {
+        Plan::Manifests { paths } => {
             let mut store = TwinStore::default();
-            store.apply_all(manifest_events(args, &path)?);
+            store.apply_all(manifest_events(args, &paths)?);
             let (events, snapshots) = feeder::spawn_feeder(store);
             let cluster = Arc::new(crate::act::cluster::ReadOnly("manifests"));
             (feeder::TwinHandle { snapshots, cluster, events }, false)
@@ -195,9 +200,9 @@ pub fn load_snapshot(args: &SourceArgs) -> anyhow::Result<Arc<Snapshot>> {
             enrich_with_vm(&mut store, &vm)?;
             Ok(store.snapshot())
         }
-        Plan::Manifests { path } => {
+        Plan::Manifests { paths } => {
             let mut store = TwinStore::default();
-            store.apply_all(manifest_events(args, &path)?);
+            store.apply_all(manifest_events(args, &paths)?);
             if with_vm {
                 enrich_with_vm(&mut store, &vm)?;
             }
@@ -245,16 +250,15 @@ pub fn spawn_vm(
     Ok(Some(victoria::spawn_poller(src, handle.snapshots.clone(), handle.events.clone())))
 }
 
-/// The twin built from `--manifests` (placed on `--servers` or the demo datacenter), as events.
-pub fn manifest_events(
-    args: &SourceArgs,
-    path: &std::path::Path,
-) -> anyhow::Result<Vec<crate::twin::TwinEvent>> {
+/// The twin built from `--manifests` (placed on `--servers` or the demo datacenter, objects
+/// without a namespace in `-n`'s), as events.
+pub fn manifest_events(args: &SourceArgs, paths: &[PathBuf]) -> anyhow::Result<Vec<crate::twin::TwinEvent>> {
     let dc = match &args.servers {
         Some(file) => Datacenter::from_nodes_file(file)?,
         None => Datacenter::demo(DemoPreset::Dc),
     };
-    manifests::load_events(path, dc, Utc::now())
+    let opts = manifests::ReadOptions { namespace: args.namespace.clone() };
+    manifests::load_paths(paths, &opts, dc, Utc::now())
 }
 
 /// One round of VictoriaMetrics queries laid over a headless twin (`--vm-url` with

@@ -186,7 +186,7 @@ pub fn bench_whatif_manifests(n: usize) -> anyhow::Result<WhatifBench> {
     let namespaces = write_boutiques(&dir, n)?;
     reset_peak_rss();
     let t = Instant::now();
-    let src = SourceArgs { manifests: Some(dir.clone()), ..Default::default() };
+    let src = SourceArgs { manifests: vec![dir.clone()], ..Default::default() };
     let snap = crate::source::load_snapshot(&src);
     let load_ms = ms(t);
     let _ = std::fs::remove_dir_all(&dir);
@@ -284,7 +284,7 @@ mod tests {
     fn boutiques_load_as_that_many_namespaced_workloads() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(write_boutiques(dir.path(), 30).unwrap(), 3);
-        let src = SourceArgs { manifests: Some(dir.path().into()), ..Default::default() };
+        let src = SourceArgs { manifests: vec![dir.path().into()], ..Default::default() };
         let snap = crate::source::load_snapshot(&src).unwrap();
         assert_eq!(snap.workloads.len(), 36);
         for k in ["shop-01/frontend", "shop-03/checkoutservice"] {

@@ -154,6 +154,11 @@ impl KubeControl {
             Change::Scale { workload, .. } | Change::HpaBounds { workload, .. } => {
                 let snap = self.snapshots.borrow().clone();
                 match snap.workload_index(workload) {
+                    Some(w) if snap.workloads[w].kind == WorkloadKind::DaemonSet => {
+                        return Err(format!(
+                            "{workload} is a DaemonSet: it runs one pod per node and has no replicas to change"
+                        ));
+                    }
                     Some(w) => snap.workloads[w].kind,
                     None => return Err(format!("no workload {workload} in the twin")),
                 }
