@@ -218,14 +218,14 @@ impl Advising {
             if let Some(llm) = llm {
                 // The built-in proposals need not wait for the model.
                 let first = assess_on_worker(snap.clone(), Vec::new()).await;
-                let _ = tx.send(Advice { proposals: first, last: false }).await;
+                let _ = tx.send(Advice { proposals: first.clone(), last: false }).await;
                 let model = llm.prompt.model.clone();
                 let report = move |p: &Progress| {
                     let run = (!p.done).then(|| LlmRun { model: model.clone(), progress: *p });
                     progress.send_replace(run);
                 };
                 let g = crate::advise::Guardrails::default();
-                let out = llm.advise_with_progress(&snap, &g, snap.time, cancel, &report).await;
+                let out = llm.advise_with_progress(&snap, &g, snap.time, &first, cancel, &report).await;
                 candidates.extend(out.candidates);
             }
             let all = assess_on_worker(snap, candidates).await;
