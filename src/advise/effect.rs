@@ -4,6 +4,7 @@
 //! it. A change predicted to change nothing that matters is not shown either: fewer, better
 //! proposals. Also the server-side figures of an eviction when the evaluator gives none.
 
+use super::builtin::HOT_SERVER_CPU;
 use super::proposal::{BeforeAfter, Motive, Prediction, Spread};
 use super::rebalance;
 use crate::change::Change;
@@ -20,14 +21,21 @@ const HARM_RUB: f64 = 0.02;
 /// An eviction must take at least this share of allocatable CPU off its server to matter.
 const MIN_RELIEF: f64 = 0.02;
 
+/// What the advisor claims for a change besides the change itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Claim {
+    /// Why, when not to fix an SLO or a hot server.
+    pub motive: Option<Motive>,
+    /// A forecast peak motivates it (its effect is beyond what the twin simulates now).
+    pub forecast: bool,
+    /// For an eviction: the CPU share its server is left with after all the evictions the same
+    /// advisor proposes off it (moves that cool a server only together).
+    pub together: Option<f64>,
+}
+
 /// Why the proposal should not be shown, or `Ok` when it may be.
-pub fn judge(
-    snap: &Snapshot,
-    change: &Change,
-    p: &Prediction,
-    motive: Option<Motive>,
-    forecast: bool,
-) -> Result<(), String> {
+pub fn judge(snap: &Snapshot, change: &Change, p: &Prediction, claim: &Claim) -> Result<(), String> {
+    let (motive, forecast) = (claim.motive, claim.forecast);
     let target = super::proposal::target_of(change);
     let (b, a) = (p.p99_ms.before.mean, p.p99_ms.after.mean);
     let (vb, va) = (p.slo_violations.before.mean, p.slo_violations.after.mean);
@@ -99,11 +107,27 @@ pub fn judge(
             }
         }
         Change::Evict { server, .. } => {
-            let relief = p.server_cpu.map(|c| c.before.mean - c.after.mean).unwrap_or(0.0);
-            if relief < MIN_RELIEF {
+            let (b, a) = p.server_cpu.map(|c| (c.before.mean, c.after.mean)).unwrap_or((0.0, 0.0));
+            if b - a < MIN_RELIEF {
                 return Err(format!(
                     "the twin predicts moving this pod takes only {:.1} % of CPU off {server}: no material effect",
-                    relief * 100.0
+                    (b - a) * 100.0
+                ));
+            }
+            // A hot server these moves leave hot is still hot: the outcome does not change.
+            let together = claim.together.unwrap_or(a).min(a);
+            if b >= HOT_SERVER_CPU && together >= HOT_SERVER_CPU {
+                let with = if together < a {
+                    format!(", {:.0} % with the advisor's other moves off it", together * 100.0)
+                } else {
+                    String::new()
+                };
+                return Err(format!(
+                    "the twin predicts {server} stays hot ({:.0} % → {:.0} % CPU{with}; hot from {:.0} %): \
+                     no material effect",
+                    b * 100.0,
+                    a * 100.0,
+                    HOT_SERVER_CPU * 100.0
                 ));
             }
         }
@@ -172,6 +196,10 @@ mod tests {
         }
     }
 
+    fn claim(motive: Option<Motive>, forecast: bool) -> Claim {
+        Claim { motive, forecast, together: None }
+    }
+
     fn flat_cost() -> BeforeAfter {
         BeforeAfter { before: Spread::of(&[2.0]), after: Spread::of(&[2.5]) }
     }
@@ -184,12 +212,12 @@ mod tests {
     fn a_change_that_makes_the_target_worse_is_rejected_with_the_figures() {
         let snap = small_twin();
         // emailservice 2 → 1 in the demo: p99 31 → 39 ms.
-        let err =
-            judge(&snap, &scale("shop/api", 1), &pred(31.0, 39.0, 0.0, 0.0, 0), None, false).unwrap_err();
+        let err = judge(&snap, &scale("shop/api", 1), &pred(31.0, 39.0, 0.0, 0.0, 0), &claim(None, false))
+            .unwrap_err();
         assert!(err.contains("makes things worse") && err.contains("31 → 39 ms (+26 %)"), "{err}");
         assert!(err.contains("no motive stated"), "{err}");
-        let slo =
-            judge(&snap, &scale("shop/db", 3), &pred(100.0, 100.0, 0.0, 1.0, 0), None, false).unwrap_err();
+        let slo = judge(&snap, &scale("shop/db", 3), &pred(100.0, 100.0, 0.0, 1.0, 0), &claim(None, false))
+            .unwrap_err();
         assert!(slo.contains("over their SLO 0.0 → 1.0"), "{slo}");
     }
 
@@ -197,38 +225,46 @@ mod tests {
     fn a_cost_motive_excuses_a_slower_target_only_within_its_slo_and_with_a_saving() {
         let snap = small_twin();
         let slower = pred(30.0, 45.0, 0.0, 0.0, 0);
-        assert!(judge(&snap, &scale("shop/db", 1), &slower, Some(Motive::Cost), false).is_ok());
+        assert!(judge(&snap, &scale("shop/db", 1), &slower, &claim(Some(Motive::Cost), false)).is_ok());
         // api's SLO is 50 ms.
         let over = pred(30.0, 60.0, 0.0, 0.0, 0);
-        let err = judge(&snap, &scale("shop/api", 1), &over, Some(Motive::Cost), false).unwrap_err();
+        let err = judge(&snap, &scale("shop/api", 1), &over, &claim(Some(Motive::Cost), false)).unwrap_err();
         assert!(err.contains("break its 50 ms SLO"), "{err}");
         // A motive the change does not serve exempts nothing: a scale-up "for cost" that does
         // nothing is still not shown.
         let up = Prediction { cost_per_hour: flat_cost(), ..pred(31.0, 29.0, 0.0, 0.0, 0) };
-        let err = judge(&snap, &scale("shop/api", 3), &up, Some(Motive::Cost), false).unwrap_err();
+        let err = judge(&snap, &scale("shop/api", 3), &up, &claim(Some(Motive::Cost), false)).unwrap_err();
         assert!(err.contains("no material effect"), "{err}");
         let breach = pred(30.0, 45.0, 0.0, 1.0, 0);
-        let err = judge(&snap, &scale("shop/db", 1), &breach, Some(Motive::Cost), false).unwrap_err();
+        let err = judge(&snap, &scale("shop/db", 1), &breach, &claim(Some(Motive::Cost), false)).unwrap_err();
         assert!(err.contains("does not excuse more SLO breaches"), "{err}");
         let flat = BeforeAfter { before: Spread::of(&[2.0]), after: Spread::of(&[2.0]) };
         let no_saving = Prediction { cost_per_hour: flat, ..slower };
-        let err = judge(&snap, &scale("shop/db", 1), &no_saving, Some(Motive::Cost), false).unwrap_err();
+        let err =
+            judge(&snap, &scale("shop/db", 1), &no_saving, &claim(Some(Motive::Cost), false)).unwrap_err();
         assert!(err.contains("no saving"), "{err}");
     }
 
     #[test]
     fn a_change_that_changes_nothing_is_not_shown() {
         let snap = small_twin();
-        let err =
-            judge(&snap, &scale("shop/api", 3), &pred(31.0, 29.0, 0.2, 0.2, 0), None, false).unwrap_err();
+        let err = judge(&snap, &scale("shop/api", 3), &pred(31.0, 29.0, 0.2, 0.2, 0), &claim(None, false))
+            .unwrap_err();
         assert!(err.contains("no material effect") && err.contains("0 of 8 seeds"), "{err}");
-        assert!(judge(&snap, &scale("shop/api", 4), &pred(90.0, 40.0, 1.0, 0.0, 8), None, false).is_ok());
+        assert!(
+            judge(&snap, &scale("shop/api", 4), &pred(90.0, 40.0, 1.0, 0.0, 8), &claim(None, false)).is_ok()
+        );
         // A forecast-motivated change acts on a peak the twin does not simulate.
-        assert!(judge(&snap, &scale("shop/api", 3), &pred(31.0, 29.0, 0.2, 0.2, 0), None, true).is_ok());
+        assert!(
+            judge(&snap, &scale("shop/api", 3), &pred(31.0, 29.0, 0.2, 0.2, 0), &claim(None, true)).is_ok()
+        );
         let cordon = Change::Cordon { server: "s1".into(), cordon: true };
-        let err = judge(&snap, &cordon, &pred(0.0, 0.0, 0.0, 0.0, 0), None, false).unwrap_err();
+        let err = judge(&snap, &cordon, &pred(0.0, 0.0, 0.0, 0.0, 0), &claim(None, false)).unwrap_err();
         assert!(err.contains("moves no pod"), "{err}");
-        assert!(judge(&snap, &cordon, &pred(0.0, 0.0, 0.0, 0.0, 0), Some(Motive::FreeServer), false).is_ok());
+        assert!(
+            judge(&snap, &cordon, &pred(0.0, 0.0, 0.0, 0.0, 0), &claim(Some(Motive::FreeServer), false))
+                .is_ok()
+        );
     }
 
     #[test]
@@ -241,6 +277,24 @@ mod tests {
         assert!((0.0..=1.0).contains(&share));
         let p = Prediction { server_cpu: Some(cpu), ..pred(90.0, 90.0, 1.0, 1.0, 0) };
         let relief = cpu.before.mean - cpu.after.mean;
-        assert_eq!(judge(&snap, &evict, &p, None, false).is_ok(), relief >= MIN_RELIEF, "{relief}");
+        let stays_hot = cpu.before.mean >= HOT_SERVER_CPU && cpu.after.mean >= HOT_SERVER_CPU;
+        assert_eq!(
+            judge(&snap, &evict, &p, &claim(None, false)).is_ok(),
+            relief >= MIN_RELIEF && !stays_hot,
+            "{relief}"
+        );
+        // A hot server left hot by the move: not shown.
+        let ba = |b: f64, a: f64| BeforeAfter { before: Spread::of(&[b]), after: Spread::of(&[a]) };
+        let hot = Prediction { server_cpu: Some(ba(0.97, 0.93)), ..p.clone() };
+        let err = judge(&snap, &evict, &hot, &claim(None, false)).unwrap_err();
+        assert!(err.contains("stays hot") && err.contains("97 % → 93 %"), "{err}");
+        // … unless the advisor's other moves off the same server cool it together.
+        let with_others = Claim { together: Some(0.85), ..Claim::default() };
+        assert!(judge(&snap, &evict, &hot, &with_others).is_ok());
+        let not_enough = Claim { together: Some(0.91), ..Claim::default() };
+        let err = judge(&snap, &evict, &hot, &not_enough).unwrap_err();
+        assert!(err.contains("91 % with the advisor's other moves"), "{err}");
+        let cooled = Prediction { server_cpu: Some(ba(0.97, 0.85)), ..p };
+        assert!(judge(&snap, &evict, &cooled, &claim(None, false)).is_ok());
     }
 }

@@ -92,8 +92,48 @@ pub fn assess_reusing(
     known: &[Proposal],
 ) -> Vec<Proposal> {
     // Validation first, each advisor's candidates as one set: it also normalises targets
-    // (bare name → namespace/name).
-    let verdicts = validate_by_source(snap, &candidates, &ctx.guardrails);
+    // (bare name → namespace/name). Then the twin judges each valid change; one it rejects
+    // (harmful, or changing nothing) is taken out of its set, and the set validated again, so
+    // it does not hold a place a later change of the same answer needs.
+    let n = candidates.len();
+    let mut judged: Vec<Option<(Prediction, Result<(), String>)>> = vec![None; n];
+    let mut out_of_set = vec![false; n];
+    let mut verdicts = validate_by_source(snap, &candidates, &ctx.guardrails, &out_of_set);
+    for _ in 0..=n {
+        let together = evictions_together(snap, &candidates, &verdicts, &out_of_set);
+        let mut changed = false;
+        for i in 0..n {
+            let (Ok(a), None) = (&verdicts[i], &judged[i]) else { continue };
+            let c = &candidates[i];
+            let p = predict(snap, a, ctx, known);
+            let claim = effect::Claim {
+                motive: c.motive,
+                forecast: c.forecast_uncertainty.is_some() || c.when.is_some(),
+                together: match a {
+                    Change::Evict { server, .. } => {
+                        together.get(&(c.source.as_str(), server.as_str())).copied()
+                    }
+                    _ => None,
+                },
+            };
+            let verdict = effect::judge(snap, a, &p, &claim);
+            if verdict.is_err() {
+                out_of_set[i] = true;
+                changed = true;
+            }
+            judged[i] = Some((p, verdict));
+        }
+        if !changed {
+            break;
+        }
+        let again = validate_by_source(snap, &candidates, &ctx.guardrails, &out_of_set);
+        for i in 0..n {
+            if !out_of_set[i] && again[i] != verdicts[i] {
+                judged[i] = None;
+                verdicts[i] = again[i].clone();
+            }
+        }
+    }
     let checked: Vec<(Candidate, Result<Change, String>)> = candidates.into_iter().zip(verdicts).collect();
     let mut proposals: Vec<Proposal> = checked
         .iter()
@@ -104,25 +144,20 @@ pub fn assess_reusing(
                 Err(_) => (c.target.clone(), c.action.clone()),
             };
             let id = proposal_id(&c.source, &target, action.as_ref(), c.when);
-            let (status, rejection, predicted, confidence) = match verdict {
-                Err(why) => (Status::Rejected, Some(why.clone()), None, no_confidence()),
-                Ok(a) => {
-                    let p = predict(snap, a, ctx, known);
-                    let forecast = c.forecast_uncertainty.is_some() || c.when.is_some();
-                    match effect::judge(snap, a, &p, c.motive, forecast) {
-                        Err(why) => (Status::Rejected, Some(why), Some(p), no_confidence()),
-                        Ok(()) => {
-                            let n = ctx.record.sources.get(&c.source).map_or(0, Vec::len);
-                            let conf = confidence::score(&Inputs {
-                                prediction: Some(&p),
-                                forecast_uncertainty: c.forecast_uncertainty,
-                                track_record: (n > 0).then(|| ctx.record.success_rate(&c.source)),
-                                agreement: agreement(i, a, &checked),
-                                explained: effect::explained_share(snap, a),
-                            });
-                            (Status::Valid, None, Some(p), conf)
-                        }
-                    }
+            let (status, rejection, predicted, confidence) = match (verdict, judged[i].take()) {
+                (Err(why), _) => (Status::Rejected, Some(why.clone()), None, no_confidence()),
+                (Ok(_), None) => (Status::Rejected, Some("not judged".into()), None, no_confidence()),
+                (Ok(_), Some((p, Err(why)))) => (Status::Rejected, Some(why), Some(p), no_confidence()),
+                (Ok(a), Some((p, Ok(())))) => {
+                    let runs = ctx.record.sources.get(&c.source).map_or(0, Vec::len);
+                    let conf = confidence::score(&Inputs {
+                        prediction: Some(&p),
+                        forecast_uncertainty: c.forecast_uncertainty,
+                        track_record: (runs > 0).then(|| ctx.record.success_rate(&c.source)),
+                        agreement: agreement(i, a, &checked),
+                        explained: effect::explained_share(snap, a),
+                    });
+                    (Status::Valid, None, Some(p), conf)
                 }
             };
             Proposal {
@@ -155,15 +190,54 @@ pub fn assess_reusing(
     proposals
 }
 
+/// For each (advisor, server): the server's CPU share after all the valid evictions that
+/// advisor proposes off it (those still in its set), each pod going where the twin expects it.
+fn evictions_together<'a>(
+    snap: &Snapshot,
+    candidates: &'a [Candidate],
+    verdicts: &'a [Result<Change, String>],
+    out_of_set: &[bool],
+) -> BTreeMap<(&'a str, &'a str), f64> {
+    let mut moves: BTreeMap<(&str, &str), Vec<rebalance::PodMove>> = BTreeMap::new();
+    for (i, (c, v)) in candidates.iter().zip(verdicts).enumerate() {
+        let Ok(Change::Evict { pod, server, to }) = v else { continue };
+        if out_of_set[i] {
+            continue;
+        }
+        let Some(p) = snap.pod_index(pod) else { continue };
+        let (Some(from), Some(to)) =
+            (snap.pods[p].server, rebalance::expected_server(snap, p, to.as_deref()))
+        else {
+            continue;
+        };
+        moves.entry((c.source.as_str(), server.as_str())).or_default().push(rebalance::PodMove {
+            pod: p,
+            from,
+            to,
+        });
+    }
+    moves
+        .into_iter()
+        .filter_map(|(k, m)| {
+            let from = m.first()?.from;
+            Some((k, rebalance::figures_after(snap, &m).1.cpu[from]))
+        })
+        .collect()
+}
+
 /// Each advisor's candidates validated as one set (`validate_set`), in the order given.
+/// Candidates marked in `absent` are left out of their set (their result is a placeholder).
 fn validate_by_source(
     snap: &Snapshot,
     candidates: &[Candidate],
     g: &Guardrails,
+    absent: &[bool],
 ) -> Vec<Result<Change, String>> {
     let mut out: Vec<Option<Result<Change, String>>> = candidates
         .iter()
-        .map(|c| match (&c.problem, &c.action) {
+        .zip(absent)
+        .map(|(c, &gone)| match (&c.problem, &c.action) {
+            _ if gone => Some(Err("left out of its set".into())),
             (Some(p), _) => Some(Err(p.clone())),
             (None, None) => Some(Err("the advisor gave no action".to_string())),
             (None, Some(_)) => None,
@@ -372,8 +446,10 @@ mod tests {
 
     #[test]
     fn an_answers_set_is_validated_together() {
-        let c =
-            |s: &str| Candidate::new("llm:m", Change::Cordon { server: s.into(), cordon: true }, "x".into());
+        let c = |s: &str| Candidate {
+            motive: Some(Motive::FreeServer),
+            ..Candidate::new("llm:m", Change::Cordon { server: s.into(), cordon: true }, "x".into())
+        };
         let g = Guardrails { max_cordoned_share: 0.5, ..Guardrails::default() };
         let record = TrackRecord::default();
         let ctx = Context {
@@ -389,6 +465,15 @@ mod tests {
             .filter(|p| p.rejection.as_deref().is_some_and(|r| r.contains("with the cordons before it")))
             .collect();
         assert_eq!(over.len(), 1, "two of four servers is the 50 % guardrail: {out:#?}");
+        // A change the twin rejects gives its place back: api 2 → 1 (harmful) does not stop
+        // api 2 → 4 later in the same answer.
+        let scale = |n: u32| {
+            Candidate::new("llm:m", Change::Scale { workload: "shop/api".into(), replicas: n }, "x".into())
+        };
+        let out = assess(&small_twin(), vec![scale(1), scale(4)], &ctx);
+        let four =
+            out.iter().find(|p| p.action == Some(Change::Scale { workload: "shop/api".into(), replicas: 4 }));
+        assert_eq!(four.map(|p| p.status), Some(Status::Valid), "{out:#?}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod client;
 pub mod config;
 pub mod parse;
 pub mod prompt;
+pub mod replay;
 pub mod schema;
 pub mod sse;
 
@@ -42,6 +43,8 @@ pub struct Outcome {
     pub stopped: Option<String>,
     /// Complete actions read from the answer (at most the cap).
     pub actions: usize,
+    /// The candidates the model was offered.
+    pub offers: Vec<prompt::Offer>,
 }
 
 /// The model asked for when no `--llm-model` is given (llama.cpp's server and vLLM accept any).
@@ -147,6 +150,7 @@ impl LlmAdvisor {
                 exchange_file: None,
                 stopped: None,
                 actions: 0,
+                offers: ask.offers,
             };
         }
         let exchange = client::chat_with_progress(&self.client, &ask.body, cancel, progress).await;
@@ -161,16 +165,9 @@ impl LlmAdvisor {
             None => (None, None),
         };
         let mut out = read_exchange(&exchange, &ask, &source, now, self.client.max_answer_bytes);
+        locate_evictions(snap, &mut out.candidates);
         for c in &mut out.candidates {
             c.exchange = sha.clone();
-            // An eviction runs from the pod's server as the twin knows it; a pod the twin does
-            // not have keeps no server, and validation says so.
-            if let Some(Change::Evict { pod, server, .. }) = c.action.as_mut()
-                && let Some(p) = snap.pod_index(pod)
-                && let Some(s) = snap.pods[p].server
-            {
-                *server = snap.servers[s].name.clone();
-            }
         }
         Outcome {
             candidates: out.candidates,
@@ -179,6 +176,20 @@ impl LlmAdvisor {
             exchange_file: file,
             stopped: out.stopped,
             actions: out.actions,
+            offers: ask.offers,
+        }
+    }
+}
+
+/// An eviction runs from the pod's server as the twin knows it; a pod the twin does not have
+/// keeps no server, and validation says so.
+pub fn locate_evictions(snap: &Snapshot, candidates: &mut [Candidate]) {
+    for c in candidates {
+        if let Some(Change::Evict { pod, server, .. }) = c.action.as_mut()
+            && let Some(p) = snap.pod_index(pod)
+            && let Some(s) = snap.pods[p].server
+        {
+            *server = snap.servers[s].name.clone();
         }
     }
 }
