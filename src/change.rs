@@ -22,6 +22,17 @@ pub enum Change {
     Evict { pod: String, server: String, to: Option<String> },
 }
 
+impl Change {
+    /// What the change acts on: the workload key, the server, or the pod (`namespace/name`).
+    pub fn target(&self) -> &str {
+        match self {
+            Change::Scale { workload, .. } | Change::HpaBounds { workload, .. } => workload,
+            Change::Cordon { server, .. } => server,
+            Change::Evict { pod, .. } => pod,
+        }
+    }
+}
+
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

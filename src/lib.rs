@@ -6,12 +6,17 @@
 
 pub mod act;
 pub mod advise;
+pub mod bounds;
 pub mod change;
 pub mod cli;
+pub mod config_file;
 pub mod demo;
 pub mod forecast;
+pub mod guardrails;
+pub mod measure;
 pub mod paths;
 pub mod plan;
+pub mod queueing;
 pub mod sim;
 pub mod source;
 pub mod text;

@@ -1,21 +1,33 @@
 use clap::Parser;
-use std::sync::Arc;
-use std::time::Duration;
-use twintop::change::Change;
-use twintop::cli::{self, Cli};
-use twintop::demo::DemoTwin;
-use twintop::source::feeder::{ClusterControl, TwinHandle, spawn_demo, spawn_feeder};
-use twintop::source::{self, Plan};
-use twintop::twin::TwinStore;
+use twintop::cli::bench::{Bench, BenchArgs};
+use twintop::cli::{self, Cli, Command};
+use twintop::source;
 
 fn main() {
     twintop::source::init_tls();
     let cli = Cli::parse();
-    let result = if cli.command.is_none() {
-        console(cli).map(|_| 0)
-    } else {
-        restore_sigpipe();
-        cli::run(cli)
+    // `main` is the one place that knows both the headless commands and the console: the
+    // console and its benchmarks run from here, everything else through `cli`.
+    let result = match &cli.command {
+        None => {
+            // A watching parent restores the terminal should the console be killed outright.
+            if let Some(code) = twintop::ui::supervise::run_supervised() {
+                std::process::exit(code);
+            }
+            console(cli).map(|_| 0)
+        }
+        Some(Command::Bench(BenchArgs { what: Bench::Render { servers, frames, json } })) => {
+            restore_sigpipe();
+            twintop::ui::bench::render(*servers, *frames, *json)
+        }
+        Some(Command::Bench(BenchArgs { what: Bench::Whatif { preset, workloads, json } })) => {
+            restore_sigpipe();
+            twintop::ui::bench::whatif(*preset, *workloads, *json)
+        }
+        Some(_) => {
+            restore_sigpipe();
+            cli::run(cli)
+        }
     };
     match result {
         Ok(code) => std::process::exit(code),
@@ -36,36 +48,17 @@ fn restore_sigpipe() {
     }
 }
 
-/// A source that is a single picture (manifests, or a cluster read once): it refuses changes.
-struct ReadOnly(&'static str);
-
-impl ClusterControl for ReadOnly {
-    fn apply(&self, change: &Change, _dry_run: bool) -> Result<String, String> {
-        Err(format!("{change}: this source is {} and accepts no changes", self.0))
-    }
-}
-
 /// Opens the console on the resolved source.
 fn console(cli: Cli) -> anyhow::Result<()> {
     let _log = twintop::ui::terminal::init_logging();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     rt.block_on(async {
-        let opts = twintop::ui::Options::from_cli(&cli);
-        // Each source keeps the twin's clock but manifests, a still picture VictoriaMetrics
-        // (when configured) brings to life.
-        let (handle, source_ticks) = match source::resolve(&cli.source) {
-            Plan::Demo { preset, seed, notice } => {
-                let demo = source::prepared_demo(DemoTwin::new(preset, seed), notice);
-                (spawn_demo(demo, Duration::from_secs(1)), true)
-            }
-            Plan::Live { .. } => (source::kube::spawn_live(&cli.source)?, true),
-            Plan::Manifests { path } => {
-                let mut store = TwinStore::default();
-                store.apply_all(source::manifest_events(&cli.source, &path)?);
-                let (events, snapshots) = spawn_feeder(store);
-                (TwinHandle { snapshots, cluster: Arc::new(ReadOnly("manifests")), events }, false)
-            }
+        let opts = twintop::ui::Options {
+            theme: cli.theme.clone(),
+            readonly: cli.readonly,
+            source: Some(cli.source.clone()),
         };
+        let (handle, source_ticks) = source::spawn(&cli.source)?;
         let vm = source::spawn_vm(&cli.source, &handle, source_ticks)?;
         let r = twintop::ui::run(handle, opts).await;
         if let Some(vm) = vm {

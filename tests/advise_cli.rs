@@ -1,23 +1,20 @@
 //! `twintop advise` as a user runs it: on the demo, with and without an LLM endpoint (a small
 //! OpenAI-compatible fake on a loopback port answering in the real response format).
 
+mod common;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::process::Command;
 
-fn twintop(data_dir: &std::path::Path, args: &[&str], key: Option<&str>) -> (i32, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_twintop"));
-    cmd.args(args).env("TWINTOP_DATA_DIR", data_dir).env_remove("OPENAI_API_KEY");
+/// `twintop ARGS` with its own data dir (and the fake LLM's key in `TEST_LLM_KEY`).
+fn run_in(data_dir: &std::path::Path, args: &[&str], key: Option<&str>) -> (i32, String, String) {
+    let mut cmd = common::twintop();
+    cmd.args(args).env("TWINTOP_DATA_DIR", data_dir);
     if let Some(k) = key {
         cmd.env("TEST_LLM_KEY", k);
     }
-    let out = cmd.output().expect("run twintop");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::output(&mut cmd)
 }
 
 /// Answers every request with `content` as the assistant message; returns the base URL and
@@ -62,7 +59,7 @@ fn fake_llm(content: String) -> (String, std::sync::mpsc::Receiver<(String, Stri
 #[test]
 fn advise_on_the_demo_proposes_scaling_the_surging_checkout() {
     let dir = tempfile::tempdir().unwrap();
-    let (code, out, err) = twintop(dir.path(), &["advise", "--demo", "--json"], None);
+    let (code, out, err) = run_in(dir.path(), &["advise", "--demo", "--json"], None);
     assert_eq!(code, 0, "{err}");
     let doc: Value = serde_json::from_str(&out).unwrap();
     let proposals = doc["proposals"].as_array().unwrap();
@@ -82,12 +79,11 @@ fn advise_on_the_demo_proposes_scaling_the_surging_checkout() {
     let sum: f64 = parts.values().map(|v| v.as_f64().unwrap()).sum();
     assert!((sum - top["confidence"]["score"].as_f64().unwrap()).abs() <= 1.0);
 
-    let (code, table, _) = twintop(dir.path(), &["advise", "--demo", "--evaluator", "analytic"], None);
+    let (code, table, _) = run_in(dir.path(), &["advise", "--demo", "--evaluator", "analytic"], None);
     assert_eq!(code, 0);
     assert!(table.contains("boutique/checkoutservice") && table.contains("confidence of"), "{table}");
     assert!(table.contains("P99 NOW"), "{table}");
-    let (code, out, _) =
-        twintop(dir.path(), &["advise", "--demo", "--evaluator", "analytic", "--json"], None);
+    let (code, out, _) = run_in(dir.path(), &["advise", "--demo", "--evaluator", "analytic", "--json"], None);
     assert_eq!(code, 0);
     let doc: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(doc["proposals"][0]["predicted"]["model"], "analytic");
@@ -115,7 +111,7 @@ fn advise_with_an_llm_keeps_its_rejections_and_saves_the_exchange_without_the_ke
         "TEST_LLM_KEY",
         "--json",
     ];
-    let (code, out, err) = twintop(dir.path(), &args, Some("sk-cli-SECRET-42"));
+    let (code, out, err) = run_in(dir.path(), &args, Some("sk-cli-SECRET-42"));
     assert_eq!(code, 0, "{err}");
     let doc: Value = serde_json::from_str(&out).unwrap();
     let llm: Vec<&Value> =
@@ -155,7 +151,7 @@ fn advise_with_an_llm_keeps_its_rejections_and_saves_the_exchange_without_the_ke
     assert!(!err.contains("LLM fake-1:") && !err.contains('\u{1b}') && !err.contains('\r'), "{err:?}");
 
     let (code, out, _) =
-        twintop(dir.path(), &["advise", "--demo", "--llm-url", &url, "--llm-offline", "--json"], None);
+        run_in(dir.path(), &["advise", "--demo", "--llm-url", &url, "--llm-offline", "--json"], None);
     assert_eq!(code, 0);
     assert!(!out.contains("llm:"), "--llm-offline never asks");
     assert!(seen.try_recv().is_err());

@@ -1,6 +1,8 @@
 //! End to end: the real `twintop --demo` binary in a tmux pane, driven by keys, read back
 //! with `capture-pane`. Needs tmux (scripts/test installs it); fails loudly without it.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -90,13 +92,39 @@ impl Tmux {
     /// Once the shell has drawn its prompt, runs `twintop --demo` with `env` before it
     /// (`VAR=value …`, or empty), echoing `twintop-exit=<status>` when it ends.
     fn launch_demo(&self, env: &str) {
+        self.launch(env, "--demo");
+    }
+
+    /// `launch_demo` with other arguments.
+    fn launch(&self, env: &str, args: &str) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while self.capture().trim().is_empty() {
             assert!(Instant::now() < deadline, "the shell never drew a prompt");
             std::thread::sleep(Duration::from_millis(50));
         }
         let bin = env!("CARGO_BIN_EXE_twintop");
-        self.send_literal(&format!("{env} {bin} --demo; echo twintop-exit=$?"));
+        self.send_literal(&format!("{env} {bin} {args}; echo twintop-exit=$?"));
+        self.send_key("Enter");
+    }
+
+    /// The shell has its terminal back: main screen, no mouse capture, a visible cursor and
+    /// cooked mode (the line discipline echoes and ends lines at Enter again).
+    fn assert_restored(&self, what: &str) {
+        assert_eq!(self.display("#{alternate_on}"), "0", "{what}: alternate screen left");
+        assert_eq!(self.display("#{mouse_any_flag}"), "0", "{what}: mouse capture disabled");
+        assert_eq!(self.display("#{cursor_flag}"), "1", "{what}: cursor shown");
+        self.send_literal("stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e echo | tr '\\n' , ; echo");
+        self.send_key("Enter");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.capture().contains("icanon,echo,") {
+            assert!(
+                Instant::now() < deadline,
+                "{what}: the terminal is not in cooked mode:\n{}",
+                self.capture()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.send_literal("clear");
         self.send_key("Enter");
     }
 
@@ -161,7 +189,8 @@ fn sigterm_and_sighup_restore_the_terminal() {
 fn console_switches_views_and_quits_cleanly() {
     let home = tempfile::tempdir().unwrap();
     let tmux = Tmux::start(home.path());
-    tmux.launch_demo("");
+    let logs = home.path().join("logs-here");
+    tmux.launch_demo(&format!("TWINTOP_STATE_DIR={}", logs.display()));
 
     let s = tmux.wait_for(&["demo:dc", "ctx demo", "hottest servers"], 20);
     assert!(s.lines().next().unwrap().contains("twintop"), "header on the first line:\n{s}");
@@ -196,6 +225,8 @@ fn console_switches_views_and_quits_cleanly() {
     assert_eq!(tmux.display("#{pane_current_command}"), "sh", "back at the shell");
     assert_eq!(tmux.display("#{alternate_on}"), "0", "alternate screen left");
     assert_eq!(tmux.display("#{mouse_any_flag}"), "0", "mouse capture disabled");
+    let log = std::fs::read_to_string(logs.join("twintop.log")).expect("the log in TWINTOP_STATE_DIR");
+    assert!(log.contains("console started") && log.contains("console stopped"), "{log}");
 }
 
 #[test]
@@ -243,6 +274,8 @@ fn whatif_runs_a_scenario_typed_into_the_demo() {
     assert!(nums.len() >= 2 && nums.iter().all(|v| *v > 0.0), "baseline and scenario p99: {p99}");
     assert!(s.lines().any(|l| l.contains("│ checkoutservice") && l.contains('▲')), "replicas 2 → 6:\n{s}");
     tmux.send_key("Escape");
+    // An Esc and a `q` read together are Alt-q: wait for the editor to let go first.
+    tmux.wait_for(&["<i>edit"], 10);
     tmux.send_literal("q");
     tmux.wait_for(&["twintop-exit=0"], 10);
 }
@@ -304,7 +337,7 @@ fn incident_proposal_is_approved_applied_and_audited() {
     tmux.send_literal("q");
     tmux.wait_for(&["twintop-exit=0"], 10);
 
-    let out = Command::new(env!("CARGO_BIN_EXE_twintop"))
+    let out = common::twintop()
         .args(["audit", "--verify"])
         .env("TWINTOP_DATA_DIR", &data)
         .env("TWINTOP_CONFIG_DIR", &config)
@@ -314,4 +347,174 @@ fn incident_proposal_is_approved_applied_and_audited() {
     assert!(out.status.success(), "audit --verify failed:\n{text}{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("approved") && text.contains("applied"), "{text}");
     assert!(text.contains(&format!("scale boutique/checkoutservice to {replicas} replicas")), "{text}");
+}
+
+// Failure modes: the terminal is restored however the console ends, and a worker's failure is
+// a notice inside the console. The faults are injected with TWINTOP_FAULT (debug builds only).
+
+#[test]
+fn aborts_restore_the_terminal() {
+    for (fault, env) in [
+        ("an allocation failure", "TWINTOP_FAULT=alloc"),
+        ("a stack overflow", "TWINTOP_FAULT=overflow"),
+        ("SIGABRT from outside", ""),
+        ("SIGQUIT from outside", ""),
+    ] {
+        let home = tempfile::tempdir().unwrap();
+        let tmux = Tmux::start(home.path());
+        tmux.launch_demo(env);
+        tmux.wait_for(&["demo:dc", "hottest servers"], 20);
+        let code = if let Some(sig) = fault.strip_suffix(" from outside") {
+            let console = children_of(tmux.display("#{pane_pid}").parse().unwrap());
+            let sig = sig.trim_start_matches("SIG");
+            assert!(
+                Command::new("kill")
+                    .arg(format!("-{sig}"))
+                    .arg(console[0].to_string())
+                    .status()
+                    .unwrap()
+                    .success()
+            );
+            if sig == "QUIT" { 131 } else { 134 }
+        } else {
+            134
+        };
+        let s = tmux.wait_until(&[&format!("twintop-exit={code}")], &["hottest servers"], 20);
+        assert!(s.contains("twintop: aborted"), "{fault}: the abort is said on the shell's screen:\n{s}");
+        tmux.assert_restored(fault);
+        println!("{fault}: exit {code}, terminal restored");
+    }
+}
+
+#[test]
+fn a_panic_on_the_console_thread_restores_the_terminal_then_prints() {
+    let home = tempfile::tempdir().unwrap();
+    let tmux = Tmux::start(home.path());
+    tmux.launch_demo("TWINTOP_FAULT=panic");
+    tmux.wait_for(&["demo:dc", "hottest servers"], 20);
+    let s = tmux.wait_until(&["twintop-exit=101"], &["hottest servers"], 20);
+    assert!(
+        s.contains("injected fault on the console's thread"),
+        "the panic is printed after restoring:\n{s}"
+    );
+    tmux.assert_restored("a panic on the console's thread");
+}
+
+#[test]
+fn a_worker_panic_is_a_notice_not_text_over_the_screen() {
+    let home = tempfile::tempdir().unwrap();
+    let state = home.path().join("state-dir");
+    let tmux = Tmux::start(home.path());
+    tmux.launch_demo(&format!("TWINTOP_FAULT=panic-worker TWINTOP_STATE_DIR={}", state.display()));
+    let s = tmux.wait_for(&["demo:dc", "failed: injected fault in a worker", "the rest keeps running"], 20);
+    assert!(!s.contains("panicked at"), "no panic text over the console:\n{s}");
+    assert_eq!(tmux.display("#{alternate_on}"), "1", "the console keeps running");
+    tmux.command("heatmap");
+    tmux.wait_for(&["heatmap · "], 10);
+    tmux.send_literal("q");
+    tmux.wait_until(&["twintop-exit=0"], &["hottest servers"], 10);
+    tmux.assert_restored("after a worker's panic");
+    let log = std::fs::read_to_string(state.join("twintop.log")).expect("the log is in TWINTOP_STATE_DIR");
+    assert!(log.contains("a worker panicked: injected fault in a worker"), "{log}");
+}
+
+#[test]
+fn sigint_and_broken_config_keep_the_terminal_and_the_console() {
+    let home = tempfile::tempdir().unwrap();
+    let cfg = home.path().join("cfg");
+    std::fs::create_dir_all(&cfg).unwrap();
+    // Not TOML at all, then values that used to panic the VictoriaMetrics worker.
+    for (text, notice) in [
+        ("theme = \"dark\"\n[vm\nurl = 1\n", "config.toml: line 2"),
+        (
+            "[vm]\ninterval_s = inf\ntimeout_s = 1e300\n",
+            "[vm] interval_s must be a number of seconds from 0.5 to 3600",
+        ),
+    ] {
+        std::fs::write(cfg.join("config.toml"), text).unwrap();
+        let tmux = Tmux::start(home.path());
+        tmux.launch(&format!("TWINTOP_CONFIG_DIR={}", cfg.display()), "--demo --vm-url http://127.0.0.1:9");
+        tmux.wait_for(&["demo:dc", notice], 20);
+        let console = children_of(tmux.display("#{pane_pid}").parse().unwrap());
+        assert!(Command::new("kill").arg("-INT").arg(console[0].to_string()).status().unwrap().success());
+        tmux.wait_until(&["twintop-exit=0"], &["hottest servers"], 10);
+        tmux.assert_restored("SIGINT");
+    }
+}
+
+#[test]
+fn a_console_killed_outright_gets_its_terminal_back_from_the_parent() {
+    let home = tempfile::tempdir().unwrap();
+    let tmux = Tmux::start(home.path());
+    tmux.launch_demo("");
+    tmux.wait_for(&["demo:dc", "hottest servers"], 20);
+    // The shell's child watches the console (its own child), which SIGKILL takes down as the
+    // out-of-memory killer would.
+    let parent = children_of(tmux.display("#{pane_pid}").parse().unwrap());
+    let console = children_of(parent[0]);
+    assert_eq!(console.len(), 1, "the console runs under a watching parent: {console:?}");
+    assert!(Command::new("kill").arg("-KILL").arg(console[0].to_string()).status().unwrap().success());
+    let s = tmux.wait_until(&["twintop-exit=137"], &["hottest servers"], 20);
+    assert!(s.contains("died of signal 9"), "{s}");
+    tmux.assert_restored("SIGKILL");
+}
+
+/// The console and `twintop operator` on one data dir: the operator owns it first (the
+/// console says so and decides nothing); when the operator stops, the console takes over and
+/// answers `twintop approve --yes` from another shell, showing what was decided.
+#[test]
+fn the_console_takes_over_the_data_dir_and_answers_a_headless_approval() {
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    let config = home.path().join("cfg");
+    std::fs::create_dir_all(&config).unwrap();
+    let cmd = |args: &[&str]| {
+        let mut c = common::twintop();
+        c.args(args)
+            .env("TWINTOP_DATA_DIR", &data)
+            .env("TWINTOP_CONFIG_DIR", &config)
+            .env("TWINTOP_STATE_DIR", home.path().join("state"))
+            .env("TWINTOP_DEMO_START_TICK", "70")
+            .env("KUBECONFIG", "");
+        c
+    };
+    let mut operator = cmd(&["operator", "--demo"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut out = std::io::BufReader::new(operator.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("servers,") {
+        line.clear();
+        assert!(std::io::BufRead::read_line(&mut out, &mut line).unwrap() > 0, "the operator stopped");
+    }
+    let tmux = Tmux::start(home.path());
+    tmux.launch_demo(&format!(
+        "TWINTOP_DATA_DIR={} TWINTOP_CONFIG_DIR={} TWINTOP_DEMO_START_TICK=70",
+        data.display(),
+        config.display()
+    ));
+    tmux.wait_for(&["demo:dc", "twintop operator (pid", "this console decides nothing"], 20);
+    // SIGTERM: the operator stops, the console takes the data dir over within seconds.
+    unsafe {
+        libc::kill(operator.id() as i32, libc::SIGTERM);
+    }
+    operator.wait().unwrap();
+    tmux.wait_until(&["demo:dc"], &["this console decides nothing"], 20);
+
+    let advice = cmd(&["advise", "--demo", "--json", "--evaluator", "analytic"]).output().unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&advice.stdout).unwrap();
+    let p = doc["proposals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["status"] == "valid" && p["action"]["kind"] == "scale")
+        .cloned()
+        .expect("a valid scale proposal");
+    let approve = cmd(&["approve", p["id"].as_str().unwrap(), "--yes"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&approve.stdout);
+    assert_eq!(approve.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&approve.stderr));
+    assert!(stdout.contains("decided by the console (pid"), "{stdout}");
+    assert!(stdout.lines().last().unwrap().starts_with("applied: "), "{stdout}");
+    tmux.command("recs");
+    tmux.wait_for(&["(headless): applied"], 10);
+    tmux.send_literal("q");
+    tmux.wait_for(&["twintop-exit=0"], 10);
 }

@@ -1,11 +1,11 @@
 //! The Kubernetes source against a fake API server speaking list and watch over a socket:
 //! real objects (tests/data/api), 403 on HPAs, watch events, 410 Gone, and a restart.
 
+mod common;
 mod kube_fake;
 
 use kube_fake::{FakeApi, write_kubeconfig};
 use serde_json::{Value, json};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 use twintop::source::SourceArgs;
@@ -105,13 +105,9 @@ fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
 }
 
-fn twintop(kubeconfig: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_twintop"))
-        .args(args)
-        .env("KUBECONFIG", kubeconfig)
-        .env_remove("KUBERNETES_SERVICE_HOST")
-        .output()
-        .expect("run twintop")
+/// `twintop ARGS` against the cluster `kubeconfig` names.
+fn with_kubeconfig(kubeconfig: &std::path::Path, args: &[&str]) -> std::process::Output {
+    common::twintop().args(args).env("KUBECONFIG", kubeconfig).output().expect("run twintop")
 }
 
 #[test]
@@ -122,7 +118,7 @@ fn headless_twin_of_a_fake_cluster() {
     let dir = tempfile::tempdir().unwrap();
     let kc = write_kubeconfig(dir.path(), &api.url(), "fake-cluster", "fake-ctx");
 
-    let out = twintop(&kc, &["twin", "-A", "--json"]);
+    let out = with_kubeconfig(&kc, &["twin", "-A", "--json"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "twintop twin --json failed: {stderr}");
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -177,7 +173,7 @@ fn headless_twin_of_a_fake_cluster() {
     let raw = String::from_utf8_lossy(&out.stdout);
     assert!(!raw.contains('\u{1b}'), "JSON output must not carry a raw ESC");
 
-    let out = twintop(&kc, &["twin", "-A"]);
+    let out = with_kubeconfig(&kc, &["twin", "-A"]);
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(
@@ -187,7 +183,7 @@ fn headless_twin_of_a_fake_cluster() {
     assert!(table.contains("evil\\u{1b}[2J"), "hostile name shown escaped:\n{table}");
 
     // -n scopes namespaced resources (default: the context's namespace, icx).
-    let out = twintop(&kc, &["twin", "--json"]);
+    let out = with_kubeconfig(&kc, &["twin", "--json"]);
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(doc["workloads"].as_array().unwrap().iter().all(|w| w["namespace"] == "icx"));
     assert!(api.requests().iter().any(|r| r.starts_with("GET /apis/apps/v1/namespaces/icx/deployments?")));
@@ -201,13 +197,13 @@ fn wrong_context_and_unreachable_server_are_named() {
     let url = format!("http://{free}");
     let kc = write_kubeconfig(dir.path(), &url, "gone-cluster", "gone-ctx");
 
-    let out = twintop(&kc, &["twin", "--context", "nope"]);
+    let out = with_kubeconfig(&kc, &["twin", "--context", "nope"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("no context \"nope\"") && err.contains("gone-ctx"), "{err}");
 
     let t = std::time::Instant::now();
-    let out = twintop(&kc, &["twin"]);
+    let out = with_kubeconfig(&kc, &["twin"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("context gone-ctx") && err.contains(&free.to_string()), "{err}");

@@ -1,11 +1,10 @@
 //! `twintop twin --manifests …` end to end through the binary: files, stdin, bad YAML.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+mod common;
 
-fn twintop() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_twintop"))
-}
+use common::twintop;
+use std::io::Write;
+use std::process::Stdio;
 
 fn data(rel: &str) -> String {
     format!("{}/tests/data/manifests/{rel}", env!("CARGO_MANIFEST_DIR"))
@@ -106,4 +105,72 @@ fn manifests_on_given_servers() {
         err.contains(&format!("{}: document 2 (line ", bad.display())) && err.contains("Service"),
         "{err}"
     );
+}
+
+/// `-n`, several `--manifests` (repeated and comma-separated), a mixed repository folder and
+/// tainted nodes from the API, as a user types them.
+#[test]
+fn namespace_several_paths_mixed_folder_and_taints() {
+    let out = twintop()
+        .args(["twin", "--json", "-n", "shop", "--manifests"])
+        .arg(format!(
+            "{},{}",
+            data("kubectl-testdata/list.yaml"),
+            data("kubectl-testdata/multi-resource-svclist.json")
+        ))
+        .args(["--manifests", &data("online-boutique-repo")])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ws = doc["workloads"].as_array().unwrap();
+    assert_eq!(ws.len(), 13);
+    assert!(ws.iter().all(|w| w["namespace"] == "shop"), "{ws:?}");
+    let notes: Vec<&str> = doc["notices"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
+    assert!(
+        notes.iter().any(|n| n.starts_with("skipped 6 file(s) that hold no Kubernetes object")
+            && n.contains("helm-chart/")),
+        "{notes:?}"
+    );
+
+    // Online Boutique on two tainted EKS nodes: the table says why each pod is Pending.
+    let nodes = format!("{}/tests/data/api/honeycomb/nodes.json", env!("CARGO_MANIFEST_DIR"));
+    let out = twintop()
+        .args([
+            "--manifests",
+            &data("online-boutique/kubernetes-manifests.yaml"),
+            "--servers",
+            &nodes,
+            "twin",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains(
+            "default/frontend-0: 0/2 nodes are available: 2 node(s) had untolerated taint {type: hound}."
+        ),
+        "{table}"
+    );
+    assert!(table.contains("pods 12 (12 pending)"), "{table}");
+    // A folder with a malformed Kubernetes file fails naming it.
+    let out = twintop().args(["twin", "--manifests", &data("kubectl-testdata/recursive")]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nginx-broken.yaml: document 1 (line 1): kind is missing"), "{err}");
+}
+
+/// A server without topology labels (minikube) prints `-` as its location, not `//`.
+#[test]
+fn servers_without_topology_labels_have_no_slashes() {
+    let node = format!("{}/tests/data/api/k9s/no.json", env!("CARGO_MANIFEST_DIR"));
+    let out = twintop()
+        .args(["--manifests", &data("online-boutique/kubernetes-manifests.yaml"), "--servers", &node, "twin"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let table = String::from_utf8_lossy(&out.stdout);
+    let row = table.lines().find(|l| l.starts_with("minikube")).unwrap_or_else(|| panic!("{table}"));
+    assert!(!row.contains("//") && row.split_whitespace().nth(1) == Some("-"), "{row}");
 }

@@ -1,62 +1,21 @@
 //! The recommendations and audit views: cards drawn into ratatui's TestBackend, and the keys
 //! of the approval flow against a cluster that records every call.
 
+mod common;
+
 use chrono::{DateTime, Utc};
+use common::{Recorder, key, screen as screen_at, surge, typed};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use twintop::act::audit;
-use twintop::act::guardrails::Guardrails;
-use twintop::advise::{AnalyticEvaluator, Candidate, Context, Proposal, TrackRecord, assess};
+use twintop::act::cluster::{ApplyError, ClusterControl};
+use twintop::act::operator::{Cluster, OperatorOptions};
+use twintop::advise::Candidate;
 use twintop::change::Change;
-use twintop::demo::{DemoPreset, DemoTwin};
-use twintop::source::feeder::{ApplyError, ClusterControl};
+use twintop::guardrails::Guardrails;
 use twintop::twin::Snapshot;
-use twintop::ui::operator::{Cluster, OperatorOptions};
 use twintop::ui::{App, AppOptions, View};
-
-/// Every call the console makes to the cluster: (change, dry_run).
-#[derive(Default)]
-struct Recorder(Mutex<Vec<(Change, bool)>>);
-
-impl ClusterControl for Recorder {
-    fn apply(&self, change: &Change, dry_run: bool) -> Result<String, String> {
-        self.0.lock().unwrap().push((change.clone(), dry_run));
-        Ok(format!("{change}{}", if dry_run { " (dry run)" } else { "" }))
-    }
-}
-
-impl Recorder {
-    fn applied(&self) -> Vec<Change> {
-        self.0.lock().unwrap().iter().filter(|(_, dry)| !dry).map(|(c, _)| c.clone()).collect()
-    }
-    fn calls(&self) -> usize {
-        self.0.lock().unwrap().len()
-    }
-}
-
-/// The demo 20 s into the checkoutservice surge, at a fixed time.
-fn surge() -> Arc<Snapshot> {
-    let start = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap();
-    let mut d = DemoTwin::starting_at(DemoPreset::Dc, 1, start);
-    d.skip_to(60);
-    d.warm_snapshot(20)
-}
-
-fn proposals(snap: &Snapshot, candidates: Vec<Candidate>) -> Vec<Proposal> {
-    let record = TrackRecord::default();
-    let evaluator = AnalyticEvaluator::default();
-    let ctx = Context {
-        guardrails: Default::default(),
-        evaluator: &evaluator,
-        seeds: twintop::advise::default_seeds(),
-        record: &record,
-        pending: &[],
-    };
-    assess(snap, candidates, &ctx)
-}
 
 fn scale(replicas: u32) -> Candidate {
     Candidate::new(
@@ -81,6 +40,7 @@ fn options(cluster: Arc<dyn ClusterControl>, guardrails: Guardrails, data: &Path
             guardrails,
             data_dir: Some(data.to_path_buf()),
             auto_rollback: Vec::new(),
+            owned_by: None,
         },
         ..AppOptions::default()
     }
@@ -92,31 +52,13 @@ fn setup(guardrails: Guardrails, candidates: Vec<Candidate>) -> Setup {
     let data = tempfile::tempdir().unwrap();
     let opts = options(cluster.clone(), guardrails, data.path());
     let mut app = App::new(snap.clone(), opts);
-    app.set_proposals(proposals(&snap, candidates));
+    app.set_proposals(common::assessed(&snap, candidates));
     app.switch(View::Recs);
     Setup { app, cluster, data, snap }
 }
 
 fn screen(app: &mut App) -> String {
     screen_at(app, 160, 48)
-}
-
-fn screen_at(app: &mut App, w: u16, h: u16) -> String {
-    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    term.draw(|f| app.draw(f)).unwrap();
-    let buf = term.backend().buffer().clone();
-    (0..buf.area.height)
-        .map(|y| (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect::<String>())
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn key(app: &mut App, code: KeyCode) {
-    app.handle_event(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)));
-}
-
-fn typed(app: &mut App, s: &str) {
-    s.chars().for_each(|c| key(app, KeyCode::Char(c)));
 }
 
 fn outcomes(dir: &Path) -> Vec<(String, Option<String>)> {
@@ -435,7 +377,7 @@ fn a_missed_action_waits_for_the_operator() {
 
 #[test]
 fn times_parse_relative_and_clock() {
-    use twintop::ui::views::recs::parse_when;
+    use twintop::act::schedule::parse_when;
     let now = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap(); // 22:13:20Z
     assert_eq!(parse_when("+10m", now), Some(now + chrono::Duration::seconds(600)));
     assert_eq!(parse_when("+90s", now), Some(now + chrono::Duration::seconds(90)));
@@ -476,7 +418,7 @@ fn auto_rollback_applies_through_the_flow() {
         options(cluster.clone(), Guardrails { cooldown_secs: 0, ..Guardrails::default() }, data.path());
     opts.operator.auto_rollback = vec!["checkoutservice".into()];
     let mut app = App::new(snap.clone(), opts);
-    app.set_proposals(proposals(&snap, vec![scale(4)]));
+    app.set_proposals(common::assessed(&snap, vec![scale(4)]));
     app.switch(View::Recs);
     key(&mut app, KeyCode::Char('a'));
     key(&mut app, KeyCode::Char('y'));
@@ -586,7 +528,7 @@ fn a_conflict_is_shown_audited_and_not_retried() {
     let data = tempfile::tempdir().unwrap();
     let opts = options(cluster.clone(), Guardrails::default(), data.path());
     let mut app = App::new(snap.clone(), opts);
-    app.set_proposals(proposals(&snap, vec![scale(4)]));
+    app.set_proposals(common::assessed(&snap, vec![scale(4)]));
     app.switch(View::Recs);
     key(&mut app, KeyCode::Char('a'));
     key(&mut app, KeyCode::Char('y'));
@@ -635,4 +577,110 @@ fn llm_progress_shows_while_the_call_runs_and_capital_c_cancels_it() {
     assert!(screen(&mut s.app).contains("cancelling the LLM call"));
     s.app.set_llm_progress(None);
     assert!(!screen(&mut s.app).contains("C cancels"));
+}
+
+#[test]
+fn x_opens_the_raw_exchange_at_the_models_answer_and_scrolls() {
+    use sha2::{Digest, Sha256};
+    // An exchange as the LLM advisor saves it: a long request first, the answer at the end.
+    let messages: Vec<serde_json::Value> = (0..200)
+        .map(|i| serde_json::json!({"role": "user", "content": format!("twin data line {i}")}))
+        .collect();
+    // Fields in the order the advisor writes them (`advise::llm::client::Exchange`).
+    #[derive(serde::Serialize)]
+    struct Exchange {
+        url: &'static str,
+        request: serde_json::Value,
+        attempts: u32,
+        status: u16,
+        response: &'static str,
+        error: Option<String>,
+        streamed: bool,
+        content: &'static str,
+    }
+    let exchange = Exchange {
+        url: "http://127.0.0.1:8080/v1/chat/completions",
+        request: serde_json::json!({"model": "tiny", "messages": messages}),
+        attempts: 1,
+        status: 200,
+        response: "data: {\"choices\": []}",
+        error: None,
+        streamed: true,
+        content: "{\"actions\": [], \"note\": \"THE-MODELS-ANSWER\"}",
+    };
+    let bytes = serde_json::to_vec_pretty(&exchange).unwrap();
+    let sha = hex::encode(Sha256::digest(&bytes));
+    let mut c = scale(4);
+    c.source = "llm:tiny".into();
+    c.exchange = Some(sha.clone());
+    let mut s = setup(Guardrails::default(), vec![c]);
+    let dir = s.data.path().join("llm-exchanges");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("20260101T000000.000Z-{}.json", &sha[..12])), &bytes).unwrap();
+
+    key(&mut s.app, KeyCode::Char('x'));
+    let out = screen(&mut s.app);
+    assert!(out.contains("THE-MODELS-ANSWER"), "opens at the answer:\n{out}");
+    assert!(!out.contains("\"url\""), "not at the top of the request:\n{out}");
+    key(&mut s.app, KeyCode::Char('g'));
+    let top = screen(&mut s.app);
+    assert!(top.contains("\"url\"") && !top.contains("THE-MODELS-ANSWER"), "g: the top:\n{top}");
+    for _ in 0..3 {
+        key(&mut s.app, KeyCode::PageDown);
+    }
+    assert!(screen(&mut s.app).contains("twin data line"), "pages through the request");
+    key(&mut s.app, KeyCode::Char('a'));
+    assert!(screen(&mut s.app).contains("THE-MODELS-ANSWER"), "a: back to the answer");
+    key(&mut s.app, KeyCode::Esc);
+    assert!(!screen(&mut s.app).contains("raw LLM exchange ·"), "esc closes");
+}
+
+#[test]
+fn a_headless_approval_is_decided_by_the_consoles_service_and_shown() {
+    use twintop::act::flow::Pending;
+    use twintop::act::operator_requests::{Reply, Request};
+    let mut s = setup(Guardrails::default(), vec![scale(4)]);
+    let p = s.app.recs().queue()[0].clone();
+    let req = Request::Prepare { pending: Pending::of(&p).unwrap(), user: "bob".into(), readonly: false };
+    let Reply::Prepared { ticket, diff, .. } = s.app.handle_request(req, "the console (pid 1)") else {
+        panic!("prepared")
+    };
+    assert!(diff.contains("+  replicas: 4"), "{diff}");
+    assert_eq!(s.cluster.calls(), 0, "nothing before the confirmation");
+    let reply = s.app.handle_request(Request::Confirm { ticket }, "the console (pid 1)");
+    assert!(matches!(&reply, Reply::Done { outcome, .. } if outcome == "applied"), "{reply:?}");
+    assert_eq!(s.cluster.applied().len(), 1);
+    let out = screen(&mut s.app);
+    assert!(out.contains("bob (headless): applied"), "the console says who did what:\n{out}");
+    assert!(s.app.recs().queue().is_empty(), "the decided card leaves the queue");
+}
+
+#[test]
+fn a_console_that_does_not_own_the_data_dir_decides_nothing_and_says_who_does() {
+    let snap = surge();
+    let cluster = Arc::new(Recorder::default());
+    let data = tempfile::tempdir().unwrap();
+    let mut opts = options(cluster.clone(), Guardrails::default(), data.path());
+    opts.operator.owned_by = Some("twintop operator (pid 4242)".into());
+    let mut app = App::new(snap.clone(), opts);
+    app.set_proposals(common::assessed(&snap, vec![scale(4)]));
+    app.switch(View::Recs);
+    key(&mut app, KeyCode::Char('a'));
+    key(&mut app, KeyCode::Char('y'));
+    let out = screen(&mut app);
+    assert!(out.contains("twintop operator (pid 4242) owns the data dir"), "{out}");
+    assert_eq!(cluster.calls(), 0);
+}
+
+#[test]
+fn nothing_is_scheduled_in_readonly_mode_and_the_rule_is_named() {
+    let mut s = setup(Guardrails { readonly: true, ..Guardrails::default() }, vec![scale(4)]);
+    key(&mut s.app, KeyCode::Char('s'));
+    typed(&mut s.app, "+10m");
+    key(&mut s.app, KeyCode::Enter);
+    let out = screen(&mut s.app);
+    assert!(out.contains("not scheduled: rule readonly"), "{out}");
+    assert!(!out.contains("calendar:"), "{out}");
+    assert!(!s.data.path().join("schedule.json").exists());
+    assert!(!s.data.path().join(audit::FILE_NAME).exists());
 }

@@ -1,10 +1,11 @@
 //! Render and key-handling tests of the console: every view drawn into ratatui's TestBackend,
 //! asserting on what the operator would read in the cells.
 
+mod common;
+
 use chrono::{DateTime, Utc};
+use common::{command, draw, key, lines, screen, typed};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use std::sync::Arc;
 use twintop::demo::{DemoPreset, DemoTwin};
@@ -22,38 +23,6 @@ fn demo_snapshot() -> Arc<Snapshot> {
 
 fn app(snap: Arc<Snapshot>) -> App {
     App::new(snap, AppOptions::default())
-}
-
-fn draw(app: &mut App, w: u16, h: u16) -> Buffer {
-    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    term.draw(|f| app.draw(f)).unwrap();
-    term.backend().buffer().clone()
-}
-
-fn lines(buf: &Buffer) -> Vec<String> {
-    (0..buf.area.height)
-        .map(|y| (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect::<String>())
-        .collect()
-}
-
-fn screen(app: &mut App, w: u16, h: u16) -> String {
-    lines(&draw(app, w, h)).join("\n")
-}
-
-fn key(app: &mut App, code: KeyCode) -> Action {
-    app.handle_event(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))
-}
-
-fn typed(app: &mut App, s: &str) {
-    for c in s.chars() {
-        key(app, KeyCode::Char(c));
-    }
-}
-
-fn command(app: &mut App, s: &str) -> Action {
-    typed(app, ":");
-    typed(app, s);
-    key(app, KeyCode::Enter)
 }
 
 /// A small twin with one hot server, one cold one and one in between.
@@ -89,6 +58,7 @@ fn three_servers() -> Arc<Snapshot> {
             requests: Resources::new(500.0, 256.0, 10.0),
             limits: None,
             phase: PodPhase::Running,
+            reason: None,
         }));
     }
     st.apply(TwinEvent::WorkloadMetrics {
@@ -369,6 +339,7 @@ fn hostile_names_are_escaped_everywhere() {
         requests: Resources::new(100.0, 100.0, 1.0),
         limits: None,
         phase: PodPhase::Running,
+        reason: None,
     }));
     st.apply(TwinEvent::Tick(DateTime::<Utc>::UNIX_EPOCH));
     let mut a = app(st.snapshot());
@@ -535,7 +506,7 @@ fn new_snapshot_keeps_the_selection() {
 
 #[test]
 fn many_servers_group_scroll_and_follow_the_cursor() {
-    let snap = twintop::cli::bench::synthetic_store(3000, 1).snapshot();
+    let snap = twintop::measure::synthetic_store(3000, 1).snapshot();
     let mut a = app(snap.clone());
     key(&mut a, KeyCode::Tab);
     let s = screen(&mut a, 160, 48);

@@ -126,6 +126,7 @@ fn base_twin() -> TwinStore {
         requests: Resources::new(100.0, 64.0, 0.0),
         limits: None,
         phase: PodPhase::Running,
+        reason: None,
     }));
     st
 }

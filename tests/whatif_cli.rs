@@ -1,15 +1,16 @@
 //! `twintop whatif` as a user runs it: a script on the demo, JSON out, errors with their line
 //! and column.
 
-use std::process::Command;
+mod common;
 
-fn twintop(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_twintop")).args(args).env("KUBECONFIG", "").output().unwrap()
+/// `twintop ARGS` with no kubeconfig.
+fn run(args: &[&str]) -> std::process::Output {
+    common::twintop().args(args).env("KUBECONFIG", "").output().unwrap()
 }
 
 #[test]
 fn json_has_baseline_scenario_and_delta() {
-    let out = twintop(&[
+    let out = run(&[
         "whatif",
         "--demo",
         "--seeds",
@@ -41,12 +42,12 @@ fn json_has_baseline_scenario_and_delta() {
 
 #[test]
 fn script_errors_name_line_and_column_and_exit_2() {
-    let out = twintop(&["whatif", "--demo", "--text", "horizon 1m\nscale checkoutservce to 8"]);
+    let out = run(&["whatif", "--demo", "--text", "horizon 1m\nscale checkoutservce to 8"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("line 2, column 1: no workload named `checkoutservce`"), "{err}");
     assert!(err.contains("did you mean `checkoutservice`"), "{err}");
-    let out = twintop(&["whatif", "--demo", "--text", "fail server r3-07 at 2q"]);
+    let out = run(&["whatif", "--demo", "--text", "fail server r3-07 at 2q"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 1, column 22:"));
 }

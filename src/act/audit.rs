@@ -1,16 +1,23 @@
 //! The audit log: append-only JSON lines, one per decision (approval, rejection, application,
-//! rollback), each fsync'd before the action it records proceeds, and chained by SHA-256 so
-//! an edit anywhere breaks verification. A line torn by a crash is kept and reported, never
-//! dropped or glued to the next entry.
+//! rollback), each fsync'd before the action it records proceeds, chained by SHA-256 so an
+//! edit anywhere breaks verification, and sealed (`audit_seal`): each entry carries an HMAC
+//! under a forward-secure key, and the chain's head is sealed in `audit.seal` beside the log,
+//! so truncation, a rewrite with recomputed hashes or a forged entry cannot verify. A line torn
+//! by a crash is kept, never dropped or glued to the next entry; the writer acknowledges it in
+//! a sealed entry when it next opens the log. Files are 0600 in a 0700 directory.
 
+use super::audit_seal::{self, Key};
+use super::audit_verify::{self, Bad, TORN_WRITE};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+pub use super::audit_verify::{Problem, Verification, verify_bytes, verify_file, verify_file_with};
+
 pub const FILE_NAME: &str = "audit.jsonl";
-const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// What an operator (or twintop on their behalf) did. Fields are the audit interface:
 /// add, never rename.
@@ -29,12 +36,13 @@ pub struct Record {
     pub source: Option<String>,
     /// SHA-256 of the raw LLM exchange behind the proposal, when an LLM proposed it.
     pub llm_exchange_sha256: Option<String>,
-    /// approved, rejected, applied, failed, dry-run-failed, scheduled, cancelled, rolled-back…
+    /// approved, rejected, applied, failed, dry-run-failed, scheduled, cancelled, rolled-back,
+    /// torn-write (twintop accounting for a line a crash tore)…
     pub outcome: String,
     pub reason: Option<String>,
 }
 
-/// A record as stored: its place in the chain and the hashes that bind it.
+/// A record as stored: its place in the chain, the hashes that bind it and its seal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
     pub seq: u64,
@@ -42,10 +50,12 @@ pub struct Entry {
     pub record: Record,
     pub prev: String,
     pub hash: String,
+    /// HMAC of (seq, hash) under this entry's key (`audit_seal`).
+    pub seal: String,
 }
 
-fn entry_hash(seq: u64, record: &Record, prev: &str) -> String {
-    // The hash covers the entry as serialised without its own hash.
+pub(crate) fn entry_hash(seq: u64, record: &Record, prev: &str) -> String {
+    // The hash covers the entry as serialised without its own hash and seal.
     let body = serde_json::json!({"seq": seq, "record": record, "prev": prev});
     hex::encode(Sha256::digest(body.to_string().as_bytes()))
 }
@@ -66,6 +76,8 @@ pub struct AuditLog {
     file: File,
     next_seq: u64,
     last_hash: String,
+    /// k_{next_seq}: the only key the writer holds.
+    key: Key,
 }
 
 impl AuditLog {
@@ -73,144 +85,131 @@ impl AuditLog {
         Self::open(&dir.join(FILE_NAME))
     }
 
-    /// Opens (creating) the log and finds the end of the chain. A torn last line gets a
-    /// newline so it stays a line of its own, reported by `verify`.
+    /// Opens (creating, with a new verification key) the log, checks it against its sealed
+    /// head and finds the end of the chain. Refuses a log that does not verify as far as the
+    /// writer can tell; completes a seal a crash interrupted; acknowledges torn last lines.
     pub fn open(path: &Path) -> Result<AuditLog, AuditError> {
         let io = |source| AuditError::Io { path: path.to_path_buf(), source };
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(io)?;
-        }
-        let mut file = OpenOptions::new().create(true).read(true).append(true).open(path).map_err(io)?;
-        file.try_lock().map_err(|e| AuditError::Corrupt {
-            path: path.to_path_buf(),
-            message: format!("locked by another twintop ({e})"),
-        })?;
+        let corrupt = |message: String| AuditError::Corrupt { path: path.to_path_buf(), message };
+        let mut file = crate::paths::open_private_append(path).map_err(io)?;
+        file.try_lock().map_err(|e| corrupt(format!("locked by another twintop ({e})")))?;
         let mut text = Vec::new();
         file.seek(SeekFrom::Start(0)).map_err(io)?;
         file.read_to_end(&mut text).map_err(io)?;
-        if !text.is_empty() && !text.ends_with(b"\n") {
-            file.write_all(b"\n").map_err(io)?;
-            file.sync_data().map_err(io)?;
+        let c = audit_verify::check(audit_verify::scan(&text), None);
+        if let Some(bad) = c.problems.first() {
+            return Err(corrupt(format!(
+                "line {}: {} — refusing to append to a broken chain",
+                bad.line, bad.message
+            )));
         }
-        let report = verify_bytes(&text);
-        if let Some(bad) = report.problems.iter().find(|p| !p.torn) {
-            return Err(AuditError::Corrupt {
-                path: path.to_path_buf(),
-                message: format!("line {}: {} — refusing to append to a broken chain", bad.line, bad.message),
-            });
+        let (last_seq, last_hash) =
+            c.entries.last().map_or((0, GENESIS.to_string()), |e| (e.seq, e.hash.clone()));
+        let seal_path = audit_seal::seal_path(path);
+        let key_path = audit_seal::verify_key_path(path);
+        let key = match audit_seal::read_seal(&seal_path).map_err(&corrupt)? {
+            None => {
+                if !c.entries.is_empty() {
+                    return Err(corrupt(format!(
+                        "{} is missing: the log's sealed head was removed, or the log predates sealing \
+                         (move the log aside to start a new one)",
+                        seal_path.display()
+                    )));
+                }
+                if key_path.exists() {
+                    return Err(corrupt(format!(
+                        "{} is missing but {} exists: the sealed head was removed",
+                        seal_path.display(),
+                        key_path.display()
+                    )));
+                }
+                let k0 = Key::generate();
+                audit_seal::write_new_key(&key_path, path, &k0).map_err(io)?;
+                audit_seal::write_seal(&seal_path, 0, GENESIS, &k0).map_err(io)?
+            }
+            Some(s) => {
+                let next =
+                    Key::parse(&s.next_key).map_err(|e| corrupt(format!("{}: {e}", seal_path.display())))?;
+                let last = c.entries.last();
+                if !next.check_link(s.seq, &s.hash, &s.link) {
+                    return Err(corrupt(format!(
+                        "{}: the head was edited outside twintop; refusing to append",
+                        seal_path.display()
+                    )));
+                }
+                if s.seq == last_seq && s.hash == last_hash {
+                    next
+                } else if let Some(e) = last.filter(|e| {
+                    s.seq + 1 == e.seq && e.prev == s.hash && next.check_entry(e.seq, &e.hash, &e.seal)
+                }) {
+                    // A crash between writing the entry and sealing the head: the entry is
+                    // sealed with the key the head file still holds, so it is ours.
+                    tracing::warn!(seq = e.seq, "audit: completing the seal a crash interrupted");
+                    audit_seal::write_seal(&seal_path, e.seq, &e.hash, &next).map_err(io)?
+                } else {
+                    return Err(corrupt(format!(
+                        "the log ends at seq {last_seq} but its sealed head is at seq {} — entries were \
+                         removed, rewritten or added outside twintop; refusing to append",
+                        s.seq
+                    )));
+                }
+            }
+        };
+        let mut log = AuditLog { path: path.to_path_buf(), file, next_seq: last_seq + 1, last_hash, key };
+        if !c.trailing.is_empty() {
+            if !text.ends_with(b"\n") {
+                // The torn bytes stay a line of their own.
+                log.file.write_all(b"\n").map_err(io)?;
+                log.file.sync_data().map_err(io)?;
+            }
+            log.append(torn_write(&c.trailing))?;
         }
-        Ok(AuditLog {
-            path: path.to_path_buf(),
-            file,
-            next_seq: report.last_seq.map_or(1, |s| s + 1),
-            last_hash: report.last_hash.unwrap_or_else(|| GENESIS.to_string()),
-        })
+        Ok(log)
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Appends one record and returns only after it is on disk.
+    /// Appends one record and returns only after it is on disk and the head is sealed.
     pub fn append(&mut self, record: Record) -> Result<Entry, AuditError> {
         let seq = self.next_seq;
         let hash = entry_hash(seq, &record, &self.last_hash);
-        let entry = Entry { seq, record, prev: self.last_hash.clone(), hash };
+        let seal = self.key.seal_entry(seq, &hash);
+        let entry = Entry { seq, record, prev: self.last_hash.clone(), hash, seal };
         let mut line = serde_json::to_string(&entry).expect("audit entries serialise");
         line.push('\n');
         let io = |source| AuditError::Io { path: self.path.clone(), source };
         // One write call for the whole line keeps a crash to at most one torn line.
         self.file.write_all(line.as_bytes()).map_err(io)?;
         self.file.sync_data().map_err(io)?;
+        // The entry is on disk: whatever happens to the head, the next one follows it.
+        let key = self.key.clone();
+        self.key = key.evolve();
         self.next_seq += 1;
         self.last_hash = entry.hash.clone();
+        audit_seal::write_seal(&audit_seal::seal_path(&self.path), seq, &entry.hash, &key).map_err(io)?;
         Ok(entry)
     }
 }
 
-/// One thing wrong with a line of the log.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Problem {
-    pub line: usize,
-    /// An interrupted write (unparsable, not part of the chain) rather than tampering.
-    pub torn: bool,
-    pub message: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Verification {
-    pub entries: Vec<Entry>,
-    pub problems: Vec<Problem>,
-    #[serde(skip)]
-    last_seq: Option<u64>,
-    #[serde(skip)]
-    last_hash: Option<String>,
-}
-
-impl Verification {
-    /// The chain is intact (torn lines from crashes are reported but do not break it).
-    pub fn ok(&self) -> bool {
-        self.problems.iter().all(|p| p.torn)
+/// The entry that accounts for lines a crash tore (their line numbers, lengths and hashes).
+fn torn_write(bad: &[Bad]) -> Record {
+    Record {
+        time: chrono::Utc::now().to_rfc3339(),
+        user: std::env::var("USER").unwrap_or_else(|_| "twintop".into()),
+        context: String::new(),
+        target: FILE_NAME.into(),
+        action: format!("{} torn line(s) left by an interrupted write, kept as they are", bad.len()),
+        before: serde_json::json!({"torn_lines": audit_verify::torn_lines_json(bad)}),
+        after: serde_json::Value::Null,
+        proposal_id: None,
+        confidence: None,
+        source: Some("twintop".into()),
+        llm_exchange_sha256: None,
+        outcome: TORN_WRITE.into(),
+        reason: Some("found when the log was opened".into()),
     }
-}
-
-/// Reads and verifies a log file.
-pub fn verify_file(path: &Path) -> Result<Verification, AuditError> {
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(verify_bytes(&bytes)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(verify_bytes(b"")),
-        Err(source) => Err(AuditError::Io { path: path.to_path_buf(), source }),
-    }
-}
-
-pub fn verify_bytes(bytes: &[u8]) -> Verification {
-    let mut v = Verification { entries: Vec::new(), problems: Vec::new(), last_seq: None, last_hash: None };
-    let mut prev = GENESIS.to_string();
-    let mut expected_seq = 1;
-    let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
-    let n = lines.len();
-    for (i, raw) in lines.into_iter().enumerate() {
-        let line = i + 1;
-        let last_unterminated = i + 1 == n;
-        if raw.is_empty() {
-            continue;
-        }
-        let parsed = std::str::from_utf8(raw).ok().and_then(|s| serde_json::from_str::<Entry>(s).ok());
-        let Some(e) = parsed else {
-            let message = if last_unterminated {
-                "torn last line (a write interrupted by a crash); its record did not complete".to_string()
-            } else {
-                "torn line (a write interrupted by a crash, later entries continue the chain)".to_string()
-            };
-            v.problems.push(Problem { line, torn: true, message });
-            continue;
-        };
-        if e.prev != prev {
-            v.problems.push(Problem {
-                line,
-                torn: false,
-                message: format!("seq {}: chain broken (prev hash differs)", e.seq),
-            });
-        } else if e.hash != entry_hash(e.seq, &e.record, &e.prev) {
-            v.problems.push(Problem {
-                line,
-                torn: false,
-                message: format!("seq {}: content does not match its hash", e.seq),
-            });
-        } else if e.seq != expected_seq {
-            v.problems.push(Problem {
-                line,
-                torn: false,
-                message: format!("seq {} where {} was expected", e.seq, expected_seq),
-            });
-        }
-        prev = e.hash.clone();
-        expected_seq = e.seq + 1;
-        v.last_seq = Some(e.seq);
-        v.last_hash = Some(e.hash.clone());
-        v.entries.push(e);
-    }
-    v
 }
 
 #[cfg(test)]
@@ -248,12 +247,12 @@ mod tests {
         assert_eq!(e.seq, 3);
         drop(log);
         let v = verify_file(&dir.path().join(FILE_NAME)).unwrap();
-        assert!(v.ok() && v.problems.is_empty(), "{:?}", v.problems);
+        assert!(v.ok() && v.seals_checked && v.notes.is_empty(), "{:?}", v.problems);
         assert_eq!(v.entries.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3]);
     }
 
     #[test]
-    fn tampering_is_detected() {
+    fn tampering_is_detected_and_never_appended_to() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(FILE_NAME);
         let mut log = AuditLog::open(&path).unwrap();
@@ -265,33 +264,67 @@ mod tests {
         std::fs::write(&path, text).unwrap();
         let v = verify_file(&path).unwrap();
         assert!(!v.ok());
-        assert_eq!(v.problems[0].line, 2);
+        assert_eq!((v.problems[0].line, v.problems[0].kind), (2, "chain"));
         assert!(AuditLog::open(&path).is_err(), "never append to a tampered chain");
     }
 
     #[test]
-    fn torn_last_line_is_reported_and_kept_when_appending() {
+    fn torn_last_line_fails_until_the_writer_acknowledges_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(FILE_NAME);
         let mut log = AuditLog::open(&path).unwrap();
         log.append(record(1)).unwrap();
         drop(log);
-        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
         f.write_all(br#"{"seq":2,"time":"2026-11-23T10:0"#).unwrap();
         drop(f);
         let v = verify_file(&path).unwrap();
-        assert!(v.ok());
+        assert!(!v.ok(), "a torn line is a failure until accounted for");
         assert_eq!(v.problems.len(), 1);
         assert!(v.problems[0].torn && v.problems[0].line == 2);
 
         let mut log = AuditLog::open(&path).unwrap();
-        assert_eq!(log.append(record(2)).unwrap().seq, 2);
+        assert_eq!(log.append(record(2)).unwrap().seq, 3, "seq 2 acknowledges the torn line");
         drop(log);
         let v = verify_file(&path).unwrap();
         assert!(v.ok(), "{:?}", v.problems);
-        assert_eq!(v.entries.len(), 2);
-        assert_eq!(v.problems[0].line, 2, "the torn bytes stay on their own line");
+        assert_eq!(v.entries.len(), 3);
+        assert_eq!(v.entries[1].record.outcome, TORN_WRITE);
+        assert_eq!(v.notes[0].line, 2, "the torn bytes stay on their own line, noted");
         assert!(std::fs::read_to_string(&path).unwrap().contains(r#""time":"2026-11-23T10:0"#));
+    }
+
+    #[test]
+    fn a_crash_between_the_entry_and_its_seal_is_completed_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let seal = audit_seal::seal_path(&path);
+        let mut log = AuditLog::open(&path).unwrap();
+        log.append(record(1)).unwrap();
+        let before = std::fs::read(&seal).unwrap();
+        log.append(record(2)).unwrap();
+        drop(log);
+        std::fs::write(&seal, before).unwrap();
+        assert!(!verify_file(&path).unwrap().ok(), "the head lags the log");
+        let mut log = AuditLog::open(&path).unwrap();
+        log.append(record(3)).unwrap();
+        drop(log);
+        let v = verify_file(&path).unwrap();
+        assert!(v.ok(), "{:?}", v.problems);
+        assert_eq!(v.head.unwrap().seq, 3);
+    }
+
+    #[test]
+    fn files_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("data");
+        AuditLog::open_in(&dir).unwrap().append(record(1)).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        for f in ["audit.jsonl", "audit.seal", "audit.verify-key"] {
+            assert_eq!(mode(&dir.join(f)), 0o600, "{f}");
+        }
     }
 
     #[test]

@@ -6,9 +6,9 @@
 //! the cluster refuse it (a conflict, audited and shown) rather than be silently overwritten.
 
 use super::audit::{AuditError, AuditLog, Record};
-use super::guardrails::{Guardrails, PastAction, Violation};
+use super::cluster::{ApplyError, ClusterControl};
 use crate::change::Change;
-use crate::source::feeder::{ApplyError, ClusterControl};
+use crate::guardrails::{Guardrails, PastAction, Rule, Violation};
 use crate::twin::Snapshot;
 use chrono::{DateTime, Utc};
 
@@ -213,7 +213,7 @@ impl Flow {
     ) -> Vec<Violation> {
         let mut v = self.guardrails.check(&p.change, snap, &self.context, past, now);
         if p.source == ROLLBACK_SOURCE {
-            v.retain(|x| x.rule != "cooldown" && x.rule != "max-change-per-hour");
+            v.retain(|x| !matches!(x.rule, Rule::Cooldown | Rule::MaxChangePerHour));
         }
         v
     }
@@ -232,7 +232,7 @@ impl Flow {
             time: now.to_rfc3339(),
             user: self.user.clone(),
             context: self.context.clone(),
-            target: target_of(&p.change),
+            target: p.change.target().to_string(),
             action: p.change.to_string(),
             before,
             after,
@@ -243,14 +243,6 @@ impl Flow {
             outcome: outcome.into(),
             reason: reason.or_else(|| Some(p.reason.clone())),
         }
-    }
-}
-
-pub fn target_of(change: &Change) -> String {
-    match change {
-        Change::Scale { workload, .. } | Change::HpaBounds { workload, .. } => workload.clone(),
-        Change::Cordon { server, .. } => server.clone(),
-        Change::Evict { pod, .. } => pod.clone(),
     }
 }
 

@@ -1,7 +1,7 @@
 use super::*;
 use crate::act::audit::verify_file;
-use crate::act::guardrails::PastAction;
 use crate::demo::{DemoPreset, DemoTwin};
+use crate::guardrails::PastAction;
 use proptest::prelude::*;
 use std::sync::Mutex;
 
@@ -132,7 +132,7 @@ fn a_rollback_passes_the_cooldown_of_the_change_it_undoes() {
     let past = [PastAction { time: s.time, target: "boutique/checkoutservice".into(), replica_delta: 2 }];
     let mut flow = Flow::new(Guardrails::default(), "demo");
     match flow.approve(pending("p1", 4), &s, &past, s.time) {
-        Outcome::Blocked(v) => assert_eq!(v[0].rule, "cooldown"),
+        Outcome::Blocked(v) => assert_eq!(v[0].rule, crate::guardrails::Rule::Cooldown),
         o => panic!("an ordinary change waits for the cooldown: {o:?}"),
     }
     let rollback = Pending { source: ROLLBACK_SOURCE.into(), ..pending("rb", 2) };
@@ -265,9 +265,12 @@ fn an_eviction_is_audited_with_its_workload_says_it_has_no_rollback_and_starts_t
     let past = [PastAction { time: s.time, target: "boutique/cartservice".into(), replica_delta: 0 }];
     let later = s.time + chrono::Duration::seconds(30);
     let v = Guardrails::default().check(&change, &s, "demo", &past, later);
-    assert_eq!(v.iter().map(|x| x.rule).collect::<Vec<_>>(), ["cooldown"]);
+    assert_eq!(v.iter().map(|x| x.rule.name()).collect::<Vec<_>>(), ["cooldown"]);
     let scale = Change::Scale { workload: "boutique/cartservice".into(), replicas: 3 };
     assert!(
-        Guardrails::default().check(&scale, &s, "demo", &past, later).iter().any(|x| x.rule == "cooldown")
+        Guardrails::default()
+            .check(&scale, &s, "demo", &past, later)
+            .iter()
+            .any(|x| x.rule == crate::guardrails::Rule::Cooldown)
     );
 }

@@ -7,8 +7,9 @@
 //! object that changed since is refused with 409 Conflict (reported as such, never retried)
 //! instead of overwritten.
 
+use super::cluster::ApplyError;
 use crate::change::Change;
-use crate::source::feeder::ApplyError;
+use crate::twin::WorkloadKind;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
@@ -22,13 +23,6 @@ use serde_json::json;
 pub const FIELD_MANAGER: &str = "twintop";
 /// How long an eviction may be retried (the client retries 429s) before it is reported.
 pub const EVICTION_PATIENCE: std::time::Duration = std::time::Duration::from_secs(15);
-
-/// Which object a workload change goes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WorkloadKind {
-    Deployment,
-    StatefulSet,
-}
 
 /// What the API server is asked to allow for a change (a SelfSubjectAccessReview).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +49,8 @@ fn target_for(change: &Change, kind: WorkloadKind) -> (String, String, String, O
             let res = match kind {
                 WorkloadKind::Deployment => "deployments",
                 WorkloadKind::StatefulSet => "statefulsets",
+                // Never scaled (validation refuses it); named for the access review's message.
+                WorkloadKind::DaemonSet => "daemonsets",
             };
             ("apps".into(), res.into(), "scale".into(), Some(ns), name)
         }
@@ -120,6 +116,9 @@ pub async fn read_version(
                 WorkloadKind::StatefulSet => {
                     Api::<StatefulSet>::namespaced(client.clone(), &ns).get_scale(&name).await
                 }
+                WorkloadKind::DaemonSet => {
+                    return Err(format!("{workload} is a DaemonSet: it has no replicas"));
+                }
             }
             .map_err(|e| describe(&e, workload).to_string())?;
             Ok(scale.metadata.resource_version)
@@ -165,6 +164,9 @@ pub async fn apply(
                 }
                 WorkloadKind::StatefulSet => {
                     Api::<StatefulSet>::namespaced(client.clone(), &ns).patch_scale(&name, &pp, &patch).await
+                }
+                WorkloadKind::DaemonSet => {
+                    return Err(ApplyError::Failed(format!("{workload} is a DaemonSet: it has no replicas")));
                 }
             }
             .map_err(|e| describe(&e, workload))?;

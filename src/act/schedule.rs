@@ -1,28 +1,38 @@
 //! The calendar of scheduled actions (InfraLLM's "act before the predicted peak"). Approved
 //! actions wait here for their time; the file in the data dir is replaced atomically on every
-//! change so a crash leaves either the old or the new calendar. An action whose time passed
-//! while twintop was not running is marked missed and waits for the operator — it never
-//! fires silently.
+//! change so a crash leaves either the old or the new calendar, and each entry ends saying what
+//! really happened: applied, not fired (and why), cancelled, rejected, or missed. An action whose
+//! time passed while no twintop owned the data dir is marked missed and waits for the operator —
+//! it never fires silently. The process that fires it is the operator service
+//! (`operator_calendar.rs`).
 
 use super::flow::Pending;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub const FILE_NAME: &str = "schedule.json";
 /// How late an action may still fire on its own; later than this it is "missed".
 pub const GRACE_SECS: i64 = 60;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum Status {
     Waiting,
-    /// Handed to the flow at its time.
-    Fired,
+    /// Applied at its time (the apply's message in `note`).
+    Applied,
+    /// Its time came and it was not applied: invalid then, blocked by a rule, refused by the
+    /// cluster (why in `note`, and audited `not_fired` or with the flow's outcome).
+    NotFired,
     Cancelled,
-    /// Its time passed while nobody was there: needs the operator's confirmation.
+    /// Its time passed while nobody was there (or it was cut short by a crash): needs the
+    /// operator's confirmation.
     Missed,
+    /// Missed, then rejected by the operator.
+    Rejected,
+    /// Written by versions before `applied` and `not_fired`: handed to the flow at its time,
+    /// its outcome in the audit log.
+    Fired,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,6 +41,15 @@ pub struct Scheduled {
     pub at: DateTime<Utc>,
     pub created: DateTime<Utc>,
     pub status: Status,
+    /// Who scheduled it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// What became of it, in words (the apply's message, why it was not applied).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// When it left `waiting` (or `missed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settled: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,48 +70,70 @@ impl Calendar {
         }
     }
 
-    /// Writes to a temporary file, fsyncs it, renames it over the calendar and fsyncs the dir.
+    /// Writes to a temporary file (0600), fsyncs it, renames it over the calendar and fsyncs
+    /// the dir (`paths::write_private`).
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
-        let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)?;
-        remove_orphaned_temps(dir);
-        let tmp: PathBuf = dir.join(format!(".{FILE_NAME}.{}.tmp", std::process::id()));
-        {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(serde_json::to_string_pretty(self)?.as_bytes())?;
-            f.sync_all()?;
-        }
-        std::fs::rename(&tmp, path)?;
-        std::fs::File::open(dir)?.sync_all()?;
+        crate::paths::write_private(path, serde_json::to_string_pretty(self)?.as_bytes())?;
         Ok(())
     }
 
     pub fn add(&mut self, pending: Pending, at: DateTime<Utc>, now: DateTime<Utc>) {
-        self.actions.push(Scheduled { pending, at, created: now, status: Status::Waiting });
+        self.actions.push(Scheduled {
+            pending,
+            at,
+            created: now,
+            status: Status::Waiting,
+            user: None,
+            note: None,
+            settled: None,
+        });
     }
 
     pub fn cancel(&mut self, id: &str) -> bool {
+        self.settle(id, &[Status::Waiting], Status::Cancelled, None, None)
+    }
+
+    /// Moves the entries of `id` that are in one of `from` to `to`, with what happened; true
+    /// when any moved.
+    pub fn settle(
+        &mut self,
+        id: &str,
+        from: &[Status],
+        to: Status,
+        note: Option<String>,
+        at: Option<DateTime<Utc>>,
+    ) -> bool {
         let mut any = false;
-        for a in self.actions.iter_mut().filter(|a| a.pending.id == id && a.status == Status::Waiting) {
-            a.status = Status::Cancelled;
+        for a in self.actions.iter_mut().filter(|a| a.pending.id == id && from.contains(&a.status)) {
+            a.status = to;
+            a.note = note.clone().or(a.note.take());
+            a.settled = at;
             any = true;
         }
         any
     }
 
-    /// Waiting actions whose time has come: returned to be re-validated, re-simulated and
-    /// handed to the flow (marked fired). Those more than `GRACE_SECS` late become missed.
-    pub fn take_due(&mut self, now: DateTime<Utc>) -> Vec<Scheduled> {
-        let mut due = Vec::new();
+    /// Waiting actions more than `GRACE_SECS` late become missed; true when any did.
+    pub fn mark_missed(&mut self, now: DateTime<Utc>) -> bool {
+        let mut any = false;
         for a in self.actions.iter_mut().filter(|a| a.status == Status::Waiting && a.at <= now) {
             if (now - a.at).num_seconds() > GRACE_SECS {
                 a.status = Status::Missed;
-            } else {
-                a.status = Status::Fired;
-                due.push(a.clone());
+                a.note = Some(format!(
+                    "its time passed by {} s while no twintop owned the data dir",
+                    (now - a.at).num_seconds()
+                ));
+                any = true;
             }
         }
-        due
+        any
+    }
+
+    /// Waiting actions whose time has come (call `mark_missed` first): to be re-validated,
+    /// re-simulated and handed to the flow. They stay `waiting` until their outcome is audited
+    /// and `settle`d, so a crash in between loses nothing (the audit log says what happened).
+    pub fn due(&self, now: DateTime<Utc>) -> Vec<Scheduled> {
+        self.actions.iter().filter(|a| a.status == Status::Waiting && a.at <= now).cloned().collect()
     }
 
     pub fn missed(&self) -> impl Iterator<Item = &Scheduled> {
@@ -113,28 +154,40 @@ impl Calendar {
     }
 }
 
+/// The furthest ahead an action may be scheduled.
+pub const MAX_AHEAD_DAYS: i64 = 30;
+
+/// `+10m`, `+90s`, `+1h` from now, `HH:MM` (UTC; tomorrow when already past today), or an
+/// RFC 3339 time (`2026-01-01T08:45:00Z`). None for anything else, a time in the past, or one
+/// more than `MAX_AHEAD_DAYS` ahead.
+pub fn parse_when(text: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let t = text.trim();
+    let at = if let Some(rel) = t.strip_prefix('+') {
+        let (num, unit) = rel.split_at(rel.find(|c: char| !c.is_ascii_digit())?);
+        let n: i64 = num.parse().ok()?;
+        let secs = match unit {
+            "s" => n,
+            "m" => n.checked_mul(60)?,
+            "h" => n.checked_mul(3600)?,
+            _ => return None,
+        };
+        now.checked_add_signed(chrono::Duration::try_seconds(secs)?)?
+    } else if let Ok(time) = chrono::NaiveTime::parse_from_str(t, "%H:%M") {
+        let today = now.date_naive().and_time(time).and_utc();
+        if today > now { today } else { today + chrono::Duration::days(1) }
+    } else {
+        let at = DateTime::parse_from_rfc3339(t).ok()?.with_timezone(&Utc);
+        if at < now {
+            return None;
+        }
+        at
+    };
+    (at - now <= chrono::Duration::days(MAX_AHEAD_DAYS)).then_some(at)
+}
+
 /// Temp files of saves cut short by a crash (`.schedule.json.<pid>.tmp` whose process is
 /// gone): never read, only clutter. One whose process still runs may be another console's
 /// save in progress and is left alone.
-fn remove_orphaned_temps(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    let prefix = format!(".{FILE_NAME}.");
-    for e in entries.flatten() {
-        let name = e.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(&prefix))
-            .and_then(|n| n.strip_suffix(".tmp"))
-            .and_then(|p| p.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = std::fs::remove_file(e.path());
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,13 +218,17 @@ mod tests {
 
         let mut c = Calendar::load(&path).unwrap();
         assert_eq!(Calendar::countdown(&c.actions[0], now), "in 5m 00s");
-        assert!(c.take_due(now + Duration::minutes(4)).is_empty());
-        let due = c.take_due(now + Duration::minutes(5) + Duration::seconds(10));
+        assert!(c.due(now + Duration::minutes(4)).is_empty());
+        let due = c.due(now + Duration::minutes(5) + Duration::seconds(10));
         assert_eq!(due.len(), 1);
         assert_eq!(due[0].pending.id, "a");
-        assert!(c.take_due(now + Duration::minutes(6)).is_empty(), "fires once");
+        assert!(c.settle("a", &[Status::Waiting], Status::Applied, Some("scaled".into()), Some(now)));
+        assert!(c.due(now + Duration::minutes(6)).is_empty(), "fires once");
         assert!(c.cancel("b"));
-        assert!(c.take_due(now + Duration::minutes(11)).is_empty(), "cancelled never fires");
+        assert!(c.due(now + Duration::minutes(11)).is_empty(), "cancelled never fires");
+        c.save(&path).unwrap();
+        let saved = std::fs::read_to_string(&path).unwrap();
+        assert!(saved.contains("\"applied\"") && saved.contains("\"note\": \"scaled\""), "{saved}");
     }
 
     #[test]
@@ -179,8 +236,8 @@ mod tests {
         let now = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap();
         let mut c = Calendar::default();
         c.add(p("a"), now, now);
-        let due = c.take_due(now + Duration::hours(2));
-        assert!(due.is_empty());
+        assert!(c.mark_missed(now + Duration::hours(2)));
+        assert!(c.due(now + Duration::hours(2)).is_empty());
         assert_eq!(c.missed().count(), 1);
     }
 
@@ -204,5 +261,22 @@ mod tests {
         assert!(!orphan.exists(), "a crashed save's temp file is removed");
         assert!(live.exists(), "a running process's save in progress is left alone");
         assert!(Calendar::load(&dir.path().join(FILE_NAME)).unwrap().actions.is_empty());
+    }
+
+    #[test]
+    fn times_are_bounded_and_never_overflow() {
+        let now = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap();
+        assert_eq!(parse_when("+99999999999999999h", now), None);
+        assert_eq!(parse_when("+31d", now), None);
+        assert_eq!(parse_when(&format!("+{}h", 24 * 31), now), None, "beyond {MAX_AHEAD_DAYS} days");
+        assert_eq!(parse_when("2023-11-14T23:00:00Z", now).unwrap().timestamp(), 1_700_002_800);
+        assert_eq!(parse_when("2020-01-01T00:00:00Z", now), None, "in the past");
+    }
+
+    #[test]
+    fn a_calendar_written_before_applied_and_not_fired_still_reads() {
+        let old = r#"{"actions":[{"pending":{"id":"a","change":{"kind":"scale","workload":"shop/api","replicas":3},"confidence":null,"source":"whatif","llm_exchange_sha256":null,"reason":"r"},"at":"2026-01-01T00:00:00Z","created":"2026-01-01T00:00:00Z","status":"fired"}]}"#;
+        let c: Calendar = serde_json::from_str(old).unwrap();
+        assert_eq!(c.actions[0].status, Status::Fired);
     }
 }

@@ -61,6 +61,22 @@ fn scale_to(wl: &crate::twin::Workload, desired: u32) -> Change {
     }
 }
 
+/// The built-in advisors, in the one roster the console, `twintop advise`, the operator and
+/// the calibration all run: reactive scaling, placement, and — on the demo, whose history is
+/// sampled once per simulated second — predictive scaling. Other sources' sampling cadence is
+/// not known to the twin, so the predictive advisor runs on the demo only for now.
+pub fn roster(snap: &Snapshot, g: &Guardrails) -> Vec<Candidate> {
+    let mut candidates = reactive(snap, g);
+    candidates.extend(placement(snap));
+    if snap.source.kind == crate::twin::SourceKind::Demo {
+        candidates.extend(predictive(snap, g, chrono::Duration::seconds(1), PREDICTIVE_HORIZON));
+    }
+    candidates
+}
+
+/// Samples ahead the predictive advisor forecasts in the roster.
+pub const PREDICTIVE_HORIZON: usize = 120;
+
 /// Scale proposals for workloads breaching their SLO or running above their CPU target.
 pub fn reactive(snap: &Snapshot, g: &Guardrails) -> Vec<Candidate> {
     let mut out = Vec::new();

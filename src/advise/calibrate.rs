@@ -230,9 +230,7 @@ pub fn trials(
         let (preset, seed, tick) = (inc.preset, inc.seed, inc.tick);
         let snap = snapshot_at(inc);
         let g = Guardrails::default();
-        let mut candidates = builtin::reactive(&snap, &g);
-        candidates.extend(builtin::placement(&snap));
-        candidates.extend(builtin::predictive(&snap, &g, chrono::Duration::seconds(1), 120));
+        let mut candidates = builtin::roster(&snap, &g);
         let ctx = Context { guardrails: g, evaluator, seeds: default_seeds(), record: &record, pending: &[] };
         let offered = assess(&snap, candidates.clone(), &ctx);
         let assessed = match llm.as_mut() {
@@ -282,7 +280,7 @@ pub fn trials(
                 };
                 (predicted, measured, restored)
             } else {
-                let w = snap.workload_index(crate::advise::proposal::target_of(change));
+                let w = snap.workload_index(change.target());
                 let breaching = w.is_some_and(|w| slo_state(&snap, w) == SloState::Breach);
                 let measured = after.mean_p99(&secs).unwrap_or(f64::NAN);
                 let base_p99 = baseline.mean_p99(&secs).unwrap_or(f64::NAN);

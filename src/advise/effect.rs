@@ -36,12 +36,15 @@ pub struct Claim {
 /// Why the proposal should not be shown, or `Ok` when it may be.
 pub fn judge(snap: &Snapshot, change: &Change, p: &Prediction, claim: &Claim) -> Result<(), String> {
     let (motive, forecast) = (claim.motive, claim.forecast);
-    let target = super::proposal::target_of(change);
+    let target = change.target();
     let (b, a) = (p.p99_ms.before.mean, p.p99_ms.after.mean);
     let (vb, va) = (p.slo_violations.before.mean, p.slo_violations.after.mean);
     let p99_worse = a > b * (1.0 + HARM_P99) && a - b > HARM_MIN_MS;
     let slo_worse = va > vb + HARM_SLO;
-    let rub_worse = p.rub.after.mean > p.rub.before.mean + HARM_RUB;
+    // A less even spread is a cost worth paying for a target that gets materially faster or
+    // back within its SLO; without that it is harm.
+    let helps = (b > 0.0 && a <= b * (1.0 - HARM_P99)) || va < vb - HARM_SLO;
+    let rub_worse = p.rub.after.mean > p.rub.before.mean + HARM_RUB && !helps;
     let figures = || {
         let mut f = Vec::new();
         if b > 0.0 || a > 0.0 {
@@ -219,6 +222,19 @@ mod tests {
         let slo = judge(&snap, &scale("shop/db", 3), &pred(100.0, 100.0, 0.0, 1.0, 0), &claim(None, false))
             .unwrap_err();
         assert!(slo.contains("over their SLO 0.0 → 1.0"), "{slo}");
+        // RUB up with the target no faster is harm; with it back within its SLO it is the price.
+        let rub = |p: Prediction| Prediction {
+            rub: BeforeAfter { before: Spread::of(&[0.41]), after: Spread::of(&[0.47]) },
+            ..p
+        };
+        let err =
+            judge(&snap, &scale("shop/api", 3), &rub(pred(60.0, 59.0, 1.0, 1.0, 8)), &claim(None, false))
+                .unwrap_err();
+        assert!(err.contains("RUB 0.41 → 0.47"), "{err}");
+        assert!(
+            judge(&snap, &scale("shop/api", 3), &rub(pred(60.0, 45.0, 1.0, 0.0, 8)), &claim(None, false))
+                .is_ok()
+        );
     }
 
     #[test]

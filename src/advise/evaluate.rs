@@ -251,14 +251,7 @@ fn seeded_rate(lambda: f64, cv: f64, z: f64) -> f64 {
 
 /// P99 of the M/M/c waiting time: P(W > t) = C(c, a)·e^{−(cμ−λ)t}.
 fn erlang_p99_ms(lambda: f64, mu: f64, c: u32) -> f64 {
-    let a = lambda / mu;
-    let mut b = 1.0; // Erlang B by recursion, then C
-    for k in 1..=c {
-        b = a * b / (k as f64 + a * b);
-    }
-    let rho = a / c as f64;
-    let pw = b / (1.0 - rho + rho * b);
-    if pw <= 0.01 { 0.0 } else { (pw / 0.01).ln() / (c as f64 * mu - lambda) * 1000.0 }
+    crate::queueing::wait_quantile_s(c, lambda / mu, 1.0 / mu, 0.01) * 1000.0
 }
 
 /// Relative noise of a rate series: the robust spread (MAD) of its successive differences,

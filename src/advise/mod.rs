@@ -19,16 +19,16 @@ pub(crate) mod testkit;
 pub mod validate;
 pub mod validate_set;
 
+pub use crate::guardrails::Guardrails;
 pub use evaluate::{AnalyticEvaluator, Evaluator};
 pub use proposal::{Candidate, Confidence, Endorsement, Motive, Prediction, Proposal, ProposalsDoc, Status};
 pub use record::TrackRecord;
 pub use sim_eval::SimEvaluator;
-pub use validate::Guardrails;
 
 use crate::change::Change;
 use crate::twin::Snapshot;
 use confidence::{Agreement, Inputs};
-use proposal::{proposal_id, target_of};
+use proposal::proposal_id;
 use std::collections::BTreeMap;
 
 /// Everything `assess` weighs besides the candidates.
@@ -140,7 +140,7 @@ pub fn assess_reusing(
         .enumerate()
         .map(|(i, (c, verdict))| {
             let (target, action) = match verdict {
-                Ok(a) => (target_of(a).to_string(), Some(a.clone())),
+                Ok(a) => (a.target().to_string(), Some(a.clone())),
                 Err(_) => (c.target.clone(), c.action.clone()),
             };
             let id = proposal_id(&c.source, &target, action.as_ref(), c.when);
@@ -262,7 +262,7 @@ fn validate_by_source(
 fn predict(snap: &Snapshot, a: &Change, ctx: &Context, known: &[Proposal]) -> Prediction {
     let reused = known.iter().find(|k| k.action.as_ref() == Some(a)).and_then(|k| k.predicted.clone());
     let mut p = reused.unwrap_or_else(|| ctx.evaluator.evaluate(snap, a, &ctx.seeds));
-    p.measured_p99_ms = snap.workload_index(target_of(a)).and_then(|w| snap.workload_status[w].p99_ms);
+    p.measured_p99_ms = snap.workload_index(a.target()).and_then(|w| snap.workload_status[w].p99_ms);
     if p.server_cpu.is_none() {
         p.server_cpu = effect::eviction_cpu(snap, a);
     }
@@ -277,7 +277,7 @@ fn agreement(me: usize, mine: &Change, all: &[(Candidate, Result<Change, String>
     let my = &all[me].0;
     for (j, (c, verdict)) in all.iter().enumerate() {
         let Ok(other) = verdict else { continue };
-        if j == me || c.source == my.source || target_of(other) != target_of(mine) {
+        if j == me || c.source == my.source || other.target() != mine.target() {
             continue;
         }
         if other == mine {

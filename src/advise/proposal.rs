@@ -69,7 +69,7 @@ impl Candidate {
     pub fn new(source: &str, action: Change, reason: String) -> Candidate {
         Candidate {
             source: source.into(),
-            target: target_of(&action).to_string(),
+            target: action.target().to_string(),
             action: Some(action),
             when: None,
             reason,
@@ -80,15 +80,6 @@ impl Candidate {
             motive: None,
             informed: false,
         }
-    }
-}
-
-/// The workload key or server a change acts on.
-pub fn target_of(c: &Change) -> &str {
-    match c {
-        Change::Scale { workload, .. } | Change::HpaBounds { workload, .. } => workload,
-        Change::Cordon { server, .. } => server,
-        Change::Evict { pod, .. } => pod,
     }
 }
 

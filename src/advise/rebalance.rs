@@ -7,6 +7,7 @@
 //! single-pod moves off it. Also the server figures an eviction leaves, for predictions.
 
 use super::validate::{free_capacity, place_pods};
+use crate::guardrails::evictable;
 use crate::plan;
 use crate::twin::kpi::{ServerUtil, rub};
 use crate::twin::{PodPhase, Resources, Snapshot};
@@ -38,28 +39,6 @@ pub fn pod_usage(snap: &Snapshot, i: usize) -> Resources {
     }
     let running = snap.pods_of_workload(w).filter(|p| p.phase == PodPhase::Running).count().max(1);
     total.scale(1.0 / running as f64)
-}
-
-/// Whether evicting pod `i` disrupts nothing its owner cannot absorb: it runs, a controller
-/// recreates it, and it is not its workload's only replica.
-pub fn evictable(snap: &Snapshot, i: usize) -> Result<(), String> {
-    let pod = &snap.pods[i];
-    let key = format!("{}/{}", pod.namespace, pod.name);
-    if pod.phase != PodPhase::Running {
-        return Err(format!("pod {key} is {}, not Running", pod.phase.as_str()));
-    }
-    let Some(w) = pod.workload else {
-        return Err(format!("pod {key} has no controller: evicting it would delete it for good"));
-    };
-    let wl = &snap.workloads[w];
-    if wl.replicas <= 1 {
-        return Err(format!(
-            "pod {key} is the only replica of {} {}: evicting it is an outage (no disruption of singletons)",
-            wl.kind.as_str(),
-            wl.key()
-        ));
-    }
-    Ok(())
 }
 
 /// RUB and per-server CPU for a usage per server.

@@ -50,6 +50,7 @@ pub fn small_twin_with_coredns() -> Arc<Snapshot> {
             requests: req,
             limits: None,
             phase: PodPhase::Running,
+            reason: None,
         }));
     }
     st.snapshot()
@@ -107,6 +108,7 @@ fn small_store(edit: impl Fn(&mut Workload)) -> TwinStore {
             requests: req,
             limits: None,
             phase: PodPhase::Running,
+            reason: None,
         }));
     }
     st.apply(TwinEvent::Edges {

@@ -1,40 +1,14 @@
 //! Validation of a proposed change against the twin and the guardrails: the target exists,
 //! the size is within bounds, the cluster has room, and an HPA-owned workload is changed through
-//! its HPA. Whatever an advisor (or an attacker steering an LLM) says, only changes that pass
-//! here are ever marked valid.
+//! its HPA; then the guardrails' standing rules, from the same configuration the approval flow
+//! reads (a proposal shown as valid is not refused at approval for what it is, only for the
+//! moment: read-only, a stale feed, a cooldown). Whatever an advisor (or an attacker steering an
+//! LLM) says, only changes that pass here are ever marked valid.
 
 use crate::change::Change;
 use crate::twin::{Resources, Snapshot};
 
-/// Limits every proposal must respect (safe defaults).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Guardrails {
-    /// No workload is ever proposed above this many replicas.
-    pub max_replicas: u32,
-    /// Floor for workloads marked critical.
-    pub critical_min_replicas: u32,
-    /// At most this share of the servers may be cordoned after a proposal.
-    pub max_cordoned_share: f64,
-}
-
-impl Default for Guardrails {
-    fn default() -> Self {
-        Guardrails { max_replicas: 500, critical_min_replicas: 2, max_cordoned_share: 0.2 }
-    }
-}
-
-impl Guardrails {
-    /// The largest one-step scale-up from `current`, as Kubernetes' HPA allows it: the larger
-    /// of doubling and four more pods.
-    pub fn max_step_up(&self, current: u32) -> u32 {
-        current.saturating_mul(2).max(current + 4).min(self.max_replicas)
-    }
-
-    /// The smallest one-step scale-down from `current`: at most halving.
-    pub fn min_step_down(&self, current: u32) -> u32 {
-        current.div_ceil(2).max(1)
-    }
-}
+pub use crate::guardrails::Guardrails;
 
 /// The cluster's own namespaces: no advisor proposes a change there (the approval flow's deny
 /// list refuses them too, but a proposal that can never be approved is not valid either).
@@ -50,12 +24,25 @@ fn check_namespace(ns: &str, what: &str) -> Result<(), String> {
 /// Checks `change` and returns it with its target normalised to the twin's key, or the reason
 /// it cannot be proposed.
 pub fn validate(snap: &Snapshot, change: &Change, g: &Guardrails) -> Result<Change, String> {
+    let change = check(snap, change, g)?;
+    match g.standing(&change, snap).first() {
+        Some(v) => Err(format!("guardrail {}: {}", v.rule, v.message)),
+        None => Ok(change),
+    }
+}
+
+fn check(snap: &Snapshot, change: &Change, g: &Guardrails) -> Result<Change, String> {
     match change {
         Change::Scale { workload, replicas } => {
             let w = find_workload(snap, workload)?;
             let wl = &snap.workloads[w];
             let key = wl.key();
             check_namespace(&wl.namespace, &key)?;
+            if wl.kind == crate::twin::WorkloadKind::DaemonSet {
+                return Err(format!(
+                    "{key} is a DaemonSet: it runs one pod per server and has no replicas to scale"
+                ));
+            }
             if wl.hpa.is_some() {
                 return Err(format!(
                     "an HPA owns {key}: propose HPA bounds (min/max), not replicas, or the HPA will undo it"
@@ -141,7 +128,7 @@ pub fn validate(snap: &Snapshot, change: &Change, g: &Guardrails) -> Result<Chan
                     server.chars().take(80).collect::<String>()
                 ));
             }
-            super::rebalance::evictable(snap, i)?;
+            crate::guardrails::evictable(snap, i)?;
             if let Some(to) = to {
                 let shown_to: String = to.chars().take(80).collect();
                 let t = snap
@@ -341,5 +328,20 @@ mod tests {
         let err =
             validate(&full, &evict("shop/api-0", "s2", Some("s4")), &Guardrails::default()).unwrap_err();
         assert!(err.contains("s4 has no room"), "{err}");
+    }
+
+    #[test]
+    fn the_users_guardrails_reach_validation_and_name_their_rule() {
+        let api = Change::Scale { workload: "shop/api".into(), replicas: 4 };
+        assert!(ok(api.clone()).is_ok());
+        let deny = Guardrails { deny_namespaces: vec!["shop".into()], ..Guardrails::default() };
+        let err = validate(&small_twin(), &api, &deny).unwrap_err();
+        assert_eq!(err, "guardrail namespace: namespace shop is on the deny list");
+        let small_steps = Guardrails { max_replica_change: 1, ..Guardrails::default() };
+        let err = validate(&small_twin(), &api, &small_steps).unwrap_err();
+        assert!(err.starts_with("guardrail max-change: "), "{err}");
+        // The rules of the moment are the approval's: a read-only console still shows proposals.
+        let readonly = Guardrails { readonly: true, ..Guardrails::default() };
+        assert!(validate(&small_twin(), &api, &readonly).is_ok());
     }
 }

@@ -25,6 +25,8 @@ struct SetState {
     /// Target (workload key, server, or pod's workload key) → index of the change that took it.
     taken: BTreeMap<String, usize>,
     evictions: usize,
+    /// Requests the set's scale-ups add so far (the quota headroom guardrail holds for the sum).
+    added: Resources,
 }
 
 /// Checks `changes` in order as one set; each result is the normalised change or the reason it
@@ -37,6 +39,7 @@ pub fn validate_set(snap: &Snapshot, changes: &[&Change], g: &Guardrails) -> Vec
         drained: Resources::ZERO,
         taken: BTreeMap::new(),
         evictions: 0,
+        added: Resources::ZERO,
     };
     changes
         .iter()
@@ -65,14 +68,14 @@ impl SetState {
                 let w = snap.workload_index(workload).ok_or("the workload vanished")?;
                 let wl = &snap.workloads[w];
                 let extra = replicas.saturating_sub(wl.replicas);
-                self.place(snap, w, extra, workload)?;
+                self.place(snap, w, extra, workload, g)?;
             }
             Change::HpaBounds { workload, min, max } => {
                 let w = snap.workload_index(workload).ok_or("the workload vanished")?;
                 let wl = &snap.workloads[w];
                 let effective = wl.replicas.clamp(*min, *max);
                 let extra = effective.saturating_sub(wl.replicas);
-                self.place(snap, w, extra, workload)?;
+                self.place(snap, w, extra, workload, g)?;
             }
             Change::Cordon { server, cordon } => {
                 let s = snap.server_index(server).ok_or("the server vanished")?;
@@ -136,7 +139,14 @@ impl SetState {
     }
 
     /// Places `extra` more pods of workload `w` on what the set left free.
-    fn place(&mut self, snap: &Snapshot, w: usize, extra: u32, name: &str) -> Result<(), String> {
+    fn place(
+        &mut self,
+        snap: &Snapshot,
+        w: usize,
+        extra: u32,
+        name: &str,
+        g: &Guardrails,
+    ) -> Result<(), String> {
         if extra == 0 {
             return Ok(());
         }
@@ -148,7 +158,26 @@ impl SetState {
                 "with the changes before it in this answer, the cluster has room for only {placed} of {extra} more {name} pods"
             ));
         }
+        // Each change alone passed the quota headroom guardrail; the set's sum must too.
+        let added = self.added.add(&req.scale(extra as f64));
+        let alloc =
+            snap.servers.iter().filter(|s| s.schedulable).fold(Resources::ZERO, |a, s| a.add(&s.allocatable));
+        let requested = snap.server_status.iter().fold(Resources::ZERO, |a, s| a.add(&s.requested));
+        let after = requested.add(&added);
+        let limit = 1.0 - g.quota_headroom;
+        if self.added != Resources::ZERO
+            && (after.cpu_m > alloc.cpu_m * limit || after.mem_mib > alloc.mem_mib * limit)
+        {
+            return Err(format!(
+                "with the scale-ups before it in this answer, requests would reach {:.0} % CPU / {:.0} % memory of \
+                 allocatable (guardrail quota-headroom: {:.0} % must stay free)",
+                after.cpu_m / alloc.cpu_m.max(1.0) * 100.0,
+                after.mem_mib / alloc.mem_mib.max(1.0) * 100.0,
+                g.quota_headroom * 100.0
+            ));
+        }
         self.free = free;
+        self.added = added;
         Ok(())
     }
 }
@@ -202,7 +231,8 @@ mod tests {
             snap.server_status[s].requested = snap.servers[s].allocatable;
         }
         snap.server_status[3].requested = Resources::new(400.0, 0.0, 0.0);
-        let g = Guardrails::default();
+        // The room on the servers is what this test is about, not the quota headroom.
+        let g = Guardrails { quota_headroom: 0.0, ..Guardrails::default() };
         let big_alone = validate(&snap, &Change::Scale { workload: "shop/big".into(), replicas: 2 }, &g);
         assert!(big_alone.is_ok(), "{big_alone:?}");
         let changes = [
@@ -217,6 +247,21 @@ mod tests {
         assert!(e1.contains("room for only 0 of 1"), "{e1}");
         let e2 = out[2].as_ref().unwrap_err();
         assert!(e2.contains("action 1 of the same answer already changes shop/api"), "{e2}");
+    }
+
+    #[test]
+    fn the_quota_headroom_holds_for_the_sets_scale_ups_together() {
+        // 16,000 m allocatable, 5,100 m requested: api +400 m and db +1,000 m each fit under a
+        // 40 % limit alone (5,500 and 6,100 of 6,400 m), not together (6,500 m).
+        let snap = small_twin();
+        let g = Guardrails { quota_headroom: 0.6, max_replica_change: 10, ..Guardrails::default() };
+        let api = Change::Scale { workload: "shop/api".into(), replicas: 6 };
+        let db = Change::Scale { workload: "shop/db".into(), replicas: 4 };
+        assert!(validate(&snap, &api, &g).is_ok() && validate(&snap, &db, &g).is_ok());
+        let out = validate_set(&snap, &[&api, &db], &g);
+        assert!(out[0].is_ok(), "{out:?}");
+        let e = out[1].as_ref().unwrap_err();
+        assert!(e.contains("with the scale-ups before it") && e.contains("quota-headroom"), "{e}");
     }
 
     #[test]

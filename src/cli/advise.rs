@@ -31,7 +31,7 @@ pub struct AdviseArgs {
     pub no_builtin: bool,
 
     /// Seeds each prediction is spread over.
-    #[arg(long, value_name = "N", default_value_t = 8)]
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = crate::bounds::int(1u64, 64))]
     pub seeds: u64,
     /// How proposals are checked on the twin: `sim` (the default), the request-level simulator
     /// on a scenario built from the twin, each workload's request model fitted to its measured
@@ -40,30 +40,27 @@ pub struct AdviseArgs {
     #[arg(long, value_name = "MODEL", default_value = "sim", value_parser = EvaluatorKind::NAMES)]
     pub evaluator: String,
     /// Simulated seconds per evaluation run (with `--evaluator sim`).
-    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = crate::bounds::int(1u32, 3600))]
     pub horizon: u32,
 }
 
 pub fn run(src: &SourceArgs, a: &AdviseArgs) -> anyhow::Result<i32> {
     let snap = source::load_snapshot(src)?;
-    let guardrails = Guardrails::default();
+    // The user's `[guardrails]`, as the approval flow reads them: a proposal shown valid here
+    // is not refused at approval for what it is.
+    let guardrails = crate::guardrails::load(&crate::paths::config_dir()).unwrap_or_else(|e| {
+        eprintln!(
+            "{}; validating with the default guardrails (approval refuses until it is fixed)",
+            escape(&e)
+        );
+        Guardrails::default()
+    });
     let model = src.llm_model.as_deref().unwrap_or(llm::DEFAULT_MODEL);
     let llm_config = llm::config::LlmConfig::load().map_err(anyhow::Error::msg)?;
     let data_dir = crate::paths::data_dir();
     let mut builtin_candidates = Vec::new();
     if !a.no_builtin {
-        builtin_candidates.extend(builtin::reactive(&snap, &guardrails));
-        builtin_candidates.extend(builtin::placement(&snap));
-        // The demo samples its history once per simulated second; other sources' cadence is
-        // not known to the twin, so the predictive advisor runs on the demo only for now.
-        if snap.source.kind == crate::twin::SourceKind::Demo {
-            builtin_candidates.extend(builtin::predictive(
-                &snap,
-                &guardrails,
-                chrono::Duration::seconds(1),
-                120,
-            ));
-        }
+        builtin_candidates.extend(builtin::roster(&snap, &guardrails));
     }
     let record = TrackRecord::load(&record::record_path(&data_dir))?;
     let kind = EvaluatorKind::parse(&a.evaluator).unwrap_or_default();
@@ -135,6 +132,10 @@ pub fn run(src: &SourceArgs, a: &AdviseArgs) -> anyhow::Result<i32> {
         }
         (None, _) => builtin,
     };
+    // Their ids, for `twintop approve ID` / `reject` / `schedule` (kept an hour).
+    if let Err(e) = crate::act::ledger::record(&data_dir, &proposals, "advise", chrono::Utc::now()) {
+        eprintln!("proposals not recorded for approve/reject/schedule: {}", escape(&e));
+    }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&ProposalsDoc { proposals })?);
     } else {

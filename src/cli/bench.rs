@@ -2,13 +2,11 @@
 
 mod manifests;
 mod map;
-
 mod vm;
 
-mod whatif;
-
 use crate::source::SourceArgs;
-use crate::twin::{Location, PodPhase, PodSpec, Resources, Server, TwinEvent, TwinStore, Workload};
+// The synthetic twin and percentiles are shared with the console's benchmarks (`ui::bench`).
+use crate::measure::{percentile, synthetic_store};
 use clap::{Args, Subcommand};
 use std::time::Instant;
 
@@ -22,11 +20,11 @@ pub struct BenchArgs {
 pub enum Bench {
     /// Time building a snapshot of a synthetic twin of N servers with 10 pods each.
     Snapshot {
-        #[arg(long, default_value_t = 5000)]
+        #[arg(long, default_value_t = 5000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         servers: usize,
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, default_value_t = 10, value_parser = crate::bounds::int(1usize, 10_000_000))]
         pods_per_server: usize,
-        #[arg(long, default_value_t = 20)]
+        #[arg(long, default_value_t = 20, value_parser = crate::bounds::int(1usize, 10_000_000))]
         iterations: usize,
         #[arg(long)]
         json: bool,
@@ -34,11 +32,11 @@ pub enum Bench {
     /// Time placement: decision µs per workload on DIRA-LDT's scenario over K seeds, and the
     /// wall time of one large scenario.
     Placement {
-        #[arg(long, default_value_t = 30)]
+        #[arg(long, default_value_t = 30, value_parser = crate::bounds::int(1u64, 10_000))]
         seeds: u64,
-        #[arg(long, default_value_t = 1000)]
+        #[arg(long, default_value_t = 1000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         large_servers: usize,
-        #[arg(long, default_value_t = 10_000)]
+        #[arg(long, default_value_t = 10_000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         large_workloads: usize,
         #[arg(long)]
         json: bool,
@@ -46,9 +44,9 @@ pub enum Bench {
     /// Time drawing the Heatmap view of a synthetic N-server twin (10 pods per server) into
     /// an off-screen 160×48 terminal.
     Render {
-        #[arg(long, default_value_t = 5000)]
+        #[arg(long, default_value_t = 5000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         servers: usize,
-        #[arg(long, default_value_t = 200)]
+        #[arg(long, default_value_t = 200, value_parser = crate::bounds::int(1usize, 10_000_000))]
         frames: usize,
         #[arg(long)]
         json: bool,
@@ -57,58 +55,71 @@ pub enum Bench {
     /// parsed, placed on N servers by the spreading scheduler, snapshotted, its KPIs computed.
     Manifests {
         /// Servers (64 cores, 256 GiB) in 5 zones of 50-server racks.
-        #[arg(long, default_value_t = 5000)]
+        #[arg(long, default_value_t = 5000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         servers: usize,
         /// Deployments, each calling the next.
-        #[arg(long, default_value_t = 100)]
+        #[arg(long, default_value_t = 100, value_parser = crate::bounds::int(1usize, 10_000_000))]
         workloads: usize,
         /// Replicas of each Deployment (500m CPU, 1 GiB each).
-        #[arg(long, default_value_t = 500)]
+        #[arg(long, default_value_t = 500, value_parser = crate::bounds::int(1u32, 1_000_000))]
         replicas: u32,
+        /// Instead: a folder of one app (Online Boutique's 12 workloads) copied into this many
+        /// namespaces, one directory each, read as `--manifests DIR` reads it and placed on the
+        /// demo datacenter (84 copies: 1,008 workloads; target ≤ 1 s).
+        #[arg(long, value_name = "N")]
+        folder_namespaces: Option<usize>,
     },
     /// Map N Kubernetes Nodes and M Pods (typed objects) into the twin and snapshot it.
     Map {
-        #[arg(long, default_value_t = 5000)]
+        #[arg(long, default_value_t = 5000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         servers: usize,
-        #[arg(long, default_value_t = 50000)]
+        #[arg(long, default_value_t = 50000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         pods: usize,
     },
     /// One VictoriaMetrics poll cycle for N servers (10 pods each) against a real
     /// `victoria-metrics` this benchmark starts and fills; prints timings and resident memory.
     Vm {
-        #[arg(long, default_value_t = 5000)]
+        #[arg(long, default_value_t = 5000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         servers: usize,
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, default_value_t = 10, value_parser = crate::bounds::int(1usize, 10_000_000))]
         pods_per_server: usize,
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = 3, value_parser = crate::bounds::int(1usize, 10_000_000))]
         cycles: usize,
         #[arg(long)]
         json: bool,
     },
-    /// Simulated requests per second on one core (KubeTwin exp2, 130,000 requests) and a
-    /// 20-point sweep (exp1) on one thread vs all threads.
+    /// Simulated requests per second on one core (KubeTwin exp2, 130,000 requests), a
+    /// 20-point sweep (exp1) on one thread vs all threads, and peak resident memory of exp2
+    /// with K/10 and K times the requests (a run 10× longer should need no more).
     Sim {
-        #[arg(long, default_value_t = 5)]
+        #[arg(long, default_value_t = 5, value_parser = crate::bounds::int(1usize, 10_000_000))]
         iterations: usize,
+        /// K for the long runs (0: none).
+        #[arg(long, default_value_t = 100, value_name = "K", value_parser = crate::bounds::int(0u64, 10_000))]
+        long: u64,
         #[arg(long)]
         json: bool,
     },
     /// Time mapping a synthetic cluster's list pages (realistic Node/Pod JSON) through the live
     /// Kubernetes source into the twin and a snapshot; print resident memory.
     KubeMap {
-        #[arg(long, default_value_t = 5000)]
+        #[arg(long, default_value_t = 5000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         nodes: usize,
-        #[arg(long, default_value_t = 50000)]
+        #[arg(long, default_value_t = 50000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         pods: usize,
         #[arg(long)]
         json: bool,
     },
-    /// What-if: time to first results for a 15-minute horizon on the demo (dc and mec), and
-    /// input latency while a run is going.
+    /// What-if: time to first results for a 15-minute horizon on the demo (dc and mec), input
+    /// latency while a run is going, peak resident memory.
     Whatif {
         /// One preset only (both by default).
         #[arg(long)]
         preset: Option<crate::demo::DemoPreset>,
+        /// Instead of the demo: a twin of about N workloads read from manifests (Online
+        /// Boutique copied into ⌈N/12⌉ namespaces); its load time is measured too.
+        #[arg(long, value_name = "N", value_parser = crate::bounds::int(1usize, 100_000))]
+        workloads: Option<usize>,
         #[arg(long)]
         json: bool,
     },
@@ -135,27 +146,23 @@ pub fn run(_src: &SourceArgs, a: &BenchArgs) -> anyhow::Result<i32> {
         Bench::Placement { seeds, large_servers, large_workloads, json } => {
             bench_placement(*seeds, *large_servers, *large_workloads, *json)
         }
-        Bench::Render { servers, frames, json } => {
-            let r = crate::ui::bench::bench_render(*servers, *frames, 160, 48)?;
-            if *json {
-                println!("{}", serde_json::to_string(&r)?);
-            } else {
-                println!(
-                    "heatmap of {} servers / {} pods at {}×{}: frame p50 {:.2} ms, p99 {:.2} ms ({} frames); snapshot {:.1} ms, derived figures {:.1} ms",
-                    r.servers,
-                    r.pods,
-                    r.width,
-                    r.height,
-                    r.frame_ms_p50,
-                    r.frame_ms_p99,
-                    r.frames,
-                    r.snapshot_ms,
-                    r.derive_ms
-                );
-            }
+        Bench::Manifests { folder_namespaces: Some(n), .. } => {
+            let b = manifests::run_folder(*n)?;
+            println!(
+                "manifests folder: {} files, {} workloads in {n} namespaces: read {:.0} ms, build (map, place {} pods, \
+                 {} pending) {:.0} ms, apply+snapshot {:.0} ms, total {:.0} ms (target ≤ 1000 ms)",
+                b.files,
+                b.workloads,
+                b.read_ms,
+                b.pods,
+                b.pending,
+                b.build_ms,
+                b.snapshot_ms,
+                b.read_ms + b.build_ms + b.snapshot_ms
+            );
             Ok(0)
         }
-        Bench::Manifests { servers, workloads, replicas } => {
+        Bench::Manifests { servers, workloads, replicas, .. } => {
             let b = manifests::run(*servers, *workloads, *replicas)?;
             println!(
                 "manifests: {workloads} Deployments × {replicas} replicas on {servers} servers: parse {:.0} ms, \
@@ -231,8 +238,8 @@ pub fn run(_src: &SourceArgs, a: &BenchArgs) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
-        Bench::Sim { iterations, json } => {
-            let b = bench_sim(*iterations)?;
+        Bench::Sim { iterations, long, json } => {
+            let b = bench_sim(*iterations, *long)?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&b)?);
             } else {
@@ -244,12 +251,36 @@ pub fn run(_src: &SourceArgs, a: &BenchArgs) -> anyhow::Result<i32> {
                     println!("  thread CPU time {c:.1} ms = {r:.0} requests per CPU-second");
                 }
                 println!(
-                    "sweep exp1 replicas=1..20: {:.3} s on 1 thread, {:.3} s on {} threads (speed-up {:.2}×)",
+                    "sweep exp1 replicas=1..20: {:.3} s on 1 thread, {:.3} s on {} threads (speed-up {:.2}×); \
+                     process CPU {:.3} s and {:.3} s",
                     b.sweep_1_thread_s,
                     b.sweep_all_threads_s,
                     b.threads,
-                    b.sweep_1_thread_s / b.sweep_all_threads_s
+                    b.sweep_1_thread_s / b.sweep_all_threads_s,
+                    b.sweep_1_thread_cpu_s,
+                    b.sweep_all_threads_cpu_s
                 );
+                for r in &b.long_runs {
+                    println!(
+                        "exp2 ×{}: {} requests, {} events in {:.2} s CPU ({:.0} requests per CPU-second), {} points per series; peak RSS {}",
+                        r.scale,
+                        r.requests,
+                        r.events,
+                        r.cpu_s,
+                        r.requests as f64 / r.cpu_s,
+                        r.points,
+                        r.peak_rss_mb.map_or("n/a".into(), |m| format!("{m:.1} MB"))
+                    );
+                }
+                if let [a, b] = b.long_runs.as_slice()
+                    && let (Some(x), Some(y)) = (a.peak_rss_mb, b.peak_rss_mb)
+                {
+                    println!(
+                        "  {}× longer run: {:.2}× the peak resident memory (target ≤ 1.5×)",
+                        b.scale / a.scale,
+                        y / x
+                    );
+                }
             }
             Ok(0)
         }
@@ -279,34 +310,8 @@ map {:.0} ms + snapshot {:.0} ms = {:.0} ms wall, {} CPU ({} events); VmRSS {} l
             }
             Ok(0)
         }
-        Bench::Whatif { preset, json } => {
-            let presets = match preset {
-                Some(p) => vec![*p],
-                None => vec![crate::demo::DemoPreset::Dc, crate::demo::DemoPreset::Mec],
-            };
-            let mut all = Vec::new();
-            for p in presets {
-                let b = whatif::run(p)?;
-                if !*json {
-                    println!(
-                        "whatif {} ({}): first results {:.0} ms (60 s simulated, 1 seed), full 15 min × 3 seeds {:.0} ms; \
-                         input while running: {} keys, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-                        b.preset,
-                        b.script,
-                        b.first_results_ms,
-                        b.full_results_ms,
-                        b.keys,
-                        b.key_p50_ms,
-                        b.key_p99_ms,
-                        b.key_max_ms
-                    );
-                }
-                all.push(b);
-            }
-            if *json {
-                println!("{}", serde_json::to_string_pretty(&all)?);
-            }
-            Ok(0)
+        Bench::Render { .. } | Bench::Whatif { .. } => {
+            anyhow::bail!("this benchmark measures the console: `main` runs it through `ui::bench`")
         }
     }
 }
@@ -365,49 +370,6 @@ fn bench_placement(seeds: u64, servers: usize, workloads: usize, json: bool) -> 
     Ok(0)
 }
 
-/// A synthetic twin: `servers` servers in racks of 40, 100 workloads, `pods_per_server` pods each.
-pub fn synthetic_store(servers: usize, pods_per_server: usize) -> TwinStore {
-    let mut st = TwinStore::default();
-    let cap = Resources::new(64_000.0, 262_144.0, 10_000.0);
-    for i in 0..servers {
-        let loc = Location::new(
-            &format!("region-{}", i / 2000),
-            &format!("zone-{}", i / 400),
-            &format!("rack-{}", i / 40),
-        );
-        st.apply(TwinEvent::Server(Server::new(&format!("node-{i:05}"), loc, cap)));
-        st.apply(TwinEvent::ServerUsage {
-            server: format!("node-{i:05}"),
-            usage: Resources::new(
-                ((i * 7919) % 64_000) as f64,
-                ((i * 104_729) % 262_144) as f64,
-                ((i * 31) % 10_000) as f64,
-            )
-            .into(),
-        });
-    }
-    for w in 0..100 {
-        st.apply(TwinEvent::Workload(Workload::new(
-            &format!("app-{w:03}"),
-            "bench",
-            1,
-            Resources::new(500.0, 512.0, 10.0),
-        )));
-    }
-    for i in 0..servers * pods_per_server {
-        st.apply(TwinEvent::Pod(PodSpec {
-            name: format!("app-{:03}-{i:06}", i % 100),
-            namespace: "bench".into(),
-            workload: Some(format!("app-{:03}", i % 100)),
-            server: Some(format!("node-{:05}", i % servers)),
-            requests: Resources::new(500.0, 512.0, 10.0),
-            limits: None,
-            phase: PodPhase::Running,
-        }));
-    }
-    st
-}
-
 /// Returns (ms to apply the events, snapshot p50 ms, snapshot p99 ms).
 pub fn bench_snapshot(servers: usize, pods_per_server: usize, iterations: usize) -> (f64, f64, f64) {
     let t0 = Instant::now();
@@ -425,15 +387,6 @@ pub fn bench_snapshot(servers: usize, pods_per_server: usize, iterations: usize)
     (events_ms, percentile(&times, 0.5), percentile(&times, 0.99))
 }
 
-/// Nearest-rank percentile of sorted values.
-pub fn percentile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
-}
-
 #[derive(Debug, serde::Serialize)]
 
 pub struct SimBench {
@@ -448,7 +401,33 @@ pub struct SimBench {
     pub max_in_flight: u32,
     pub sweep_1_thread_s: f64,
     pub sweep_all_threads_s: f64,
+    /// Process CPU time of each sweep (user + system): with idle cores the speed-up is this
+    /// ratio's complement; on a busy machine the wall times say little.
+    pub sweep_1_thread_cpu_s: f64,
+    pub sweep_all_threads_cpu_s: f64,
     pub threads: usize,
+    pub long_runs: Vec<LongRun>,
+}
+
+/// exp2 with every generator's requests × `scale`.
+#[derive(Debug, serde::Serialize)]
+pub struct LongRun {
+    pub scale: u64,
+    pub requests: u64,
+    pub events: u64,
+    pub cpu_s: f64,
+    pub points: usize,
+    /// Peak resident memory of the process over this run (reset before it), MB.
+    pub peak_rss_mb: Option<f64>,
+}
+
+/// This process's CPU time (user + system), s.
+fn process_cpu_s() -> f64 {
+    // SAFETY: getrusage writes into the struct we pass.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(u.ru_utime) + tv(u.ru_stime)
 }
 
 fn thread_cpu_ns() -> Option<u64> {
@@ -456,7 +435,7 @@ fn thread_cpu_ns() -> Option<u64> {
     s.split_whitespace().next()?.parse().ok()
 }
 
-pub fn bench_sim(iterations: usize) -> anyhow::Result<SimBench> {
+pub fn bench_sim(iterations: usize, long: u64) -> anyhow::Result<SimBench> {
     use crate::sim::{Scenario, SweepParam, run, sweep};
     let exp2 =
         Scenario::from_yaml(include_str!("../../assets/scenarios/kubetwin-exp2.yaml"), "kubetwin-exp2.yaml")?;
@@ -482,12 +461,31 @@ pub fn bench_sim(iterations: usize) -> anyhow::Result<SimBench> {
     let p = SweepParam::parse("replicas=1..20").map_err(anyhow::Error::msg)?;
     let none = |_: usize, _: usize| {};
     let one = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
-    let t = Instant::now();
+    let (t, c) = (Instant::now(), process_cpu_s());
     one.install(|| sweep(&exp1, &p, 1, &none))?;
-    let sweep_1 = t.elapsed().as_secs_f64();
-    let t = Instant::now();
+    let (sweep_1, sweep_1_cpu) = (t.elapsed().as_secs_f64(), process_cpu_s() - c);
+    let (t, c) = (Instant::now(), process_cpu_s());
     sweep(&exp1, &p, 1, &none)?;
-    let sweep_all = t.elapsed().as_secs_f64();
+    let (sweep_all, sweep_all_cpu) = (t.elapsed().as_secs_f64(), process_cpu_s() - c);
+    let mut long_runs = Vec::new();
+    for scale in [long / 10, long].into_iter().filter(|&k| k > 0) {
+        let mut sc = exp2.clone();
+        for g in &mut sc.load {
+            g.requests = g.requests.map(|r| r * scale);
+        }
+        crate::measure::reset_peak_rss();
+        let c = process_cpu_s();
+        let out = run(&sc, 1)?;
+        let cpu_s = process_cpu_s() - c;
+        long_runs.push(LongRun {
+            scale,
+            requests: out.requests,
+            events: out.events,
+            cpu_s,
+            points: out.series.t_s.len(),
+            peak_rss_mb: crate::measure::peak_rss_mb(),
+        });
+    }
     Ok(SimBench {
         requests: warm.requests,
         events: warm.events,
@@ -499,26 +497,9 @@ pub fn bench_sim(iterations: usize) -> anyhow::Result<SimBench> {
         max_in_flight: warm.in_flight.max,
         sweep_1_thread_s: sweep_1,
         sweep_all_threads_s: sweep_all,
+        sweep_1_thread_cpu_s: sweep_1_cpu,
+        sweep_all_threads_cpu_s: sweep_all_cpu,
         threads: rayon::current_num_threads(),
+        long_runs,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn synthetic_store_has_the_requested_size() {
-        let s = synthetic_store(30, 10).snapshot();
-        assert_eq!(s.servers.len(), 30);
-        assert_eq!(s.pods.len(), 300);
-        assert!(s.pods.iter().all(|p| p.server.is_some() && p.workload.is_some()));
-    }
-
-    #[test]
-    fn percentile_nearest_rank() {
-        let v = [1.0, 2.0, 3.0, 4.0];
-        assert_eq!(percentile(&v, 0.5), 2.0);
-        assert_eq!(percentile(&v, 0.99), 4.0);
-    }
 }

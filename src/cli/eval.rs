@@ -32,15 +32,15 @@ pub enum Eval {
 
 #[derive(Debug, Args)]
 pub struct PlacementArgs {
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, value_parser = crate::bounds::int(1usize, 100_000))]
     pub servers: usize,
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = crate::bounds::int(1usize, 1_000_000))]
     pub workloads: usize,
     /// Scenarios (seeds 1..=K) to average over.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 30, value_parser = crate::bounds::int(1u64, 10_000))]
     pub seeds: u64,
     /// Moves the incremental re-placement may propose (twin only).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = crate::bounds::int(0usize, 100_000))]
     pub max_moves: usize,
     #[arg(long)]
     pub json: bool,
@@ -54,8 +54,12 @@ pub struct ForecastArgs {
     #[arg(long)]
     pub column: Option<String>,
     /// Steps ahead each allocation is forecast.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = crate::bounds::int(1usize, 100_000))]
     pub horizon: usize,
+    /// Most rows, and most steps on the regular grid, the series may have; the evaluation's
+    /// time grows with its length (a timestamp that jumps far ahead is an error, not 80 GB).
+    #[arg(long, value_name = "N", default_value_t = crate::forecast::csv::DEFAULT_MAX_STEPS)]
+    pub max_steps: usize,
     #[arg(long)]
     pub json: bool,
 }
@@ -116,7 +120,7 @@ pub fn timed(method: Method, p: &Problem, seed: u64) -> (plan::Assignment, f64) 
 }
 
 fn placement(src: &SourceArgs, a: &PlacementArgs) -> anyhow::Result<i32> {
-    let twin_mode = src.demo.is_some() || src.manifests.is_some();
+    let twin_mode = src.demo.is_some() || !src.manifests.is_empty();
     let mut rows = Vec::new();
     let what;
     if twin_mode {

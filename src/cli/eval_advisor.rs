@@ -22,16 +22,16 @@ use std::time::Instant;
 #[derive(Debug, Args)]
 pub struct AdvisorEvalArgs {
     /// Demo seeds to run (1..=N), each at 8 moments of the incident script.
-    #[arg(long, value_name = "N", default_value_t = 10)]
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = crate::bounds::int(1u64, 1000))]
     pub incidents: u64,
     /// Seconds observed after each change.
-    #[arg(long, value_name = "S", default_value_t = 60)]
+    #[arg(long, value_name = "S", default_value_t = 60, value_parser = crate::bounds::int(1u32, 3600))]
     pub window: u32,
     /// How proposals are predicted and scored, as in `twintop advise`: `sim` or `analytic`.
     #[arg(long, value_name = "MODEL", default_value = "sim", value_parser = EvaluatorKind::NAMES)]
     pub evaluator: String,
     /// Simulated seconds per evaluation run (with `--evaluator sim`).
-    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = crate::bounds::int(1u32, 3600))]
     pub horizon: u32,
     /// A reliability bucket is merged with its neighbour until it holds this many proposals.
     #[arg(long, value_name = "N", default_value_t = MIN_PER_BUCKET)]

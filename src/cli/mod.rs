@@ -4,9 +4,11 @@
 pub mod advise;
 pub mod audit;
 pub mod bench;
+pub mod decide;
 pub mod eval;
 mod eval_advisor;
 mod eval_forecast;
+pub mod operator;
 pub mod sim;
 pub mod twin;
 pub mod whatif;
@@ -38,7 +40,8 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "NAME")]
     pub theme: Option<String>,
 
-    /// Nothing can be applied to the cluster: proposals can be read and rejected, not approved.
+    /// Nothing can be applied to the cluster: proposals can be read and rejected, not approved or
+    /// scheduled.
     #[arg(long, global = true)]
     pub readonly: bool,
 
@@ -66,6 +69,27 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Run a what-if script on the twin (the console's language): baseline vs scenario.
     Whatif(whatif::WhatifArgs),
+    /// Approve a proposal by its id (from `twintop advise` or the console): shows the diff and
+    /// the context, asks (or not, with --yes), then the audited dry run and apply.
+    ///
+    /// The decision is made by the process that owns the data dir — a running console or
+    /// `twintop operator` — on its twin and cluster, with its guardrails; the proposal is
+    /// re-validated there first. With none running, this command decides on a live cluster
+    /// itself; the demo needs a running twintop (its cluster lives inside it); manifests accept
+    /// no changes. Exit 0 applied, 2 unknown id or nothing to apply to here, 3 refused (the
+    /// rule is named), 4 the cluster refused, 5 declined.
+    Approve(decide::ApproveArgs),
+    /// Reject a proposal by its id, with a reason (audited).
+    Reject(decide::RejectArgs),
+    /// Put a proposal on the calendar (re-validated now, and again when its time comes).
+    ///
+    /// Refused in --readonly mode. It fires in the process that owns the data dir (a console or
+    /// `twintop operator`); one that comes due while none runs, and more than 60 s late, waits
+    /// for an operator's approval.
+    Schedule(decide::ScheduleArgs),
+    /// Run without a terminal: fire scheduled actions, watch applied changes and roll them back,
+    /// answer approve/reject/schedule. Runs until SIGTERM/SIGINT.
+    Operator(operator::OperatorArgs),
 }
 
 /// Runs a headless subcommand; returns the process exit code.
@@ -78,6 +102,33 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Some(Command::Sim(a)) => sim::run(&cli.source, &a),
         Some(Command::Bench(a)) => bench::run(&cli.source, &a),
         Some(Command::Whatif(a)) => whatif::run(&cli.source, &a),
+        Some(Command::Approve(a)) => decide::approve(&cli.source, cli.readonly, &a),
+        Some(Command::Reject(a)) => decide::reject(&cli.source, &a),
+        Some(Command::Schedule(a)) => decide::schedule(&cli.source, cli.readonly, &a),
+        Some(Command::Operator(a)) => operator::run(&cli.source, cli.readonly, &a),
         None => unreachable!("the console is started by main"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_flags_are_global_before_or_after_the_subcommand() {
+        let cli = Cli::try_parse_from(["twintop", "--demo", "--llm-url", "http://h/v1", "--llm-model", "q"])
+            .unwrap();
+        assert!(cli.command.is_none(), "no subcommand: the console");
+        assert_eq!(cli.source.llm_model.as_deref(), Some("q"));
+        for args in [
+            ["twintop", "advise", "--llm-url", "http://h/v1", "--llm-model", "m1"],
+            ["twintop", "--llm-url", "http://h/v1", "--llm-model", "m1", "advise"],
+        ] {
+            let cli = Cli::try_parse_from(args).unwrap();
+            assert!(matches!(cli.command, Some(Command::Advise(_))));
+            assert_eq!(cli.source.llm_model.as_deref(), Some("m1"), "{args:?}");
+        }
+        let cli = Cli::try_parse_from(["twintop", "advise", "--llm-timeout", "30"]).unwrap();
+        assert_eq!(cli.source.llm_timeout, 30, "after the subcommand too");
     }
 }

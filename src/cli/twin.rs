@@ -52,7 +52,7 @@ pub fn run(src: &SourceArgs, a: &TwinArgs) -> anyhow::Result<i32> {
         println!(
             "{:<24} {:<28} {:>5.0} {:>5.0} {:>5.0} {:>10.1} {:>5}",
             escape(&s.name),
-            escape(&format!("{}/{}/{}", s.region, s.zone, s.rack)),
+            escape(&location(&s.region, &s.zone, &s.rack)),
             s.cpu_util * 100.0,
             s.mem_util * 100.0,
             s.bw_util * 100.0,
@@ -80,6 +80,19 @@ pub fn run(src: &SourceArgs, a: &TwinArgs) -> anyhow::Result<i32> {
             w.slo.as_str()
         );
     }
+    let pending: Vec<_> = doc.workloads.iter().flat_map(|w| w.pending.iter().map(move |p| (w, p))).collect();
+    if !pending.is_empty() {
+        println!();
+        println!("PENDING");
+        for (w, p) in pending {
+            println!(
+                "  {}/{}: {}",
+                escape(&w.namespace),
+                escape(&p.pod),
+                escape(p.reason.as_deref().unwrap_or("no reason known"))
+            );
+        }
+    }
     if !doc.edges.is_empty() {
         println!();
         println!("CALL GRAPH");
@@ -93,4 +106,10 @@ pub fn run(src: &SourceArgs, a: &TwinArgs) -> anyhow::Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// `region/zone/rack` without empty parts; `-` for a server without topology labels.
+fn location(region: &str, zone: &str, rack: &str) -> String {
+    let parts: Vec<&str> = [region, zone, rack].into_iter().filter(|p| !p.is_empty()).collect();
+    if parts.is_empty() { "-".into() } else { parts.join("/") }
 }

@@ -16,7 +16,7 @@ pub struct WhatifArgs {
     #[arg(long, value_name = "FILE")]
     pub file: Option<std::path::PathBuf>,
     /// Number of seeds (from --seed on); the figures are their means.
-    #[arg(long, default_value_t = 3, value_name = "K")]
+    #[arg(long, default_value_t = 3, value_name = "K", value_parser = crate::bounds::int(1u32, 64))]
     pub seeds: u32,
     /// Print JSON: {"baseline", "scenario", "delta"} (and "sweep" for a sweep).
     #[arg(long)]
@@ -76,6 +76,9 @@ pub fn run(src: &SourceArgs, a: &WhatifArgs) -> anyhow::Result<i32> {
 }
 
 fn row(name: &str, b: f64, s: f64, decimals: usize) {
+    // A figure that rounds to zero prints as 0, not -0.0.
+    let zero = |v: f64| if v.abs() < 0.5 * 10f64.powi(-(decimals as i32)) { 0.0 } else { v };
+    let (b, s) = (zero(b), zero(s));
     let d = s - b;
     let sign = if d > 1e-9 {
         "▲"

@@ -403,6 +403,7 @@ impl DemoTwin {
                     requests: dw.w().requests,
                     limits: dw.w().limits,
                     phase,
+                    reason: None,
                 }));
             }
         }

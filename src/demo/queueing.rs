@@ -17,27 +17,11 @@ pub fn mmc_quantiles_ms(lambda: f64, mu: f64, c: f64) -> (f64, f64) {
     (q(0.5), q(0.01))
 }
 
-/// Probability of waiting in M/M/c with offered load `a` = λ/μ.
-pub fn erlang_c(c: u32, a: f64) -> f64 {
-    let mut b = 1.0; // Erlang B by recursion
-    for k in 1..=c {
-        b = a * b / (k as f64 + a * b);
-    }
-    let rho = a / c as f64;
-    b / (1.0 - rho + rho * b)
-}
+use crate::queueing::erlang_c;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn erlang_c_matches_mm1() {
-        // M/M/1: P(wait) = ρ
-        assert!((erlang_c(1, 0.7) - 0.7).abs() < 1e-12);
-        // c = 2, a = 1: C = 1/3
-        assert!((erlang_c(2, 1.0) - 1.0 / 3.0).abs() < 1e-12);
-    }
 
     #[test]
     fn quantiles_grow_with_load() {

@@ -2,6 +2,8 @@
 //! test step, allocate the upper prediction bound of an h-step forecast made from all data
 //! before it (rolling origin: the model's state takes every observation, its parameters are
 //! refitted every `refit_every` steps); the baselines allocate a constant from the training part.
+//! Only observed test steps are scored: a step the CSV reader filled by interpolation is a
+//! guess, and scoring forecasts against it would flatter every method.
 
 use super::fit::{
     ADAPT_STEP, Backtest, Family, UNDER_TARGET, backtest, calibrate, fit, periods_of, quantile_sorted,
@@ -27,6 +29,8 @@ pub struct MethodResult {
 pub struct Evaluation {
     pub train: usize,
     pub test: usize,
+    /// Test steps filled by interpolation, not scored.
+    pub test_filled: usize,
     pub horizon: usize,
     pub periods: Vec<usize>,
     pub methods: Vec<MethodResult>,
@@ -34,23 +38,48 @@ pub struct Evaluation {
     pub noise: Option<NoiseCheck>,
 }
 
-/// Runs every family, twintop's backtest choice among them, and both baselines.
+/// Runs every family, twintop's backtest choice among them, and both baselines, on a series
+/// whose every step was observed.
 pub fn evaluate(series: &[f64], horizon: usize) -> Result<Evaluation, String> {
+    evaluate_observed(series, None, horizon)
+}
+
+/// `evaluate`, scoring only the test steps `observed` marks (all when None); the models still
+/// run over the filled series, which keeps them on a regular grid.
+pub fn evaluate_observed(
+    series: &[f64],
+    observed: Option<&[bool]>,
+    horizon: usize,
+) -> Result<Evaluation, String> {
     let h = horizon.max(1);
     let n_train = (TRAIN_SHARE * series.len() as f64) as usize;
     if n_train < 20 || series.len() - n_train < 5 {
         return Err(format!("{} values are too few for an 80/20 evaluation (need ≥ 25)", series.len()));
     }
+    if h > series.len() - n_train {
+        return Err(format!(
+            "horizon {h} is longer than the test part ({} steps): nothing would be scored",
+            series.len() - n_train
+        ));
+    }
     let (train, test) = series.split_at(n_train);
+    let test_mask: Vec<bool> = match observed {
+        Some(o) if o.len() == series.len() => o[n_train..].to_vec(),
+        _ => vec![true; test.len()],
+    };
+    let test_filled = test_mask.iter().filter(|o| !**o).count();
+    if test_filled == test.len() {
+        return Err("every test step was filled by interpolation: nothing observed to score".into());
+    }
     let periods = periods_of(train);
     let backtests: Vec<Backtest> =
         Family::ALL.iter().filter_map(|&f| backtest(f, train, &periods, h)).collect();
     let mut methods = Vec::new();
     for b in &backtests {
-        methods.push(rolling(series, n_train, b, &periods, h, b.family.name()));
+        methods.push(rolling(series, n_train, b, &periods, h, b.family.name(), &test_mask));
     }
     if let Some(best) = backtests.iter().min_by(|a, b| a.mae.total_cmp(&b.mae)) {
-        methods.push(rolling(series, n_train, best, &periods, h, "twintop"));
+        methods.push(rolling(series, n_train, best, &periods, h, "twintop", &test_mask));
     }
     for (name, alloc) in [("mean+2sd", mean_plus_2sd(train)), ("p95", p95(train))] {
         let flat = vec![alloc; test.len()];
@@ -58,11 +87,17 @@ pub fn evaluate(series: &[f64], horizon: usize) -> Result<Evaluation, String> {
             name: name.into(),
             detail: format!("constant {alloc:.3} from the training part"),
             level: None,
-            metrics: score(test, &flat, &flat),
+            metrics: score_observed(test, &flat, &flat, &test_mask),
         });
     }
-    let noise = noise::check(test, noise::TARGET_EFFICIENCY);
-    Ok(Evaluation { train: n_train, test: test.len(), horizon: h, periods, methods, noise })
+    let noise = noise::check_observed(test, &test_mask, noise::TARGET_EFFICIENCY, noise::TARGET_UNDER);
+    Ok(Evaluation { train: n_train, test: test.len(), test_filled, horizon: h, periods, methods, noise })
+}
+
+/// `score` over the steps `mask` keeps.
+fn score_observed(actual: &[f64], point: &[f64], allocated: &[f64], mask: &[bool]) -> ForecastMetrics {
+    let keep = |v: &[f64]| -> Vec<f64> { v.iter().zip(mask).filter(|(_, m)| **m).map(|(x, _)| *x).collect() };
+    score(&keep(actual), &keep(point), &keep(allocated))
 }
 
 /// Rolling-origin run of one backtested family over the test part.
@@ -73,6 +108,7 @@ fn rolling(
     periods: &[usize],
     h: usize,
     name: &str,
+    test_mask: &[bool],
 ) -> MethodResult {
     let interval = calibrate(&b.points, &b.actuals);
     let mut level = interval.level;
@@ -102,9 +138,12 @@ fn rolling(
             point[target - n_train] = f;
             upper[target - n_train] = interval.shift(f, quantile_sorted(&sorted, level)).max(0.0);
         }
-        m.update(series[o]);
+        // A test step that was not observed is not known then either: the model takes its own
+        // forecast there (an interpolated value would carry the next observation back in time).
+        let observed = o < n_train || test_mask[o - n_train];
+        m.update(if observed { series[o] } else { m.predict(1) });
         // The error of the forecast whose target is o is known from now on.
-        if o >= n_train {
+        if o >= n_train && observed {
             residuals.push(interval.residual(point[o - n_train], series[o]));
             let short = if series[o] > upper[o - n_train] { 1.0 } else { 0.0 };
             level = (level + ADAPT_STEP * (short - UNDER_TARGET)).clamp(0.5, 1.0);
@@ -118,7 +157,7 @@ fn rolling(
             UNDER_TARGET * 100.0
         ),
         level: Some(interval.level),
-        metrics: score(&series[n_train..], &point, &upper),
+        metrics: score_observed(&series[n_train..], &point, &upper, test_mask),
     }
 }
 

@@ -15,7 +15,7 @@ pub mod period;
 #[cfg(test)]
 mod tests;
 
-pub use eval::{Evaluation, MethodResult, evaluate};
+pub use eval::{Evaluation, MethodResult, evaluate, evaluate_observed};
 pub use metrics::{ForecastMetrics, score};
 pub use models::{Model, Spec};
 pub use period::detect_period;

@@ -117,3 +117,77 @@ fn csv_reads_the_real_nab_series_with_their_gaps() {
     assert_eq!((s.step_s, s.values.len(), s.filled), (1800, 10320, 0));
     assert_eq!(s.values[0], 10844.0);
 }
+
+#[test]
+fn csv_marks_the_steps_it_filled() {
+    let text = "timestamp,value\n0,1\n60,2\n240,5\n300,6\n";
+    let s = parse(text, "t.csv", None).unwrap();
+    assert_eq!(s.values, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    assert_eq!(s.observed, vec![true, true, false, false, true, true]);
+}
+
+/// Small hostile files end in an error naming the row, quickly and without allocating what
+/// their timestamps would ask for (issue 16: "capacity overflow", 80 GB, a hang).
+#[test]
+fn csv_timestamps_far_ahead_are_errors_naming_the_row() {
+    // A timestamp of 1e308 seconds.
+    let e = parse("timestamp,value\n0,1\n60,2\n1e308,3\n", "f.csv", None).unwrap_err();
+    assert!(e.to_string().starts_with("f.csv:4: timestamp \"1e308\" is outside"), "{e}");
+    for bad in ["inf", "NaN", "-5"] {
+        let e = parse(&format!("timestamp,value\n0,1\n{bad},3\n"), "f.csv", None).unwrap_err();
+        assert!(e.to_string().starts_with("f.csv:3: timestamp"), "{bad}: {e}");
+    }
+    // A gap of 1e10 s after minute steps: 166 million steps, over the limit.
+    let e = parse("timestamp,value\n0,1\n60,2\n120,3\n10000000120,4\n", "f.csv", None).unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.starts_with("f.csv:5: timestamp 10000000120 is 166666669 steps of 60 s"), "{msg}");
+    assert!(
+        msg.contains(&format!("more than {} steps", super::csv::DEFAULT_MAX_STEPS))
+            && msg.contains("--max-steps"),
+        "{msg}"
+    );
+    // A few rows with a gap of a year at 1-second steps: 31.5 million steps.
+    let e = parse("timestamp,value\n1,1\n2,2\n3,3\n31536000,4\n", "f.csv", None).unwrap_err();
+    assert!(e.to_string().starts_with("f.csv:5: timestamp 31536000"), "{e}");
+    // Raising the limit lets a long (honest) series through.
+    let text: String = std::iter::once("timestamp,value\n".to_string())
+        .chain((0..300_000).map(|i| format!("{},{}\n", i * 60, i % 7)))
+        .collect();
+    let e = parse(&text, "big.csv", None).unwrap_err();
+    assert!(
+        e.to_string().starts_with(&format!("big.csv:{}: more than", super::csv::DEFAULT_MAX_STEPS + 2)),
+        "{e}"
+    );
+    let s =
+        super::csv::parse_with(text.as_bytes(), "big.csv", None, super::csv::Limits { max_steps: 300_000 })
+            .unwrap();
+    assert_eq!(s.values.len(), 300_000);
+}
+
+/// Forecasts are scored on what was measured: a step the reader filled by interpolation is
+/// not a measurement (and interpolating used the value after the gap, which a forecaster at
+/// that time could not know).
+#[test]
+fn evaluation_scores_observed_steps_only() {
+    let (y, _) = seasonal(400, 0.3, 5);
+    // Every other test step missing, filled by interpolation between its neighbours.
+    let mut filled = y.clone();
+    let mut observed = vec![true; y.len()];
+    for i in (321..399).step_by(2) {
+        filled[i] = (y[i - 1] + y[i + 1]) / 2.0;
+        observed[i] = false;
+    }
+    let all = evaluate(&filled, 1).unwrap();
+    let obs = evaluate_observed(&filled, Some(&observed), 1).unwrap();
+    assert_eq!((obs.test, obs.test_filled, all.test_filled), (80, 39, 0));
+    let mae = |e: &Evaluation, name: &str| e.methods.iter().find(|m| m.name == name).unwrap().metrics.mae;
+    // B1 allocates one constant: its MAE is the mean distance to the observed test values.
+    let c = mean_plus_2sd(&filled[..320]);
+    let by_hand: Vec<f64> = (320..400).filter(|&i| observed[i]).map(|i| (filled[i] - c).abs()).collect();
+    let want = by_hand.iter().sum::<f64>() / by_hand.len() as f64;
+    assert!((mae(&obs, "mean+2sd") - want).abs() < 1e-9, "{} vs {want}", mae(&obs, "mean+2sd"));
+    assert!((mae(&all, "mean+2sd") - want).abs() > 1e-6);
+    assert!(mae(&obs, "twintop").is_finite() && mae(&obs, "twintop") != mae(&all, "twintop"));
+    assert!(evaluate_observed(&filled, Some(&vec![false; 400]), 1).is_err());
+    assert!(evaluate(&filled, 81).is_err(), "a horizon longer than the test part");
+}

@@ -2,15 +2,16 @@
 //! variables to samplers, call trees flattened, initial pods placed, first events queued.
 
 use super::engine::{
-    DENSE_LINKS, EndpointLoc, FastMap, GenRt, HpaRt, Kind, NONE, ServerRt, ServiceRt, SimError, Step,
-    WorkflowRt, World,
+    DENSE_LINKS, EndpointLoc, EventQueue, FastMap, GenRt, HpaRt, Kind, NONE, ServerRt, ServiceRt, SimError,
+    Step, WorkflowRt, World,
 };
 use super::hpa::{HpaParams, HpaState};
 use super::rv::{Sampler, StreamKind, stream};
 use super::scenario::{CallSpec, Scenario, server_names};
+use super::series::SeriesStore;
 use super::stats::LogHist;
 use crate::twin::Location;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
 
 /// Interns strings to dense ids.
 #[derive(Default)]
@@ -30,6 +31,12 @@ impl Interner {
 
 impl<'s> World<'s> {
     pub fn new(sc: &'s Scenario, seed: u64) -> Result<World<'s>, SimError> {
+        Self::with_direct(sc, seed, true)
+    }
+
+    /// `new`, with direct pods (`direct.rs`) allowed or not: the same model either way, so
+    /// tests compare the two.
+    pub fn with_direct(sc: &'s Scenario, seed: u64, direct: bool) -> Result<World<'s>, SimError> {
         let (mut regions, mut zones, mut racks) =
             (Interner::default(), Interner::default(), Interner::default());
         let mut loc_ids = |region: &str, zone: &str, rack: &str| EndpointLoc {
@@ -79,9 +86,7 @@ impl<'s> World<'s> {
                     requested_cost: 0.0,
                     requested_since: 0.0,
                     bytes: 0.0,
-                    cpu: Vec::new(),
-                    mem: Vec::new(),
-                    bw: Vec::new(),
+                    last: [0.0; 3],
                 });
             }
         }
@@ -124,6 +129,7 @@ impl<'s> World<'s> {
                 }
             }
         }
+        let (mut allowed, rules) = super::rules::compile(sc);
         let mut services = Vec::new();
         for (i, s) in sc.services.iter().enumerate() {
             let hpa = s.autoscaler.as_ref().map(|a| HpaRt {
@@ -147,6 +153,7 @@ impl<'s> World<'s> {
                 max_queue: s.pod.max_queue,
                 startup_ms: s.pod.startup_s * 1000.0,
                 balancer: s.balancer,
+                direct: false,
                 rr: 0,
                 rng: stream(seed, StreamKind::Balancer, i as u64, 0),
                 desired: s.replicas,
@@ -154,11 +161,7 @@ impl<'s> World<'s> {
                 pods: Vec::new(),
                 created: 0,
                 initial_servers,
-                allowed: if s.node_affinity.is_empty() {
-                    Vec::new()
-                } else {
-                    servers.iter().map(|x| s.node_affinity.contains(&x.name)).collect()
-                },
+                allowed: std::mem::take(&mut allowed[i]),
                 hpa,
                 win_sum: 0.0,
                 win_n: 0,
@@ -169,7 +172,7 @@ impl<'s> World<'s> {
                 no_endpoint: 0,
                 failed: 0,
                 replicas_max: 0,
-                series: Vec::new(),
+                live: 0,
             });
         }
         let svc_index = |n: &str| sc.services.iter().position(|s| s.name == n).map(|i| i as u32);
@@ -188,6 +191,20 @@ impl<'s> World<'s> {
                 req_bytes: w.request_kb * 1024.0,
                 resp_bytes: w.response_kb * 1024.0,
             });
+        }
+        // A service is direct unless some caller holds one of its workers while callees answer.
+        // A speed change between a request's arrival and its start would change a service time
+        // drawn at arrival, so a scenario with one keeps every pod classic.
+        let speed_changes = sc.events.iter().any(|e| e.capacity.as_ref().is_some_and(|c| c.speed.is_some()));
+        let mut held = vec![false; services.len()];
+        for (k, w) in workflows.iter().enumerate() {
+            let end = workflows.get(k + 1).map_or(steps.len(), |n| n.root as usize);
+            for st in &steps[w.root as usize..end] {
+                held[st.service as usize] |= w.hold && st.first_child != NONE;
+            }
+        }
+        for (s, held) in services.iter_mut().zip(held) {
+            s.direct = direct && !speed_changes && !held;
         }
         let mut gens = Vec::new();
         for (i, g) in sc.load.iter().enumerate() {
@@ -208,12 +225,13 @@ impl<'s> World<'s> {
         }
         let n_groups = group_labels.len();
         let n_endpoints = endpoints.len();
+        let (n_services, n_servers) = (services.len(), servers.len());
         let mut w = World {
             sc,
             seed,
             now: 0.0,
             seq: 0,
-            heap: BinaryHeap::new(),
+            heap: EventQueue::default(),
             events: 0,
             servers,
             endpoints,
@@ -229,10 +247,11 @@ impl<'s> World<'s> {
             } else {
                 Vec::new()
             },
-            links: FastMap::default(),
-            link_rng: Vec::new(),
+            link_map: FastMap::default(),
+            links: Vec::new(),
             link_bytes: vec![0.0; n_groups * n_groups],
             services,
+            rules,
             pods: Vec::new(),
             pending: Vec::new(),
             steps,
@@ -241,14 +260,7 @@ impl<'s> World<'s> {
             gens,
             active_gens: 0,
             changes_rng: stream(seed, StreamKind::Changes, 0, 0),
-            r_t0: Vec::new(),
-            r_at: Vec::new(),
-            r_wf: Vec::new(),
-            r_gen: Vec::new(),
-            r_origin: Vec::new(),
-            r_step: Vec::new(),
-            r_serving: Vec::new(),
-            r_counted: Vec::new(),
+            reqs: Vec::new(),
             r_pods: Vec::new(),
             free: Vec::new(),
             in_flight: 0,
@@ -266,13 +278,9 @@ impl<'s> World<'s> {
             warmup_ms: sc.warmup_s * 1000.0,
             sample_ms: sc.sample_s * 1000.0,
             last_sample: 0.0,
-            t_series: Vec::new(),
-            pending_series: Vec::new(),
+            series: SeriesStore::new(sc.series.max_points, sc.series.detail, n_services, n_servers, n_groups),
             pending_max: 0,
-            rub_series: Vec::new(),
             ttr_win: LogHist::default(),
-            p99_series: Vec::new(),
-            inflight_series: Vec::new(),
             peak_pods: 0,
             peak_t: 0.0,
             peak_tiers: Vec::new(),

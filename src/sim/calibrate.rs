@@ -183,16 +183,7 @@ fn fit_parallelism(
 /// The `1 - p` quantile of the waiting time in M/M/c with offered load `a` (erlangs) and mean
 /// service time `mean_s`: P(W > t) = C(c, a)·e^{−(c − a)t/mean}.
 fn erlang_c_wait_quantile_ms(c: u32, a: f64, mean_s: f64, p: f64) -> f64 {
-    if a >= c as f64 {
-        return f64::INFINITY;
-    }
-    let mut b = 1.0;
-    for k in 1..=c {
-        b = a * b / (k as f64 + a * b);
-    }
-    let rho = a / c as f64;
-    let pw = b / (1.0 - rho + rho * b);
-    if pw <= p { 0.0 } else { (pw / p).ln() * mean_s / (c as f64 - a) * 1000.0 }
+    crate::queueing::wait_quantile_s(c, a, mean_s, p) * 1000.0
 }
 
 /// Pods sized so the measured rate keeps them as busy as their CPU usage says (60 % when the

@@ -1,20 +1,25 @@
-//! The cluster side of the engine: placing pods (filter by residual CPU and memory, score by
-//! the scenario's policy), the ReplicaSet loop that keeps each service at its desired count,
-//! readiness, graceful termination, crashes, scheduled changes, and periodic samples.
+//! The cluster side of the engine: placing pods (filter by the scheduling rules of
+//! `twin::scheduling` and residual CPU and memory, score by the scenario's policy), the
+//! ReplicaSet loop that keeps each service at its desired count, readiness, graceful
+//! termination, crashes and scheduled changes.
 
 use super::engine::{Kind, NONE, PodRt, PodState, World};
 use super::rv::{StreamKind, stream};
 use super::scenario::SchedulerPolicy;
-use crate::twin::kpi::rub;
 
 impl World<'_> {
     /// The best server for a pod of `svc`, if any has room.
     fn place(&self, svc: u32) -> Option<u32> {
         let s = &self.services[svc as usize];
         let policy = self.sc.scheduler.policy;
+        let rules =
+            self.rules.as_ref().filter(|r| r.constrained(svc as usize)).map(|r| r.for_pod(svc as usize));
         let mut best: Option<(f64, f64, u32)> = None;
         for (i, srv) in self.servers.iter().enumerate() {
             if !srv.alive || !srv.schedulable || s.allowed.get(i) == Some(&false) {
+                continue;
+            }
+            if rules.as_ref().is_some_and(|r| r.check(i).is_err()) {
                 continue;
             }
             let (rc, rm) = (srv.alloc_cpu - srv.used_cpu - s.cpu_m, srv.alloc_mem - srv.used_mem - s.mem_mib);
@@ -42,6 +47,9 @@ impl World<'_> {
         let svc = self.pods[p as usize].service as usize;
         let (cpu, mem, startup) =
             (self.services[svc].cpu_m, self.services[svc].mem_mib, self.services[svc].startup_ms);
+        if let Some(r) = &mut self.rules {
+            r.add(svc, server as usize);
+        }
         let srv = &mut self.servers[server as usize];
         let share = srv.pod_share(cpu, mem);
         srv.add_requested(now, share);
@@ -83,6 +91,8 @@ impl World<'_> {
             last_t: self.now,
             mark_sample: 0.0,
             mark_hpa: 0.0,
+            direct: s.direct,
+            dq: Default::default(),
         });
         self.services[svc as usize].pods.push(idx);
         self.services[svc as usize].created += 1;
@@ -92,6 +102,9 @@ impl World<'_> {
                 && v.allowed.get(srv as usize) != Some(&false)
                 && s.alloc_cpu - s.used_cpu >= v.cpu_m - 1e-9
                 && s.alloc_mem - s.used_mem >= v.mem_mib - 1e-9
+                && w.rules.as_ref().is_none_or(|r| {
+                    !r.constrained(svc as usize) || r.for_pod(svc as usize).check(srv as usize).is_ok()
+                })
         };
         let target = if prefer != NONE && fits(self, prefer) { Some(prefer) } else { self.place(svc) };
         match target {
@@ -110,7 +123,7 @@ impl World<'_> {
         self.services[svc].ready.push(p);
     }
 
-    fn live(&self, svc: u32) -> u32 {
+    pub(super) fn live(&self, svc: u32) -> u32 {
         self.services[svc as usize]
             .pods
             .iter()
@@ -161,9 +174,7 @@ impl World<'_> {
                 pod.state = PodState::Terminating;
                 let svc = pod.service as usize;
                 self.services[svc].ready.retain(|&q| q != p);
-                if pod.outstanding == 0 && pod.busy == 0 {
-                    self.pod_gone(p);
-                }
+                self.maybe_gone(p);
             }
             PodState::Terminating | PodState::Dead => {}
         }
@@ -182,6 +193,9 @@ impl World<'_> {
         let (svc, server) = (pod.service as usize, pod.server);
         self.services[svc].pods.retain(|&q| q != p);
         if server != NONE {
+            if let Some(r) = &mut self.rules {
+                r.remove(svc, server as usize);
+            }
             let (cpu, mem) = (self.services[svc].cpu_m, self.services[svc].mem_mib);
             let srv = &mut self.servers[server as usize];
             let share = srv.pod_share(cpu, mem);
@@ -207,26 +221,34 @@ impl World<'_> {
             return;
         }
         self.services[svc].ready.retain(|&q| q != p);
-        let queued: Vec<u32> = self.pods[p as usize].queue.drain(..).collect();
-        let serving: Vec<u32> = (0..self.r_step.len() as u32)
-            .filter(|&slot| {
-                let i = slot as usize;
-                self.r_serving[i] && {
-                    let step = self.r_step[i];
-                    self.r_pods[i * self.stride + self.steps[step as usize].local as usize] == p
-                }
-            })
-            .collect();
+        let victims: Vec<(u32, u32)> = if self.pods[p as usize].direct {
+            self.direct_crash_victims(p)
+        } else {
+            let queued: Vec<u32> = self.pods[p as usize].queue.drain(..).collect();
+            let serving: Vec<u32> = (0..self.reqs.len() as u32)
+                .filter(|&slot| {
+                    let i = slot as usize;
+                    self.reqs[i].serving && {
+                        let step = self.reqs[i].step;
+                        self.r_pods[i * self.stride + self.steps[step as usize].local as usize] == p
+                    }
+                })
+                .collect();
+            queued
+                .into_iter()
+                .chain(serving)
+                .map(|slot| (slot, self.steps[self.reqs[slot as usize].step as usize].parent))
+                .collect()
+        };
         let now = self.now;
         let pod = &mut self.pods[p as usize];
         pod.touch(now);
         pod.busy = 0;
         pod.outstanding = 0;
         self.pod_gone(p);
-        for slot in queued.into_iter().chain(serving) {
+        for (slot, holder) in victims {
             self.services[svc].failed += 1;
-            let parent = self.steps[self.r_step[slot as usize] as usize].parent;
-            self.abort(slot, parent);
+            self.abort(slot, holder);
         }
     }
 
@@ -353,72 +375,6 @@ impl World<'_> {
         {
             self.services[svc as usize].desired = r.count;
             self.reconcile(svc);
-        }
-    }
-
-    /// Records the time series: replicas, pending pods, in-flight, per-server utilisation
-    /// (CPU = busy share of the pods' workers × their CPU request) and RUB over live servers.
-    pub fn sample(&mut self) {
-        let now = self.now;
-        let dt = now - self.last_sample;
-        self.last_sample = now;
-        self.t_series.push(now / 1000.0);
-        let mut cpu = vec![0.0; self.servers.len()];
-        for pod in self.pods.iter_mut() {
-            if pod.server == NONE || pod.state == PodState::Dead && pod.area == pod.mark_sample {
-                continue;
-            }
-            pod.touch(now);
-            let busy = pod.area - pod.mark_sample;
-            pod.mark_sample = pod.area;
-            if dt > 0.0 {
-                let svc = &self.services[pod.service as usize];
-                cpu[pod.server as usize] += svc.cpu_m * busy / (pod.par as f64 * dt);
-            }
-        }
-        let mut means = Vec::with_capacity(self.servers.len());
-        for (i, srv) in self.servers.iter_mut().enumerate() {
-            let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
-            let c = ratio(cpu[i], srv.alloc_cpu);
-            let m = ratio(srv.used_mem, srv.alloc_mem);
-            let b = if dt > 0.0 { ratio(srv.bytes * 8.0 / 1e6 / (dt / 1000.0), srv.bw_mbps) } else { 0.0 };
-            srv.bytes = 0.0;
-            srv.cpu.push(c);
-            srv.mem.push(m);
-            srv.bw.push(b);
-            if srv.alive {
-                means.push((c + m + b) / 3.0);
-            }
-        }
-        self.rub_series.push(rub(&means));
-        self.p99_series.push(self.ttr_win.quantile(0.99));
-        self.ttr_win.clear();
-        let mut total = 0;
-        for s in 0..self.services.len() {
-            let live = self.live(s as u32);
-            total += live;
-            let sv = &mut self.services[s];
-            sv.series.push(live);
-            sv.replicas_max = sv.replicas_max.max(live);
-        }
-        let pending = self.pending.len() as u32;
-        self.pending_series.push(pending);
-        self.pending_max = self.pending_max.max(pending);
-        self.inflight_series.push(self.in_flight);
-        if total > self.peak_pods {
-            self.peak_pods = total;
-            self.peak_t = now / 1000.0;
-            let mut tiers: Vec<(String, u32)> = Vec::new();
-            for pod in &self.pods {
-                if pod.server != NONE && matches!(pod.state, PodState::Starting | PodState::Ready) {
-                    let t = &self.servers[pod.server as usize].tier;
-                    match tiers.iter_mut().find(|x| &x.0 == t) {
-                        Some(x) => x.1 += 1,
-                        None => tiers.push((t.clone(), 1)),
-                    }
-                }
-            }
-            self.peak_tiers = tiers;
         }
     }
 }

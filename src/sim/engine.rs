@@ -1,14 +1,17 @@
-//! The discrete-event engine: a binary heap of timed events (f64 ms) over a compiled world
-//! whose entities refer to each other by index. Requests live in reusable slots (struct of
-//! arrays, free list), so memory follows the requests in flight, not the run's total.
+//! The discrete-event engine: timed events (f64 ms, `queue.rs`) over a compiled world whose
+//! entities refer to each other by index. Requests live in reusable slots (free list), so
+//! memory follows the requests in flight, not the run's total; series keep at most the points
+//! asked (`series.rs`).
 
+use super::direct::DirectQ;
 use super::hpa::{HpaParams, HpaState};
+pub(super) use super::queue::{Ev, EventQueue};
 use super::rv::{Sampler, StreamKind, stream, unit};
 use super::scenario::{Arrivals, Balancer, MetricSpec, Scenario};
+use super::series::SeriesStore;
 use super::stats::LogHist;
 use rand::rngs::SmallRng;
-use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
 pub(super) const NONE: u32 = u32::MAX;
@@ -36,9 +39,11 @@ pub(super) enum Kind {
     /// A scenario event (a = index in `Scenario::events`).
     Change,
     Stop,
+    /// A terminating direct pod may have served its last request (a = pod).
+    PodGone,
 }
 
-const KINDS: [Kind; 10] = [
+const KINDS: [Kind; 11] = [
     Kind::Gen,
     Kind::Arrive,
     Kind::Done,
@@ -49,40 +54,13 @@ const KINDS: [Kind; 10] = [
     Kind::Sample,
     Kind::Change,
     Kind::Stop,
+    Kind::PodGone,
 ];
-
-/// 24 bytes: the heap moves these around more than anything else.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Ev {
-    pub t: f64,
-    /// Scheduling order (ties pop first-in first-out) in the high 56 bits, kind in the low 8.
-    pub key: u64,
-    pub a: u32,
-    pub b: u32,
-}
 
 impl Ev {
     #[inline]
     pub fn kind(&self) -> Kind {
         KINDS[(self.key & 0xff) as usize]
-    }
-}
-
-impl PartialEq for Ev {
-    fn eq(&self, o: &Self) -> bool {
-        self.cmp(o) == Ordering::Equal
-    }
-}
-impl Eq for Ev {}
-impl PartialOrd for Ev {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Ev {
-    /// Reversed: the heap pops the earliest event, ties in scheduling order.
-    fn cmp(&self, o: &Self) -> Ordering {
-        o.t.total_cmp(&self.t).then(o.key.cmp(&self.key))
     }
 }
 
@@ -95,6 +73,25 @@ pub(super) enum PodState {
     /// Out of the endpoints, finishing its requests.
     Terminating,
     Dead,
+}
+
+/// A request slot (reused when the request ends; `gen` tells its events from a former
+/// occupant's).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Req {
+    /// Created at, and arrived at its current pod at (ms).
+    pub t0: f64,
+    pub at: f64,
+    pub wf: u32,
+    pub generation: u32,
+    /// Endpoint of its user (NONE: no network).
+    pub origin: u32,
+    /// The step it is at (or whose answer is travelling back).
+    pub step: u32,
+    /// Being served by a classic pod.
+    pub serving: bool,
+    /// Arrived after the warm-up: counted in the statistics.
+    pub counted: bool,
 }
 
 pub(super) struct PodRt {
@@ -113,6 +110,10 @@ pub(super) struct PodRt {
     pub last_t: f64,
     pub mark_sample: f64,
     pub mark_hpa: f64,
+    /// A direct pod (`direct.rs`): its queue is `dq`, `busy` and `queue` stay empty and `area`
+    /// holds the busy time of committed requests.
+    pub direct: bool,
+    pub dq: DirectQ,
 }
 
 impl PodRt {
@@ -140,6 +141,8 @@ pub(super) struct ServiceRt {
     pub max_queue: u32,
     pub startup_ms: f64,
     pub balancer: Balancer,
+    /// Its pods are direct (no caller holds their workers while callees answer).
+    pub direct: bool,
     pub rr: u32,
     pub rng: SmallRng,
     pub desired: u32,
@@ -149,7 +152,8 @@ pub(super) struct ServiceRt {
     /// Pods ever created (the id of each pod's random stream).
     pub created: u32,
     pub initial_servers: Vec<u32>,
-    /// Node affinity as a per-server mask; empty: any server.
+    /// The scheduling rules that depend on the server alone (node affinity, taints) as a
+    /// per-server mask; empty: any server.
     pub allowed: Vec<bool>,
     pub hpa: Option<HpaRt>,
     pub win_sum: f64,
@@ -162,7 +166,8 @@ pub(super) struct ServiceRt {
     pub no_endpoint: u64,
     pub failed: u64,
     pub replicas_max: u32,
-    pub series: Vec<u32>,
+    /// Live pods at the last sample.
+    pub live: u32,
 }
 
 /// One node of a workflow's call tree (global index).
@@ -223,9 +228,8 @@ pub(super) struct ServerRt {
     pub requested_cost: f64,
     pub requested_since: f64,
     pub bytes: f64,
-    pub cpu: Vec<f64>,
-    pub mem: Vec<f64>,
-    pub bw: Vec<f64>,
+    /// CPU, memory and bandwidth utilisation at the last sample.
+    pub last: [f64; 3],
 }
 
 impl ServerRt {
@@ -242,6 +246,16 @@ impl ServerRt {
         self.requested_since = now;
         self.requested_share = (self.requested_share + share).max(0.0);
     }
+}
+
+/// A pair of endpoints that has carried a request: its random stream and, looked up once, its
+/// latency distribution (index in `World::lat`), added-latency cell (`World::extra`) and
+/// traffic cell (`World::link_bytes`).
+pub(super) struct LinkRt {
+    pub rng: SmallRng,
+    pub sampler: u32,
+    pub extra: u32,
+    pub cell: u32,
 }
 
 /// Endpoints are servers (0..S) then user origins; their place in the topology as ids.
@@ -290,6 +304,10 @@ pub enum SimError {
     EventCap { max_events: u64, at_s: f64 },
     /// Too many requests at once.
     InFlightCap { max_in_flight: u32, at_s: f64 },
+    /// Simulated time went past `limits.max_sim_s` (a run that does not end by itself).
+    TimeCap { max_sim_s: f64, at_s: f64 },
+    /// The time series would keep more than `limits.max_series_points` values.
+    SeriesCap { max_series_points: u64, at_s: f64 },
     /// The caller's cancel flag was raised.
     Cancelled { at_s: f64 },
 }
@@ -303,6 +321,16 @@ impl std::fmt::Display for SimError {
                 "stopped: event cap of {max_events} events reached at t = {at_s:.1} s (raise limits.max_events)"
             ),
             SimError::Cancelled { at_s } => write!(f, "cancelled at t = {at_s:.1} s"),
+            SimError::TimeCap { max_sim_s, at_s } => write!(
+                f,
+                "stopped: simulated time passed limits.max_sim_s = {max_sim_s} s (at t = {at_s:.1} s); the run \
+                 does not end by itself (requests that never finish, or service times beyond the horizon)"
+            ),
+            SimError::SeriesCap { max_series_points, at_s } => write!(
+                f,
+                "stopped: the time series reached limits.max_series_points = {max_series_points} values at \
+                 t = {at_s:.1} s (sample less often with sample_s, or raise the limit)"
+            ),
             SimError::InFlightCap { max_in_flight, at_s } => write!(
                 f,
                 "stopped: in-flight cap of {max_in_flight} requests reached at t = {at_s:.1} s \
@@ -319,7 +347,7 @@ pub(super) struct World<'s> {
     pub seed: u64,
     pub now: f64,
     pub seq: u64,
-    pub heap: BinaryHeap<Ev>,
+    pub heap: EventQueue,
     pub events: u64,
     // topology
     pub servers: Vec<ServerRt>,
@@ -335,12 +363,14 @@ pub(super) struct World<'s> {
     /// Link index per endpoint pair: a dense table for up to `DENSE_LINKS` endpoints, else
     /// the map.
     pub link_table: Vec<u32>,
-    pub links: FastMap<u32>,
-    pub link_rng: Vec<SmallRng>,
+    pub link_map: FastMap<u32>,
+    pub links: Vec<LinkRt>,
     /// Bytes per group pair (G × G).
     pub link_bytes: Vec<f64>,
     // workload
     pub services: Vec<ServiceRt>,
+    /// Anti-affinity and topology spread, when any service has them (`sim::rules`).
+    pub rules: Option<crate::twin::scheduling::Placement>,
     pub pods: Vec<PodRt>,
     pub pending: Vec<u32>,
     pub steps: Vec<Step>,
@@ -350,14 +380,7 @@ pub(super) struct World<'s> {
     pub active_gens: usize,
     pub changes_rng: SmallRng,
     // requests (struct of arrays)
-    pub r_t0: Vec<f64>,
-    pub r_at: Vec<f64>,
-    pub r_wf: Vec<u32>,
-    pub r_gen: Vec<u32>,
-    pub r_origin: Vec<u32>,
-    pub r_step: Vec<u32>,
-    pub r_serving: Vec<bool>,
-    pub r_counted: Vec<bool>,
+    pub reqs: Vec<Req>,
     pub r_pods: Vec<u32>,
     pub free: Vec<u32>,
     pub in_flight: u32,
@@ -372,18 +395,14 @@ pub(super) struct World<'s> {
     pub ttr: LogHist,
     /// Time to resolution since the last sample (for the p99 series).
     pub ttr_win: LogHist,
-    pub p99_series: Vec<f64>,
     pub slo_target: f64,
     pub slo_over: u64,
     pub counted_drops: u64,
     pub warmup_ms: f64,
     pub sample_ms: f64,
     pub last_sample: f64,
-    pub t_series: Vec<f64>,
-    pub pending_series: Vec<u32>,
+    pub series: SeriesStore,
     pub pending_max: u32,
-    pub rub_series: Vec<f64>,
-    pub inflight_series: Vec<u32>,
     pub peak_pods: u32,
     pub peak_t: f64,
     pub peak_tiers: Vec<(String, u32)>,
@@ -393,7 +412,8 @@ impl<'s> World<'s> {
     #[inline]
     pub fn push(&mut self, t: f64, kind: Kind, a: u32, b: u32) {
         self.seq += 1;
-        self.heap.push(Ev { t, key: (self.seq << 8) | kind as u64, a, b });
+        let side = !matches!(kind, Kind::Arrive | Kind::Done | Kind::Return);
+        self.heap.push(t, (self.seq << 8) | kind as u64, a, b, side);
     }
 
     /// One network hop between endpoints, in ms; `bytes` are counted on the link.
@@ -402,12 +422,52 @@ impl<'s> World<'s> {
         if ea == NONE || eb == NONE {
             return 0.0;
         }
-        let (a, b) = (self.endpoints[ea as usize], self.endpoints[eb as usize]);
-        let si = if ea == eb {
+        let (lo, hi) = if ea < eb { (ea, eb) } else { (eb, ea) };
+        let li = if self.link_table.is_empty() {
+            let n = self.links.len() as u32;
+            let li = *self.link_map.entry(((lo as u64) << 32) | hi as u64).or_insert(n);
+            if li == n {
+                self.new_link(lo, hi);
+            }
+            li
+        } else {
+            let cell = lo as usize * self.endpoints.len() + hi as usize;
+            let li = self.link_table[cell];
+            if li != NONE {
+                li
+            } else {
+                let n = self.links.len() as u32;
+                self.link_table[cell] = n;
+                self.new_link(lo, hi);
+                n
+            }
+        };
+        let l = &mut self.links[li as usize];
+        let mut d = self.lat[l.sampler as usize].sample(&mut l.rng);
+        if lo != hi {
+            d += self.extra[l.extra as usize];
+            if bytes > 0.0 {
+                self.link_bytes[l.cell as usize] += bytes;
+                if (lo as usize) < self.servers.len() {
+                    self.servers[lo as usize].bytes += bytes;
+                }
+                if (hi as usize) < self.servers.len() {
+                    self.servers[hi as usize].bytes += bytes;
+                }
+            }
+        }
+        d
+    }
+
+    /// A link's first use: its stream and what every later hop over it looks up.
+    #[cold]
+    fn new_link(&mut self, lo: u32, hi: u32) {
+        let (a, b) = (self.endpoints[lo as usize], self.endpoints[hi as usize]);
+        let sampler = if lo == hi {
             0
         } else if a.region != b.region {
             let p = self.pair[a.region as usize * self.n_regions + b.region as usize];
-            if p == NONE { 4 } else { p as usize }
+            if p == NONE { 4 } else { p }
         } else if a.zone != b.zone {
             3
         } else if a.rack != b.rack {
@@ -415,36 +475,14 @@ impl<'s> World<'s> {
         } else {
             1
         };
-        let (lo, hi) = if ea < eb { (ea, eb) } else { (eb, ea) };
-        let n = self.link_rng.len() as u32;
-        let li = if self.link_table.is_empty() {
-            *self.links.entry(((lo as u64) << 32) | hi as u64).or_insert(n)
-        } else {
-            let cell = &mut self.link_table[lo as usize * self.endpoints.len() + hi as usize];
-            if *cell == NONE {
-                *cell = n;
-            }
-            *cell
-        };
-        if li == n {
-            self.link_rng.push(stream(self.seed, StreamKind::Link, lo as u64, hi as u64));
-        }
-        let mut d = self.lat[si].sample(&mut self.link_rng[li as usize]);
-        if ea != eb {
-            d += self.extra[a.region as usize * self.n_regions + b.region as usize];
-            if bytes > 0.0 {
-                let g = self.groups.len();
-                let (ga, gb) = (self.ep_group[ea as usize] as usize, self.ep_group[eb as usize] as usize);
-                self.link_bytes[ga.min(gb) * g + ga.max(gb)] += bytes;
-                if (ea as usize) < self.servers.len() {
-                    self.servers[ea as usize].bytes += bytes;
-                }
-                if (eb as usize) < self.servers.len() {
-                    self.servers[eb as usize].bytes += bytes;
-                }
-            }
-        }
-        d
+        let g = self.groups.len();
+        let (ga, gb) = (self.ep_group[lo as usize] as usize, self.ep_group[hi as usize] as usize);
+        self.links.push(LinkRt {
+            rng: stream(self.seed, StreamKind::Link, lo as u64, hi as u64),
+            sampler,
+            extra: a.region * self.n_regions as u32 + b.region,
+            cell: (ga.min(gb) * g + ga.max(gb)) as u32,
+        });
     }
 
     #[inline]
@@ -472,12 +510,14 @@ impl<'s> World<'s> {
 
     /// Chooses a ready pod of `svc` for a caller at endpoint `from`; the pod counts the
     /// request as outstanding from now (in transit too, as a proxy's balancer sees it).
+    #[inline]
     pub fn pick(&mut self, svc: u32, from: u32) -> Option<u32> {
         let p = self.choose(svc, from)?;
         self.pods[p as usize].outstanding += 1;
         Some(p)
     }
 
+    #[inline]
     fn choose(&mut self, svc: u32, from: u32) -> Option<u32> {
         let s = &mut self.services[svc as usize];
         let n = s.ready.len();
@@ -494,6 +534,12 @@ impl<'s> World<'s> {
                 let start = ((unit(&mut s.rng) * n as f64) as usize).min(n - 1);
                 let local = s.balancer == Balancer::Locality && from != NONE;
                 let ready = std::mem::take(&mut s.ready);
+                if s.direct {
+                    let now = self.now;
+                    for &p in &ready {
+                        self.settle(p, now);
+                    }
+                }
                 let mut best = (u32::MAX, u32::MAX, NONE);
                 for k in 0..n {
                     let p = ready[(start + k) % n];
@@ -535,53 +581,78 @@ impl<'s> World<'s> {
     /// few thousand events (cheap enough not to show in the throughput).
     pub fn run_loop_with(&mut self, ctl: &Control<'_>) -> Result<(), SimError> {
         let max_events = self.sc.limits.max_events;
+        let until_empty = self.sc.duration_s.is_none();
+        // One comparison an event: the next event count at which to check the cap, the
+        // cancel flag and report progress.
+        let mut check_at = max_events.saturating_add(1).min(self.events + 0x1000);
+        let max_sim_ms = self.sc.limits.max_sim_s * 1000.0;
+        // Values a point of the series holds: utilisation per server or group kept, replicas.
+        let per_sample = super::scenario::Limits::points_per_sample(
+            self.series.util.len() as u64,
+            self.services.len() as u64,
+        );
+        let max_samples = self.sc.limits.max_series_points / per_sample.max(1);
         while let Some(ev) = self.heap.pop() {
             self.now = ev.t;
-            self.events += 1;
-            if self.events > max_events {
-                return Err(SimError::EventCap { max_events, at_s: self.now / 1000.0 });
+            if self.now > max_sim_ms {
+                return Err(SimError::TimeCap {
+                    max_sim_s: self.sc.limits.max_sim_s,
+                    at_s: self.now / 1000.0,
+                });
             }
-            if self.events & 0xFFF == 0 {
+            self.events += 1;
+            if self.events >= check_at {
+                if self.events > max_events {
+                    return Err(SimError::EventCap { max_events, at_s: self.now / 1000.0 });
+                }
                 if ctl.cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
                     return Err(SimError::Cancelled { at_s: self.now / 1000.0 });
                 }
                 if let Some(p) = ctl.progress {
                     p(self.now / 1000.0);
                 }
+                check_at = max_events.saturating_add(1).min(self.events + 0x1000);
             }
             match ev.kind() {
                 Kind::Gen => self.on_gen(ev.a)?,
                 Kind::Arrive => {
-                    if self.r_gen[ev.a as usize] == ev.b {
+                    if self.reqs[ev.a as usize].generation == ev.b {
                         self.on_arrive(ev.a)
                     }
                 }
                 Kind::Done => {
-                    if self.r_gen[ev.a as usize] == ev.b {
+                    if self.reqs[ev.a as usize].generation == ev.b {
                         self.on_done(ev.a)
                     }
                 }
                 Kind::Return => {
-                    if self.r_gen[ev.a as usize] == ev.b {
+                    if self.reqs[ev.a as usize].generation == ev.b {
                         self.on_return(ev.a)
                     }
                 }
                 Kind::Complete => {
-                    if self.r_gen[ev.a as usize] == ev.b {
+                    if self.reqs[ev.a as usize].generation == ev.b {
                         self.on_complete(ev.a)
                     }
                 }
                 Kind::PodReady => self.on_pod_ready(ev.a),
                 Kind::Hpa => self.on_hpa(ev.a),
                 Kind::Sample => {
+                    if self.series.t.len() as u64 >= max_samples {
+                        return Err(SimError::SeriesCap {
+                            max_series_points: self.sc.limits.max_series_points,
+                            at_s: self.now / 1000.0,
+                        });
+                    }
                     self.sample();
                     let t = self.now + self.sample_ms;
                     self.push(t, Kind::Sample, 0, 0);
                 }
                 Kind::Change => self.apply_change(ev.a as usize),
+                Kind::PodGone => self.on_pod_gone_check(ev.a),
                 Kind::Stop => break,
             }
-            if self.sc.duration_s.is_none() && self.active_gens == 0 && self.in_flight == 0 {
+            if until_empty && self.active_gens == 0 && self.in_flight == 0 {
                 break;
             }
         }
@@ -593,6 +664,12 @@ impl<'s> World<'s> {
         let now = self.now;
         let Some(h) = &self.services[s].hpa else { return };
         let (metric, tol, period) = (h.metric, h.tolerance, h.period_ms);
+        if self.services[s].direct {
+            for k in 0..self.services[s].pods.len() {
+                let p = self.services[s].pods[k];
+                self.settle(p, now);
+            }
+        }
         let current = match metric {
             MetricSpec::ProcessingTimeMs(target) => {
                 let sv = &self.services[s];
@@ -600,19 +677,18 @@ impl<'s> World<'s> {
             }
             MetricSpec::UtilizationPct(target) => {
                 let (mut area, mut workers) = (0.0, 0.0);
-                for &p in &self.services[s].ready {
-                    let pod = &mut self.pods[p as usize];
-                    pod.touch(now);
-                    area += pod.area - pod.mark_hpa;
-                    workers += pod.par as f64;
+                for k in 0..self.services[s].ready.len() {
+                    let p = self.services[s].ready[k];
+                    area += self.busy_area(p, now) - self.pods[p as usize].mark_hpa;
+                    workers += self.pods[p as usize].par as f64;
                 }
                 if workers == 0.0 { None } else { Some(area / (workers * period) * 100.0 / target) }
             }
         };
-        for &p in &self.services[s].pods {
-            let pod = &mut self.pods[p as usize];
-            pod.touch(now);
-            pod.mark_hpa = pod.area;
+        for k in 0..self.services[s].pods.len() {
+            let p = self.services[s].pods[k];
+            let a = self.busy_area(p, now);
+            self.pods[p as usize].mark_hpa = a;
         }
         let sv = &mut self.services[s];
         sv.win_sum = 0.0;
@@ -671,11 +747,11 @@ mod tests {
         for k in KINDS {
             assert_eq!(KINDS[k as usize], k);
         }
-        let mut h = BinaryHeap::new();
+        let mut h = EventQueue::default();
         for (seq, kind) in [(1u64, Kind::Done), (2, Kind::Gen), (3, Kind::Stop)] {
-            h.push(Ev { t: 5.0, key: (seq << 8) | kind as u64, a: 0, b: 0 });
+            h.push(5.0, (seq << 8) | kind as u64, 0, 0, seq == 2);
         }
-        h.push(Ev { t: 1.0, key: (9 << 8) | Kind::Hpa as u64, a: 0, b: 0 });
+        h.push(1.0, (9 << 8) | Kind::Hpa as u64, 0, 0, true);
         let order: Vec<Kind> = std::iter::from_fn(|| h.pop()).map(|e| e.kind()).collect();
         assert_eq!(order, vec![Kind::Hpa, Kind::Done, Kind::Gen, Kind::Stop]);
     }

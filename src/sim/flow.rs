@@ -2,10 +2,11 @@
 //! service, queued and served, calling the next services of its workflow, answered back
 //! hop by hop, and completed (or dropped or failed, freeing whatever workers it held).
 
-use super::engine::{Kind, NONE, PodState, SimError, World, next_arrival};
+use super::engine::{Kind, NONE, PodState, Req, SimError, World, next_arrival};
 use super::rv::unit;
 
 impl World<'_> {
+    #[inline]
     pub(super) fn on_gen(&mut self, g: u32) -> Result<(), SimError> {
         let now = self.now;
         let (wf, origin) = {
@@ -26,6 +27,7 @@ impl World<'_> {
         Ok(())
     }
 
+    #[inline]
     pub(super) fn new_request(&mut self, wf: u32, origin: u32) -> Result<(), SimError> {
         let cap = self.sc.limits.max_in_flight;
         if self.in_flight >= cap {
@@ -35,26 +37,33 @@ impl World<'_> {
         let slot = match self.free.pop() {
             Some(s) => s,
             None => {
-                self.r_t0.push(0.0);
-                self.r_at.push(0.0);
-                self.r_wf.push(0);
-                self.r_gen.push(0);
-                self.r_origin.push(NONE);
-                self.r_step.push(0);
-                self.r_serving.push(false);
-                self.r_counted.push(false);
+                self.reqs.push(Req {
+                    t0: 0.0,
+                    at: 0.0,
+                    wf: 0,
+                    generation: 0,
+                    origin: NONE,
+                    step: 0,
+                    serving: false,
+                    counted: false,
+                });
                 self.r_pods.extend(std::iter::repeat_n(NONE, self.stride));
-                (self.r_t0.len() - 1) as u32
+                (self.reqs.len() - 1) as u32
             }
         };
         let i = slot as usize;
         let root = self.workflows[wf as usize].root;
-        self.r_t0[i] = self.now;
-        self.r_wf[i] = wf;
-        self.r_origin[i] = origin;
-        self.r_step[i] = root;
-        self.r_serving[i] = false;
-        self.r_counted[i] = self.now >= self.warmup_ms;
+        let r = &mut self.reqs[i];
+        *r = Req {
+            t0: self.now,
+            at: 0.0,
+            wf,
+            generation: r.generation,
+            origin,
+            step: root,
+            serving: false,
+            counted: self.now >= self.warmup_ms,
+        };
         self.in_flight_change(true);
         let svc = self.steps[root as usize].service;
         match self.pick(svc, origin) {
@@ -62,7 +71,7 @@ impl World<'_> {
                 self.set_pod(slot, root, p);
                 let bytes = self.workflows[wf as usize].req_bytes;
                 let d = self.hop(origin, self.pods[p as usize].server, bytes);
-                let g_ = self.r_gen[i];
+                let g_ = self.reqs[i].generation;
                 self.push(self.now + d, Kind::Arrive, slot, g_);
             }
             None => {
@@ -75,7 +84,7 @@ impl World<'_> {
 
     /// Ends a request that will not complete; frees the workers it holds from `holder` up.
     pub(super) fn abort(&mut self, slot: u32, holder: u32) {
-        let wf = self.r_wf[slot as usize] as usize;
+        let wf = self.reqs[slot as usize].wf as usize;
         if self.workflows[wf].hold {
             let mut s = holder;
             while s != NONE {
@@ -87,17 +96,18 @@ impl World<'_> {
             }
         }
         self.aborted += 1;
-        self.sojourn_sum += self.now - self.r_t0[slot as usize];
-        if self.r_counted[slot as usize] {
+        self.sojourn_sum += self.now - self.reqs[slot as usize].t0;
+        if self.reqs[slot as usize].counted {
             self.counted_drops += 1;
         }
         self.free_slot(slot);
     }
 
+    #[inline]
     pub(super) fn free_slot(&mut self, slot: u32) {
         let i = slot as usize;
-        self.r_gen[i] = self.r_gen[i].wrapping_add(1);
-        self.r_serving[i] = false;
+        self.reqs[i].generation = self.reqs[i].generation.wrapping_add(1);
+        self.reqs[i].serving = false;
         for k in 0..self.stride {
             self.r_pods[i * self.stride + k] = NONE;
         }
@@ -105,9 +115,10 @@ impl World<'_> {
         self.in_flight_change(false);
     }
 
+    #[inline]
     pub(super) fn on_arrive(&mut self, slot: u32) {
         let i = slot as usize;
-        let step = self.r_step[i];
+        let step = self.reqs[i].step;
         let parent = self.steps[step as usize].parent;
         let p = self.pod_of(slot, step);
         let svc = self.steps[step as usize].service as usize;
@@ -118,7 +129,11 @@ impl World<'_> {
             self.abort(slot, parent);
             return;
         }
-        self.r_at[i] = now;
+        self.reqs[i].at = now;
+        if pod.direct {
+            self.arrive_direct(p, slot, step);
+            return;
+        }
         if pod.busy < pod.par {
             pod.touch(now);
             pod.busy += 1;
@@ -134,19 +149,21 @@ impl World<'_> {
     }
 
     /// The worker is already counted busy.
+    #[inline]
     pub(super) fn start_service(&mut self, p: u32, slot: u32) {
         let pod = &mut self.pods[p as usize];
         let svc = &mut self.services[pod.service as usize];
         let st = svc.sampler.sample(&mut pod.rng) * pod.inv_speed;
-        if self.r_counted[slot as usize] {
-            svc.wait_sum += self.now - self.r_at[slot as usize];
+        if self.reqs[slot as usize].counted {
+            svc.wait_sum += self.now - self.reqs[slot as usize].at;
         }
-        self.r_serving[slot as usize] = true;
-        let g_ = self.r_gen[slot as usize];
+        self.reqs[slot as usize].serving = true;
+        let g_ = self.reqs[slot as usize].generation;
         self.push(self.now + st, Kind::Done, slot, g_);
     }
 
     /// A worker of pod `p` is done with its request: the next queued request starts.
+    #[inline]
     pub(super) fn release(&mut self, p: u32) {
         let now = self.now;
         let pod = &mut self.pods[p as usize];
@@ -161,28 +178,46 @@ impl World<'_> {
     }
 
     /// A terminating pod goes once nothing is left for it.
+    #[inline]
     pub(super) fn maybe_gone(&mut self, p: u32) {
         let pod = &self.pods[p as usize];
+        if pod.direct {
+            if pod.state == PodState::Terminating {
+                self.direct_maybe_gone(p);
+            }
+            return;
+        }
         if pod.state == PodState::Terminating && pod.outstanding == 0 && pod.busy == 0 {
             self.pod_gone(p);
         }
     }
 
+    #[inline]
     pub(super) fn on_done(&mut self, slot: u32) {
         let i = slot as usize;
-        let step = self.r_step[i];
+        let step = self.reqs[i].step;
         let p = self.pod_of(slot, step);
         let st = self.steps[step as usize];
+        if self.pods[p as usize].direct {
+            // Served and committed on its own (`settle`); only the next call is left.
+            let child = self.next_call(p, st.first_child);
+            if child != NONE {
+                self.call(slot, step, child);
+            } else {
+                self.go_back(slot, step);
+            }
+            return;
+        }
         let svc = &mut self.services[st.service as usize];
-        let ttp = self.now - self.r_at[i];
+        let ttp = self.now - self.reqs[i].at;
         svc.served += 1;
         svc.win_sum += ttp;
         svc.win_n += 1;
-        if self.r_counted[i] {
+        if self.reqs[i].counted {
             svc.ttp.record(ttp);
         }
-        self.r_serving[i] = false;
-        let wf = self.r_wf[i] as usize;
+        self.reqs[i].serving = false;
+        let wf = self.reqs[i].wf as usize;
         let hold = self.workflows[wf].hold;
         let child = self.next_call(p, st.first_child);
         if !(hold && child != NONE) {
@@ -197,6 +232,7 @@ impl World<'_> {
 
     /// The first call to make among `first` and its later siblings (each drawn with its
     /// probability from the caller's stream).
+    #[inline]
     pub(super) fn next_call(&mut self, caller: u32, first: u32) -> u32 {
         let mut c = first;
         while c != NONE {
@@ -210,6 +246,7 @@ impl World<'_> {
     }
 
     /// The request at `from` calls step `to`.
+    #[inline]
     pub(super) fn call(&mut self, slot: u32, from: u32, to: u32) {
         let caller = self.pod_of(slot, from);
         let svc = self.steps[to as usize].service;
@@ -217,10 +254,10 @@ impl World<'_> {
         match self.pick(svc, from_ep) {
             Some(p) => {
                 self.set_pod(slot, to, p);
-                self.r_step[slot as usize] = to;
-                let bytes = self.workflows[self.r_wf[slot as usize] as usize].req_bytes;
+                self.reqs[slot as usize].step = to;
+                let bytes = self.workflows[self.reqs[slot as usize].wf as usize].req_bytes;
                 let d = self.hop(from_ep, self.pods[p as usize].server, bytes);
-                let g_ = self.r_gen[slot as usize];
+                let g_ = self.reqs[slot as usize].generation;
                 self.push(self.now + d, Kind::Arrive, slot, g_);
             }
             None => {
@@ -232,9 +269,16 @@ impl World<'_> {
 
     /// The answer of step `from` travels back; hops through callers with nothing left to do
     /// are folded into one event.
+    #[inline]
     pub(super) fn go_back(&mut self, slot: u32, from: u32) {
+        self.go_back_at(slot, from, self.now)
+    }
+
+    /// `go_back` for an answer that leaves at `t0` (a direct pod's finish, known earlier).
+    #[inline]
+    pub(super) fn go_back_at(&mut self, slot: u32, from: u32, t0: f64) {
         let i = slot as usize;
-        let wf = self.r_wf[i] as usize;
+        let wf = self.reqs[i].wf as usize;
         let hold = self.workflows[wf].hold;
         let bytes = self.workflows[wf].resp_bytes;
         let mut cur = from;
@@ -243,30 +287,31 @@ impl World<'_> {
             let st = self.steps[cur as usize];
             let ep = self.pods[self.pod_of(slot, cur) as usize].server;
             if st.parent == NONE {
-                delay += self.hop(ep, self.r_origin[i], bytes);
-                let g_ = self.r_gen[i];
-                self.push(self.now + delay, Kind::Complete, slot, g_);
+                delay += self.hop(ep, self.reqs[i].origin, bytes);
+                let g_ = self.reqs[i].generation;
+                self.push(t0 + delay, Kind::Complete, slot, g_);
                 return;
             }
             let pep = self.pods[self.pod_of(slot, st.parent) as usize].server;
             delay += self.hop(ep, pep, bytes);
             if hold || st.next_sibling != NONE {
-                self.r_step[i] = cur;
-                let g_ = self.r_gen[i];
-                self.push(self.now + delay, Kind::Return, slot, g_);
+                self.reqs[i].step = cur;
+                let g_ = self.reqs[i].generation;
+                self.push(t0 + delay, Kind::Return, slot, g_);
                 return;
             }
             cur = st.parent;
         }
     }
 
+    #[inline]
     pub(super) fn on_return(&mut self, slot: u32) {
         let i = slot as usize;
-        let cur = self.r_step[i];
+        let cur = self.reqs[i].step;
         let st = self.steps[cur as usize];
         let par = st.parent;
         let pp = self.pod_of(slot, par);
-        let wf = self.r_wf[i] as usize;
+        let wf = self.reqs[i].wf as usize;
         let hold = self.workflows[wf].hold;
         if self.pods[pp as usize].state == PodState::Dead {
             let svc = self.steps[par as usize].service as usize;
@@ -285,12 +330,13 @@ impl World<'_> {
         }
     }
 
+    #[inline]
     pub(super) fn on_complete(&mut self, slot: u32) {
         let i = slot as usize;
-        let ttr = self.now - self.r_t0[i];
+        let ttr = self.now - self.reqs[i].t0;
         self.completed += 1;
         self.sojourn_sum += ttr;
-        if self.r_counted[i] {
+        if self.reqs[i].counted {
             self.ttr.record(ttr);
             self.ttr_win.record(ttr);
             if ttr > self.slo_target {

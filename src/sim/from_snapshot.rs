@@ -39,6 +39,36 @@ impl Default for FromSnapshotOptions {
     }
 }
 
+/// The label that tells a DaemonSet's pods apart in the simulator.
+const DAEMONSET_LABEL: &str = "twintop.io/daemonset";
+
+fn sim_labels(w: &crate::twin::Workload) -> std::collections::BTreeMap<String, String> {
+    let mut l = w.pod_labels.clone();
+    if w.kind == crate::twin::WorkloadKind::DaemonSet {
+        l.insert(DAEMONSET_LABEL.into(), w.key());
+    }
+    l
+}
+
+/// A workload's scheduling rules for the simulator. A DaemonSet runs one pod per server its
+/// rules admit: in the simulator, that is a hostname anti-affinity against its own pods.
+fn sim_scheduling(w: &crate::twin::Workload) -> crate::twin::scheduling::Scheduling {
+    use crate::twin::scheduling::{HOSTNAME_LABEL, LabelSelector, PodAffinityTerm};
+    let mut s = w.scheduling.clone();
+    if w.kind == crate::twin::WorkloadKind::DaemonSet {
+        s.anti_affinity.push(PodAffinityTerm {
+            selector: Some(LabelSelector {
+                match_labels: [(DAEMONSET_LABEL.to_string(), w.key())].into(),
+                match_expressions: Vec::new(),
+            }),
+            topology_key: HOSTNAME_LABEL.into(),
+            namespaces: Vec::new(),
+            all_namespaces: false,
+        });
+    }
+    s
+}
+
 /// Builds the scenario. Each workload's request model (own processing time, its tail, pods'
 /// parallelism) is fitted to the twin's measurements by `calibrate`; a client-only entry (a
 /// load generator) adds no time. Calls become a tree per entry workload (one with no callers),
@@ -61,6 +91,8 @@ pub fn scenario_from_snapshot(snap: &Snapshot, opt: &FromSnapshotOptions) -> Sce
             speed: if s.speed > 0.0 { s.speed } else { 1.0 },
             price_per_hour: s.price_per_hour,
             schedulable: s.schedulable,
+            labels: s.labels.clone(),
+            taints: s.taints.clone(),
         })
         .collect();
     let rps_of = |w: usize| snap.workload_status.get(w).and_then(|st| st.rps).filter(|r| *r > 0.0);
@@ -122,6 +154,8 @@ pub fn scenario_from_snapshot(snap: &Snapshot, opt: &FromSnapshotOptions) -> Sce
             autoscaler,
             initial_servers,
             node_affinity: Vec::new(),
+            labels: sim_labels(w),
+            scheduling: sim_scheduling(w),
         });
     }
     // Call graph between known workloads.
@@ -205,6 +239,7 @@ pub fn scenario_from_snapshot(snap: &Snapshot, opt: &FromSnapshotOptions) -> Sce
         duration_s: Some(opt.duration_s),
         warmup_s: 0.0,
         sample_s: 15.0,
+        series: Default::default(),
         latency: LatencySpec { model: Some(snap.latency.clone()), ..Default::default() },
         servers,
         scheduler: SchedulerSpec { policy: opt.scheduler, tiers: opt.tiers.clone() },

@@ -120,6 +120,11 @@ pub struct HpaParams {
 }
 
 impl HpaState {
+    /// Entries remembered (bounded by the longest window over the sync period).
+    pub fn held(&self) -> usize {
+        self.recs.len() + self.ups.len() + self.downs.len()
+    }
+
     /// The replica count after a sync at `now` (seconds) with `current` replicas, given what
     /// the metrics ask for. Records the scale event when the count changes.
     pub fn decide(&mut self, p: &HpaParams, now: f64, current: u32, metric_desired: u32) -> u32 {

@@ -10,13 +10,19 @@
 mod build;
 pub mod calibrate;
 mod cluster;
+mod direct;
 mod engine;
 mod flow;
 pub mod from_snapshot;
 pub mod hpa;
+#[cfg(test)]
+mod memory_tests;
 pub mod output;
+mod queue;
+mod rules;
 pub mod rv;
 pub mod scenario;
+mod series;
 pub mod stats;
 pub mod sweep;
 pub mod validate;

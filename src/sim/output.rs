@@ -1,8 +1,10 @@
 //! What a run reports (serde): time to resolution, time to process per service, drops, SLO,
-//! replicas over time, per-server utilisation and RUB over time, bandwidth per link, pending
-//! pods, cost, and Little's-law figures that check the run's own bookkeeping.
+//! replicas over time, utilisation (per server or per location group) and RUB over time,
+//! bandwidth per link, pending pods, cost, and Little's-law figures that check the run's own
+//! bookkeeping. Series have at most `series.max_points` points (`series.rs`).
 
 use super::engine::World;
+use super::scenario::SeriesDetail;
 use super::stats::Summary;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -33,6 +35,10 @@ pub struct Outputs {
     pub series: Series,
     /// Servers that hosted a pod at some time.
     pub servers: Vec<ServerFigures>,
+    /// Utilisation over time per location group (with `series.detail: groups`, the default
+    /// above 100 servers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupFigures>,
     /// Traffic between location groups (region/zone), busiest first.
     pub links: Vec<LinkFigures>,
     pub cost: Cost,
@@ -121,6 +127,31 @@ pub struct ServerFigures {
     pub location: String,
     pub tier: String,
     pub max_pods: u32,
+    /// Utilisation at the end of the run.
+    #[serde(default)]
+    pub last: Util,
+    /// Over time, with `series.detail: servers` (the default up to 100 servers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cpu: Vec<f64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mem: Vec<f64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bw: Vec<f64>,
+}
+
+/// CPU, memory and bandwidth utilisation, 0..1.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Util {
+    pub cpu: f64,
+    pub mem: f64,
+    pub bw: f64,
+}
+
+/// A location group's utilisation over time: Σ used / Σ allocatable over its live servers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupFigures {
+    pub name: String,
+    pub servers: u32,
     pub cpu: Vec<f64>,
     pub mem: Vec<f64>,
     pub bw: Vec<f64>,
@@ -154,7 +185,11 @@ pub struct PeakPlacement {
 impl World<'_> {
     pub fn outputs(&mut self) -> Outputs {
         let end = self.now;
-        if self.t_series.last() != Some(&(end / 1000.0)) {
+        // Direct pods commit what they served by the end; what they hold past it is unfinished.
+        for p in 0..self.pods.len() as u32 {
+            self.settle(p, end);
+        }
+        if self.series.t.last() != Some(&(end / 1000.0)) {
             self.sample();
         }
         self.in_area += self.in_flight as f64 * (end - self.in_last);
@@ -163,7 +198,8 @@ impl World<'_> {
         let mut services = BTreeMap::new();
         let mut replicas = BTreeMap::new();
         let mut rep_series = BTreeMap::new();
-        for s in &self.services {
+        let mut rep_store = std::mem::take(&mut self.series.replicas);
+        for (s, reps) in self.services.iter().zip(&mut rep_store) {
             let d = Drops { queue_full: s.queue_full, no_endpoint: s.no_endpoint, failed: s.failed };
             drops.queue_full += d.queue_full;
             drops.no_endpoint += d.no_endpoint;
@@ -177,11 +213,8 @@ impl World<'_> {
                     drops: d,
                 },
             );
-            replicas.insert(
-                s.name.clone(),
-                ReplicaFigures { max: s.replicas_max, last: s.series.last().copied().unwrap_or(0) },
-            );
-            rep_series.insert(s.name.clone(), s.series.clone());
+            replicas.insert(s.name.clone(), ReplicaFigures { max: s.replicas_max, last: s.live });
+            rep_series.insert(s.name.clone(), std::mem::take(reps));
         }
         let (target, pct) = self.sc.slo.map_or((f64::INFINITY, 99.0), |s| (s.target_ms, s.percentile));
         let violations = self.slo_over + self.counted_drops;
@@ -216,6 +249,30 @@ impl World<'_> {
             }
         }
         links.sort_by(|x, y| y.mb.total_cmp(&x.mb));
+        let util = std::mem::take(&mut self.series.util);
+        let (per_server, groups) = match self.series.detail {
+            SeriesDetail::Servers => (util, Vec::new()),
+            SeriesDetail::Groups => {
+                let mut n = vec![0u32; self.groups.len()];
+                for i in 0..self.servers.len() {
+                    n[self.ep_group[i] as usize] += 1;
+                }
+                let groups = util
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(g, _)| n[*g] > 0)
+                    .map(|(g, u)| GroupFigures {
+                        name: self.groups[g].clone(),
+                        servers: n[g],
+                        cpu: u.cpu,
+                        mem: u.mem,
+                        bw: u.bw,
+                    })
+                    .collect();
+                (Vec::new(), groups)
+            }
+            _ => (Vec::new(), Vec::new()),
+        };
         let finished = self.completed + self.aborted;
         Outputs {
             scenario: self.sc.name.clone(),
@@ -244,27 +301,33 @@ impl World<'_> {
                 },
             },
             series: Series {
-                t_s: self.t_series.clone(),
+                t_s: self.series.t.clone(),
                 replicas: rep_series,
-                pending: self.pending_series.clone(),
-                in_flight: self.inflight_series.clone(),
-                rub: self.rub_series.clone(),
-                ttr_p99_ms: self.p99_series.clone(),
+                pending: self.series.pending.clone(),
+                in_flight: self.series.in_flight.clone(),
+                rub: self.series.rub.clone(),
+                ttr_p99_ms: self.series.p99.clone(),
             },
             servers: self
                 .servers
                 .iter()
-                .filter(|s| s.max_pods > 0)
-                .map(|s| ServerFigures {
-                    name: s.name.clone(),
-                    location: s.group_label.clone(),
-                    tier: s.tier.clone(),
-                    max_pods: s.max_pods,
-                    cpu: s.cpu.clone(),
-                    mem: s.mem.clone(),
-                    bw: s.bw.clone(),
+                .enumerate()
+                .filter(|(_, s)| s.max_pods > 0)
+                .map(|(i, s)| {
+                    let u = per_server.get(i).cloned().unwrap_or_default();
+                    ServerFigures {
+                        name: s.name.clone(),
+                        location: s.group_label.clone(),
+                        tier: s.tier.clone(),
+                        max_pods: s.max_pods,
+                        last: Util { cpu: s.last[0], mem: s.last[1], bw: s.last[2] },
+                        cpu: u.cpu,
+                        mem: u.mem,
+                        bw: u.bw,
+                    }
                 })
                 .collect(),
+            groups,
             links,
             cost,
             peak_placement: PeakPlacement {

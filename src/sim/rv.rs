@@ -79,8 +79,27 @@ impl Sampler {
         }
     }
 
-    #[inline]
+    /// One draw. A mixture picks its component and draws from it in the same call (no
+    /// recursion unless a mixture nests another), so the common distributions inline.
+    #[inline(always)]
     pub fn sample(&self, rng: &mut SmallRng) -> f64 {
+        match self {
+            Sampler::Mixture { cum, comps } => {
+                let u = unit(rng);
+                let i = cum.iter().position(|&c| u < c).unwrap_or(comps.len() - 1);
+                comps[i].leaf(rng)
+            }
+            s => s.leaf(rng),
+        }
+    }
+
+    #[inline(never)]
+    fn nested(&self, rng: &mut SmallRng) -> f64 {
+        self.sample(rng)
+    }
+
+    #[inline(always)]
+    fn leaf(&self, rng: &mut SmallRng) -> f64 {
         match self {
             Sampler::Const(v) => *v,
             Sampler::Uniform { min, width } => min + width * unit(rng),
@@ -111,11 +130,7 @@ impl Sampler {
                 scale * (1.0 - unit(rng)).powf(-inv_shape)
             }
             Sampler::Empirical(v) => v[((unit(rng) * v.len() as f64) as usize).min(v.len() - 1)],
-            Sampler::Mixture { cum, comps } => {
-                let u = unit(rng);
-                let i = cum.iter().position(|&c| u < c).unwrap_or(comps.len() - 1);
-                comps[i].sample(rng)
-            }
+            Sampler::Mixture { .. } => self.nested(rng),
         }
     }
 

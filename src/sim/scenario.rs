@@ -5,8 +5,10 @@
 
 use super::hpa::{Behavior, ScalerMode};
 use crate::twin::latency::RegionPair;
+use crate::twin::scheduling::{Scheduling, Taint};
 use crate::twin::{Dist, LatencyModel};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,6 +26,10 @@ pub struct Scenario {
     /// Interval of the time series (replicas, utilisation, RUB).
     #[serde(default = "default_sample_s")]
     pub sample_s: f64,
+    /// How many points the series keep and how much per-server detail (memory is bounded by
+    /// this, not by the horizon).
+    #[serde(default)]
+    pub series: SeriesSpec,
     #[serde(default)]
     pub latency: LatencySpec,
     pub servers: Vec<ServerGroup>,
@@ -42,6 +48,42 @@ pub struct Scenario {
 
 fn default_sample_s() -> f64 {
     15.0
+}
+
+/// The resolution a caller wants the series at.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeriesSpec {
+    /// At most this many points per series: a run that outgrows it merges neighbouring points
+    /// and doubles `sample_s` (≥ 2).
+    #[serde(default = "default_max_points")]
+    pub max_points: u32,
+    /// Utilisation over time per server, per location group, or neither (every server's last
+    /// values are reported either way).
+    #[serde(default)]
+    pub detail: SeriesDetail,
+}
+
+fn default_max_points() -> u32 {
+    1000
+}
+
+impl Default for SeriesSpec {
+    fn default() -> Self {
+        SeriesSpec { max_points: default_max_points(), detail: SeriesDetail::Auto }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SeriesDetail {
+    /// Per server up to 100 servers, else per group.
+    #[default]
+    Auto,
+    Servers,
+    /// Per location group (region/zone): capacity-weighted over its live servers.
+    Groups,
+    None,
 }
 
 /// The network: a preset, optionally overridden level by level, plus region pairs.
@@ -137,6 +179,12 @@ pub struct ServerGroup {
     pub price_per_hour: f64,
     #[serde(default = "yes")]
     pub schedulable: bool,
+    /// Node labels, which nodeSelector, node affinity and topology keys read.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Taints; pods without a matching toleration stay off (see `twin::scheduling`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub taints: Vec<Taint>,
 }
 
 fn one() -> u32 {
@@ -226,6 +274,14 @@ pub struct ServiceSpec {
     /// Node affinity: when not empty, pods go only to these servers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub node_affinity: Vec<String>,
+    /// Labels of the pods, which anti-affinity and spread selectors match. The namespace is
+    /// the part of `name` before `/` (a twin's `namespace/name`), else none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Kubernetes scheduling rules: tolerations, nodeSelector, required node affinity,
+    /// required pod anti-affinity, DoNotSchedule topology spread (see `twin::scheduling`).
+    #[serde(default, skip_serializing_if = "Scheduling::is_empty")]
+    pub scheduling: Scheduling,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -447,7 +503,10 @@ fn default_percentile() -> f64 {
     99.0
 }
 
-/// Safety caps: a run that would exceed one stops with an error naming it.
+/// Safety caps a user can read and raise (`limits:` in the scenario). Those a scenario's text
+/// decides (servers, pods, times, series of a fixed duration) are checked before anything is
+/// allocated; a run that would exceed one anyway (a queue that never drains, a service time
+/// that jumps past the horizon) stops with an error naming it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
@@ -456,6 +515,18 @@ pub struct Limits {
     /// Requests in the system at once (memory is proportional to it).
     #[serde(default = "default_max_in_flight")]
     pub max_in_flight: u32,
+    /// Servers over all groups.
+    #[serde(default = "default_max_servers")]
+    pub max_servers: u32,
+    /// Pods at once over all services (replicas, autoscaler maxima, replica changes).
+    #[serde(default = "default_max_pods")]
+    pub max_pods: u32,
+    /// Simulated time: every time in the scenario, and how long a run may go on.
+    #[serde(default = "default_max_sim_s")]
+    pub max_sim_s: f64,
+    /// Values kept in the time series over a run (per sample: 3 per server, 1 per service, 5).
+    #[serde(default = "default_max_series_points")]
+    pub max_series_points: u64,
 }
 
 fn default_max_events() -> u64 {
@@ -464,10 +535,36 @@ fn default_max_events() -> u64 {
 fn default_max_in_flight() -> u32 {
     2_000_000
 }
+fn default_max_servers() -> u32 {
+    100_000
+}
+fn default_max_pods() -> u32 {
+    200_000
+}
+fn default_max_sim_s() -> f64 {
+    30.0 * 86_400.0
+}
+fn default_max_series_points() -> u64 {
+    20_000_000
+}
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_events: default_max_events(), max_in_flight: default_max_in_flight() }
+        Limits {
+            max_events: default_max_events(),
+            max_in_flight: default_max_in_flight(),
+            max_servers: default_max_servers(),
+            max_pods: default_max_pods(),
+            max_sim_s: default_max_sim_s(),
+            max_series_points: default_max_series_points(),
+        }
+    }
+}
+
+impl Limits {
+    /// Values kept per sample of the time series (see `cluster::sample`).
+    pub fn points_per_sample(servers: u64, services: u64) -> u64 {
+        3 * servers + services + 5
     }
 }
 

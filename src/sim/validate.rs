@@ -2,6 +2,7 @@
 //! numbers with the field path and (best effort) the line, and rate series from CSV.
 
 use super::scenario::*;
+use crate::twin::Dist;
 use std::collections::HashSet;
 
 impl Scenario {
@@ -47,16 +48,164 @@ impl Scenario {
         if self.servers.is_empty() {
             return Err(err("servers".into(), "at least one server is needed".into(), None));
         }
+        // The caps first: every check below is bounded by them, and nothing is allocated in
+        // proportion to a number the text gives before it is compared with its cap.
+        let lim = self.limits;
+        if lim.max_in_flight == 0
+            || lim.max_events == 0
+            || lim.max_servers == 0
+            || lim.max_pods == 0
+            || lim.max_series_points == 0
+        {
+            return Err(err("limits".into(), "limits must be ≥ 1".into(), None));
+        }
+        if !positive(lim.max_sim_s) {
+            return Err(err("limits.max_sim_s".into(), format!("must be > 0, got {}", lim.max_sim_s), None));
+        }
+        let max_s = lim.max_sim_s;
+        // A time in the scenario: from 0 to the simulated-time cap.
+        let time = |f: String, v: f64| -> Result<(), E> {
+            if v.is_finite() && (0.0..=max_s).contains(&v) {
+                Ok(())
+            } else {
+                Err(err(
+                    f,
+                    format!("must be a time from 0 to {max_s} s (limits.max_sim_s), got {v}"),
+                    Some(&v.to_string()),
+                ))
+            }
+        };
+        // A distribution of times in ms: none of its parameters beyond the cap.
+        let dist = |f: String, d: &Dist| -> Result<(), E> {
+            d.validate().map_err(|e| err(f.clone(), e, None))?;
+            let m = dist_magnitude_ms(d);
+            if m > max_s * 1000.0 {
+                return Err(err(
+                    f,
+                    format!(
+                        "values up to {m:e} ms are beyond limits.max_sim_s = {max_s} s of simulated time"
+                    ),
+                    None,
+                ));
+            }
+            Ok(())
+        };
+        let n_servers: u64 = self.servers.iter().map(|g| g.count as u64).sum();
+        if n_servers > lim.max_servers as u64 {
+            return Err(err(
+                "servers".into(),
+                format!(
+                    "{n_servers} servers exceed limits.max_servers = {} (raise the limit if the machine can hold them)",
+                    lim.max_servers
+                ),
+                None,
+            ));
+        }
         if !(self.sample_s > 0.0 && self.sample_s.is_finite()) {
             return Err(err("sample_s".into(), format!("must be > 0, got {}", self.sample_s), None));
         }
-        nonneg("warmup_s".into(), self.warmup_s)?;
-        if let Some(d) = self.duration_s
-            && !(d > 0.0 && d.is_finite())
-        {
-            return Err(err("duration_s".into(), format!("must be > 0, got {d}"), None));
+        if self.series.max_points < 2 {
+            let m = format!("must be ≥ 2, got {}", self.series.max_points);
+            return Err(err("series.max_points".into(), m, None));
         }
-        self.latency.build().validate().map_err(|e| err("latency".into(), e, None))?;
+        time("sample_s".into(), self.sample_s)?;
+        time("warmup_s".into(), self.warmup_s)?;
+        if let Some(d) = self.duration_s {
+            if !(d > 0.0 && d.is_finite()) {
+                return Err(err("duration_s".into(), format!("must be > 0, got {d}"), None));
+            }
+            time("duration_s".into(), d)?;
+            let samples = (d / self.sample_s).floor() + 2.0;
+            let per = Limits::points_per_sample(n_servers, self.services.len() as u64) as f64;
+            if samples * per > lim.max_series_points as f64 {
+                return Err(err(
+                    "sample_s".into(),
+                    format!(
+                        "{d} s sampled every {} s keeps {:.0} values of time series, over \
+                         limits.max_series_points = {} (sample less often, or raise the limit)",
+                        self.sample_s,
+                        samples * per,
+                        lim.max_series_points
+                    ),
+                    None,
+                ));
+            }
+        }
+        let mut locations = HashSet::new();
+        for g in &self.servers {
+            locations.insert((g.region.as_str(), g.zone.as_str()));
+        }
+        for g in &self.load {
+            if let Some(o) = &g.origin {
+                locations.insert((o.region.as_str(), o.zone.as_str()));
+            }
+        }
+        if locations.len() > MAX_LOCATIONS {
+            return Err(err(
+                "servers".into(),
+                format!(
+                    "{} distinct region/zone pairs: the simulator keeps tables per pair of them, at most {MAX_LOCATIONS}",
+                    locations.len()
+                ),
+                None,
+            ));
+        }
+        let l = &self.latency;
+        for (k, d) in [
+            ("same_server", &l.same_server),
+            ("same_rack", &l.same_rack),
+            ("same_zone", &l.same_zone),
+            ("same_region", &l.same_region),
+            ("inter_region", &l.inter_region),
+        ] {
+            if let Some(d) = d {
+                dist(format!("latency.{k}"), d)?;
+            }
+        }
+        for (i, p) in l.region_pairs.iter().enumerate() {
+            dist(format!("latency.region_pairs[{i}]"), &p.dist)?;
+        }
+        for v in [l.intra_rack_ms, l.inter_rack_ms].into_iter().flatten() {
+            if !(v.is_finite() && v >= 0.0 && v <= max_s * 1000.0) {
+                return Err(err("latency".into(), format!("a latency of {v} ms is out of range"), None));
+            }
+        }
+        let model = self.latency.build();
+        model.validate().map_err(|e| err("latency".into(), e, None))?;
+        for d in
+            [&model.same_server, &model.same_rack, &model.same_zone, &model.same_region, &model.inter_region]
+                .into_iter()
+                .chain(model.region_pairs.iter().map(|p| &p.dist))
+        {
+            dist("latency".into(), d)?;
+        }
+        let mut pods: u64 = 0;
+        for s in &self.services {
+            let scaled = s.autoscaler.as_ref().map_or(0, |a| a.max);
+            let changed = self
+                .events
+                .iter()
+                .filter_map(|e| e.replicas.as_ref())
+                .filter(|r| r.service == s.name)
+                .map(|r| r.count)
+                .max()
+                .unwrap_or(0);
+            pods += s.replicas.max(scaled).max(changed) as u64;
+        }
+        let crashes =
+            self.events.iter().filter_map(|e| e.pod_crash.as_ref()).map(|c| c.count).max().unwrap_or(0);
+        if pods > lim.max_pods as u64 || crashes > lim.max_pods {
+            return Err(err(
+                "services".into(),
+                format!(
+                    "up to {} pods (replicas, autoscaler maxima, replica changes and crashes) exceed \
+                     limits.max_pods = {} (raise the limit if the machine can hold them)",
+                    pods.max(crashes as u64),
+                    lim.max_pods
+                ),
+                None,
+            ));
+        }
         let mut names = HashSet::new();
         for (i, g) in self.servers.iter().enumerate() {
             let f = |k: &str| format!("servers[{i}].{k}");
@@ -84,11 +233,11 @@ impl Scenario {
             }
             nonneg(f("pod.cpu_m"), s.pod.cpu_m)?;
             nonneg(f("pod.mem_mib"), s.pod.mem_mib)?;
-            nonneg(f("pod.startup_s"), s.pod.startup_s)?;
+            time(f("pod.startup_s"), s.pod.startup_s)?;
             if s.pod.parallelism == 0 {
                 return Err(err(f("pod.parallelism"), "must be ≥ 1".into(), Some("parallelism")));
             }
-            s.pod.service_time.validate().map_err(|e| err(f("pod.service_time"), e, Some("service_time")))?;
+            dist(f("pod.service_time"), &s.pod.service_time)?;
             if s.pod.service_time.mean() <= 0.0 || !s.pod.service_time.mean().is_finite() {
                 return Err(err(
                     f("pod.service_time"),
@@ -117,6 +266,7 @@ impl Scenario {
                 if !positive(a.period_s) {
                     return Err(err(f("autoscaler.period_s"), "must be > 0".into(), Some("period_s")));
                 }
+                time(f("autoscaler.period_s"), a.period_s)?;
                 nonneg(f("autoscaler.tolerance"), a.tolerance)?;
                 let target = match a.metric {
                     MetricSpec::ProcessingTimeMs(v) | MetricSpec::UtilizationPct(v) => v,
@@ -129,8 +279,9 @@ impl Scenario {
                     ));
                 }
                 for (dir, r) in [("scale_up", &a.behavior.scale_up), ("scale_down", &a.behavior.scale_down)] {
-                    nonneg(f(&format!("autoscaler.behavior.{dir}.stabilization_s")), r.stabilization_s)?;
+                    time(f(&format!("autoscaler.behavior.{dir}.stabilization_s")), r.stabilization_s)?;
                     for p in &r.policies {
+                        time(f(&format!("autoscaler.behavior.{dir}.policies")), p.period_s)?;
                         if !positive(p.period_s) {
                             return Err(err(
                                 f(&format!("autoscaler.behavior.{dir}.policies")),
@@ -176,10 +327,10 @@ impl Scenario {
                 ));
             }
             nonneg(f("rate"), g.rate)?;
-            nonneg(f("start_s"), g.start_s)?;
+            time(f("start_s"), g.start_s)?;
             nonneg(f("scale"), g.scale)?;
             if let Some(s) = g.stop_s {
-                nonneg(f("stop_s"), s)?;
+                time(f("stop_s"), s)?;
             }
             match g.arrivals {
                 Arrivals::Replay => {
@@ -189,6 +340,7 @@ impl Scenario {
                     if !positive(g.step_s) {
                         return Err(err(f("step_s"), "must be > 0".into(), None));
                     }
+                    time(f("step_s"), g.step_s)?;
                     for (j, r) in g.rates.iter().enumerate() {
                         nonneg(f(&format!("rates[{j}]")), *r)?;
                     }
@@ -213,7 +365,7 @@ impl Scenario {
         }
         for (i, e) in self.events.iter().enumerate() {
             let f = |k: &str| format!("events[{i}].{k}");
-            nonneg(f("at_s"), e.at_s)?;
+            time(f("at_s"), e.at_s)?;
             let actions = [
                 e.node_loss.is_some(),
                 e.pod_crash.is_some(),
@@ -265,6 +417,7 @@ impl Scenario {
             }
             if let Some(l) = &e.link_latency {
                 nonneg(f("link_latency.add_ms"), l.add_ms)?;
+                time(f("link_latency.add_ms"), l.add_ms / 1000.0)?;
             }
         }
         if let Some(s) = &self.slo {
@@ -275,10 +428,26 @@ impl Scenario {
                 return Err(err("slo.percentile".into(), "must be in (0, 100)".into(), None));
             }
         }
-        if self.limits.max_in_flight == 0 || self.limits.max_events == 0 {
-            return Err(err("limits".into(), "limits must be ≥ 1".into(), None));
-        }
         Ok(())
+    }
+}
+
+/// Distinct (region, zone) pairs the simulator keeps pairwise tables for.
+pub const MAX_LOCATIONS: usize = 1024;
+
+/// The largest time a distribution's parameters name, in ms (its support's reach, roughly:
+/// six standard deviations for the Gaussians), to compare with the simulated-time cap.
+fn dist_magnitude_ms(d: &Dist) -> f64 {
+    match d {
+        Dist::Constant { value } => value.abs(),
+        Dist::Uniform { min, max } => min.abs().max(max.abs()),
+        Dist::Exponential { mean } => mean.abs(),
+        Dist::Normal { mean, std } => mean.abs() + 6.0 * std.abs(),
+        Dist::TruncatedNormal { mean, std, max, .. } => (mean.abs() + 6.0 * std.abs()).min(max.abs()),
+        Dist::LogNormal { mu, sigma } => (mu + 6.0 * sigma.abs()).exp(),
+        Dist::Pareto { scale, .. } => scale.abs(),
+        Dist::Empirical { samples } => samples.iter().fold(0.0, |m, v| m.max(v.abs())),
+        Dist::Mixture { components } => components.iter().fold(0.0, |m, c| m.max(dist_magnitude_ms(&c.dist))),
     }
 }
 
@@ -366,3 +535,7 @@ pub fn parse_rate_csv(text: &str, column: Option<&str>) -> Result<Vec<f64>, Stri
     }
     Ok(out)
 }
+
+#[cfg(test)]
+#[path = "validate_tests.rs"]
+mod tests;

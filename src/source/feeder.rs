@@ -2,6 +2,7 @@
 //! each batch it publishes a snapshot on a watch channel, so readers see whole updates only
 //! and the UI wakes exactly when something changed.
 
+use crate::act::cluster::ClusterControl;
 use crate::change::Change;
 use crate::demo::DemoTwin;
 use crate::twin::{Snapshot, TwinEvent, TwinStore};
@@ -16,47 +17,6 @@ pub struct TwinHandle {
     pub cluster: Arc<dyn ClusterControl>,
     /// The feeder's input, for a second source (VictoriaMetrics) laid over the first.
     pub events: mpsc::Sender<Vec<TwinEvent>>,
-}
-
-/// The change calls a cluster accepts. The demo implements it, and so does the Kubernetes client.
-pub trait ClusterControl: Send + Sync {
-    /// Applies (or with `dry_run`, validates) a change; returns a one-line description.
-    fn apply(&self, change: &Change, dry_run: bool) -> Result<String, String>;
-
-    /// The version (resourceVersion) of the object `change` touches, read when the operator
-    /// approves, so the apply can carry it. None: this cluster keeps no versions (the demo), or
-    /// the change is not versioned (a node's cordon, whose status churns constantly).
-    fn version(&self, _change: &Change) -> Result<Option<String>, String> {
-        Ok(None)
-    }
-
-    /// `apply` carrying the version read at approval: if the object changed since, the cluster
-    /// refuses with a conflict instead of overwriting what someone else just did.
-    fn apply_versioned(
-        &self,
-        change: &Change,
-        dry_run: bool,
-        _version: Option<&str>,
-    ) -> Result<String, ApplyError> {
-        self.apply(change, dry_run).map_err(ApplyError::Failed)
-    }
-}
-
-/// Why a change was not applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ApplyError {
-    /// The object changed since its version was read (HTTP 409): re-check, never retry blindly.
-    Conflict(String),
-    /// Anything else: refused, invalid, unreachable.
-    Failed(String),
-}
-
-impl std::fmt::Display for ApplyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ApplyError::Conflict(m) | ApplyError::Failed(m) => f.write_str(m),
-        }
-    }
 }
 
 /// Starts the feeder task: applies event batches from the returned sender to a store and

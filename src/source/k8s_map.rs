@@ -1,17 +1,21 @@
 //! Kubernetes objects (k8s-openapi typed structs) → twin types. Pure functions shared by the
 //! live reflectors and the manifest reader, so both read a cluster the same way.
 
+pub mod env;
 pub mod graph;
 pub mod quantity;
+pub mod scheduling;
 
+pub use env::ConfigMaps;
 pub use graph::{
     CALLS_ANNOTATION, ORIGIN_ANNOTATION, ORIGIN_ENV, ServiceInfo, WorkloadTemplate, call_graph,
-    call_graph_with, service_info, template_of_deployment, template_of_statefulset,
+    call_graph_with, service_info, template_of_daemonset_with, template_of_deployment,
+    template_of_deployment_with, template_of_statefulset, template_of_statefulset_with,
 };
 pub use quantity::{QuantityError, cpu_millis, mem_mib, parse_quantity};
 
 use crate::twin::{Hpa, HpaMetric, Location, PodPhase, PodSpec, Resources, Server, Workload, WorkloadKind};
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::autoscaling::{v1 as hpa_v1, v2 as hpa_v2};
 use k8s_openapi::api::core::v1::{Container, Node, Pod, PodSpec as K8sPodSpec, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -141,6 +145,7 @@ pub fn node_to_server(node: &Node) -> Result<Server, MapError> {
     server.allocatable = allocatable.unwrap_or(capacity);
     server.hardware = label(&labels, &[LABEL_INSTANCE_TYPE, LEGACY_INSTANCE_TYPE]).to_string();
     server.schedulable = !node.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false);
+    server.taints = scheduling::node_taints(node, &id)?;
     server.labels = labels;
     Ok(server)
 }
@@ -324,6 +329,7 @@ pub fn pod_to_podspec(pod: &Pod, replicasets: &ReplicaSetOwners) -> Result<PodSp
         requests,
         limits,
         phase,
+        reason: None,
     })
 }
 
@@ -346,7 +352,21 @@ fn workload_from(
     w.kind = kind;
     w.limits = limits;
     w.labels = meta.labels.clone().unwrap_or_default();
+    w.pod_labels =
+        template.and_then(|t| t.metadata.as_ref()).and_then(|m| m.labels.clone()).unwrap_or_default();
+    if let Some(s) = template.and_then(|t| t.spec.as_ref()) {
+        w.scheduling = scheduling::pod_scheduling(s, &id)?.0;
+    }
     Ok(w)
+}
+
+/// The scheduling rules of a pod template that twintop does not model (for a notice).
+pub fn unmodelled_rules(template: Option<&PodTemplateSpec>, object: &str) -> Vec<String> {
+    template
+        .and_then(|t| t.spec.as_ref())
+        .and_then(|s| scheduling::pod_scheduling(s, object).ok())
+        .map(|(_, u)| u)
+        .unwrap_or_default()
 }
 
 pub fn deployment_to_workload(d: &Deployment) -> Result<Workload, MapError> {
@@ -357,6 +377,15 @@ pub fn deployment_to_workload(d: &Deployment) -> Result<Workload, MapError> {
         spec.and_then(|s| s.replicas),
         spec.map(|s| &s.template),
     )
+}
+
+/// A DaemonSet: its pods carry the tolerations the DaemonSet controller adds; `replicas` is
+/// 0 until a placer counts the servers it runs on.
+pub fn daemonset_to_workload(d: &DaemonSet) -> Result<Workload, MapError> {
+    let mut w =
+        workload_from(WorkloadKind::DaemonSet, &d.metadata, Some(0), d.spec.as_ref().map(|s| &s.template))?;
+    w.scheduling.tolerations.extend(crate::twin::scheduling::Toleration::daemonset_defaults());
+    Ok(w)
 }
 
 pub fn statefulset_to_workload(s: &StatefulSet) -> Result<Workload, MapError> {

@@ -2,20 +2,24 @@
 //! placed on a datacenter (by default the demo's `dc` servers) by a spreading scheduler, so a
 //! team can explore it before it exists.
 
+mod classify;
 pub mod nodes;
+mod place;
 pub mod read;
 pub mod spread;
 
-pub use read::{AnyHpa, Objects, Origin, read_path};
+pub use place::Placed;
+pub use read::{AnyHpa, Objects, Origin, ReadOptions, read_path, read_paths};
 
 use super::k8s_map::{self, HpaTarget};
 use crate::demo::{DemoPreset, presets};
 use crate::twin::{
     Feed, FeedState, LatencyModel, PodPhase, PodSpec, Server, SourceInfo, SourceKind, TwinEvent, Workload,
+    WorkloadKind,
 };
 use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 
 /// The datacenter a manifest twin is placed on.
 pub struct Datacenter {
@@ -25,10 +29,29 @@ pub struct Datacenter {
 }
 
 impl Datacenter {
+    /// The demo's servers, with the labels every kubelet sets (hostname, os, arch, and zone
+    /// and region from their location), which manifests' nodeSelectors commonly ask for.
     pub fn demo(preset: DemoPreset) -> Datacenter {
+        let mut servers = presets::servers(preset);
+        for s in &mut servers {
+            let mut well_known = vec![
+                ("kubernetes.io/hostname", s.name.clone()),
+                ("kubernetes.io/os", "linux".to_string()),
+                ("kubernetes.io/arch", "amd64".to_string()),
+            ];
+            if !s.location.region.is_empty() {
+                well_known.push((k8s_map::LABEL_REGION, s.location.region.clone()));
+            }
+            if !s.location.zone.is_empty() {
+                well_known.push((k8s_map::LABEL_ZONE, s.location.zone.clone()));
+            }
+            for (k, v) in well_known {
+                s.labels.entry(k.to_string()).or_insert(v);
+            }
+        }
         Datacenter {
             name: format!("demo datacenter {}", preset.name()),
-            servers: presets::servers(preset),
+            servers,
             latency: presets::latency(preset),
         }
     }
@@ -43,15 +66,30 @@ impl Datacenter {
     }
 }
 
+/// Pods a set of manifests may ask for (the simulator's default `limits.max_pods`).
+pub const MAX_PODS: u64 = 200_000;
+
 /// Reads `path` and builds the twin's events at time `now`.
 pub fn load_events(path: &Path, dc: Datacenter, now: DateTime<Utc>) -> anyhow::Result<Vec<TwinEvent>> {
-    let objs = read_path(path)?;
-    build_events(objs, &path.display().to_string(), dc, now)
+    load_paths(&[path.to_path_buf()], &ReadOptions::default(), dc, now)
+}
+
+/// Reads every path (as `kubectl apply -f a -f b`, with `-n` in `opts`) and builds the twin.
+pub fn load_paths(
+    paths: &[PathBuf],
+    opts: &ReadOptions,
+    dc: Datacenter,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<TwinEvent>> {
+    let objs = read_paths(paths, opts)?;
+    let name: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    build_events(objs, &name.join(", "), dc, now)
 }
 
 /// Turns the objects into twin events: servers, workloads (with HPAs), pods placed by the
-/// spreading scheduler, the env/annotation call graph, and notices for whatever the operator
-/// should know (skipped kinds, workloads without requests, pods that fit nowhere).
+/// scheduling rules and the spreading scheduler, the env/annotation call graph, and notices
+/// for whatever the operator should know (skipped files and kinds, workloads without requests,
+/// pods that fit nowhere and why, rules twintop does not model).
 pub fn build_events(
     objs: Objects,
     name: &str,
@@ -59,16 +97,75 @@ pub fn build_events(
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<TwinEvent>> {
     let ctx = |o: &Origin, e: k8s_map::MapError| anyhow::anyhow!("{o}: {e}");
-    let mut workloads: Vec<Workload> = Vec::new();
-    let mut templates = Vec::new();
+    if objs.workload_count() == 0 {
+        let mut msg = format!("{name}: no Deployment, StatefulSet or DaemonSet to build a twin from");
+        if !objs.skipped.is_empty() {
+            msg.push_str(&format!("; {}", skipped_notice(&objs.skipped)));
+        }
+        if !objs.skipped_files.is_empty() {
+            msg.push_str(&format!("; {}", skipped_files_notice(&objs.skipped_files)));
+        }
+        anyhow::bail!(msg);
+    }
+    let mut notices = Vec::new();
+    // (workload, template, origin); a later definition replaces an earlier one, as a second
+    // `kubectl apply` of the same object would.
+    let mut defs: Vec<(Workload, k8s_map::WorkloadTemplate, Origin)> = Vec::new();
+    let mut unmodelled: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut note_rules = |w: &Workload, t: Option<&k8s_openapi::api::core::v1::PodTemplateSpec>| {
+        let rules = k8s_map::unmodelled_rules(t, &w.key());
+        if !rules.is_empty() {
+            unmodelled.insert(w.key(), rules);
+        }
+    };
     for (o, d) in &objs.deployments {
-        workloads.push(k8s_map::deployment_to_workload(d).map_err(|e| ctx(o, e))?);
-        templates.push(k8s_map::template_of_deployment(d).map_err(|e| ctx(o, e))?);
+        let w = k8s_map::deployment_to_workload(d).map_err(|e| ctx(o, e))?;
+        note_rules(&w, d.spec.as_ref().map(|s| &s.template));
+        defs.push((
+            w,
+            k8s_map::template_of_deployment_with(d, &objs.configmaps).map_err(|e| ctx(o, e))?,
+            o.clone(),
+        ));
     }
     for (o, s) in &objs.statefulsets {
-        workloads.push(k8s_map::statefulset_to_workload(s).map_err(|e| ctx(o, e))?);
-        templates.push(k8s_map::template_of_statefulset(s).map_err(|e| ctx(o, e))?);
+        let w = k8s_map::statefulset_to_workload(s).map_err(|e| ctx(o, e))?;
+        note_rules(&w, s.spec.as_ref().map(|s| &s.template));
+        defs.push((
+            w,
+            k8s_map::template_of_statefulset_with(s, &objs.configmaps).map_err(|e| ctx(o, e))?,
+            o.clone(),
+        ));
     }
+    for (o, d) in &objs.daemonsets {
+        let w = k8s_map::daemonset_to_workload(d).map_err(|e| ctx(o, e))?;
+        note_rules(&w, d.spec.as_ref().map(|s| &s.template));
+        defs.push((
+            w,
+            k8s_map::template_of_daemonset_with(d, &objs.configmaps).map_err(|e| ctx(o, e))?,
+            o.clone(),
+        ));
+    }
+    let mut by_key: HashMap<String, usize> = HashMap::new();
+    let mut replaced = Vec::new();
+    let mut kept: Vec<Option<(Workload, k8s_map::WorkloadTemplate, Origin)>> = Vec::new();
+    for d in defs {
+        let key = format!("{} {}", d.0.kind.as_str(), d.0.key());
+        if let Some(&i) = by_key.get(&key) {
+            let old = kept[i].take().map(|o| o.2.file).unwrap_or_default();
+            replaced.push(format!("{key} ({} replaces {})", d.2.file, old));
+        }
+        by_key.insert(key, kept.len());
+        kept.push(Some(d));
+    }
+    if !replaced.is_empty() {
+        notices.push(format!(
+            "{} workload(s) defined more than once; the later definition is used, as a second kubectl apply would: {}",
+            replaced.len(),
+            replaced.join(", ")
+        ));
+    }
+    let (mut workloads, templates): (Vec<Workload>, Vec<k8s_map::WorkloadTemplate>) =
+        kept.into_iter().flatten().map(|(w, t, _)| (w, t)).unzip();
     let mut services = Vec::new();
     for (o, s) in &objs.services {
         services.push(k8s_map::service_info(s).map_err(|e| ctx(o, e))?);
@@ -83,19 +180,17 @@ pub fn build_events(
             .map_err(|e| ctx(o, e))?,
         );
     }
-    let mut seen = std::collections::HashSet::new();
-    for w in &workloads {
-        if !seen.insert(w.key()) {
-            anyhow::bail!("{name}: {} {} is defined twice", w.kind.as_str(), w.key());
-        }
-    }
-
-    let mut notices = Vec::new();
     for h in k8s_map::attach_hpas(&mut workloads, hpas) {
         notices.push(format!("HPA {} targets {}, which the manifests do not define", h.hpa.name, h.target));
     }
+    if !objs.skipped_files.is_empty() {
+        notices.push(skipped_files_notice(&objs.skipped_files));
+    }
     if !objs.skipped.is_empty() {
         notices.push(skipped_notice(&objs.skipped));
+    }
+    for (key, rules) in &unmodelled {
+        notices.push(format!("{key}: {} not modelled; its pods are placed without it", rules.join(", ")));
     }
     let no_requests: Vec<String> = workloads
         .iter()
@@ -119,29 +214,50 @@ pub fn build_events(
         TwinEvent::Latency(dc.latency.clone()),
     ];
     events.extend(dc.servers.iter().cloned().map(TwinEvent::Server));
-    let mut sched = spread::Spread::new(&dc.servers);
-    let mut pending: BTreeMap<String, u32> = BTreeMap::new();
+    // A replica count (a DaemonSet's is the servers it runs on, at most all of them) is one small number in a file: bound the pods it makes before making them.
+    let total: u64 = workloads.iter().map(|w| w.replicas as u64).sum();
+    if total > MAX_PODS {
+        let big =
+            workloads.iter().max_by_key(|w| w.replicas).map(|w| (w.key(), w.replicas)).unwrap_or_default();
+        anyhow::bail!(
+            "{name}: the manifests ask for {total} pods ({} alone has {} replicas); twintop models at most \
+             {MAX_PODS} (Kubernetes supports 150,000 per cluster)",
+            crate::text::escape(&big.0),
+            big.1
+        );
+    }
+    let placed = place::place_all(&dc.servers, &mut workloads);
+    let mut pending: BTreeMap<(String, String), u32> = BTreeMap::new();
     let mut pods = Vec::new();
-    for w in &workloads {
-        for i in 0..w.replicas {
-            let server = sched.place(&w.requests);
-            if server.is_none() {
-                *pending.entry(w.key()).or_default() += 1;
-            }
+    for (w, placed) in workloads.iter().zip(&placed) {
+        for (i, p) in placed.iter().enumerate() {
+            let (server, reason) = match p {
+                Placed::On(s) => (Some(dc.servers[*s].name.clone()), None),
+                Placed::Pending(why) => {
+                    *pending.entry((w.key(), why.clone())).or_default() += 1;
+                    (None, Some(why.clone()))
+                }
+            };
+            // A DaemonSet's pods are named for their server, as `kubectl get pods -o wide` pairs them.
+            let name = match (&w.kind, &server) {
+                (WorkloadKind::DaemonSet, Some(s)) => format!("{}-{s}", w.name),
+                _ => format!("{}-{i}", w.name),
+            };
             pods.push(TwinEvent::Pod(PodSpec {
-                name: format!("{}-{i}", w.name),
+                name,
                 namespace: w.namespace.clone(),
                 workload: Some(w.name.clone()),
-                server: server.map(|s| dc.servers[s].name.clone()),
+                phase: if server.is_some() { PodPhase::Running } else { PodPhase::Pending },
+                server,
                 requests: w.requests,
                 limits: w.limits,
-                phase: if server.is_some() { PodPhase::Running } else { PodPhase::Pending },
+                reason,
             }));
         }
     }
     if !pending.is_empty() {
-        let list: Vec<String> = pending.iter().map(|(k, n)| format!("{k} ×{n}")).collect();
-        notices.push(format!("pods that fit on no server stay Pending: {}", list.join(", ")));
+        let list: Vec<String> = pending.iter().map(|((k, why), n)| format!("{k} ×{n} ({why})")).collect();
+        notices.push(format!("pods that fit on no server stay Pending: {}", list.join("; ")));
     }
     let edges = k8s_map::call_graph(&templates, &services);
     let n_workloads = workloads.len();
@@ -155,16 +271,26 @@ pub fn build_events(
         name: "manifests".into(),
         state: FeedState::Ok,
         detail: format!(
-            "{n_workloads} workloads, {} services from {} file(s); {} skipped",
+            "{n_workloads} workloads, {} services from {} file(s); {} object(s) and {} file(s) skipped",
             objs.services.len(),
-            objs.files.len(),
-            objs.skipped.len()
+            objs.files.len() - objs.skipped_files.iter().filter(|f| !f.0.ends_with('/')).count(),
+            objs.skipped.len(),
+            objs.skipped_files.len()
         ),
         updated: Some(now),
     }));
     events.extend(notices.into_iter().map(TwinEvent::Notice));
     events.push(TwinEvent::Tick(now));
     Ok(events)
+}
+
+/// "skipped 3 file(s) that hold no Kubernetes object: helm-chart/ (a Helm chart …), …".
+fn skipped_files_notice(files: &[(String, String)]) -> String {
+    let mut shown: Vec<String> = files.iter().take(8).map(|(f, why)| format!("{f} ({why})")).collect();
+    if files.len() > 8 {
+        shown.push(format!("… {} more", files.len() - 8));
+    }
+    format!("skipped {} file(s) that hold no Kubernetes object: {}", files.len(), shown.join(", "))
 }
 
 /// "skipped kinds twintop does not model: Gateway (istio-gateway), ServiceAccount ×12 (a, b, …)".

@@ -28,9 +28,13 @@ pub struct SourceArgs {
     #[arg(long, global = true, value_name = "N", default_value_t = 1)]
     pub seed: u64,
 
-    /// Build the twin from Kubernetes YAML: a file, a directory of files, or `-` for stdin.
-    #[arg(long, global = true, value_name = "PATH")]
-    pub manifests: Option<PathBuf>,
+    /// Build the twin from Kubernetes YAML or JSON, as `kubectl apply -f` reads it: a file,
+    /// a directory (recursively; files that are not Kubernetes, such as a Helm chart or an
+    /// application's config, are skipped and listed), or `-` for stdin. Repeat the flag or
+    /// separate paths with commas for several. With `-n NS`, objects without a namespace land
+    /// in NS.
+    #[arg(long, global = true, value_name = "PATH", action = clap::ArgAction::Append, value_delimiter = ',')]
+    pub manifests: Vec<PathBuf>,
 
     /// With --manifests: place the workloads on these servers instead of the demo datacenter
     /// (`kubectl get nodes -o yaml` or `-o json`: a NodeList, or YAML documents of Nodes).
@@ -42,7 +46,8 @@ pub struct SourceArgs {
     #[arg(long, global = true, value_name = "NAME")]
     pub context: Option<String>,
 
-    /// Namespace of the namespaced resources (default: the context's namespace), as kubectl.
+    /// Namespace of the namespaced resources (default: the context's namespace), as kubectl;
+    /// with --manifests, the namespace of objects that name none (as `kubectl apply -n`).
     #[arg(short = 'n', long, global = true, value_name = "NAME", conflicts_with = "all_namespaces")]
     pub namespace: Option<String>,
 
@@ -68,16 +73,19 @@ pub struct SourceArgs {
     pub llm_key_env: String,
 
     /// Seconds to wait for the LLM's whole answer (one retry when nothing arrived).
-    #[arg(long, global = true, value_name = "SECS", default_value_t = crate::advise::llm::DEFAULT_TIMEOUT_S)]
+    #[arg(long, global = true, value_name = "SECS", default_value_t = crate::advise::llm::DEFAULT_TIMEOUT_S,
+          value_parser = crate::bounds::int(1u64, 3600))]
     pub llm_timeout: u64,
 
     /// Seconds to wait for the LLM's first byte, and at most between two chunks of a streamed
     /// answer.
-    #[arg(long, global = true, value_name = "SECS", default_value_t = crate::advise::llm::DEFAULT_FIRST_BYTE_TIMEOUT_S)]
+    #[arg(long, global = true, value_name = "SECS", default_value_t = crate::advise::llm::DEFAULT_FIRST_BYTE_TIMEOUT_S,
+          value_parser = crate::bounds::int(1u64, 3600))]
     pub llm_first_byte_timeout: u64,
 
     /// Sampling temperature sent to the LLM.
-    #[arg(long, global = true, value_name = "T", default_value_t = crate::advise::llm::DEFAULT_TEMPERATURE)]
+    #[arg(long, global = true, value_name = "T", default_value_t = crate::advise::llm::DEFAULT_TEMPERATURE,
+          value_parser = crate::bounds::float(0.0, 2.0))]
     pub llm_temperature: f64,
 }
 
@@ -115,7 +123,7 @@ pub fn init_tls() {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Plan {
     Demo { preset: DemoPreset, seed: u64, notice: Option<String> },
-    Manifests { path: PathBuf },
+    Manifests { paths: Vec<PathBuf> },
     Live { context: Option<String> },
 }
 
@@ -125,8 +133,8 @@ pub fn resolve(args: &SourceArgs) -> Plan {
     if let Some(preset) = args.demo {
         return Plan::Demo { preset, seed: args.seed, notice: None };
     }
-    if let Some(path) = &args.manifests {
-        return Plan::Manifests { path: path.clone() };
+    if !args.manifests.is_empty() {
+        return Plan::Manifests { paths: args.manifests.clone() };
     }
     if args.context.is_some() || kubeconfig_exists() || kube::in_cluster_env() {
         return Plan::Live { context: args.context.clone() };
@@ -145,13 +153,39 @@ fn kubeconfig_exists() -> bool {
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".kube/config").is_file()).unwrap_or(false)
 }
 
+/// Starts the resolved source for a long-running process (the console, `twintop operator`):
+/// the demo stepping once a second, a live cluster, or manifests as a still picture whose
+/// cluster refuses every change. Returns whether the source keeps the twin's clock (all but
+/// manifests, which VictoriaMetrics, when configured, brings to life). Call inside a tokio
+/// runtime.
+pub fn spawn(args: &SourceArgs) -> anyhow::Result<(feeder::TwinHandle, bool)> {
+    Ok(match resolve(args) {
+        Plan::Demo { preset, seed, notice } => {
+            let demo = prepared_demo(DemoTwin::new(preset, seed), notice);
+            (feeder::spawn_demo(demo, std::time::Duration::from_secs(1)), true)
+        }
+        Plan::Live { .. } => (kube::spawn_live(args)?, true),
+        Plan::Manifests { paths } => {
+            let mut store = TwinStore::default();
+            store.apply_all(manifest_events(args, &paths)?);
+            let (events, snapshots) = feeder::spawn_feeder(store);
+            let cluster = Arc::new(crate::act::cluster::ReadOnly("manifests"));
+            (feeder::TwinHandle { snapshots, cluster, events }, false)
+        }
+    })
+}
+
 /// Warm-up of a headless demo snapshot: long enough for history, traffic and the incident.
 pub const DEMO_WARMUP_TICKS: u32 = 90;
 
 /// One snapshot of the twin, for headless commands.
 pub fn load_snapshot(args: &SourceArgs) -> anyhow::Result<Arc<Snapshot>> {
-    // `--vm-url`, else `[vm] url` in config.toml, as the console does.
-    let vm = victoria::VmConfig::load(args.vm_url.as_deref())?;
+    // `--vm-url`, else `[vm] url` in config.toml, as the console does; a malformed file is a
+    // warning and the defaults.
+    let (vm, err) = victoria::VmConfig::load_or_default(args.vm_url.as_deref());
+    if let Some((e, _)) = err {
+        eprintln!("twintop: warning: {}", crate::text::escape(&e));
+    }
     let with_vm = !vm.url.trim().is_empty();
     match resolve(args) {
         Plan::Demo { preset, seed, notice } => {
@@ -171,9 +205,9 @@ pub fn load_snapshot(args: &SourceArgs) -> anyhow::Result<Arc<Snapshot>> {
             enrich_with_vm(&mut store, &vm)?;
             Ok(store.snapshot())
         }
-        Plan::Manifests { path } => {
+        Plan::Manifests { paths } => {
             let mut store = TwinStore::default();
-            store.apply_all(manifest_events(args, &path)?);
+            store.apply_all(manifest_events(args, &paths)?);
             if with_vm {
                 enrich_with_vm(&mut store, &vm)?;
             }
@@ -205,7 +239,14 @@ pub fn spawn_vm(
     handle: &feeder::TwinHandle,
     source_ticks: bool,
 ) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
-    let cfg = victoria::VmConfig::load(args.vm_url.as_deref())?;
+    let (cfg, err) = victoria::VmConfig::load_or_default(args.vm_url.as_deref());
+    if let Some((e, syntax)) = err {
+        tracing::warn!("{e}");
+        // A file that is not TOML at all is already the console's own config notice.
+        if !syntax {
+            let _ = handle.events.try_send(vec![crate::twin::TwinEvent::Notice(e)]);
+        }
+    }
     if cfg.url.trim().is_empty() {
         return Ok(None);
     }
@@ -214,16 +255,15 @@ pub fn spawn_vm(
     Ok(Some(victoria::spawn_poller(src, handle.snapshots.clone(), handle.events.clone())))
 }
 
-/// The twin built from `--manifests` (placed on `--servers` or the demo datacenter), as events.
-pub fn manifest_events(
-    args: &SourceArgs,
-    path: &std::path::Path,
-) -> anyhow::Result<Vec<crate::twin::TwinEvent>> {
+/// The twin built from `--manifests` (placed on `--servers` or the demo datacenter, objects
+/// without a namespace in `-n`'s), as events.
+pub fn manifest_events(args: &SourceArgs, paths: &[PathBuf]) -> anyhow::Result<Vec<crate::twin::TwinEvent>> {
     let dc = match &args.servers {
         Some(file) => Datacenter::from_nodes_file(file)?,
         None => Datacenter::demo(DemoPreset::Dc),
     };
-    manifests::load_events(path, dc, Utc::now())
+    let opts = manifests::ReadOptions { namespace: args.namespace.clone() };
+    manifests::load_paths(paths, &opts, dc, Utc::now())
 }
 
 /// One round of VictoriaMetrics queries laid over a headless twin (`--vm-url` with

@@ -2,7 +2,7 @@
 //! Field names are part of twintop's interface; add fields, never rename them.
 
 use super::kpi::{self, Kpis, SloState};
-use super::model::Hpa;
+use super::model::{Hpa, PodPhase};
 use super::snapshot::{Feed, Snapshot, SourceInfo};
 use serde::Serialize;
 
@@ -38,6 +38,8 @@ pub struct ServerDoc {
     pub rub_deviation: f64,
     pub pods: u32,
     pub measured: bool,
+    /// `key=value:Effect`, as `kubectl describe node` lists them.
+    pub taints: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -56,6 +58,14 @@ pub struct WorkloadDoc {
     pub slo_p99_ms: Option<f64>,
     pub slo: SloState,
     pub hpa: Option<Hpa>,
+    /// Its Pending pods and why each is not running (as `kubectl describe pod` says it).
+    pub pending: Vec<PendingDoc>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PendingDoc {
+    pub pod: String,
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -99,6 +109,15 @@ pub fn twin_doc(snap: &Snapshot) -> TwinDoc {
                     rub_deviation: dev[i],
                     pods: st.pods,
                     measured: st.usage.is_some(),
+                    taints: s
+                        .taints
+                        .iter()
+                        .map(|t| {
+                            let value =
+                                if t.value.is_empty() { String::new() } else { format!("={}", t.value) };
+                            format!("{}{value}:{:?}", t.key, t.effect)
+                        })
+                        .collect(),
                 }
             })
             .collect(),
@@ -123,6 +142,11 @@ pub fn twin_doc(snap: &Snapshot) -> TwinDoc {
                     slo_p99_ms: w.slo_p99_ms,
                     slo: kpi::slo_state(snap, i),
                     hpa: w.hpa.clone(),
+                    pending: snap
+                        .pods_of_workload(i)
+                        .filter(|p| p.phase == PodPhase::Pending)
+                        .map(|p| PendingDoc { pod: p.name.clone(), reason: p.reason.clone() })
+                        .collect(),
                 }
             })
             .collect(),

@@ -306,6 +306,7 @@ mod tests {
                 requests: Resources::new(100.0, 100.0, 100.0),
                 limits: None,
                 phase: PodPhase::Running,
+                reason: None,
             }));
         }
         st
@@ -379,6 +380,7 @@ mod tests {
                 requests: Resources::new(100.0, 100.0, 100.0),
                 limits: None,
                 phase: PodPhase::Running,
+                reason: None,
             }),
             TwinEvent::Edges {
                 origin: "t".into(),

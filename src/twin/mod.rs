@@ -7,6 +7,7 @@ pub mod kpi;
 pub mod latency;
 pub mod model;
 pub mod ring;
+pub mod scheduling;
 pub mod snapshot;
 pub mod store;
 

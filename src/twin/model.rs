@@ -1,6 +1,7 @@
 //! The twin's domain types: servers, workloads, pods and the call graph between workloads.
 //! Plain data; the store (`store.rs`) owns instances and the snapshot shares them.
 
+use super::scheduling::{Scheduling, Taint};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -87,14 +88,15 @@ impl Location {
         Location { region: region.into(), zone: zone.into(), rack: rack.into() }
     }
 
-    /// The label a heatmap group shows.
+    /// The label a heatmap group shows: `region/zone/rack` without the parts that are empty
+    /// (empty when the server has no topology labels at all).
     pub fn group_label(&self) -> String {
-        match (self.zone.is_empty(), self.rack.is_empty()) {
-            (true, true) => self.region.clone(),
-            (false, true) => format!("{}/{}", self.region, self.zone),
-            (true, false) => format!("{}/{}", self.region, self.rack),
-            (false, false) => format!("{}/{}/{}", self.region, self.zone, self.rack),
-        }
+        let parts: Vec<&str> = [&self.region, &self.zone, &self.rack]
+            .into_iter()
+            .map(String::as_str)
+            .filter(|p| !p.is_empty())
+            .collect();
+        parts.join("/")
     }
 }
 
@@ -113,6 +115,9 @@ pub struct Server {
     pub price_per_hour: f64,
     pub schedulable: bool,
     pub labels: BTreeMap<String, String>,
+    /// Taints that keep pods without a matching toleration off the server.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub taints: Vec<Taint>,
 }
 
 impl Server {
@@ -127,6 +132,7 @@ impl Server {
             price_per_hour: 0.0,
             schedulable: true,
             labels: BTreeMap::new(),
+            taints: Vec::new(),
         }
     }
 }
@@ -136,6 +142,8 @@ impl Server {
 pub enum WorkloadKind {
     Deployment,
     StatefulSet,
+    /// One pod on every server its rules admit; `replicas` is that count, not a knob.
+    DaemonSet,
 }
 
 impl WorkloadKind {
@@ -143,6 +151,7 @@ impl WorkloadKind {
         match self {
             WorkloadKind::Deployment => "Deployment",
             WorkloadKind::StatefulSet => "StatefulSet",
+            WorkloadKind::DaemonSet => "DaemonSet",
         }
     }
 }
@@ -185,6 +194,12 @@ pub struct Workload {
     /// Critical workloads have a floor on replicas in the guardrails.
     pub critical: bool,
     pub labels: BTreeMap<String, String>,
+    /// Labels of its pods (the pod template's), which selectors and scheduling rules match.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pod_labels: BTreeMap<String, String>,
+    /// Where its pods may run (see `twin::scheduling`).
+    #[serde(default, skip_serializing_if = "Scheduling::is_empty")]
+    pub scheduling: Scheduling,
 }
 
 impl Workload {
@@ -200,6 +215,8 @@ impl Workload {
             slo_p99_ms: None,
             critical: false,
             labels: BTreeMap::new(),
+            pod_labels: BTreeMap::new(),
+            scheduling: Scheduling::default(),
         }
     }
 
@@ -261,6 +278,10 @@ pub struct PodSpec {
     pub requests: Resources,
     pub limits: Option<Resources>,
     pub phase: PodPhase,
+    /// Why a Pending pod is not running, as `kubectl describe pod` says it
+    /// ("0/3 nodes are available: …"), when the source knows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// A pod in a snapshot, with its references resolved to indices.
@@ -275,6 +296,9 @@ pub struct Pod {
     pub requests: Resources,
     pub limits: Option<Resources>,
     pub phase: PodPhase,
+    /// See `PodSpec::reason`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// A call edge of the service graph, between workload keys (`namespace/name`).

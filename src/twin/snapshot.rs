@@ -145,7 +145,16 @@ impl Snapshot {
     /// Finds a workload by `namespace/name`, or by bare name when that is unambiguous.
     pub fn workload_index(&self, key_or_name: &str) -> Option<usize> {
         if key_or_name.contains('/') {
-            return self.workloads.iter().position(|w| w.key() == key_or_name);
+            // `w.key() == key_or_name` without building a string per workload (a twin of
+            // 1,000 workloads looked keys up millions of times while building a scenario).
+            let k = key_or_name.as_bytes();
+            return self.workloads.iter().position(|w| {
+                let (ns, n) = (w.namespace.as_bytes(), w.name.as_bytes());
+                k.len() == ns.len() + 1 + n.len()
+                    && k.starts_with(ns)
+                    && k[ns.len()] == b'/'
+                    && k.ends_with(n)
+            });
         }
         let mut found = self.workloads.iter().enumerate().filter(|(_, w)| w.name == key_or_name);
         match (found.next(), found.next()) {

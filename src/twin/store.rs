@@ -256,6 +256,7 @@ impl TwinStore {
                 requests: p.requests,
                 limits: p.limits,
                 phase: p.phase,
+                reason: p.reason.clone(),
             });
         }
 
@@ -323,6 +324,7 @@ mod tests {
             requests: Resources::new(cpu, 100.0, 0.0),
             limits: None,
             phase,
+            reason: None,
         })
     }
 

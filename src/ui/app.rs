@@ -1,24 +1,24 @@
 //! The console's state machine: which view is showing, what mode the input is in (normal,
 //! `:` command, `/` filter), and the snapshot with its derived figures. Input becomes
-//! `Action`s; drawing lays out header, body (the current view) and footer.
+//! `Action`s; drawing lays out header, body (the current view) and footer. The keys that work
+//! in every view are declared once (`keys::GLOBAL_KEYS`), for the handler, the footer and help.
 
 use super::command::{self, Command};
 use super::derived::Derived;
-use super::operator::{Operator, OperatorOptions};
+use super::keys::{self, FILTER_KEY, FORCE_QUIT_KEY, GLOBAL_KEYS, Global, POPUP_KEYS, Popup, Shown};
 use super::theme::{self, Theme};
-use super::views::audit::AuditView;
 use super::views::detail::{self, Detail};
 use super::views::heatmap::{HeatmapView, Metric};
-use super::views::help::HelpView;
-use super::views::overview::OverviewView;
 use super::views::recs::RecsView;
 use super::views::servers::ServersView;
 use super::views::whatif::{WhatIfView, WorkerMsg};
 use super::views::workloads::WorkloadsView;
+use super::views::{Init, View, Views};
 use super::widgets::cmdline::CommandLine;
 use super::widgets::footer::Footer;
 use super::widgets::header::{Header, NoticeBanner, TabLine};
-use super::{Component, Ctx, MIN_HEIGHT, MIN_WIDTH};
+use super::{Ctx, MIN_HEIGHT, MIN_WIDTH};
+use crate::act::operator::{Operator, OperatorOptions};
 use crate::twin::Snapshot;
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent};
 use ratatui::Frame;
@@ -28,48 +28,6 @@ use ratatui::text::Line;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::mpsc::UnboundedReceiver;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum View {
-    Overview,
-    Heatmap,
-    Servers,
-    Workloads,
-    Whatif,
-    Recs,
-    Audit,
-    Help,
-}
-
-impl View {
-    /// The views Tab cycles through, in order.
-    pub const CYCLE: [View; 7] = [
-        View::Overview,
-        View::Heatmap,
-        View::Servers,
-        View::Workloads,
-        View::Whatif,
-        View::Recs,
-        View::Audit,
-    ];
-
-    pub fn name(&self) -> &'static str {
-        match self {
-            View::Overview => "overview",
-            View::Heatmap => "heatmap",
-            View::Servers => "servers",
-            View::Workloads => "workloads",
-            View::Whatif => "whatif",
-            View::Recs => "recs",
-            View::Audit => "audit",
-            View::Help => "help",
-        }
-    }
-
-    pub fn from_name(s: &str) -> Option<View> {
-        View::CYCLE.into_iter().chain([View::Help]).find(|v| v.name() == s)
-    }
-}
 
 /// What handling an input asks of the loop.
 #[derive(Debug, Clone, PartialEq)]
@@ -113,45 +71,6 @@ pub struct AppOptions {
     pub operator: OperatorOptions,
 }
 
-struct Views {
-    overview: OverviewView,
-    heatmap: HeatmapView,
-    servers: ServersView,
-    workloads: WorkloadsView,
-    whatif: WhatIfView,
-    recs: RecsView,
-    audit: AuditView,
-    help: HelpView,
-}
-
-impl Views {
-    fn get(&mut self, v: View) -> &mut dyn Component {
-        match v {
-            View::Overview => &mut self.overview,
-            View::Heatmap => &mut self.heatmap,
-            View::Servers => &mut self.servers,
-            View::Workloads => &mut self.workloads,
-            View::Whatif => &mut self.whatif,
-            View::Recs => &mut self.recs,
-            View::Audit => &mut self.audit,
-            View::Help => &mut self.help,
-        }
-    }
-
-    fn get_ref(&self, v: View) -> &dyn Component {
-        match v {
-            View::Overview => &self.overview,
-            View::Heatmap => &self.heatmap,
-            View::Servers => &self.servers,
-            View::Workloads => &self.workloads,
-            View::Whatif => &self.whatif,
-            View::Recs => &self.recs,
-            View::Audit => &self.audit,
-            View::Help => &self.help,
-        }
-    }
-}
-
 pub struct App {
     snap: Arc<Snapshot>,
     derived: Derived,
@@ -162,6 +81,8 @@ pub struct App {
     mode: Mode,
     views: Views,
     notices: Vec<String>,
+    /// Who owns the data dir when this console does not (shown above the other notices).
+    owner_notice: Option<String>,
     /// The last command's error or result, shown in the footer until the next key.
     status: Option<String>,
     detail: Option<Detail>,
@@ -177,19 +98,17 @@ impl App {
         let data_dir = opts.operator.data_dir.clone();
         let operator = Operator::new(opts.operator, &snap.source.context);
         let audit_path = operator.audit_path();
-        let mut views = Views {
-            overview: OverviewView,
-            heatmap: HeatmapView::new(opts.metric.unwrap_or(Metric::Cpu)),
-            servers: ServersView::default(),
-            workloads: WorkloadsView::default(),
-            whatif: WhatIfView::new(worker_tx, opts.data_dir.clone().unwrap_or_else(crate::paths::data_dir)),
-            recs: RecsView::new(operator, data_dir),
-            audit: AuditView::new(audit_path),
-            help: HelpView::default(),
-        };
+        let mut views = Views::new(Init {
+            metric: opts.metric.unwrap_or(Metric::Cpu),
+            worker_tx,
+            whatif_dir: opts.data_dir.clone().unwrap_or_else(crate::paths::data_dir),
+            operator,
+            data_dir,
+            audit_path,
+        });
         {
             let ctx = Ctx { snap: &snap, d: &derived, theme: &opts.theme };
-            for v in View::CYCLE {
+            for &v in View::ALL {
                 views.get(v).on_snapshot(&ctx);
             }
         }
@@ -202,11 +121,29 @@ impl App {
             mode: Mode::Normal,
             views,
             notices: opts.notices,
+            owner_notice: None,
             status: None,
             detail: None,
             config_dir: opts.config_dir,
             worker_rx: Some(worker_rx),
         }
+    }
+
+    /// A notice above the others (a worker's failure), shown until the console ends.
+    pub fn push_notice(&mut self, notice: String) {
+        self.notices.insert(0, notice);
+    }
+
+    /// Another process owns the data dir (`Some(its description)`): this console shows its
+    /// calendar and decides nothing, and says so; None when this console has become the owner.
+    pub fn set_owned_by(&mut self, owner: Option<String>, data_dir: &std::path::Path) {
+        self.owner_notice = owner.as_ref().map(|o| {
+            format!(
+                "{o} owns {}: it fires the calendar and writes the audit log; this console decides nothing",
+                data_dir.display()
+            )
+        });
+        self.views.recs.operator.owned_by = owner;
     }
 
     /// The channel the What-if worker reports on (once): the loop waits on it with input.
@@ -265,6 +202,19 @@ impl App {
         self.views.recs.set_proposals(proposals, &ctx);
     }
 
+    /// A headless request (`twintop approve`, `reject`, `schedule`) to this console, which
+    /// owns the data dir: the operator service decides, the recs view shows what it did.
+    pub fn handle_request(
+        &mut self,
+        req: crate::act::operator_requests::Request,
+        owner: &str,
+    ) -> crate::act::operator_requests::Reply {
+        let ctx = Ctx { snap: &self.snap, d: &self.derived, theme: &self.theme };
+        let reply = self.views.recs.handle_request(req, owner, &ctx);
+        self.views.audit.reload();
+        reply
+    }
+
     /// How the LLM call in flight is going; None when no call is running.
     pub fn set_llm_progress(&mut self, run: Option<crate::ui::views::recs::LlmRun>) {
         self.views.recs.llm = run;
@@ -292,7 +242,7 @@ impl App {
         self.derived = Derived::new(&snap);
         self.snap = snap;
         let ctx = Ctx { snap: &self.snap, d: &self.derived, theme: &self.theme };
-        for v in View::CYCLE {
+        for &v in View::ALL {
             self.views.get(v).on_snapshot(&ctx);
         }
     }
@@ -301,7 +251,7 @@ impl App {
         if v == View::Help {
             let from = if self.view == View::Help { self.back } else { self.view };
             self.back = from;
-            let keys = self.views.get_ref(from).keys();
+            let keys = self.view_keys(from, false);
             self.views.help.show_for(from, keys);
         }
         if v == View::Audit {
@@ -356,7 +306,7 @@ impl App {
     }
 
     fn handle_key(&mut self, k: KeyEvent) -> Action {
-        if k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c') {
+        if keys::lookup(GLOBAL_KEYS, &k) == Some(Global::ForceQuit) {
             return Action::Quit;
         }
         let had_status = self.status.take().is_some();
@@ -370,44 +320,36 @@ impl App {
 
     fn normal_key(&mut self, k: KeyEvent) -> Action {
         if self.detail.is_some() {
-            return match k.code {
-                KeyCode::Esc | KeyCode::Enter => {
+            return match keys::lookup(POPUP_KEYS, &k) {
+                Some(Popup::Close) => {
                     self.detail = None;
                     Action::Render
                 }
-                KeyCode::Char('q') => Action::Quit,
-                _ => Action::Noop,
+                Some(Popup::Quit) => Action::Quit,
+                None => Action::Noop,
             };
         }
         let ctx = Ctx { snap: &self.snap, d: &self.derived, theme: &self.theme };
-        // The What-if editor takes every key while it has focus (Esc gives it back).
-        if self.view == View::Whatif
-            && (self.views.whatif.editing
-                || k.modifiers.contains(KeyModifiers::CONTROL)
-                || k.code == KeyCode::Char('p'))
-        {
-            return self.views.whatif.handle_key(k, &ctx);
-        }
-        if self.view != View::Help && self.views.get_ref(self.view).captures_input() {
+        if self.captured() {
             return self.views.get(self.view).handle_key(k, &ctx);
         }
-        match k.code {
-            KeyCode::Char('q') => Action::Quit,
-            KeyCode::Char(':') => {
+        match keys::lookup(GLOBAL_KEYS, &k) {
+            Some(Global::Quit) => Action::Quit,
+            Some(Global::Command) => {
                 self.mode = Mode::Command { line: String::new(), candidates: Vec::new() };
                 Action::Render
             }
-            KeyCode::Char('/') if self.views.get_ref(self.view).filterable() => {
+            Some(Global::Filter) if self.views.get_ref(self.view).filterable() => {
                 // Like k9s: a new filter replaces the old one as you type.
                 self.views.get(self.view).set_filter("", &ctx);
                 self.mode = Mode::Filter { line: String::new() };
                 Action::Render
             }
-            KeyCode::Char('?') => Action::Switch(View::Help),
-            KeyCode::Tab => Action::Switch(self.cycle(1)),
-            KeyCode::BackTab => Action::Switch(self.cycle(View::CYCLE.len() - 1)),
-            KeyCode::Esc if self.view == View::Help => Action::Switch(self.back),
-            KeyCode::Esc => {
+            Some(Global::Help) => Action::Switch(View::Help),
+            Some(Global::Next) => Action::Switch(self.cycle(1)),
+            Some(Global::Previous) => Action::Switch(self.cycle(View::CYCLE.len() - 1)),
+            Some(Global::Back) if self.view == View::Help => Action::Switch(self.back),
+            Some(Global::Back) => {
                 if self.views.get(self.view).escape(&ctx) {
                     Action::Render
                 } else {
@@ -416,6 +358,41 @@ impl App {
             }
             _ => self.views.get(self.view).handle_key(k, &ctx),
         }
+    }
+
+    /// Whether the current view takes every key (an editor, a prompt or a dialog is open).
+    fn captured(&self) -> bool {
+        self.view != View::Help && self.views.get_ref(self.view).captures_input()
+    }
+
+    /// A view's keys, with `/` when it filters: for help (every binding), or for the footer
+    /// (the ones that work now).
+    fn view_keys(&self, v: View, footer: bool) -> Vec<Shown> {
+        let view = self.views.get_ref(v);
+        let mut keys = if footer { view.footer_keys() } else { view.keys() };
+        if view.filterable() && !view.captures_input() {
+            keys.push(FILTER_KEY.shown());
+        }
+        keys
+    }
+
+    /// The footer's keys: the view's that work now, then the global ones that do.
+    fn footer_keys(&self) -> Vec<Shown> {
+        if self.detail.is_some() {
+            return keys::footer(POPUP_KEYS);
+        }
+        let mut shown = self.view_keys(self.view, true);
+        if self.captured() {
+            shown.push(FORCE_QUIT_KEY.shown());
+        } else {
+            // A key the view describes (What-if's Esc cancels a run) is not described twice.
+            let global: Vec<Shown> = keys::footer(GLOBAL_KEYS)
+                .into_iter()
+                .filter(|(g, _)| !shown.iter().any(|(k, _)| keys::same_key(k, g)))
+                .collect();
+            shown.extend(global);
+        }
+        shown
     }
 
     fn cycle(&self, step: usize) -> View {
@@ -520,8 +497,13 @@ impl App {
             return;
         }
         // Config and theme errors quote files, so they are escaped like the twin's notices.
-        let notices: Vec<String> =
-            self.notices.iter().chain(&self.snap.notices).map(|n| super::esc(n).into_owned()).collect();
+        let notices: Vec<String> = self
+            .owner_notice
+            .iter()
+            .chain(&self.notices)
+            .chain(&self.snap.notices)
+            .map(|n| super::esc(n).into_owned())
+            .collect();
         let banner_h = notices.len().min(2) as u16;
         let [header, banner, tabs, body, footer] = Layout::vertical([
             Constraint::Length(1),
@@ -541,8 +523,7 @@ impl App {
             TabLine { view: self.view, filter: current.filter(), theme: &self.theme, ctx: &ctx },
             tabs,
         );
-        let keys = current.footer_keys();
-        let current_captures = current.captures_input();
+        let keys = self.footer_keys();
         self.views.get(self.view).draw(f, body, &ctx);
         if let Some(d) = &self.detail {
             detail::draw_popup(f, body, d, &ctx);
@@ -556,13 +537,7 @@ impl App {
                 footer,
             ),
             Mode::Normal => f.render_widget(
-                Footer {
-                    keys,
-                    detail_open: self.detail.is_some(),
-                    captured: self.view != View::Help && current_captures,
-                    status: self.status.as_deref(),
-                    theme: &self.theme,
-                },
+                Footer { keys: &keys, status: self.status.as_deref(), theme: &self.theme },
                 footer,
             ),
         }
@@ -574,3 +549,7 @@ pub fn hit(area: Rect, col: u16, row: u16) -> Option<(u16, u16)> {
     (col >= area.x && col < area.right() && row >= area.y && row < area.bottom())
         .then(|| (col - area.x, row - area.y))
 }
+
+#[cfg(test)]
+#[path = "app_tests.rs"]
+mod tests;

@@ -1,36 +1,28 @@
 //! The k9s-style `:` command line: parsing and Tab completion.
 
-use super::app::View;
+use super::views::View;
 
-pub const COMMANDS: [&str; 12] = [
-    "overview",
-    "heatmap",
-    "servers",
-    "workloads",
-    "whatif",
-    "run",
-    "recs",
-    "audit",
-    "help",
-    "theme",
-    "q",
-    "quit",
+/// The commands that are not a view's name, with their help lines (`:q` and `:quit` share one).
+const OTHERS: [(&str, &str, &str); 4] = [
+    ("run", ":run", "run the what-if scenario (ctrl-r)"),
+    ("theme", ":theme NAME", "dark, light, colorblind or yours"),
+    ("q", ":q / :quit", "quit"),
+    ("quit", "", ""),
 ];
 
-/// What each command does, for help (same order as `COMMANDS`; `:q` and `:quit` share a line).
-pub const COMMAND_HELP: [(&str, &str); 11] = [
-    (":overview", "totals, hottest servers, worst workloads"),
-    (":heatmap", "one cell per server, by location"),
-    (":servers", "the servers table"),
-    (":workloads", "the workloads table"),
-    (":whatif", "simulate a scenario on the twin"),
-    (":run", "run the what-if scenario (ctrl-r)"),
-    (":recs", "proposals to approve or reject"),
-    (":audit", "approvals and changes, chain checked"),
-    (":help", "this page"),
-    (":theme NAME", "dark, light, colorblind or yours"),
-    (":q / :quit", "quit"),
-];
+/// Every command: each view's name, then the others.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    View::ALL.iter().map(|v| v.name()).chain(OTHERS.iter().map(|o| o.0))
+}
+
+/// What each command does, for help.
+pub fn help() -> Vec<(String, &'static str)> {
+    View::ALL
+        .iter()
+        .map(|v| (format!(":{}", v.name()), v.about()))
+        .chain(OTHERS.iter().filter(|o| !o.1.is_empty()).map(|o| (o.1.to_string(), o.2)))
+        .collect()
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
@@ -51,10 +43,10 @@ pub fn parse(line: &str) -> Result<Command, String> {
     if word.is_empty() {
         return Err("empty command".into());
     }
-    let name = if COMMANDS.contains(&word) {
+    let name = if names().any(|c| c == word) {
         word
     } else {
-        let found: Vec<&str> = COMMANDS.iter().copied().filter(|c| c.starts_with(word)).collect();
+        let found: Vec<&str> = names().filter(|c| c.starts_with(word)).collect();
         match found.as_slice() {
             [one] => *one,
             [] => return Err(format!("unknown command :{}", crate::text::escape(word))),
@@ -89,7 +81,7 @@ pub fn complete(line: &str, themes: &[String]) -> Completion {
         };
     }
     let found: Vec<String> =
-        COMMANDS.iter().filter(|c| c.starts_with(line.trim()) && **c != "q").map(|c| c.to_string()).collect();
+        names().filter(|c| c.starts_with(line.trim()) && *c != "q").map(String::from).collect();
     match found.as_slice() {
         [one] if one == "theme" => Completion { line: "theme ".into(), candidates: themes.to_vec() },
         [one] => Completion { line: one.clone(), candidates: Vec::new() },
@@ -118,9 +110,9 @@ mod tests {
 
     #[test]
     fn help_describes_every_command() {
-        for c in COMMANDS {
+        for c in names() {
             assert!(
-                COMMAND_HELP.iter().any(|(k, _)| k
+                help().iter().any(|(k, _)| k
                     .trim_start_matches(':')
                     .split([' ', '/'])
                     .any(|w| w.trim_start_matches(':') == c)),

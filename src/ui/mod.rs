@@ -1,22 +1,27 @@
 //! The console: a ratatui + crossterm application over the twin's snapshots. `App` owns the
 //! state and turns input into `Action`s; each view is a component that owns its own state
-//! and draws itself; small widgets draw the header, footer, command line, tables,
-//! sparklines and the heatmap grid. Nothing else in the crate depends on this module.
+//! and draws itself, registered once in `views`; its key bindings are declared once (`keys`)
+//! for its handler, the footer and help; small widgets draw the header, footer, command line,
+//! tables, sparklines and the heatmap grid. Only the binary (`main.rs`) depends on this module.
 
+pub mod advising;
 pub mod app;
 pub mod bench;
 pub mod command;
 pub mod config;
 pub mod derived;
-pub mod operator;
+pub mod faults;
+pub mod keys;
 pub mod run;
+pub mod supervise;
 pub mod terminal;
 pub mod theme;
 pub mod views;
 pub mod widgets;
 
-pub use app::{Action, App, AppOptions, View};
+pub use app::{Action, App, AppOptions};
 pub use run::{Options, run};
+pub use views::View;
 
 use crate::twin::Snapshot;
 use crossterm::event::{KeyEvent, MouseEvent};
@@ -54,10 +59,10 @@ pub trait Component {
         ""
     }
     fn set_filter(&mut self, _filter: &str, _ctx: &Ctx) {}
-    /// Keys that work in this view, for help: (key, what it does).
-    fn keys(&self) -> &'static [(&'static str, &'static str)];
-    /// The keys that work now, for the footer (a dialog narrows them).
-    fn footer_keys(&self) -> &'static [(&'static str, &'static str)] {
+    /// Every key binding of the view, for help (`keys::help` of its bindings).
+    fn keys(&self) -> Vec<keys::Shown>;
+    /// The bindings that work now, for the footer (a dialog or an editor narrows them).
+    fn footer_keys(&self) -> Vec<keys::Shown> {
         self.keys()
     }
     /// Whether every key goes to the view (a dialog or a text prompt is open): `q`, `:`,

@@ -1,32 +1,26 @@
-//! The console's event loop. It sleeps until a key or mouse event, a resize, a new snapshot
-//! or the advisors' proposals arrive, and redraws only then: no frame timer, so an idle
-//! console costs nothing. The advisors run on a worker, at most every `ADVISE_EVERY`, and
-//! send their proposals back through a channel that wakes the loop; an LLM call's progress
-//! wakes it too, throttled by the client, and `C` in the recs view cancels the call.
+//! The console's event loop. It sleeps until a key or mouse event, a resize, a new snapshot,
+//! the advisors' proposals or a headless request arrive, and redraws only then: no frame timer,
+//! so an idle console costs nothing. The advisors run on workers (`advising.rs`) and send their
+//! proposals back through a channel that wakes the loop; an LLM call's progress wakes it too,
+//! throttled by the client, and `C` in the recs view cancels the call. When this console owns
+//! the data dir (no `twintop operator` or other console does), it fires the calendar and answers
+//! `twintop approve`, `reject` and `schedule` on the data dir's socket; otherwise it shows the
+//! owner's calendar and decides nothing.
 
+use super::advising::{Advice, Advising};
 use super::app::{Action, App, AppOptions};
-use super::config::{Config, config_dir, load_config, load_guardrails};
-use super::operator::{Cluster, OperatorOptions};
+use super::config::{Config, config_dir, load_config};
 use super::terminal::TerminalGuard;
 use super::theme::Theme;
 use super::views::recs::LlmRun;
+use crate::act::operator::{Cluster, OperatorOptions};
+use crate::act::remote;
 use crate::advise::llm::LlmAdvisor;
-use crate::advise::llm::client::Progress;
-use crate::advise::{Context, EvaluatorKind, Proposal, TrackRecord, assess, builtin};
 use crate::source::feeder::TwinHandle;
-use crate::twin::Snapshot;
 use crossterm::event::EventStream;
 use futures::StreamExt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 use tokio::signal::unix::{SignalKind, signal};
-
-/// The built-in advisors run at most this often.
-pub const ADVISE_EVERY: Duration = Duration::from_secs(5);
-/// The LLM advisor (with `--llm-url`) runs at most this often.
-pub const LLM_EVERY: Duration = Duration::from_secs(120);
-/// Simulated seconds per prediction in the console (the advisors run off the UI thread).
-pub const CONSOLE_HORIZON_S: u32 = 60;
 
 /// How the console was asked to start.
 #[derive(Debug, Clone, Default)]
@@ -37,13 +31,6 @@ pub struct Options {
     pub readonly: bool,
     /// `--llm-url` and the other `--llm-*` flags: the LLM advisor joins the built-in ones.
     pub source: Option<crate::source::SourceArgs>,
-}
-
-impl Options {
-    /// The console's options as the command line gives them.
-    pub fn from_cli(cli: &crate::cli::Cli) -> Options {
-        Options { theme: cli.theme.clone(), readonly: cli.readonly, source: Some(cli.source.clone()) }
-    }
 }
 
 /// Builds the app's options from the config dir: config.toml, the theme, and any errors in
@@ -58,12 +45,12 @@ pub fn app_options(opts: &Options) -> (AppOptions, Config) {
     let (theme, err) = Theme::load(&name, dir.as_deref());
     notices.extend(err);
     let metric = config.metric;
-    let mut guardrails = match load_guardrails(dir.as_deref()) {
+    let mut guardrails = match dir.as_deref().map_or(Ok(Default::default()), crate::guardrails::load) {
         Ok(g) => g,
         Err(e) => {
             // A broken rule set must not loosen anything: read-only until it is fixed.
             notices.push(format!("{e}; read-only until [guardrails] is fixed"));
-            crate::act::guardrails::Guardrails { readonly: true, ..Default::default() }
+            crate::guardrails::Guardrails { readonly: true, ..Default::default() }
         }
     };
     guardrails.readonly |= opts.readonly;
@@ -75,6 +62,7 @@ pub fn app_options(opts: &Options) -> (AppOptions, Config) {
         guardrails,
         data_dir: Some(crate::paths::data_dir()),
         auto_rollback: config.auto_rollback.clone().unwrap_or_default(),
+        owned_by: None,
     };
     (AppOptions { theme, notices, config_dir: dir, metric, data_dir: None, operator }, config)
 }
@@ -83,21 +71,28 @@ pub fn app_options(opts: &Options) -> (AppOptions, Config) {
 pub async fn run(handle: TwinHandle, opts: Options) -> anyhow::Result<()> {
     let (mut app_opts, config) = app_options(&opts);
     app_opts.operator.cluster = Some(Cluster(handle.cluster.clone()));
+    let data_dir = app_opts.operator.data_dir.clone().unwrap_or_else(crate::paths::data_dir);
+    let name = format!("the console (pid {})", std::process::id());
+    // The first console or operator on a data dir owns it; another shows and decides nothing,
+    // and takes over when the owner goes.
+    let (mut ownership, mut requests, holder) = own(&data_dir, &name, &mut app_opts.notices);
     let mut rx = handle.snapshots.clone();
     let first = rx.borrow_and_update().clone();
     tracing::info!(
         source = %crate::text::escape(&first.source.name),
         context = %crate::text::escape(&first.source.context),
         theme = %app_opts.theme.name,
+        owner = ownership.is_some(),
         "console started"
     );
-    let mut app = App::new(first.clone(), app_opts);
-    let llm = llm_advisor(&opts).map(Arc::new);
-    let (proposals_tx, mut proposals_rx) = tokio::sync::mpsc::channel::<Advice>(2);
     let (progress_tx, mut progress_rx) = tokio::sync::watch::channel::<Option<LlmRun>>(None);
-    let mut advisor =
-        Advising { busy: false, last: None, last_llm: None, cancel_llm: None, progress: progress_tx };
-    advisor.maybe_start(&first, llm.as_ref(), &proposals_tx);
+    let mut advisor = Advising::new(app_opts.operator.guardrails.clone(), progress_tx);
+    let mut app = App::new(first.clone(), app_opts);
+    app.set_owned_by(holder, &data_dir);
+    let mut last_claim = std::time::Instant::now();
+    let llm = llm_advisor(&opts).map(Arc::new);
+    let (proposals_tx, mut proposals_rx) = tokio::sync::mpsc::channel::<Advice>(4);
+    advisor.on_snapshot(&first, llm.as_ref(), &proposals_tx);
     let mut guard = TerminalGuard::enter(config.mouse.unwrap_or(true))?;
     let mut events = EventStream::new();
     let mut feed_open = true;
@@ -106,6 +101,11 @@ pub async fn run(handle: TwinHandle, opts: Options) -> anyhow::Result<()> {
     // guard below restores the terminal instead of leaving it raw on the alternate screen.
     let mut terminate = signal(SignalKind::terminate())?;
     let mut hangup = signal(SignalKind::hangup())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    // Debug builds only: a fault the end-to-end tests ask for (`faults::inject`).
+    let mut fault = super::faults::inject::from_env();
+    let fault_at = tokio::time::sleep(super::faults::inject::DELAY);
+    tokio::pin!(fault_at);
     guard.draw(|f| app.draw(f))?;
     loop {
         let redraw = tokio::select! {
@@ -116,6 +116,23 @@ pub async fn run(handle: TwinHandle, opts: Options) -> anyhow::Result<()> {
             _ = hangup.recv() => {
                 tracing::info!("SIGHUP: quitting");
                 break;
+            }
+            _ = interrupt.recv() => {
+                tracing::info!("SIGINT: quitting");
+                break;
+            }
+            // A worker panicked (the hook logged it): show it, keep running.
+            () = super::faults::FAILED.notified() => {
+                for n in super::faults::take_failures() {
+                    app.push_notice(n);
+                }
+                true
+            }
+            () = &mut fault_at, if fault.is_some() => {
+                if let Some(f) = fault.take() {
+                    super::faults::inject::trigger(f);
+                }
+                false
             }
             ev = events.next() => match ev {
                 Some(Ok(ev)) => match app.handle_event(ev) {
@@ -134,7 +151,20 @@ pub async fn run(handle: TwinHandle, opts: Options) -> anyhow::Result<()> {
             changed = rx.changed(), if feed_open => match changed {
                 Ok(()) => {
                     let snap = rx.borrow_and_update().clone();
-                    advisor.maybe_start(&snap, llm.as_ref(), &proposals_tx);
+                    advisor.on_snapshot(&snap, llm.as_ref(), &proposals_tx);
+                    if ownership.is_none() && last_claim.elapsed() >= RECLAIM_EVERY {
+                        last_claim = std::time::Instant::now();
+                        let mut notices = Vec::new();
+                        let (o, r, holder) = own(&data_dir, &name, &mut notices);
+                        if o.is_some() {
+                            tracing::info!("the data dir's owner went: this console owns it now");
+                            (ownership, requests) = (o, r);
+                            app.set_owned_by(None, &data_dir);
+                            notices.into_iter().for_each(|n| app.push_notice(n));
+                        } else {
+                            app.set_owned_by(holder, &data_dir);
+                        }
+                    }
                     app.set_snapshot(snap);
                     true
                 }
@@ -146,10 +176,22 @@ pub async fn run(handle: TwinHandle, opts: Options) -> anyhow::Result<()> {
                 }
             },
             Some(advice) = proposals_rx.recv() => {
-                if advice.last {
-                    advisor.busy = false;
+                let snap = app.snapshot().clone();
+                match advice {
+                    Advice::Round(proposals) => {
+                        app.set_proposals(proposals);
+                        advisor.on_round(&snap, &proposals_tx);
+                        true
+                    }
+                    Advice::Llm(candidates) => {
+                        advisor.on_llm(candidates, &snap, &proposals_tx);
+                        false
+                    }
                 }
-                app.set_proposals(advice.proposals);
+            }
+            // A headless command asks this console, which owns the data dir, to decide.
+            Some((req, reply)) = async { requests.as_mut()?.recv().await } => {
+                let _ = reply.send(app.handle_request(req, &name));
                 true
             }
             // The worker reports at most every 100 ms while the answer streams in (and every
@@ -165,103 +207,33 @@ pub async fn run(handle: TwinHandle, opts: Options) -> anyhow::Result<()> {
         }
     }
     drop(guard);
+    drop(ownership);
     tracing::info!("console stopped");
     Ok(())
 }
 
-/// Proposals from the worker: the built-in ones first when an LLM call follows, then all.
-struct Advice {
-    proposals: Vec<Proposal>,
-    /// The run is over.
-    last: bool,
-}
+/// How often a console that does not own the data dir tries to take it over.
+const RECLAIM_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// When the advisors last ran, and whether a run is in flight.
-struct Advising {
-    busy: bool,
-    last: Option<Instant>,
-    last_llm: Option<Instant>,
-    /// Cancels the LLM call of the run in flight.
-    cancel_llm: Option<tokio::sync::watch::Sender<bool>>,
-    /// How the LLM call goes, for the recs view.
-    progress: tokio::sync::watch::Sender<Option<LlmRun>>,
-}
-
-impl Advising {
-    /// Starts a run on `snap` unless one is in flight or the last started too recently.
-    fn maybe_start(
-        &mut self,
-        snap: &Arc<Snapshot>,
-        llm: Option<&Arc<LlmAdvisor>>,
-        tx: &tokio::sync::mpsc::Sender<Advice>,
-    ) {
-        if self.busy || self.last.is_some_and(|t| t.elapsed() < ADVISE_EVERY) {
-            return;
-        }
-        self.busy = true;
-        self.last = Some(Instant::now());
-        let llm = llm.filter(|_| self.last_llm.is_none_or(|t| t.elapsed() >= LLM_EVERY)).cloned();
-        if llm.is_some() {
-            self.last_llm = Some(Instant::now());
-        }
-        let (cancel_tx, cancel) = tokio::sync::watch::channel(false);
-        self.cancel_llm = llm.as_ref().map(|_| cancel_tx);
-        let (snap, tx, progress) = (snap.clone(), tx.clone(), self.progress.clone());
-        tokio::spawn(async move {
-            let assess_on_worker = |snap: Arc<Snapshot>, extra| async move {
-                tokio::task::spawn_blocking(move || advise_builtin(&snap, extra)).await.unwrap_or_else(|e| {
-                    tracing::warn!("advisors failed: {e}");
-                    Vec::new()
-                })
-            };
-            let mut candidates = Vec::new();
-            if let Some(llm) = llm {
-                // The built-in proposals need not wait for the model.
-                let first = assess_on_worker(snap.clone(), Vec::new()).await;
-                let _ = tx.send(Advice { proposals: first.clone(), last: false }).await;
-                let model = llm.prompt.model.clone();
-                let report = move |p: &Progress| {
-                    let run = (!p.done).then(|| LlmRun { model: model.clone(), progress: *p });
-                    progress.send_replace(run);
-                };
-                let g = crate::advise::Guardrails::default();
-                let out = llm.advise_with_progress(&snap, &g, snap.time, &first, cancel, &report).await;
-                candidates.extend(out.candidates);
+/// Takes the data dir and serves its socket, or says who holds it.
+fn own(
+    data_dir: &std::path::Path,
+    name: &str,
+    notices: &mut Vec<String>,
+) -> (Option<remote::Ownership>, Option<tokio::sync::mpsc::Receiver<remote::Call>>, Option<String>) {
+    match remote::claim(data_dir, name) {
+        Ok(o) => match remote::serve(data_dir, &o) {
+            Ok(rx) => (Some(o), Some(rx), None),
+            Err(e) => {
+                notices.push(format!(
+                    "{}: {e}; twintop approve/reject/schedule cannot reach this console",
+                    remote::socket_path(data_dir).display()
+                ));
+                (Some(o), None, None)
             }
-            let all = assess_on_worker(snap, candidates).await;
-            let _ = tx.send(Advice { proposals: all, last: true }).await;
-        });
+        },
+        Err(holder) => (None, None, Some(holder)),
     }
-
-    /// Stops the LLM call in flight; its proposals then say it was cancelled.
-    fn cancel_llm(&mut self) {
-        if let Some(tx) = self.cancel_llm.take() {
-            let _ = tx.send(true);
-        }
-    }
-}
-
-/// The built-in advisors' candidates with `extra` (the LLM's), assessed on the twin.
-pub fn advise_builtin(snap: &Snapshot, extra: Vec<crate::advise::Candidate>) -> Vec<Proposal> {
-    let g = crate::advise::Guardrails::default();
-    let mut candidates = builtin::reactive(snap, &g);
-    candidates.extend(builtin::placement(snap));
-    if snap.source.kind == crate::twin::SourceKind::Demo {
-        candidates.extend(builtin::predictive(snap, &g, chrono::Duration::seconds(1), 120));
-    }
-    candidates.extend(extra);
-    // The file the console's operator appends outcomes to; unreadable reads as no record.
-    let record =
-        TrackRecord::load(&crate::advise::record::record_path(&crate::paths::data_dir())).unwrap_or_default();
-    let evaluator = EvaluatorKind::default().build(CONSOLE_HORIZON_S);
-    let ctx = Context {
-        guardrails: g,
-        evaluator: evaluator.as_ref(),
-        seeds: crate::advise::default_seeds(),
-        record: &record,
-        pending: &[],
-    };
-    assess(snap, candidates, &ctx)
 }
 
 /// The console's LLM advisor, with `--llm-url` (and the other `--llm-*` flags, as `advise`

@@ -1,6 +1,6 @@
 //! Entering and leaving the terminal: raw mode, the alternate screen and mouse capture are
-//! undone on quit, on error (the guard's Drop) and on panic (the hook), so a shell is never
-//! left broken. Logs go to a file, never to the screen.
+//! undone on quit, on error (the guard's Drop), on a panic and on an abort (`faults`), so a
+//! shell is never left broken. Logs go to a file in the state dir (0600), never to the screen.
 
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
 use crossterm::terminal::{
@@ -12,7 +12,6 @@ use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use std::io::{Write, stdout};
 use std::path::PathBuf;
-use std::sync::Once;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 pub type Term = Terminal<CrosstermBackend<FrameWriter>>;
@@ -53,7 +52,7 @@ pub struct TerminalGuard {
 
 impl TerminalGuard {
     pub fn enter(mouse: bool) -> anyhow::Result<TerminalGuard> {
-        install_panic_hook();
+        super::faults::install();
         enable_raw_mode()?;
         RESTORED.store(false, Ordering::SeqCst);
         let mut out = stdout();
@@ -105,30 +104,25 @@ pub fn restore() {
     let _ = disable_raw_mode();
 }
 
-fn install_panic_hook() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            // Restore first so the panic message lands on a usable screen.
-            restore();
-            previous(info);
-        }));
-    });
+/// Whether the terminal is the shell's (not the console's).
+pub fn is_restored() -> bool {
+    RESTORED.load(Ordering::SeqCst)
 }
 
-/// Where the log file goes: the state dir, else the cache dir.
-pub fn log_dir() -> Option<PathBuf> {
-    let p = directories::ProjectDirs::from("", "", "twintop")?;
-    Some(p.state_dir().unwrap_or_else(|| p.cache_dir()).to_path_buf())
+/// Marks the terminal restored; true if it was not (the caller then restores it).
+pub(super) fn mark_restored() -> bool {
+    !RESTORED.swap(true, Ordering::SeqCst)
 }
 
-/// Sends tracing output to `twintop.log` in `log_dir()`; keep the guard alive while running.
-/// Without a usable directory nothing is logged (the screen is never used for logs).
+/// Where the log file goes: the state dir (`TWINTOP_STATE_DIR` overrides it).
+pub fn log_dir() -> PathBuf {
+    crate::paths::state_dir()
+}
+
+/// Sends tracing output to `twintop.log` (0600) in `log_dir()` (0700); keep the guard alive
+/// while running. Without a usable directory nothing is logged (the screen is never used).
 pub fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
-    let dir = log_dir()?;
-    std::fs::create_dir_all(&dir).ok()?;
-    let file = tracing_appender::rolling::never(&dir, "twintop.log");
+    let file = crate::paths::open_private_append(&log_dir().join("twintop.log")).ok()?;
     let (writer, guard) = tracing_appender::non_blocking(file);
     let filter = tracing_subscriber::EnvFilter::try_from_env("TWINTOP_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));

@@ -210,6 +210,17 @@ impl Theme {
         pick(&self.sequential, t)
     }
 
+    /// The text colour of a utilisation: warm from 75 %, hot from 90 %.
+    pub fn utilisation(&self, u: f64) -> Color {
+        if u >= 0.9 {
+            self.bad
+        } else if u >= 0.75 {
+            self.warn
+        } else {
+            self.fg
+        }
+    }
+
     /// Maps `t` in [-1, 1] onto the diverging palette (0 is its middle).
     pub fn div(&self, t: f64) -> Color {
         pick(&self.diverging, (t + 1.0) / 2.0)

@@ -87,6 +87,18 @@ pub fn plan(snap: &Snapshot, lines: &[Line], opt: &RunOptions) -> Result<Plan, R
     let mut sweep = None;
     for l in lines {
         let bad = |m: String| RunError::Script(format!("line {}: {m}", l.line));
+        // A change after the horizon would never happen: say so rather than run without it.
+        let starts = match &l.step {
+            Step::FailServer { at, .. } | Step::Cordon { at, .. } | Step::Drain { at, .. } => Some(*at),
+            Step::Latency { at, .. } => Some(*at),
+            Step::Traffic { from, .. } => Some(*from),
+            _ => None,
+        };
+        if let Some(t) = starts.filter(|t| !(*t >= 0.0 && *t < horizon)) {
+            return Err(bad(format!(
+                "it starts at {t} s, not within the horizon of {horizon} s (set a longer one with `horizon 2h`)"
+            )));
+        }
         let svc = |w: &str| service_of(snap, w).ok_or_else(|| bad(format!("no workload named `{w}`")));
         let event = |at: f64| EventSpec { at_s: at, ..Default::default() };
         match &l.step {
@@ -143,7 +155,7 @@ pub fn plan(snap: &Snapshot, lines: &[Line], opt: &RunOptions) -> Result<Plan, R
                     mode: Default::default(),
                     metric: MetricSpec::UtilizationPct(70.0),
                     min: 1,
-                    max: s.replicas.max(1) * 3,
+                    max: s.replicas.max(1).saturating_mul(3),
                     period_s: 15.0,
                     tolerance: 0.1,
                     behavior: Default::default(),
@@ -184,7 +196,9 @@ pub fn plan(snap: &Snapshot, lines: &[Line], opt: &RunOptions) -> Result<Plan, R
         ));
     }
     for s in [&baseline, &sc] {
-        s.validate().map_err(|(f, m, _)| RunError::Script(format!("scenario: {f}: {m}")))?;
+        s.validate().map_err(|(f, m, _)| {
+            RunError::Script(format!("scenario: {f}: {m} (what-if runs use the simulator's default limits)"))
+        })?;
     }
     Ok(Plan { baseline, scenario: sc, slo_workload, sweep, notes })
 }
@@ -299,5 +313,40 @@ fn generator(workflow: &str, rate: f64, from: f64, until: Option<f64>) -> Genera
         column: None,
         step_s: 1.0,
         scale: 1.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo::{DemoPreset, DemoTwin};
+    use crate::whatif::lang::parse;
+
+    fn planned(script: &str) -> Result<Plan, RunError> {
+        let snap = DemoTwin::new(DemoPreset::Dc, 1).warm_snapshot(2);
+        plan(&snap, &parse(script).unwrap(), &RunOptions::default())
+    }
+
+    #[test]
+    fn hostile_scripts_are_refused_before_running() {
+        for (script, needle) in [
+            ("scale checkoutservice to 4294967295", "limits.max_pods = 200000"),
+            ("scale checkoutservice +4294967295", "limits.max_pods"),
+            ("hpa checkoutservice max 4294967295", "limits.max_pods"),
+            // Found by the fuzzer: an HPA added after a huge scale overflowed its default max.
+            ("scale checkoutservice to 4294967295\nhpa checkoutservice max 4294967295", "limits.max_pods"),
+            (
+                "fail server r3-07 at 1000000000000s",
+                "line 1: it starts at 1000000000000 s, not within the horizon of 900 s",
+            ),
+            (
+                "horizon 10m\ntraffic frontend x2 from 20m",
+                "line 2: it starts at 1200 s, not within the horizon of 600 s",
+            ),
+        ] {
+            let e = planned(script).expect_err(script).to_string();
+            assert!(e.contains(needle), "{script}: {e}");
+        }
+        assert!(planned("fail server r3-07 at 5m").is_ok());
     }
 }

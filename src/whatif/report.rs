@@ -208,5 +208,5 @@ pub(super) fn series(o: &Outputs) -> Series {
 }
 
 pub(super) fn end_util(o: &Outputs) -> BTreeMap<String, f64> {
-    o.servers.iter().map(|s| (s.name.clone(), s.cpu.last().copied().unwrap_or(0.0))).collect()
+    o.servers.iter().map(|s| (s.name.clone(), s.last.cpu)).collect()
 }

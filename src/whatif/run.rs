@@ -7,7 +7,7 @@ use super::lang::Line;
 pub use super::plan::{Plan, plan};
 pub use super::report::{Delta, Series, Spread, Summary, SweepPointReport, SweepReport, Ttr, WhatIfReport};
 use super::report::{Measured, delta, end_util, series, summarise};
-use crate::sim::scenario::Scenario;
+use crate::sim::scenario::{Scenario, SeriesDetail, SeriesSpec};
 use crate::sim::{Control, Outputs, SimError};
 use crate::twin::Snapshot;
 use rayon::prelude::*;
@@ -15,6 +15,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// The horizon when the script does not say.
 pub const DEFAULT_HORIZON_S: f64 = 900.0;
+
+/// Points kept per series: more than a terminal's chart can show. The report needs no
+/// per-server history (only each server's last utilisation), so none is kept.
+pub const SERIES: SeriesSpec = SeriesSpec { max_points: 240, detail: SeriesDetail::None };
 
 /// How to run a script.
 #[derive(Debug, Clone)]
@@ -96,7 +100,9 @@ pub fn run(
     opt: &RunOptions,
     p: &Progress<'_>,
 ) -> Result<WhatIfReport, RunError> {
-    let plan = plan(snap, lines, opt)?;
+    let mut plan = plan(snap, lines, opt)?;
+    plan.baseline.series = SERIES;
+    plan.scenario.series = SERIES;
     let seeds: Vec<u64> = (0..opt.seeds.max(1) as u64).map(|k| opt.seed.wrapping_add(k)).collect();
     let variants: Vec<(u32, Scenario)> = match &plan.sweep {
         Some((w, a, b)) => (*a..=*b)

@@ -40,6 +40,10 @@ struct State {
     compacted: u64,
     forbidden: HashSet<String>,
     requests: Vec<String>,
+    /// Serve SelfSubjectAccessReviews (allowed) and Deployments' scale subresource (GET, and
+    /// merge PATCH with dryRun and a resourceVersion precondition), as a cluster that accepts
+    /// changes does.
+    changes: bool,
 }
 
 pub struct FakeApi {
@@ -155,6 +159,11 @@ impl FakeApi {
         self.state.lock().unwrap().objects[id][key].clone()
     }
 
+    /// Accepts changes from here on (see `State::changes`).
+    pub fn allow_changes(&self) {
+        self.state.lock().unwrap().changes = true;
+    }
+
     pub fn forbid(&self, id: &str) {
         self.state.lock().unwrap().forbidden.insert(id.into());
     }
@@ -195,6 +204,10 @@ impl FakeApi {
         if path == "/apis" {
             return respond(&mut s, 200, &api_groups()).await;
         }
+        let changes = self.state.lock().unwrap().changes;
+        if changes && let Some((code, body)) = self.change(&line, path, &params, &head, &buf, &mut s).await {
+            return respond(&mut s, code, &body).await;
+        }
         let Some((id, ns)) = route(path) else {
             return respond(
                 &mut s,
@@ -226,6 +239,64 @@ impl FakeApi {
         };
         let list = json!({"kind": "List", "apiVersion": "v1", "metadata": {"resourceVersion": rv.to_string()}, "items": items});
         respond(&mut s, 200, &list).await
+    }
+
+    /// An access review (always allowed) or a Deployment's scale subresource; None for any
+    /// other request.
+    async fn change(
+        &self,
+        line: &str,
+        path: &str,
+        params: &BTreeMap<&str, &str>,
+        head: &str,
+        buf: &[u8],
+        s: &mut TcpStream,
+    ) -> Option<(u16, Value)> {
+        let method = line.split(' ').next().unwrap_or("");
+        if method == "POST" && path.ends_with("/selfsubjectaccessreviews") {
+            return Some((
+                201,
+                json!({"kind": "SelfSubjectAccessReview",
+                "apiVersion": "authorization.k8s.io/v1", "metadata": {}, "spec": {}, "status": {"allowed": true}}),
+            ));
+        }
+        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let ["apis", "apps", "v1", "namespaces", ns, "deployments", name, "scale"] = parts.as_slice() else {
+            return None;
+        };
+        let key = format!("{ns}/{name}");
+        let Some(mut d) =
+            self.state.lock().unwrap().objects.get(DEPLOYMENTS).and_then(|m| m.get(&key)).cloned()
+        else {
+            return Some((404, status(404, "NotFound", &format!("deployments.apps \"{name}\" not found"))));
+        };
+        let scale = |d: &Value| {
+            json!({"kind": "Scale", "apiVersion": "autoscaling/v1",
+                "metadata": {"name": name, "namespace": ns, "resourceVersion": d["metadata"]["resourceVersion"]},
+                "spec": {"replicas": d["spec"]["replicas"]}, "status": {"replicas": d["spec"]["replicas"]}})
+        };
+        if method == "GET" {
+            return Some((200, scale(&d)));
+        }
+        if method != "PATCH" {
+            return None;
+        }
+        let body = read_body(head, buf, s).await;
+        let patch: Value = serde_json::from_slice(&body).unwrap_or_default();
+        if let Some(want) = patch["metadata"]["resourceVersion"].as_str()
+            && d["metadata"]["resourceVersion"].as_str() != Some(want)
+        {
+            let msg = format!(
+                "Operation cannot be fulfilled on deployments.apps \"{name}\": the object has been modified"
+            );
+            return Some((409, status(409, "Conflict", &msg)));
+        }
+        d["spec"]["replicas"] = patch["spec"]["replicas"].clone();
+        if !params.contains_key("dryRun") {
+            self.put(DEPLOYMENTS, d.clone(), true);
+            d = self.get(DEPLOYMENTS, &key);
+        }
+        Some((200, scale(&d)))
     }
 
     async fn watch(&self, mut s: TcpStream, id: String, ns: Option<String>, from: u64) {
@@ -280,6 +351,28 @@ impl FakeApi {
     }
 }
 
+const DEPLOYMENTS: &str = "/apis/apps/v1/deployments";
+
+/// The request body after the head in `buf`, read to its Content-Length.
+async fn read_body(head: &str, buf: &[u8], s: &mut TcpStream) -> Vec<u8> {
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0))
+        })
+        .unwrap_or(0);
+    let start = buf.windows(4).position(|w| w == b"\r\n\r\n").map_or(buf.len(), |i| i + 4);
+    let mut body = buf[start..].to_vec();
+    let mut chunk = [0u8; 4096];
+    while body.len() < len {
+        match s.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => body.extend_from_slice(&chunk[..n]),
+        }
+    }
+    body
+}
+
 /// `/api/v1/namespaces/x/pods` → (`/api/v1/pods`, Some(x)).
 fn route(path: &str) -> Option<(String, Option<String>)> {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
@@ -318,7 +411,9 @@ async fn respond(s: &mut TcpStream, code: u16, body: &Value) {
     let body = body.to_string();
     let reason = match code {
         200 => "OK",
+        201 => "Created",
         403 => "Forbidden",
+        409 => "Conflict",
         404 => "Not Found",
         _ => "Error",
     };

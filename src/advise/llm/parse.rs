@@ -318,7 +318,7 @@ pub fn candidate(a: &Value, r: &Reading) -> Candidate {
             problems.push(format!("target_kind {} does not fit the action (needs {expected})", preview(k)));
         }
     }
-    let target = change.as_ref().map(|c| crate::advise::proposal::target_of(c).to_string()).unwrap_or(name);
+    let target = change.as_ref().map(|c| c.target().to_string()).unwrap_or(name);
     Candidate {
         source: r.source.to_string(),
         target,

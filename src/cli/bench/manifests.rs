@@ -2,7 +2,10 @@
 //! replicas each, calling one another in a chain through `*_ADDR` env vars, placed by the
 //! spreading scheduler on N servers in 5 zones of 50-server racks — then its snapshot and KPIs.
 
-use crate::source::manifests::{Datacenter, Objects, build_events, read::parse_text};
+use crate::demo::DemoPreset;
+use crate::source::manifests::{
+    Datacenter, Objects, ReadOptions, build_events, read::parse_text, read_paths,
+};
 use crate::twin::{LatencyModel, Location, Resources, Server, TwinStore, kpi};
 use std::time::Instant;
 
@@ -68,8 +71,79 @@ pub fn run(servers: usize, workloads: usize, replicas: u32) -> anyhow::Result<Ma
     })
 }
 
+/// One app's manifests (Online Boutique's release, tests/data/SOURCES.md), for the folder bench.
+const APP: &str = include_str!("../../../tests/data/manifests/online-boutique/kubernetes-manifests.yaml");
+
+pub struct FolderBench {
+    pub files: usize,
+    pub workloads: usize,
+    pub pods: usize,
+    pub pending: usize,
+    pub read_ms: f64,
+    pub build_ms: f64,
+    pub snapshot_ms: f64,
+}
+
+/// The app copied into `namespaces` namespaces (`ns-000/app.yaml`, …, each object given its
+/// namespace) in a temporary folder, read, built and snapshotted as `--manifests DIR` does.
+pub fn run_folder(namespaces: usize) -> anyhow::Result<FolderBench> {
+    let dir = tempfile_dir()?;
+    for n in 0..namespaces {
+        let ns = format!("ns-{n:03}");
+        let sub = dir.join(&ns);
+        std::fs::create_dir_all(&sub)?;
+        let text = APP.replace("\nmetadata:\n", &format!("\nmetadata:\n  namespace: {ns}\n"));
+        std::fs::write(sub.join("app.yaml"), text)?;
+    }
+    let result = (|| {
+        let t = Instant::now();
+        let objs = read_paths(std::slice::from_ref(&dir), &ReadOptions::default())?;
+        let read_ms = t.elapsed().as_secs_f64() * 1000.0;
+        let files = objs.files.len();
+        let t = Instant::now();
+        let events =
+            build_events(objs, "bench folder", Datacenter::demo(DemoPreset::Dc), chrono::Utc::now())?;
+        let build_ms = t.elapsed().as_secs_f64() * 1000.0;
+        let t = Instant::now();
+        let mut store = TwinStore::default();
+        store.apply_all(events);
+        let snap = store.snapshot();
+        let snapshot_ms = t.elapsed().as_secs_f64() * 1000.0;
+        let k = kpi::kpis(&snap);
+        Ok(FolderBench {
+            files,
+            workloads: snap.workloads.len(),
+            pods: k.pods,
+            pending: k.pending_pods,
+            read_ms,
+            build_ms,
+            snapshot_ms,
+        })
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+/// A fresh directory under the system's temporary one.
+fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!(
+        "twintop-bench-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
+    ));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_small_folder_loads_every_copy() {
+        let b = super::run_folder(3).unwrap();
+        assert_eq!((b.files, b.workloads), (3, 36));
+        assert_eq!(b.pods, 36);
+    }
+
     #[test]
     fn a_small_run_places_every_pod_and_finds_the_chain() {
         let b = super::run(50, 3, 10).unwrap();

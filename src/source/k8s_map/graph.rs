@@ -1,11 +1,13 @@
 //! The call graph from what workloads declare: env vars (`*_ADDR`, `*_HOST`, `*_URL`,
-//! `*_SERVICE_HOST`) naming Services, and the `twintop.io/calls` annotation. Services map to
-//! workloads by selector ⊆ pod-template labels; a Service that is not there (or selects no
-//! workload) keeps a dangling edge to `namespace/<service>`.
+//! `*_SERVER`, `*_ENDPOINT`, …; values as the kubelet builds them, `$(VAR)` expanded and
+//! ConfigMap references read) naming Services, and the `twintop.io/calls` annotation. Services
+//! map to workloads by selector ⊆ pod-template labels; a Service that is not there (or selects
+//! no workload) keeps a dangling edge to `namespace/<service>`.
 
+use super::env::{ConfigMaps, container_env};
 use super::{DEFAULT_NAMESPACE, MapError};
 use crate::twin::Edge;
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{PodTemplateSpec, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::{BTreeMap, BTreeSet};
@@ -23,7 +25,8 @@ pub struct WorkloadTemplate {
     pub namespace: String,
     pub name: String,
     pub pod_labels: BTreeMap<String, String>,
-    /// Literal env values of all containers (init containers too), by variable name.
+    /// Env values of all containers (init containers too) as the kubelet builds them, by
+    /// variable name; values twintop cannot know (Secrets, field references) left out.
     pub env: Vec<(String, String)>,
     /// Workload and pod-template annotations together (template wins).
     pub annotations: BTreeMap<String, String>,
@@ -51,6 +54,7 @@ fn template(
     meta: &ObjectMeta,
     kind: &str,
     t: Option<&PodTemplateSpec>,
+    config: &ConfigMaps,
 ) -> Result<WorkloadTemplate, MapError> {
     let name = meta.name.clone().ok_or_else(|| MapError {
         object: kind.into(),
@@ -61,14 +65,14 @@ fn template(
     let tmeta = t.and_then(|t| t.metadata.as_ref());
     annotations.extend(tmeta.and_then(|m| m.annotations.clone()).unwrap_or_default());
     let spec = t.and_then(|t| t.spec.as_ref());
+    let namespace = ns(meta);
     let env = spec
         .into_iter()
         .flat_map(|s| s.init_containers.iter().flatten().chain(s.containers.iter()))
-        .flat_map(|c| c.env.iter().flatten())
-        .filter_map(|e| e.value.as_ref().map(|v| (e.name.clone(), v.clone())))
+        .flat_map(|c| container_env(c, &namespace, config))
         .collect();
     Ok(WorkloadTemplate {
-        namespace: ns(meta),
+        namespace,
         name,
         pod_labels: tmeta.and_then(|m| m.labels.clone()).unwrap_or_default(),
         env,
@@ -77,11 +81,30 @@ fn template(
 }
 
 pub fn template_of_deployment(d: &Deployment) -> Result<WorkloadTemplate, MapError> {
-    template(&d.metadata, "Deployment", d.spec.as_ref().map(|s| &s.template))
+    template_of_deployment_with(d, &ConfigMaps::new())
 }
 
 pub fn template_of_statefulset(s: &StatefulSet) -> Result<WorkloadTemplate, MapError> {
-    template(&s.metadata, "StatefulSet", s.spec.as_ref().map(|s| &s.template))
+    template_of_statefulset_with(s, &ConfigMaps::new())
+}
+
+/// With the ConfigMaps `configMapKeyRef` and `envFrom` read from.
+pub fn template_of_deployment_with(
+    d: &Deployment,
+    config: &ConfigMaps,
+) -> Result<WorkloadTemplate, MapError> {
+    template(&d.metadata, "Deployment", d.spec.as_ref().map(|s| &s.template), config)
+}
+
+pub fn template_of_statefulset_with(
+    s: &StatefulSet,
+    config: &ConfigMaps,
+) -> Result<WorkloadTemplate, MapError> {
+    template(&s.metadata, "StatefulSet", s.spec.as_ref().map(|s| &s.template), config)
+}
+
+pub fn template_of_daemonset_with(d: &DaemonSet, config: &ConfigMaps) -> Result<WorkloadTemplate, MapError> {
+    template(&d.metadata, "DaemonSet", d.spec.as_ref().map(|s| &s.template), config)
 }
 
 pub fn service_info(s: &Service) -> Result<ServiceInfo, MapError> {
@@ -97,14 +120,47 @@ pub fn service_info(s: &Service) -> Result<ServiceInfo, MapError> {
     })
 }
 
-/// Whether an env var's name says it holds the address of another service.
+/// Whether an env var's name says it holds the address of another service (or a list of
+/// them).
 pub fn is_address_var(name: &str) -> bool {
-    ["_ADDR", "_HOST", "_URL", "_SERVICE_HOST", "_ADDRESS"].iter().any(|s| name.ends_with(s))
+    const SUFFIXES: [&str; 14] = [
+        "_ADDR",
+        "_ADDRS",
+        "_ADDRESS",
+        "_ADDRESSES",
+        "_HOST",
+        "_HOSTS",
+        "_URL",
+        "_URLS",
+        "_URI",
+        "_SERVER",
+        "_SERVERS",
+        "_ENDPOINT",
+        "_ENDPOINTS",
+        "_DSN",
+    ];
+    let upper = name.to_ascii_uppercase();
+    SUFFIXES.iter().any(|s| upper.ends_with(s))
+}
+
+/// The in-cluster Services an address value names: one address, or a list separated by
+/// commas, semicolons or spaces (`kafka-0.kafka:9092,kafka-1.kafka:9092`).
+pub fn services_of_value(value: &str, known_namespaces: &BTreeSet<String>) -> Vec<(String, Option<String>)> {
+    let mut out: Vec<(String, Option<String>)> = Vec::new();
+    for part in value.split([',', ';', ' ', '\t', '\n']).filter(|p| !p.is_empty()) {
+        if let Some(s) = service_of_address(part, known_namespaces)
+            && !out.contains(&s)
+        {
+            out.push(s);
+        }
+    }
+    out
 }
 
 /// The `(service, namespace)` an address value names, if it names an in-cluster Service:
-/// `svc`, `svc:port`, `scheme://svc[:port]/path`, `svc.ns`, `svc.ns.svc[.cluster.local]`.
-/// IPs, `localhost` and external host names give `None`.
+/// `svc`, `svc:port`, `scheme://[user@]svc[:port]/path`, `svc.ns`, `svc.ns.svc[.cluster.local]`,
+/// a StatefulSet pod's `pod.svc.ns.svc[.cluster.local]`. IPs, `localhost` and external host
+/// names give `None`.
 pub fn service_of_address(
     value: &str,
     known_namespaces: &BTreeSet<String>,
@@ -130,10 +186,13 @@ pub fn service_of_address(
     if !labels.iter().all(|l| is_dns_label(l)) {
         return None;
     }
+    // `….<service>.<namespace>.svc[.<cluster domain>]`: the last `svc` label with two before it.
+    if let Some(i) = (2..labels.len()).rev().find(|&i| labels[i] == "svc") {
+        return Some((labels[i - 2].to_string(), Some(labels[i - 1].to_string())));
+    }
     match labels.as_slice() {
         [svc] => Some((svc.to_string(), None)),
         [svc, ns] if known_namespaces.contains(*ns) => Some((svc.to_string(), Some(ns.to_string()))),
-        [svc, ns, "svc", ..] => Some((svc.to_string(), Some(ns.to_string()))),
         _ => None,
     }
 }
@@ -161,7 +220,7 @@ pub fn call_graph_with(
             if !is_address_var(name) {
                 continue;
             }
-            if let Some((svc, ns)) = service_of_address(value, &namespaces) {
+            for (svc, ns) in services_of_value(value, &namespaces) {
                 targets.push((ns.unwrap_or_else(|| w.namespace.clone()), svc, ORIGIN_ENV));
             }
         }

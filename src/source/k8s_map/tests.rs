@@ -131,18 +131,37 @@ fn hpa_v2_resource_and_custom_metrics() {
 }
 
 /// The kubernetes/api fixtures fill every field with placeholders ("nameValue", quantity "0",
-/// phase "phaseValue"): the mapping must accept all of it.
+/// phase "phaseValue"): the mapping must accept all of it, except values the API server
+/// itself refuses (a taint effect "effectValue", a selector operator "operatorValue"), which
+/// are errors naming the field.
 #[test]
 fn full_field_fixtures_all_map() {
-    let s = node_to_server(&load::<Node>("kubernetes-api/core.v1.Node.json")).unwrap();
+    let mut node = load::<Node>("kubernetes-api/core.v1.Node.json");
+    let e = node_to_server(&node).unwrap_err().to_string();
+    assert!(e.contains("spec.taints[0].effect") && e.contains("effectValue"), "{e}");
+    node.spec.as_mut().unwrap().taints.as_mut().unwrap()[0].effect = "NoExecute".into();
+    let s = node_to_server(&node).unwrap();
     assert!(!s.schedulable);
     assert_eq!(s.capacity, Resources::ZERO);
+    assert_eq!(s.taints[0].key, "keyValue");
     let p =
         pod_to_podspec(&load::<Pod>("kubernetes-api/core.v1.Pod.json"), &ReplicaSetOwners::new()).unwrap();
     assert_eq!(p.phase, PodPhase::Unknown);
     assert_eq!(p.workload, None, "owner kind kindValue is no workload");
-    deployment_to_workload(&load::<Deployment>("kubernetes-api/apps.v1.Deployment.json")).unwrap();
-    statefulset_to_workload(&load::<StatefulSet>("kubernetes-api/apps.v1.StatefulSet.json")).unwrap();
+    let mut d: serde_json::Value = load("kubernetes-api/apps.v1.Deployment.json");
+    let e = deployment_to_workload(&serde_json::from_value(d.clone()).unwrap()).unwrap_err().to_string();
+    assert!(e.contains("spec.tolerations[0].operator") && e.contains("operatorValue"), "{e}");
+    // With the operators and effects made valid, every other placeholder maps.
+    fix_placeholders(&mut d);
+    let w = deployment_to_workload(&serde_json::from_value(d).unwrap()).unwrap();
+    assert_eq!(
+        w.scheduling.node_selector.get("nodeSelectorKey").map(String::as_str),
+        Some("nodeSelectorValue")
+    );
+    assert_eq!(w.scheduling.anti_affinity[0].topology_key, "topologyKeyValue");
+    let mut st: serde_json::Value = load("kubernetes-api/apps.v1.StatefulSet.json");
+    fix_placeholders(&mut st);
+    statefulset_to_workload(&serde_json::from_value(st).unwrap()).unwrap();
     hpa_v2_to_hpa(&load("kubernetes-api/autoscaling.v2.HorizontalPodAutoscaler.json")).unwrap();
     hpa_v1_to_hpa(&load("kubernetes-api/autoscaling.v1.HorizontalPodAutoscaler.json")).unwrap();
     let svc = service_info(&load("kubernetes-api/core.v1.Service.json")).unwrap();
@@ -151,4 +170,136 @@ fn full_field_fixtures_all_map() {
     template_of_statefulset(&load("kubernetes-api/apps.v1.StatefulSet.json")).unwrap();
     let svc = service_info(&load("k9s/svc.json")).unwrap();
     assert_eq!(svc.selector.get("app").map(String::as_str), Some("dictionary1"));
+}
+
+/// Placeholder operators, effects and `whenUnsatisfiable` values made valid, everywhere.
+fn fix_placeholders(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                match (k.as_str(), x.as_str()) {
+                    ("operator", Some("operatorValue")) => *x = "Exists".into(),
+                    ("effect", Some("effectValue")) => *x = "NoSchedule".into(),
+                    ("whenUnsatisfiable", Some(_)) => *x = "DoNotSchedule".into(),
+                    _ => fix_placeholders(x),
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(fix_placeholders),
+        _ => {}
+    }
+}
+
+/// Kubernetes' documented example of dependent environment variables: a reference to a
+/// variable defined later stays as written, `$$` escapes, the rest expands.
+#[test]
+fn dependent_env_vars_expand_as_the_kubelet_does() {
+    let path = format!(
+        "{}/tests/data/manifests/kubernetes-website/dependent-envars.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let pod: Pod = serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let c = &pod.spec.as_ref().unwrap().containers[0];
+    let env: BTreeMap<String, String> =
+        env::container_env(c, "default", &ConfigMaps::new()).into_iter().collect();
+    assert_eq!(env["SERVICE_ADDRESS"], "https://172.17.0.1:80");
+    assert_eq!(env["UNCHANGED_REFERENCE"], "$(PROTOCOL)://172.17.0.1:80");
+    assert_eq!(env["ESCAPED_REFERENCE"], "$(PROTOCOL)://172.17.0.1:80");
+}
+
+/// Online Boutique's frontend with its cart address built from two variables, and its
+/// checkout address read from a ConfigMap: both calls are in the graph.
+#[test]
+fn expanded_and_configmap_addresses_make_edges() {
+    let text = std::fs::read_to_string(format!(
+        "{}/tests/data/manifests/online-boutique/kubernetes-manifests.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let docs: Vec<serde_json::Value> = crate::source::manifests::read::split_documents(&text)
+        .into_iter()
+        .filter_map(|(_, d)| serde_saphyr::from_str::<serde_json::Value>(&d).ok())
+        .filter(|v| !v.is_null())
+        .collect();
+    let mut frontend: Deployment = docs
+        .iter()
+        .find(|d| d["kind"] == "Deployment" && d["metadata"]["name"] == "frontend")
+        .map(|d| serde_json::from_value(d.clone()).unwrap())
+        .unwrap();
+    let c = &mut frontend.spec.as_mut().unwrap().template.spec.as_mut().unwrap().containers[0];
+    let env = c.env.as_mut().unwrap();
+    let at = |env: &Vec<k8s_openapi::api::core::v1::EnvVar>, n: &str| {
+        env.iter().position(|e| e.name == n).unwrap()
+    };
+    let cart = at(env, "CART_SERVICE_ADDR");
+    env[cart].value = Some("$(CART_HOST):$(CART_PORT)".into());
+    env.insert(
+        cart,
+        k8s_openapi::api::core::v1::EnvVar {
+            name: "CART_PORT".into(),
+            value: Some("7070".into()),
+            ..Default::default()
+        },
+    );
+    env.insert(
+        cart,
+        k8s_openapi::api::core::v1::EnvVar {
+            name: "CART_HOST".into(),
+            value: Some("cartservice".into()),
+            ..Default::default()
+        },
+    );
+    let checkout = at(env, "CHECKOUT_SERVICE_ADDR");
+    env[checkout].value = None;
+    env[checkout].value_from = Some(k8s_openapi::api::core::v1::EnvVarSource {
+        config_map_key_ref: Some(k8s_openapi::api::core::v1::ConfigMapKeySelector {
+            name: "endpoints".into(),
+            key: "checkout".into(),
+            optional: None,
+        }),
+        ..Default::default()
+    });
+    let config: ConfigMaps = [(
+        ("default".to_string(), "endpoints".to_string()),
+        [("checkout".to_string(), "checkoutservice:5050".to_string())].into(),
+    )]
+    .into();
+    let t = template_of_deployment_with(&frontend, &config).unwrap();
+    let env: BTreeMap<&str, &str> = t.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(env["CART_SERVICE_ADDR"], "cartservice:7070");
+    assert_eq!(env["CHECKOUT_SERVICE_ADDR"], "checkoutservice:5050");
+    let to: Vec<String> = call_graph(&[t], &[]).into_iter().map(|e| e.to).collect();
+    assert!(
+        to.contains(&"default/cartservice".to_string())
+            && to.contains(&"default/checkoutservice".to_string()),
+        "{to:?}"
+    );
+}
+
+#[test]
+fn service_reference_forms() {
+    let nss: std::collections::BTreeSet<String> = ["shop".to_string()].into();
+    let s = |v: &str| graph::services_of_value(v, &nss);
+    let one = |svc: &str, ns: Option<&str>| vec![(svc.to_string(), ns.map(str::to_string))];
+    assert_eq!(
+        s("kafka-0.kafka.data.svc.cluster.local:9092"),
+        one("kafka", Some("data")),
+        "a StatefulSet pod"
+    );
+    assert_eq!(s("svc.shop.svc.cluster.local"), one("svc", Some("shop")), "a Service named svc");
+    assert_eq!(s("redis://:pw@cache.shop.svc:6379/0"), one("cache", Some("shop")));
+    assert_eq!(s("jdbc:postgresql://db:5432/app"), one("db", None));
+    assert_eq!(
+        s("kafka-0.kafka.data.svc:9092,kafka-1.kafka.data.svc:9092"),
+        one("kafka", Some("data")),
+        "a list naming one Service twice"
+    );
+    assert_eq!(s("a:1, b:2").len(), 2);
+    assert!(s("0.0.0.0:8081").is_empty());
+    for name in
+        ["REDIS_SERVER", "ZK_SERVERS", "OTEL_EXPORTER_OTLP_ENDPOINT", "DATABASE_URI", "db_host", "SENTRY_DSN"]
+    {
+        assert!(graph::is_address_var(name), "{name}");
+    }
+    assert!(!graph::is_address_var("ARGOCD_REPO_SERVER_LOGLEVEL"));
 }

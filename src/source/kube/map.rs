@@ -60,6 +60,7 @@ pub fn pod_to_spec(
         requests,
         limits,
         phase: PodPhase::parse(p.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("")),
+        reason: None,
     })
 }
 

@@ -14,9 +14,11 @@ mod watch;
 pub use config::{Scope, in_cluster_env};
 pub use synth::{KubeMapFigures, kube_map, proc_memory};
 
+use crate::act::cluster::{ApplyError, ClusterControl};
 use crate::change::Change;
 use crate::source::SourceArgs;
-use crate::source::feeder::{ApplyError, ClusterControl, TwinHandle, spawn_feeder};
+use crate::source::feeder::{TwinHandle, spawn_feeder};
+use crate::twin::WorkloadKind;
 use crate::twin::{Feed, FeedState, Snapshot, SourceInfo, SourceKind, TwinEvent, TwinStore};
 use anyhow::anyhow;
 use chrono::Utc;
@@ -147,26 +149,29 @@ impl KubeControl {
             .ok_or_else(|| format!("not connected to context {} yet; nothing was sent", self.context))
     }
 
-    fn kind(&self, change: &Change) -> Result<crate::act::kube_apply::WorkloadKind, String> {
-        use crate::act::kube_apply::WorkloadKind as K;
+    fn kind(&self, change: &Change) -> Result<WorkloadKind, String> {
         Ok(match change {
             Change::Scale { workload, .. } | Change::HpaBounds { workload, .. } => {
                 let snap = self.snapshots.borrow().clone();
-                match snap.workload_index(workload).map(|w| snap.workloads[w].kind) {
-                    Some(crate::twin::WorkloadKind::StatefulSet) => K::StatefulSet,
-                    Some(crate::twin::WorkloadKind::Deployment) => K::Deployment,
+                match snap.workload_index(workload) {
+                    Some(w) if snap.workloads[w].kind == WorkloadKind::DaemonSet => {
+                        return Err(format!(
+                            "{workload} is a DaemonSet: it runs one pod per node and has no replicas to change"
+                        ));
+                    }
+                    Some(w) => snap.workloads[w].kind,
                     None => return Err(format!("no workload {workload} in the twin")),
                 }
             }
             // Not workload objects: the kind is unused.
-            Change::Cordon { .. } | Change::Evict { .. } => K::Deployment,
+            Change::Cordon { .. } | Change::Evict { .. } => WorkloadKind::Deployment,
         })
     }
 
     /// Runs `f` on the async client from this sync call.
     fn block<T, F: std::future::Future<Output = Result<T, ApplyError>>>(
         &self,
-        f: impl FnOnce(kube::Client, crate::act::kube_apply::WorkloadKind) -> F,
+        f: impl FnOnce(kube::Client, WorkloadKind) -> F,
         change: &Change,
     ) -> Result<T, ApplyError> {
         let client = self.client().map_err(ApplyError::Failed)?;

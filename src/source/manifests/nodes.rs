@@ -1,5 +1,8 @@
-//! The servers a manifest twin is placed on, read from `kubectl get nodes -o yaml|json`: a
-//! NodeList (or v1 List), or YAML documents of Nodes. Errors name the file, document and line.
+//! The servers a manifest twin is placed on, read from `kubectl get nodes -o yaml|json` or
+//! the API itself: a NodeList (whose items the API server leaves without `kind` and
+//! `apiVersion`), a v1 List, or YAML documents of Nodes. A Node without `status.capacity` or
+//! `status.allocatable` (a hand-written one) is refused: it would be a server of 0 CPU on which
+//! every pod stays Pending. Errors name the file, document, item and line.
 
 use super::read::{Origin, split_documents};
 use crate::source::k8s_map;
@@ -28,7 +31,7 @@ pub fn parse_nodes(text: &str, file: &str) -> anyhow::Result<Vec<Server>> {
             continue;
         }
         index += 1;
-        let origin = Origin { file: file.to_string(), document: index, line: start };
+        let origin = Origin { file: file.to_string(), document: index, line: start, item: None };
         let value: Value = serde_saphyr::from_str(&doc).map_err(|e| {
             let line = e.location().map(|l| start + l.line() as usize - 1).unwrap_or(start);
             let msg = e.to_string();
@@ -37,7 +40,7 @@ pub fn parse_nodes(text: &str, file: &str) -> anyhow::Result<Vec<Server>> {
                 msg.lines().next().unwrap_or("")
             )
         })?;
-        node_values(value, &origin, "", &mut servers)?;
+        node_values(value, &origin, "", false, &mut servers)?;
     }
     let mut seen = std::collections::HashSet::new();
     if let Some(dup) = servers.iter().find(|s| !seen.insert(s.name.as_str())) {
@@ -46,24 +49,47 @@ pub fn parse_nodes(text: &str, file: &str) -> anyhow::Result<Vec<Server>> {
     Ok(servers)
 }
 
-fn node_values(value: Value, origin: &Origin, at: &str, out: &mut Vec<Server>) -> anyhow::Result<()> {
+/// `in_node_list`: an item of a NodeList, which may omit `kind` and `apiVersion`.
+fn node_values(
+    mut value: Value,
+    origin: &Origin,
+    at: &str,
+    in_node_list: bool,
+    out: &mut Vec<Server>,
+) -> anyhow::Result<()> {
     if value.is_null() {
         return Ok(());
     }
-    let kind = value.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
+    let mut kind = value.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
+    if kind.is_empty() && in_node_list {
+        kind = "Node".into();
+        value["kind"] = "Node".into();
+        value["apiVersion"] = "v1".into();
+    }
     match kind.as_str() {
         "NodeList" | "List" => {
-            let Some(Value::Array(items)) = value.get("items") else {
+            let Some(Value::Array(items)) = value.get_mut("items").map(std::mem::take) else {
                 anyhow::bail!("{origin}{at}: {kind} without items");
             };
-            for (i, item) in items.iter().enumerate() {
-                node_values(item.clone(), origin, &format!("{at} items[{i}]"), out)?;
+            for (i, item) in items.into_iter().enumerate() {
+                node_values(item, origin, &format!("{at} items[{i}]"), kind == "NodeList", out)?;
             }
             Ok(())
         }
         "Node" => {
             let node: Node =
                 serde_json::from_value(value).map_err(|e| anyhow::anyhow!("{origin}{at}: Node: {e}"))?;
+            let status = node.status.as_ref();
+            if status.and_then(|s| s.capacity.as_ref()).is_none()
+                && status.and_then(|s| s.allocatable.as_ref()).is_none()
+            {
+                anyhow::bail!(
+                    "{origin}{at}: Node {}: no status.capacity or status.allocatable, so no CPU or memory to place \
+                     pods on (a `kubectl get nodes -o yaml` dump has them; a hand-written Node needs \
+                     status.allocatable cpu and memory)",
+                    crate::text::escape(node.metadata.name.as_deref().unwrap_or(""))
+                );
+            }
             out.push(k8s_map::node_to_server(&node).map_err(|e| anyhow::anyhow!("{origin}{at}: {e}"))?);
             Ok(())
         }

@@ -1,8 +1,15 @@
-//! Reading Kubernetes YAML: files, directories (recursively) or stdin; multi-document files
-//! split into documents, each parsed to JSON first, dispatched on apiVersion/kind, then read
-//! into the k8s-openapi type. Errors name the file, the document and its line.
+//! Reading Kubernetes YAML and JSON as `kubectl apply -f` takes it: files, directories
+//! (recursively), several paths, or stdin; multi-document streams, single objects, `kind:
+//! List` of mixed objects and typed lists as the API server returns them (`NodeList`,
+//! `DeploymentList`, items without `kind`/`apiVersion`). In a folder, files that are not
+//! Kubernetes (a Helm chart, an application's config, a `package.json`) are skipped and
+//! listed with the reason; a file that looks like Kubernetes but is malformed is an error
+//! naming the file, document and line. With a namespace (`-n`), objects without one land in
+//! it and objects naming another are refused, as `kubectl apply -n` does.
 
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use super::classify::{Doc, FileKind, classify};
+use crate::source::k8s_map::ConfigMaps;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::{v1 as hpa_v1, v2 as hpa_v2};
 use k8s_openapi::api::core::v1::Service;
 use serde::de::DeserializeOwned;
@@ -17,18 +24,31 @@ pub enum AnyHpa {
     V1(Box<hpa_v1::HorizontalPodAutoscaler>),
 }
 
-/// Where an object was read: file (or `<stdin>`), document index (1-based) and first line.
+/// Where an object was read: file (or `<stdin>`), document index (1-based) and first line;
+/// `item` for an object inside a list (`items[3]`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Origin {
     pub file: String,
     pub document: usize,
     pub line: usize,
+    pub item: Option<usize>,
 }
 
 impl std::fmt::Display for Origin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: document {} (line {})", self.file, self.document, self.line)
+        write!(f, "{}: document {} (line {})", self.file, self.document, self.line)?;
+        if let Some(i) = self.item {
+            write!(f, " items[{i}]")?;
+        }
+        Ok(())
     }
+}
+
+/// How objects are read.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// `-n`: the namespace of objects that name none; objects naming another are refused.
+    pub namespace: Option<String>,
 }
 
 /// The objects of a set of manifests that the twin models, and those it skipped.
@@ -36,43 +56,85 @@ impl std::fmt::Display for Origin {
 pub struct Objects {
     pub deployments: Vec<(Origin, Deployment)>,
     pub statefulsets: Vec<(Origin, StatefulSet)>,
+    pub daemonsets: Vec<(Origin, DaemonSet)>,
     pub services: Vec<(Origin, Service)>,
     pub hpas: Vec<(Origin, AnyHpa)>,
+    /// ConfigMaps' data, which env references read.
+    pub configmaps: ConfigMaps,
     /// `(kind, name, origin)` of every object of a kind (or apiVersion) twintop does not model.
     pub skipped: Vec<(String, String, Origin)>,
+    /// `(path, why)` of every file (or folder) that holds no Kubernetes object.
+    pub skipped_files: Vec<(String, String)>,
     /// Files read, in order.
     pub files: Vec<String>,
 }
 
-/// Reads `path`: `-` for stdin, a file, or every `.yaml`/`.yml`/`.json` under a directory
-/// (sorted, so the twin is the same on every run).
-pub fn read_path(path: &Path) -> anyhow::Result<Objects> {
-    let mut objs = Objects::default();
-    if path == Path::new("-") {
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).map_err(|e| anyhow::anyhow!("<stdin>: {e}"))?;
-        parse_text(&text, "<stdin>", &mut objs)?;
-        return Ok(objs);
+impl Objects {
+    /// Deployments, StatefulSets and DaemonSets read.
+    pub fn workload_count(&self) -> usize {
+        self.deployments.len() + self.statefulsets.len() + self.daemonsets.len()
     }
-    let meta = std::fs::metadata(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    let files = if meta.is_dir() {
-        let mut v = Vec::new();
-        collect_files(path, &mut v)?;
-        if v.is_empty() {
-            anyhow::bail!("{}: no .yaml, .yml or .json files in this directory", path.display());
+}
+
+/// Reads one path (see `read_paths`).
+pub fn read_path(path: &Path) -> anyhow::Result<Objects> {
+    read_paths(&[path.to_path_buf()], &ReadOptions::default())
+}
+
+/// Reads every path in order: `-` for stdin, a file, or every `.yaml`/`.yml`/`.json` under a
+/// directory (sorted, so the twin is the same on every run; a folder holding `Chart.yaml` is a
+/// Helm chart and is skipped whole).
+pub fn read_paths(paths: &[PathBuf], opts: &ReadOptions) -> anyhow::Result<Objects> {
+    let mut objs = Objects::default();
+    for path in paths {
+        if path == Path::new("-") {
+            let mut text = String::new();
+            std::io::stdin().read_to_string(&mut text).map_err(|e| anyhow::anyhow!("<stdin>: {e}"))?;
+            parse_text_with(&text, "<stdin>", opts, &mut objs)?;
+            continue;
         }
-        v
-    } else {
-        vec![path.to_path_buf()]
-    };
-    for f in files {
-        let text = std::fs::read_to_string(&f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
-        parse_text(&text, &f.display().to_string(), &mut objs)?;
+        let meta = std::fs::metadata(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let files = if meta.is_dir() {
+            let mut v = Vec::new();
+            collect_files(path, &mut v, &mut objs.skipped_files)?;
+            if v.is_empty() && objs.skipped_files.is_empty() {
+                anyhow::bail!("{}: no .yaml, .yml or .json files in this directory", path.display());
+            }
+            v
+        } else {
+            vec![path.to_path_buf()]
+        };
+        let texts = files
+            .iter()
+            .map(|f| {
+                let text = std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+                Ok((f.display().to_string(), text))
+            })
+            .collect::<anyhow::Result<Vec<(String, String)>>>()?;
+        // Parsing is the slow part and each file's alone: in parallel, then filed in order (so
+        // the first error in file order is the one reported).
+        use rayon::prelude::*;
+        let kinds: Vec<anyhow::Result<FileKind>> =
+            texts.par_iter().map(|(name, text)| classify(text, name)).collect();
+        for ((name, _), kind) in texts.iter().zip(kinds) {
+            file_kind(kind?, name, opts, &mut objs)?;
+        }
     }
     Ok(objs)
 }
 
-fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+fn collect_files(
+    dir: &Path,
+    out: &mut Vec<PathBuf>,
+    skipped: &mut Vec<(String, String)>,
+) -> anyhow::Result<()> {
+    if dir.join("Chart.yaml").is_file() {
+        skipped.push((
+            format!("{}/", dir.display()),
+            "a Helm chart (render it with `helm template` and pass the output)".into(),
+        ));
+        return Ok(());
+    }
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?
         .map(|e| e.map(|e| e.path()))
@@ -81,7 +143,7 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     entries.sort();
     for p in entries {
         if p.is_dir() {
-            collect_files(&p, out)?;
+            collect_files(&p, out, skipped)?;
         } else if p.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e, "yaml" | "yml" | "json"))
         {
             out.push(p);
@@ -121,75 +183,147 @@ pub fn split_documents(text: &str) -> Vec<(usize, String)> {
     docs
 }
 
-/// Parses one multi-document text (`file` names it in errors) into `objs`.
+/// Parses one text (`file` names it in errors) into `objs`, without a namespace override.
 pub fn parse_text(text: &str, file: &str, objs: &mut Objects) -> anyhow::Result<()> {
+    parse_text_with(text, file, &ReadOptions::default(), objs)
+}
+
+/// Parses one text into `objs`: its Kubernetes objects, or (when it holds none) an entry in
+/// `skipped_files` saying why.
+pub fn parse_text_with(text: &str, file: &str, opts: &ReadOptions, objs: &mut Objects) -> anyhow::Result<()> {
+    file_kind(classify(text, file)?, file, opts, objs)
+}
+
+fn file_kind(kind: FileKind, file: &str, opts: &ReadOptions, objs: &mut Objects) -> anyhow::Result<()> {
     objs.files.push(file.to_string());
-    let mut index = 0;
-    for (start, doc) in split_documents(text) {
-        if doc.trim().is_empty()
-            || doc.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
-        {
-            continue;
+    match kind {
+        FileKind::NotKubernetes(why) => objs.skipped_files.push((file.to_string(), why)),
+        FileKind::Kubernetes(docs) => {
+            for Doc { value, origin } in docs {
+                dispatch(value, &origin, opts, objs, None)?;
+            }
         }
-        index += 1;
-        let origin = Origin { file: file.to_string(), document: index, line: start };
-        let value: Value = serde_saphyr::from_str(&doc).map_err(|e| {
-            let line = e.location().map(|l| start + l.line() as usize - 1).unwrap_or(start);
-            anyhow::anyhow!(
-                "{file}: document {index}, line {line}: malformed YAML: {}",
-                first_line(&e.to_string())
-            )
-        })?;
-        dispatch(value, &origin, objs)?;
     }
     Ok(())
 }
 
-fn first_line(s: &str) -> &str {
-    s.lines().next().unwrap_or(s)
+/// Kinds without a namespace; `-n` leaves them alone.
+fn cluster_scoped(kind: &str) -> bool {
+    matches!(
+        kind,
+        "Namespace"
+            | "Node"
+            | "PersistentVolume"
+            | "ClusterRole"
+            | "ClusterRoleBinding"
+            | "CustomResourceDefinition"
+            | "StorageClass"
+            | "PriorityClass"
+            | "IngressClass"
+            | "RuntimeClass"
+            | "APIService"
+            | "MutatingWebhookConfiguration"
+            | "ValidatingWebhookConfiguration"
+            | "CSIDriver"
+            | "CSINode"
+            | "VolumeAttachment"
+            | "ClusterIssuer"
+    )
 }
 
-fn dispatch(value: Value, origin: &Origin, objs: &mut Objects) -> anyhow::Result<()> {
-    let Value::Object(map) = &value else {
-        if value.is_null() {
-            return Ok(());
-        }
+/// Files one object. `defaults`: the `(apiVersion, kind)` of a typed list's items, which the
+/// API server leaves out.
+fn dispatch(
+    mut value: Value,
+    origin: &Origin,
+    opts: &ReadOptions,
+    objs: &mut Objects,
+    defaults: Option<(&str, &str)>,
+) -> anyhow::Result<()> {
+    let Value::Object(map) = &mut value else {
         anyhow::bail!("{origin}: not a Kubernetes object (expected a mapping with apiVersion and kind)");
     };
-    let field = |k: &str| map.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-    let (api, kind) = (field("apiVersion"), field("kind"));
-    if api.is_empty() || kind.is_empty() {
-        anyhow::bail!("{origin}: apiVersion and kind are required");
+    let field = |map: &serde_json::Map<String, Value>, k: &str| {
+        map.get(k).and_then(Value::as_str).unwrap_or("").to_string()
+    };
+    let (mut api, mut kind) = (field(map, "apiVersion"), field(map, "kind"));
+    if let Some((list_api, item_kind)) = defaults {
+        if kind.is_empty() {
+            kind = item_kind.to_string();
+            map.insert("kind".into(), kind.clone().into());
+        }
+        if api.is_empty() {
+            api = list_api.to_string();
+            map.insert("apiVersion".into(), api.clone().into());
+        }
     }
-    let name =
-        map.get("metadata").and_then(|m| m.get("name")).and_then(Value::as_str).unwrap_or("").to_string();
+    if kind.is_empty() {
+        anyhow::bail!("{origin}: kind is missing (apiVersion {:?})", crate::text::escape(&api));
+    }
+    if api.is_empty() {
+        anyhow::bail!("{origin}: apiVersion is missing (kind {:?})", crate::text::escape(&kind));
+    }
+    if kind.ends_with("List")
+        && let Some(Value::Array(items)) = map.get_mut("items").map(std::mem::take)
+    {
+        // `kind: List` holds typed objects; `FooList` holds Foos that may omit kind and apiVersion.
+        let item_kind = kind.strip_suffix("List").filter(|k| !k.is_empty());
+        for (i, item) in items.into_iter().enumerate() {
+            let o = Origin { item: Some(i), ..origin.clone() };
+            dispatch(item, &o, opts, objs, item_kind.map(|k| (api.as_str(), k)))?;
+        }
+        return Ok(());
+    }
+    let meta = map.entry("metadata").or_insert_with(|| Value::Object(Default::default()));
+    let name = meta.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+    if let (Some(ns), false) = (&opts.namespace, cluster_scoped(&kind))
+        && let Value::Object(meta) = meta
+    {
+        match meta.get("namespace").and_then(Value::as_str).filter(|n| !n.is_empty()) {
+            None => {
+                meta.insert("namespace".into(), ns.clone().into());
+            }
+            Some(own) if own != ns => anyhow::bail!(
+                "{origin}: {kind} {}: the namespace from the provided object {:?} does not match the namespace {:?} \
+                 given with -n (as kubectl apply refuses it); pass -n {} or remove the object's namespace",
+                crate::text::escape(&name),
+                crate::text::escape(own),
+                crate::text::escape(ns),
+                crate::text::escape(own)
+            ),
+            Some(_) => {}
+        }
+    }
     fn typed<T: DeserializeOwned>(v: Value, origin: &Origin, what: &str) -> anyhow::Result<T> {
         serde_json::from_value(v).map_err(|e| anyhow::anyhow!("{origin}: {what}: {e}"))
     }
-    let what = format!("{kind} {name}");
+    let what = format!("{kind} {}", crate::text::escape(&name));
     match (api.as_str(), kind.as_str()) {
-        (_, "List") => {
-            if let Some(Value::Array(items)) = map.get("items") {
-                for item in items.clone() {
-                    dispatch(item, origin, objs)?;
-                }
-            }
-        }
         ("apps/v1", "Deployment") => objs.deployments.push((origin.clone(), typed(value, origin, &what)?)),
         ("apps/v1", "StatefulSet") => objs.statefulsets.push((origin.clone(), typed(value, origin, &what)?)),
+        ("apps/v1", "DaemonSet") => objs.daemonsets.push((origin.clone(), typed(value, origin, &what)?)),
         ("v1", "Service") => objs.services.push((origin.clone(), typed(value, origin, &what)?)),
+        ("v1", "ConfigMap") => {
+            let ns = value["metadata"]["namespace"].as_str().filter(|n| !n.is_empty()).unwrap_or("default");
+            let data: std::collections::BTreeMap<String, String> = match value.get("data") {
+                None | Some(Value::Null) => Default::default(),
+                Some(d) => typed(d.clone(), origin, &format!("{what}: data"))?,
+            };
+            objs.configmaps.insert((ns.to_string(), name.clone()), data);
+            // Read for env references, not modelled as such.
+            objs.skipped.push((kind.clone(), name, origin.clone()));
+        }
         ("autoscaling/v2" | "autoscaling/v2beta2", "HorizontalPodAutoscaler") => {
             // v2beta2 has v2's shape; only the apiVersion string differs.
-            let mut v = value;
-            v["apiVersion"] = Value::from("autoscaling/v2");
-            objs.hpas.push((origin.clone(), AnyHpa::V2(Box::new(typed(v, origin, &what)?))));
+            value["apiVersion"] = Value::from("autoscaling/v2");
+            objs.hpas.push((origin.clone(), AnyHpa::V2(Box::new(typed(value, origin, &what)?))));
         }
         ("autoscaling/v1", "HorizontalPodAutoscaler") => {
             objs.hpas.push((origin.clone(), AnyHpa::V1(Box::new(typed(value, origin, &what)?))))
         }
         (api, kind) => {
             let kind = match kind {
-                "Deployment" | "StatefulSet" | "Service" | "HorizontalPodAutoscaler" => {
+                "Deployment" | "StatefulSet" | "DaemonSet" | "Service" | "HorizontalPodAutoscaler" => {
                     format!("{kind} ({api})")
                 }
                 _ => kind.to_string(),
@@ -201,41 +335,4 @@ fn dispatch(value: Value, origin: &Origin, objs: &mut Objects) -> anyhow::Result
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn documents_keep_their_line_numbers() {
-        let text = "# c\n---\na: 1\n---\n\nb: 2\n--- {c: 3}\n";
-        let docs = split_documents(text);
-        assert_eq!(docs.iter().map(|d| d.0).collect::<Vec<_>>(), [1, 2, 4, 7]);
-        assert_eq!(docs[2].1, "   \n\nb: 2\n", "the marker is blanked, so lines stay aligned");
-    }
-
-    #[test]
-    fn malformed_yaml_names_file_document_and_line() {
-        let text = "apiVersion: v1\nkind: Service\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: [unclosed\n";
-        let e = parse_text(text, "svc.yaml", &mut Objects::default()).unwrap_err().to_string();
-        assert!(e.starts_with("svc.yaml: document 2, line "), "{e}");
-        let line: usize =
-            e["svc.yaml: document 2, line ".len()..].split(':').next().unwrap().parse().unwrap();
-        assert!((8..=9).contains(&line), "{e}");
-    }
-
-    #[test]
-    fn bad_field_type_names_object() {
-        let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {replicas: many}\n";
-        let e = parse_text(text, "d.yaml", &mut Objects::default()).unwrap_err().to_string();
-        assert!(e.contains("d.yaml: document 1 (line 1): Deployment web") && e.contains("\"many\""), "{e}");
-    }
-
-    #[test]
-    fn lists_and_unknown_kinds() {
-        let text = "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Service, metadata: {name: a}}\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: cfg}}\n---\napiVersion: extensions/v1beta1\nkind: Deployment\nmetadata: {name: old}\n";
-        let mut o = Objects::default();
-        parse_text(text, "l.yaml", &mut o).unwrap();
-        assert_eq!(o.services.len(), 1);
-        let sk: Vec<(&str, &str)> = o.skipped.iter().map(|s| (s.0.as_str(), s.1.as_str())).collect();
-        assert_eq!(sk, [("ConfigMap", "cfg"), ("Deployment (extensions/v1beta1)", "old")]);
-    }
-}
+mod tests;

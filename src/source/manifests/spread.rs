@@ -1,6 +1,7 @@
 //! A small spreading scheduler for twins built without a cluster: each pod goes to the
 //! schedulable server with the most CPU and memory left after placing it (ties: fewest pods,
-//! then the first server), as kube-scheduler's default scoring leans.
+//! then the first server), as kube-scheduler's default scoring leans, among the servers the
+//! scheduling rules admit (the caller's filter, from `twin::scheduling`).
 //!
 //! Servers with the same allocatable resources lose the same share to a pod, so within such a
 //! class the best server is the least used one that fits: each class keeps its servers ordered
@@ -59,13 +60,18 @@ impl<'a> Spread<'a> {
 
     /// Places one pod; `None` when no schedulable server has room (the pod stays Pending).
     pub fn place(&mut self, req: &Resources) -> Option<usize> {
+        self.place_where(req, |_| true)
+    }
+
+    /// Places one pod on the best schedulable server that has room and that `allowed` admits
+    /// (the scheduling rules, see `twin::scheduling`).
+    pub fn place_where(&mut self, req: &Resources, allowed: impl Fn(usize) -> bool) -> Option<usize> {
         let mut best: Option<(i64, u32, usize)> = None;
         for class in &self.classes {
             // The least used server of the class that fits is the class's best.
-            let Some(&(_, pods, i)) = class
-                .iter()
-                .find(|&&(_, _, i)| self.requested[i].add(req).fits_in(&self.servers[i].allocatable))
-            else {
+            let Some(&(_, pods, i)) = class.iter().find(|&&(_, _, i)| {
+                self.requested[i].add(req).fits_in(&self.servers[i].allocatable) && allowed(i)
+            }) else {
                 continue;
             };
             let after = ((self.used(i, &self.requested[i].add(req))) * RESOLUTION).round() as i64;
@@ -74,14 +80,37 @@ impl<'a> Spread<'a> {
             }
         }
         let (_, _, i) = best?;
+        self.take(i, req);
+        Some(i)
+    }
+
+    /// Binds a pod to server `i` (a DaemonSet's pod, cordoned servers included) if it has room.
+    pub fn bind(&mut self, i: usize, req: &Resources) -> bool {
+        if !self.requested[i].add(req).fits_in(&self.servers[i].allocatable) {
+            return false;
+        }
+        self.take(i, req);
+        true
+    }
+
+    /// What server `i` has left for requests.
+    pub fn free(&self, i: usize) -> Resources {
+        self.servers[i].allocatable.sub(&self.requested[i])
+    }
+
+    fn take(&mut self, i: usize, req: &Resources) {
         let class = self.class_of[i];
+        if class == usize::MAX {
+            self.requested[i] = self.requested[i].add(req);
+            self.pods[i] += 1;
+            return;
+        }
         let old = self.key(i);
         self.classes[class].remove(&old);
         self.requested[i] = self.requested[i].add(req);
         self.pods[i] += 1;
         let new = self.key(i);
         self.classes[class].insert(new);
-        Some(i)
     }
 }
 

@@ -49,8 +49,45 @@ impl VmConfig {
         VmConfig { url: url.to_string(), ..VmConfig::default() }
     }
 
-    pub fn from_toml(text: &str) -> Result<VmConfig, toml::de::Error> {
-        toml::from_str(text)
+    /// Parses and validates a `[vm]` table's text.
+    pub fn from_toml(text: &str) -> anyhow::Result<VmConfig> {
+        let c: VmConfig = toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+        c.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(c)
+    }
+
+    /// Durations must be finite and within bounds (a worker computes timers from them): the
+    /// error names the field and its limits.
+    pub fn validate(&self) -> Result<(), String> {
+        let fields = [
+            ("interval_s", self.interval_s, 0.5, 3600.0),
+            ("timeout_s", self.timeout_s, 0.1, 600.0),
+            ("backfill_s", self.backfill_s, 0.0, 7.0 * 86_400.0),
+            ("max_backoff_s", self.max_backoff_s, 0.5, 86_400.0),
+        ];
+        for (name, v, lo, hi) in fields {
+            if !(v.is_finite() && v >= lo && v <= hi) {
+                return Err(format!("{name} must be a number of seconds from {lo} to {hi}, got {v}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// `load`, falling back to the defaults (with `--vm-url`, if given) when the file is
+    /// malformed: what the console and the headless commands do, with the error as a notice.
+    /// The flag says whether the file is not TOML at all (the console's own config notice
+    /// already says so).
+    pub fn load_or_default(url_flag: Option<&str>) -> (VmConfig, Option<(String, bool)>) {
+        let path = crate::paths::config_dir().join("config.toml");
+        match Self::load_from(&path, url_flag) {
+            Ok(c) => (c, None),
+            Err(e) => {
+                let syntax =
+                    std::fs::read_to_string(&path).is_ok_and(|t| toml::from_str::<toml::Table>(&t).is_err());
+                let c = VmConfig { url: url_flag.unwrap_or_default().to_string(), ..VmConfig::default() };
+                (c, Some((format!("{e}; VictoriaMetrics uses the default settings"), syntax)))
+            }
+        }
     }
 
     /// The `[vm]` table of `config.toml` in twintop's config dir (defaults when the file or the
@@ -72,10 +109,12 @@ impl VmConfig {
                 let table: toml::Table = toml::from_str(&text)
                     .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message()))?;
                 let vm_only: toml::Table = table.into_iter().filter(|(k, _)| k == "vm").collect();
-                toml::from_str::<File>(&toml::to_string(&vm_only)?)
+                let vm = toml::from_str::<File>(&toml::to_string(&vm_only)?)
                     .map_err(|e| anyhow::anyhow!("{}: [vm]: {}", path.display(), e.message()))?
                     .vm
-                    .unwrap_or_default()
+                    .unwrap_or_default();
+                vm.validate().map_err(|e| anyhow::anyhow!("{}: [vm] {e}", path.display()))?;
+                vm
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => VmConfig::default(),
             Err(e) => anyhow::bail!("{}: {e}", path.display()),
@@ -210,5 +249,29 @@ mod tests {
         assert_eq!((c.interval_s, c.tenant.as_deref()), (5.0, Some("42")));
         let e = VmConfig::from_toml("[queries]\nnode_cpuu = \"x\"\n").unwrap_err().to_string();
         assert!(e.contains("node_cpuu"), "{e}");
+    }
+
+    #[test]
+    fn durations_that_would_panic_a_timer_are_refused_with_field_and_limits() {
+        for (field, v) in [
+            ("timeout_s", "inf"),
+            ("timeout_s", "nan"),
+            ("timeout_s", "1e300"),
+            ("interval_s", "inf"),
+            ("interval_s", "0"),
+            ("backfill_s", "-1"),
+            ("max_backoff_s", "1e20"),
+        ] {
+            let e = VmConfig::from_toml(&format!("{field} = {v}\n")).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("{field} must be a number of seconds from ")),
+                "{field} = {v}: {e}"
+            );
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "[vm]\nurl = \"http://a:1\"\ninterval_s = inf\n").unwrap();
+        let e = VmConfig::load_from(&path, None).unwrap_err().to_string();
+        assert!(e.contains("config.toml: [vm] interval_s must be") && e.contains("3600"), "{e}");
     }
 }

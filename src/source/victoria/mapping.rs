@@ -350,6 +350,7 @@ mod tests {
             requests: Resources::ZERO,
             limits: None,
             phase: PodPhase::Running,
+            reason: None,
         }));
         let mut t = Targets::from_snapshot(&st.snapshot());
         t.alias("10.0.0.1", "ip-10-0-0-1.ec2.internal");

@@ -182,74 +182,98 @@ impl VmSource {
 }
 
 /// Runs the poller until the event channel closes. Targets are rebuilt from the latest
-/// snapshot each round, so servers and workloads that appear are picked up.
+/// snapshot each round, so servers and workloads that appear are picked up. Should the poller
+/// fail (a panic), the `vm` feed goes down with the reason and a notice says so: the header
+/// never shows a feed that silently stopped.
 pub fn spawn_poller(
     src: VmSource,
     snapshots: watch::Receiver<Arc<Snapshot>>,
     tx: mpsc::Sender<Vec<TwinEvent>>,
 ) -> tokio::task::JoinHandle<()> {
+    use futures::FutureExt;
+    let report = tx.clone();
     tokio::spawn(async move {
-        let interval = Duration::from_secs_f64(src.cfg.interval_s.max(0.5));
-        let max_backoff = Duration::from_secs_f64(src.cfg.max_backoff_s.max(src.cfg.interval_s));
-        let mut need_backfill = src.cfg.backfill_s > 0.0;
-        let mut failures: u32 = 0;
-        let mut last_ok: Option<DateTime<Utc>> = None;
-        let mut snapshots = snapshots;
-        // A live cluster lists its nodes after the poller starts: back-filling before would map
-        // nothing. Wait for servers (a little), then go on regardless.
-        let wait = tokio::time::sleep(Duration::from_secs(30));
-        tokio::pin!(wait);
-        while snapshots.borrow().servers.is_empty() {
-            tokio::select! {
-                r = snapshots.changed() => if r.is_err() { return },
-                _ = &mut wait => break,
-            }
-        }
-        loop {
-            let targets = Targets::from_snapshot(&snapshots.borrow().clone());
-            if need_backfill {
-                let end = Utc::now();
-                let start = end - chrono::Duration::milliseconds((src.cfg.backfill_s * 1000.0) as i64);
-                match src.backfill(&targets, start, end, src.cfg.interval_s.max(1.0)).await {
-                    Ok(batches) => {
-                        need_backfill = false;
-                        for b in batches {
-                            if tx.send(b).await.is_err() {
-                                return;
-                            }
-                        }
-                    }
-                    Err(e) => tracing::warn!("vm back-fill failed (will retry): {e}"),
-                }
-            }
-            let mut out = src.poll_once(&targets, None).await;
-            let state = out.state(src.jobs().len());
-            if state == FeedState::Ok {
-                failures = 0;
-                last_ok = Some(Utc::now());
-            } else {
-                failures = failures.saturating_add(1);
-                // Keep the time of the last good round so the header can say how old the data is.
-                for e in out.events.iter_mut() {
-                    if let TwinEvent::Feed(f) = e {
-                        f.updated = last_ok;
-                        f.detail = format!(
-                            "{}; retry in {} s",
-                            f.detail,
-                            backoff(interval, max_backoff, failures).as_secs()
-                        );
-                    }
-                }
-                if let Some(e) = out.errors.first() {
-                    tracing::warn!("vm poll: {e}");
-                }
-            }
-            if tx.send(out.events).await.is_err() {
-                return;
-            }
-            tokio::time::sleep(backoff(interval, max_backoff, failures)).await;
+        if let Err(panic) =
+            std::panic::AssertUnwindSafe(poll_forever(src, snapshots, tx)).catch_unwind().await
+        {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".into());
+            let detail = format!("the VictoriaMetrics poller stopped: {why} (see the log); restart twintop");
+            let feed =
+                Feed { name: FEED.into(), state: FeedState::Down, detail: detail.clone(), updated: None };
+            let _ = report.send(vec![TwinEvent::Feed(feed), TwinEvent::Notice(detail)]).await;
         }
     })
+}
+
+async fn poll_forever(
+    src: VmSource,
+    snapshots: watch::Receiver<Arc<Snapshot>>,
+    tx: mpsc::Sender<Vec<TwinEvent>>,
+) {
+    let interval = Duration::from_secs_f64(src.cfg.interval_s.max(0.5));
+    let max_backoff = Duration::from_secs_f64(src.cfg.max_backoff_s.max(src.cfg.interval_s));
+    let mut need_backfill = src.cfg.backfill_s > 0.0;
+    let mut failures: u32 = 0;
+    let mut last_ok: Option<DateTime<Utc>> = None;
+    let mut snapshots = snapshots;
+    // A live cluster lists its nodes after the poller starts: back-filling before would map
+    // nothing. Wait for servers (a little), then go on regardless.
+    let wait = tokio::time::sleep(Duration::from_secs(30));
+    tokio::pin!(wait);
+    while snapshots.borrow().servers.is_empty() {
+        tokio::select! {
+            r = snapshots.changed() => if r.is_err() { return },
+            _ = &mut wait => break,
+        }
+    }
+    loop {
+        let targets = Targets::from_snapshot(&snapshots.borrow().clone());
+        if need_backfill {
+            let end = Utc::now();
+            let start = end - chrono::Duration::milliseconds((src.cfg.backfill_s * 1000.0) as i64);
+            match src.backfill(&targets, start, end, src.cfg.interval_s.max(1.0)).await {
+                Ok(batches) => {
+                    need_backfill = false;
+                    for b in batches {
+                        if tx.send(b).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!("vm back-fill failed (will retry): {e}"),
+            }
+        }
+        let mut out = src.poll_once(&targets, None).await;
+        let state = out.state(src.jobs().len());
+        if state == FeedState::Ok {
+            failures = 0;
+            last_ok = Some(Utc::now());
+        } else {
+            failures = failures.saturating_add(1);
+            // Keep the time of the last good round so the header can say how old the data is.
+            for e in out.events.iter_mut() {
+                if let TwinEvent::Feed(f) = e {
+                    f.updated = last_ok;
+                    f.detail = format!(
+                        "{}; retry in {} s",
+                        f.detail,
+                        backoff(interval, max_backoff, failures).as_secs()
+                    );
+                }
+            }
+            if let Some(e) = out.errors.first() {
+                tracing::warn!("vm poll: {e}");
+            }
+        }
+        if tx.send(out.events).await.is_err() {
+            return;
+        }
+        tokio::time::sleep(backoff(interval, max_backoff, failures)).await;
+    }
 }
 
 /// `interval · 2^failures`, at most `max`.
@@ -260,6 +284,26 @@ pub fn backoff(interval: Duration, max: Duration, failures: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_poller_that_fails_turns_the_feed_down_with_a_notice() {
+        crate::source::init_tls();
+        // A value the config now refuses, built directly: it used to panic the worker, and the
+        // feed vanished without a word.
+        let cfg =
+            VmConfig { url: "http://127.0.0.1:9".into(), interval_s: f64::INFINITY, ..VmConfig::default() };
+        let src = VmSource::new(cfg, false).unwrap();
+        let (_snap_tx, snaps) = watch::channel(Arc::new(Snapshot::empty()));
+        let (tx, mut rx) = mpsc::channel(8);
+        let task = spawn_poller(src, snaps, tx);
+        let events = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.unwrap().unwrap();
+        let feed =
+            events.iter().find_map(|e| if let TwinEvent::Feed(f) = e { Some(f) } else { None }).unwrap();
+        assert_eq!((feed.name.as_str(), feed.state), (FEED, FeedState::Down));
+        assert!(feed.detail.contains("the VictoriaMetrics poller stopped"), "{}", feed.detail);
+        assert!(events.iter().any(|e| matches!(e, TwinEvent::Notice(n) if n.contains("poller stopped"))));
+        assert!(task.await.is_ok(), "the failure is handled, not propagated");
+    }
 
     #[test]
     fn backoff_doubles_up_to_the_cap() {

@@ -4,6 +4,7 @@
 
 use crate::act::audit::{self, Verification};
 use crate::ui::app::Action;
+use crate::ui::keys::{self, Binding, Key, Shown};
 use crate::ui::{Component, Ctx, esc};
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
@@ -12,6 +13,27 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Row, Table};
 use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cmd {
+    Older,
+    Newer,
+    Reread,
+}
+
+const KEYS: &[Binding<Cmd>] = &[
+    Binding::new(
+        "↑↓/jk",
+        "scroll",
+        &[
+            (Key::Code(KeyCode::Up), Cmd::Older),
+            (Key::Char('k'), Cmd::Older),
+            (Key::Code(KeyCode::Down), Cmd::Newer),
+            (Key::Char('j'), Cmd::Newer),
+        ],
+    ),
+    Binding::new("R", "re-read", &[(Key::Char('R'), Cmd::Reread)]),
+];
 
 #[derive(Debug, Default)]
 pub struct AuditView {
@@ -47,10 +69,10 @@ impl Component for AuditView {
             Some(Ok(v)) => v.entries.len(),
             _ => 0,
         };
-        match k.code {
-            KeyCode::Up | KeyCode::Char('k') if self.scroll + 1 < n => self.scroll += 1,
-            KeyCode::Down | KeyCode::Char('j') if self.scroll > 0 => self.scroll -= 1,
-            KeyCode::Char('R') => self.reload(),
+        match keys::lookup(KEYS, &k) {
+            Some(Cmd::Older) if self.scroll + 1 < n => self.scroll += 1,
+            Some(Cmd::Newer) if self.scroll > 0 => self.scroll -= 1,
+            Some(Cmd::Reread) => self.reload(),
             _ => return Action::Noop,
         }
         Action::Render
@@ -62,16 +84,21 @@ impl Component for AuditView {
         let (status, col, entries) = match &self.log {
             None => ("no data dir".to_string(), t.dim, &[][..]),
             Some(Err(e)) => (format!("unreadable: {}", esc(e)), t.bad, &[][..]),
-            Some(Ok(v)) if v.ok() && v.problems.is_empty() => {
-                (format!("chain verified ✓ {} entries", v.entries.len()), t.ok, v.entries.as_slice())
+            Some(Ok(v)) if v.ok() && v.notes.is_empty() => {
+                (format!("chain verified ✓ {} entries, sealed", v.entries.len()), t.ok, v.entries.as_slice())
             }
-            Some(Ok(v)) if v.ok() => (
+            // Torn writes the chain accounts for, or a verification key kept off this machine.
+            Some(Ok(v)) if v.problems.iter().all(|p| p.kind == "key") => (
                 format!(
                     "chain verified, {} entries; {}",
                     v.entries.len(),
-                    v.problems
+                    v.notes
                         .iter()
-                        .map(|p| format!("line {}: {}", p.line, esc(&p.message)))
+                        .chain(&v.problems)
+                        .map(|p| match p.line {
+                            0 => esc(&p.message).into_owned(),
+                            l => format!("line {l}: {}", esc(&p.message)),
+                        })
                         .collect::<Vec<_>>()
                         .join("; ")
                 ),
@@ -138,7 +165,7 @@ impl Component for AuditView {
         f.render_widget(Table::new(rows, widths).header(header).block(block), area);
     }
 
-    fn keys(&self) -> &'static [(&'static str, &'static str)] {
-        &[("↑↓/jk", "scroll"), ("R", "re-read")]
+    fn keys(&self) -> Vec<Shown> {
+        keys::help(KEYS)
     }
 }

@@ -123,7 +123,14 @@ pub fn workload_lines(w: usize, ctx: &Ctx) -> Vec<Line<'static>> {
         kv("requests", format!("{:.0}m cpu · {:.0} Mi · {:.0} Mbps per pod", r.cpu_m, r.mem_mib, r.bw_mbps)),
     ];
     if let Some(l) = wl.limits {
-        lines.push(kv("limits", format!("{:.0}m cpu · {:.0} Mi", l.cpu_m, l.mem_mib)));
+        // A limit of 0 is one the manifest did not set (a pod may limit memory alone).
+        let part = |v: f64, unit: &str, what: &str| {
+            if v > 0.0 { format!("{v:.0}{unit}") } else { format!("no {what} limit") }
+        };
+        lines.push(kv(
+            "limits",
+            format!("{} · {}", part(l.cpu_m, "m cpu", "cpu"), part(l.mem_mib, " Mi", "memory")),
+        ));
     }
     if let Some(h) = &wl.hpa {
         lines.push(kv("hpa", format!("{} … {} replicas", h.min_replicas, h.max_replicas)));

@@ -5,6 +5,7 @@
 use super::detail::{Detail, server_lines};
 use crate::ui::app::{Action, hit};
 use crate::ui::derived::Derived;
+use crate::ui::keys::{self, Binding, GRID_MOVES, Key, Move};
 use crate::ui::theme::Theme;
 use crate::ui::widgets::grid::{CellLook, Grid, GridLayout};
 use crate::ui::{Component, Ctx, Filter};
@@ -113,6 +114,18 @@ impl<'de> serde::Deserialize<'de> for Metric {
         })
     }
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cmd {
+    Details,
+    Metric,
+}
+
+const MOVE_KEYS: &[Binding<Move>] = &[Binding::new("←↓↑→/hjkl", "move", GRID_MOVES)];
+const KEYS: &[Binding<Cmd>] = &[
+    Binding::new("enter", "details", &[(Key::Code(KeyCode::Enter), Cmd::Details)]),
+    Binding::new("m", "metric", &[(Key::Char('m'), Cmd::Metric)]),
+];
 
 /// A group after filtering: the servers of one location that match.
 #[derive(Debug, Clone)]
@@ -298,33 +311,35 @@ impl Component for HeatmapView {
     fn handle_key(&mut self, k: KeyEvent, ctx: &Ctx) -> Action {
         let before = self.cursor;
         let page = (self.grid_area.height as usize).max(1) * self.layout.cols.max(1) as usize;
-        match k.code {
-            KeyCode::Char('m') => {
+        match keys::lookup(KEYS, &k) {
+            Some(Cmd::Metric) => {
                 self.metric = self.metric.next();
                 return Action::Render;
             }
-            KeyCode::Enter => {
+            Some(Cmd::Details) => {
                 return match self.cursor_server() {
                     Some(i) => Action::Detail(Detail::Server(ctx.snap.servers[i].name.clone())),
                     None => Action::Noop,
                 };
             }
-            KeyCode::Right | KeyCode::Char('l') => self.step(ctx),
-            KeyCode::Left | KeyCode::Char('h') => {
+            None => {}
+        }
+        match keys::lookup(MOVE_KEYS, &k) {
+            Some(Move::Right) => self.step(ctx),
+            Some(Move::Left) => {
                 let n = self.flat.len().max(1);
                 self.set_cursor((self.cursor + n - 1) % n, ctx);
             }
-            KeyCode::Down | KeyCode::Char('j') | KeyCode::Up | KeyCode::Char('k') => {
-                let up = matches!(k.code, KeyCode::Up | KeyCode::Char('k'));
-                if let Some(n) = self.layout.vertical_neighbour(self.cursor, up) {
+            Some(m @ (Move::Up | Move::Down)) => {
+                if let Some(n) = self.layout.vertical_neighbour(self.cursor, m == Move::Up) {
                     self.set_cursor(n, ctx);
                 }
             }
-            KeyCode::PageDown => self.set_cursor(self.cursor + page, ctx),
-            KeyCode::PageUp => self.set_cursor(self.cursor.saturating_sub(page), ctx),
-            KeyCode::Home | KeyCode::Char('g') => self.set_cursor(0, ctx),
-            KeyCode::End | KeyCode::Char('G') => self.set_cursor(usize::MAX, ctx),
-            _ => return Action::Noop,
+            Some(Move::PageDown) => self.set_cursor(self.cursor + page, ctx),
+            Some(Move::PageUp) => self.set_cursor(self.cursor.saturating_sub(page), ctx),
+            Some(Move::First) => self.set_cursor(0, ctx),
+            Some(Move::Last) => self.set_cursor(usize::MAX, ctx),
+            None => return Action::Noop,
         }
         if self.cursor != before { Action::Render } else { Action::Noop }
     }
@@ -441,7 +456,7 @@ impl Component for HeatmapView {
         self.rebuild(ctx);
     }
 
-    fn keys(&self) -> &'static [(&'static str, &'static str)] {
-        &[("←↓↑→/hjkl", "move"), ("enter", "details"), ("m", "metric"), ("/", "filter")]
+    fn keys(&self) -> Vec<keys::Shown> {
+        [keys::help(MOVE_KEYS), keys::help(KEYS)].concat()
     }
 }

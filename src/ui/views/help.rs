@@ -1,7 +1,9 @@
 //! Help: the keys of the view it was opened from, then the keys and commands that work
 //! everywhere.
 
-use crate::ui::app::{Action, View};
+use super::View;
+use crate::ui::app::Action;
+use crate::ui::keys::{self, GLOBAL_KEYS, Shown};
 use crate::ui::{Component, Ctx};
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
@@ -10,33 +12,21 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
-const GLOBAL: [(&str, &str); 10] = [
-    (":", "command line (tab completes; see commands)"),
-    ("tab / shift-tab", "next / previous view"),
-    ("/", "filter (substring; a leading ! negates)"),
-    ("?", "help for the current view"),
-    ("esc", "back, close, or clear the filter"),
-    ("enter", "details of the selected server or workload"),
-    ("mouse", "click selects a cell or row; the wheel scrolls"),
-    ("q", "quit (the terminal is restored)"),
-    ("ctrl-c", "quit"),
-    ("m", "next heatmap metric (heatmap)"),
-];
-
 #[derive(Debug)]
 pub struct HelpView {
     for_view: View,
-    keys: &'static [(&'static str, &'static str)],
+    keys: Vec<Shown>,
 }
 
 impl Default for HelpView {
     fn default() -> Self {
-        HelpView { for_view: View::Overview, keys: &[] }
+        HelpView { for_view: View::Overview, keys: Vec::new() }
     }
 }
 
 impl HelpView {
-    pub fn show_for(&mut self, v: View, keys: &'static [(&'static str, &'static str)]) {
+    /// Help for view `v`, whose bindings are `keys`.
+    pub fn show_for(&mut self, v: View, keys: Vec<Shown>) {
         self.for_view = v;
         self.keys = keys;
     }
@@ -65,9 +55,9 @@ impl Component for HelpView {
         lines.extend(self.keys.iter().map(|(k, w)| key(k, w)));
         lines.push(Line::raw(""));
         lines.push(Line::styled("everywhere", Style::new().fg(t.title).bold()));
-        lines.extend(GLOBAL.iter().map(|(k, w)| key(k, w)));
+        lines.extend(keys::help(GLOBAL_KEYS).iter().map(|(k, w)| key(k, w)));
         let mut commands = vec![Line::styled("commands", Style::new().fg(t.title).bold())];
-        commands.extend(crate::ui::command::COMMAND_HELP.iter().map(|(k, w)| key(k, w)));
+        commands.extend(crate::ui::command::help().iter().map(|(k, w)| key(k, w)));
         let block =
             Block::new().borders(Borders::ALL).border_style(Style::new().fg(t.border)).title(Span::styled(
                 format!(" help: {} (esc goes back) ", self.for_view.name()),
@@ -87,7 +77,7 @@ impl Component for HelpView {
         f.render_widget(Paragraph::new(commands).wrap(Wrap { trim: false }), commands_area);
     }
 
-    fn keys(&self) -> &'static [(&'static str, &'static str)] {
-        &[]
+    fn keys(&self) -> Vec<Shown> {
+        Vec::new()
     }
 }

@@ -46,8 +46,8 @@ impl Component for OverviewView {
         self.history(f, bottom, ctx);
     }
 
-    fn keys(&self) -> &'static [(&'static str, &'static str)] {
-        &[]
+    fn keys(&self) -> Vec<crate::ui::keys::Shown> {
+        Vec::new()
     }
 }
 
@@ -151,14 +151,7 @@ impl OverviewView {
         )];
         for &i in d.worst_servers.iter().take(area.height.saturating_sub(3).max(5) as usize) {
             let u = &d.utils[i];
-            let peak = u.cpu.max(u.mem).max(u.bw);
-            let col = if peak >= 0.9 {
-                t.bad
-            } else if peak >= 0.75 {
-                t.warn
-            } else {
-                t.fg
-            };
+            let col = t.utilisation(u.cpu.max(u.mem).max(u.bw));
             lines.push(Line::styled(
                 format!(
                     "{:<16} {:>5} {:>5} {:>5} {:>5}",

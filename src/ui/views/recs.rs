@@ -1,28 +1,31 @@
 //! The recommendations view (`:recs`): the queue of proposals, most urgent first, one card
 //! each with the trust cues of UI.md (target and context, before → after, confidence and its
-//! parts, the twin's predicted effect with its spread, source, reason). Keys drive the approval
-//! flow through `Operator`: `a` approve → confirmation naming the context with the exact diff →
-//! `y` applies; `r` rejects with a reason; `e` edits the replicas and re-evaluates; `s` puts it
-//! on the calendar and `c` cancels the next one waiting; `x` shows the raw LLM exchange. While
-//! the LLM advisor's call runs, a line shows its progress and `C` cancels it.
+//! parts, the twin's predicted effect with its spread, source, reason). Keys are forwarded to
+//! the operator service (`act::operator`), which decides: `a` approve → confirmation naming the
+//! context with the exact diff → `y` applies; `r` rejects with a reason; `e` edits the replicas
+//! and re-evaluates; `s` puts it on the calendar and `c` cancels the next one waiting; `x` shows
+//! the raw LLM exchange. What the service does on its own (scheduled actions, rollbacks,
+//! headless decisions) arrives as events the view shows. While the LLM advisor's call runs, a
+//! line shows its progress and `C` cancels it.
 
 use super::recs_card::{draw_card, draw_confirm};
+use super::recs_exchange::ExchangeView;
+use super::recs_keys::{CONFIRM_KEYS, Cmd, EXCHANGE_KEYS, LLM_KEYS, PROMPT_KEYS, QUEUE_KEYS};
 use crate::act::flow::{Outcome, Pending};
-use crate::act::guardrails::Violation;
-use crate::advise::{Candidate, Context, Proposal, Status, TrackRecord};
+use crate::act::operator::{Event, Operator, describe};
+use crate::advise::{Candidate, Proposal, Status};
 use crate::change::Change;
-use crate::twin::Snapshot;
+use crate::guardrails::Violation;
 use crate::twin::kpi::SloState;
 use crate::ui::app::Action;
-use crate::ui::operator::Operator;
+use crate::ui::keys::{self, Shown};
 use crate::ui::{Component, Ctx, esc};
-use chrono::{DateTime, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders};
 use std::collections::HashSet;
 
 /// Lines one card takes, borders included.
@@ -38,8 +41,8 @@ pub enum Prompt {
     Edit(String),
     /// Typing when to apply (`+10m`, `+90s`, `+1h`, `HH:MM` UTC).
     Schedule(String),
-    /// The raw LLM exchange (already escaped lines).
-    Exchange(Vec<String>),
+    /// The raw LLM exchange, scrolled to the model's answer.
+    Exchange(ExchangeView),
 }
 
 /// The LLM call in flight, as the recs view shows it.
@@ -103,6 +106,7 @@ impl RecsView {
     /// The advisors' latest proposals replace the previous ones; the selection stays on the
     /// same proposal when it is still there.
     pub fn set_proposals(&mut self, proposals: Vec<Proposal>, ctx: &Ctx) {
+        self.operator.offer(&proposals);
         self.advised = proposals;
         self.rebuild(ctx);
     }
@@ -133,25 +137,13 @@ impl RecsView {
             .min(self.queue.len().saturating_sub(1));
     }
 
-    fn pending(p: &Proposal) -> Option<Pending> {
-        Some(Pending {
-            id: p.id.clone(),
-            change: p.action.clone()?,
-            confidence: Some(p.confidence.score as f64),
-            source: p.source.clone(),
-            llm_exchange_sha256: p.exchange.clone(),
-            reason: p.reason.clone(),
-            predicted_p99_ms: p.predicted.as_ref().map(|x| x.p99_ms.after.mean),
-        })
-    }
-
     fn approve(&mut self, ctx: &Ctx) -> Action {
         let Some(p) = self.queue.get(self.selected) else { return Action::Noop };
         if p.status == Status::Rejected {
             self.message = Some("a rejected proposal cannot be approved".into());
             return Action::Render;
         }
-        let Some(pending) = Self::pending(p) else { return Action::Noop };
+        let Some(pending) = Pending::of(p) else { return Action::Noop };
         let id = p.id.clone();
         self.blocked.retain(|(b, _)| *b != id);
         match self.operator.approve(pending, ctx.snap, ctx.snap.time) {
@@ -169,36 +161,22 @@ impl RecsView {
     fn confirm(&mut self, ctx: &Ctx) -> Action {
         let id = self.operator.confirming().map(|(p, _)| p.id.clone());
         let out = self.operator.confirm(ctx.snap, ctx.snap.time);
-        self.message = Some(match out {
-            Ok(Outcome::Applied(msg)) => {
-                if let Some(id) = &id {
-                    self.operator.settle_missed(id);
-                }
-                self.handled.extend(id);
-                format!("applied: {}", esc(&msg))
-            }
-            Ok(Outcome::Blocked(v)) => format!("blocked by {}", rule_list(&v)),
-            Ok(Outcome::DryRunFailed(e)) => format!("dry run failed, nothing applied: {}", esc(&e)),
-            Ok(Outcome::Conflict(e)) => {
-                format!("changed since you approved: re-check; nothing applied: {}", esc(&e))
-            }
-            Ok(Outcome::Failed(e)) => format!("apply failed: {}", esc(&e)),
-            Ok(other) => esc(&format!("{other:?}")).into_owned(),
-            Err(e) => format!("nothing applied: {}", esc(&e)),
-        });
+        if let Ok(Outcome::Applied(_)) = &out {
+            self.handled.extend(id);
+        }
+        self.message = Some(esc(&describe(&out)).into_owned());
         self.rebuild(ctx);
         Action::AuditWritten
     }
 
     fn reject(&mut self, reason: &str, ctx: &Ctx) -> Action {
         let Some(p) = self.queue.get(self.selected) else { return Action::Render };
-        let Some(pending) = Self::pending(p) else {
+        let Some(pending) = Pending::of(p) else {
             self.message = Some("this proposal has no action to reject".into());
             return Action::Render;
         };
         match self.operator.reject(&pending, reason, ctx.snap.time) {
             Ok(_) => {
-                self.operator.settle_missed(&pending.id);
                 self.handled.insert(pending.id);
                 self.message = Some(format!("rejected: {}", esc(reason)));
             }
@@ -227,11 +205,12 @@ impl RecsView {
         };
         let mut c = Candidate::new(&p.source, change, format!("edited by the operator; was: {}", p.reason));
         c.exchange = p.exchange.clone();
-        let edited = reassess(ctx.snap, c, &self.operator.record);
+        let edited = self.operator.reassess(ctx.snap, c);
         self.handled.insert(p.id.clone());
         self.advised.retain(|x| x.id != p.id);
         self.rollbacks.retain(|x| x.id != p.id);
         let id = edited.id.clone();
+        self.operator.offer(std::slice::from_ref(&edited));
         self.message = Some(format!("edited; re-evaluated: confidence {}", edited.confidence.score));
         self.handled.remove(&id);
         self.rollbacks.insert(0, edited);
@@ -251,53 +230,54 @@ impl RecsView {
             .and_then(|d| crate::advise::llm::audit::find(&d, sha))
             .and_then(|f| std::fs::read_to_string(f).ok());
         match text {
-            Some(t) => self.prompt = Prompt::Exchange(t.lines().map(|l| esc(l).into_owned()).collect()),
+            Some(t) => {
+                self.prompt =
+                    Prompt::Exchange(ExchangeView::new(t.lines().map(|l| esc(l).into_owned()).collect()))
+            }
             None => self.message = Some(format!("LLM exchange {} not found in the data dir", esc(sha))),
         }
         Action::Render
     }
 
     fn prompt_key(&mut self, k: KeyEvent, ctx: &Ctx) -> Action {
-        let done = |line: &mut String| std::mem::take(line);
-        match (&mut self.prompt, k.code) {
-            (Prompt::Exchange(_), _) => {
-                if matches!(k.code, KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('x') | KeyCode::Enter) {
-                    self.prompt = Prompt::None;
-                }
-                Action::Render
+        if let Prompt::Exchange(view) = &mut self.prompt {
+            match keys::lookup(EXCHANGE_KEYS, &k) {
+                Some(Cmd::Close) => self.prompt = Prompt::None,
+                Some(Cmd::Scroll(m)) => view.scroll(m),
+                Some(Cmd::Answer) => view.jump_to_answer(),
+                _ => {}
             }
-            (_, KeyCode::Esc) => {
+            return Action::Render;
+        }
+        let cmd = keys::lookup(PROMPT_KEYS, &k);
+        let (Prompt::Reject(line) | Prompt::Edit(line) | Prompt::Schedule(line)) = &mut self.prompt else {
+            return Action::Noop;
+        };
+        match (cmd, k.code) {
+            (Some(Cmd::Cancel), _) => {
                 self.prompt = Prompt::None;
                 Action::Render
             }
-            (Prompt::Reject(line) | Prompt::Edit(line) | Prompt::Schedule(line), KeyCode::Backspace) => {
+            (Some(Cmd::Done), _) => {
+                let text = std::mem::take(line);
+                match std::mem::replace(&mut self.prompt, Prompt::None) {
+                    Prompt::Reject(_) if text.trim().is_empty() => {
+                        self.message = Some("a rejection needs a reason".into());
+                        Action::Render
+                    }
+                    Prompt::Reject(_) => self.reject(text.trim(), ctx),
+                    Prompt::Schedule(_) => self.schedule(&text, ctx),
+                    _ => self.edit(&text, ctx),
+                }
+            }
+            // Every other key is the text typed.
+            (_, KeyCode::Backspace) => {
                 line.pop();
                 Action::Render
             }
-            (Prompt::Reject(line) | Prompt::Edit(line) | Prompt::Schedule(line), KeyCode::Char(c))
-                if !k.modifiers.contains(KeyModifiers::CONTROL) =>
-            {
+            (_, KeyCode::Char(c)) if !k.modifiers.contains(KeyModifiers::CONTROL) => {
                 line.push(c);
                 Action::Render
-            }
-            (Prompt::Reject(line), KeyCode::Enter) => {
-                let reason = done(line);
-                self.prompt = Prompt::None;
-                if reason.trim().is_empty() {
-                    self.message = Some("a rejection needs a reason".into());
-                    return Action::Render;
-                }
-                self.reject(reason.trim(), ctx)
-            }
-            (Prompt::Schedule(line), KeyCode::Enter) => {
-                let text = done(line);
-                self.prompt = Prompt::None;
-                self.schedule(&text, ctx)
-            }
-            (Prompt::Edit(line), KeyCode::Enter) => {
-                let text = done(line);
-                self.prompt = Prompt::None;
-                self.edit(&text, ctx)
             }
             _ => Action::Noop,
         }
@@ -313,10 +293,13 @@ impl RecsView {
         }
         let now = ctx.snap.time;
         let Some(at) = parse_when(text, now) else {
-            self.message = Some(format!("not a time: {} (use +10m, +90s, +1h or HH:MM UTC)", esc(text)));
+            self.message = Some(format!(
+                "not a time: {} (use +10m, +90s, +1h or HH:MM UTC, at most {MAX_AHEAD_DAYS} days ahead)",
+                esc(text)
+            ));
             return Action::Render;
         };
-        let Some(pending) = Self::pending(p) else { return Action::Render };
+        let Some(pending) = Pending::of(p) else { return Action::Render };
         let id = pending.id.clone();
         match self.operator.schedule(pending, at, now) {
             Ok(()) => {
@@ -352,167 +335,76 @@ impl RecsView {
         if items.is_empty() { String::new() } else { format!("calendar: {}", items.join(" · ")) }
     }
 
-    /// Fires due calendar entries: re-validated and re-evaluated on this twin, then through the
-    /// flow. Missed ones become proposals at the top of the queue.
-    fn run_calendar(&mut self, ctx: &Ctx) {
-        let (due, err) = self.operator.take_due(ctx.snap.time);
-        if let Some(e) = err {
-            self.message = Some(format!("calendar not saved: {}", esc(&e)));
-        }
-        for a in due {
-            let mut c = Candidate::new(&a.pending.source, a.pending.change.clone(), a.pending.reason.clone());
-            c.exchange = a.pending.llm_exchange_sha256.clone();
-            let p = reassess(ctx.snap, c, &self.operator.record);
-            let why = if p.status == Status::Rejected {
-                Some(p.rejection.clone().unwrap_or_else(|| "invalid now".into()))
-            } else if let Some(pending) = Self::pending(&p) {
-                match self.operator.approve(pending, ctx.snap, ctx.snap.time) {
-                    Outcome::AwaitingConfirmation => {
-                        self.confirm(ctx);
-                        None
-                    }
-                    // Raw here: the message escapes it once.
-                    Outcome::Blocked(v) => Some(format!("blocked by {}", rules_raw(&v))),
-                    Outcome::Failed(e) => Some(e),
-                    _ => None,
-                }
-            } else {
-                None
-            };
-            if let Some(why) = why {
-                let audited = match self.operator.record_not_fired(&a.pending, &why, ctx.snap.time) {
-                    Ok(()) => String::new(),
-                    Err(e) => format!(" (and the audit log failed: {})", esc(&e)),
-                };
-                self.message = Some(format!(
-                    "scheduled {} not applied: {}{audited}",
-                    esc(&a.pending.change.to_string()),
-                    esc(&why)
-                ));
-            }
-        }
-        let missed: Vec<Proposal> = self
-            .operator
-            .calendar
-            .missed()
-            .filter(|a| !self.rollbacks.iter().any(|r| r.id == a.pending.id))
-            .map(|a| {
-                let mut c = Candidate::new(
-                    &a.pending.source,
-                    a.pending.change.clone(),
-                    format!("missed: was scheduled for {}Z; {}", a.at.format("%H:%M"), a.pending.reason),
-                );
-                c.exchange = a.pending.llm_exchange_sha256.clone();
-                let mut p = reassess(ctx.snap, c, &self.operator.record);
-                // Keep the calendar's id so approving or rejecting it settles the entry.
-                p.id = a.pending.id.clone();
-                p
-            })
-            .collect();
-        for p in missed {
-            self.rollbacks.insert(0, p);
-        }
-    }
-
     /// Changes from a finished what-if run, proposed like any other: validated, evaluated and
     /// scored on this twin, then approved (or not) through the same flow.
     pub fn propose(&mut self, changes: Vec<Change>, why: &str, ctx: &Ctx) {
         for change in changes {
             let mut c = Candidate::new(WHATIF_SOURCE, change, format!("what-if: {why}"));
             c.stated_confidence = None;
-            let p = reassess(ctx.snap, c, &self.operator.record);
+            let p = self.operator.reassess(ctx.snap, c);
+            self.operator.offer(std::slice::from_ref(&p));
             self.from_whatif.retain(|x| x.id != p.id);
             self.from_whatif.insert(0, p);
         }
         self.rebuild(ctx);
     }
 
-    /// A rollback the SLO watch asks for: proposed at the top of the queue, or applied through
-    /// the flow when the operator enabled automatic rollback for the workload.
-    fn rollback(&mut self, change: Change, auto: bool, why: String, ctx: &Ctx) -> Action {
-        let mut c = Candidate::new(crate::act::flow::ROLLBACK_SOURCE, change, format!("rollback: {why}"));
-        c.stated_confidence = None;
-        let p = reassess(ctx.snap, c, &self.operator.record);
-        if auto && let Some(pending) = Self::pending(&p) {
-            if let Outcome::AwaitingConfirmation = self.operator.approve(pending, ctx.snap, ctx.snap.time) {
-                return self.confirm(ctx);
+    /// What the operator service did on its own or for a headless command: notes for the
+    /// message line, proposals that need the operator (at the top), decided ones out of the
+    /// queue.
+    fn apply_events(&mut self, events: Vec<Event>, ctx: &Ctx) {
+        let mut notes = Vec::new();
+        for e in events {
+            match e {
+                Event::Note(n) => notes.push(n),
+                Event::Propose(p) => {
+                    self.handled.remove(&p.id);
+                    self.rollbacks.retain(|x| x.id != p.id);
+                    self.rollbacks.insert(0, *p);
+                }
+                Event::Decided(id) => {
+                    self.handled.insert(id);
+                }
             }
-            self.operator.cancel();
         }
-        self.rollbacks.insert(0, p);
-        Action::Render
+        if !notes.is_empty() {
+            // Sources and errors quote advisor names and paths: escaped like all data.
+            self.message = Some(esc(&notes.join("; ")).into_owned());
+        }
+        self.rebuild(ctx);
+    }
+
+    /// Answers a headless request (`twintop approve`, `reject`, `schedule`) through the
+    /// service, and shows what it decided.
+    pub fn handle_request(
+        &mut self,
+        req: crate::act::operator_requests::Request,
+        owner: &str,
+        ctx: &Ctx,
+    ) -> crate::act::operator_requests::Reply {
+        let reply = self.operator.handle(req, ctx.snap, owner);
+        let events = self.operator.take_events();
+        self.apply_events(events, ctx);
+        reply
     }
 }
+
+use crate::act::schedule::{MAX_AHEAD_DAYS, parse_when};
 
 /// The source of proposals made from a what-if scenario.
 pub const WHATIF_SOURCE: &str = "whatif";
 
-/// `+10m`, `+90s`, `+1h` from now, or `HH:MM` (UTC; tomorrow when already past today).
-pub fn parse_when(text: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let t = text.trim();
-    if let Some(rel) = t.strip_prefix('+') {
-        let (num, unit) = rel.split_at(rel.find(|c: char| !c.is_ascii_digit())?);
-        let n: i64 = num.parse().ok()?;
-        let secs = match unit {
-            "s" => n,
-            "m" => n * 60,
-            "h" => n * 3600,
-            _ => return None,
-        };
-        return Some(now + chrono::Duration::seconds(secs));
-    }
-    let time = chrono::NaiveTime::parse_from_str(t, "%H:%M").ok()?;
-    let today = now.date_naive().and_time(time).and_utc();
-    Some(if today > now { today } else { today + chrono::Duration::days(1) })
-}
-
-/// Simulated seconds and seeds of a re-simulation on a key press (edit, what-if proposal,
-/// calendar, rollback). It runs on the UI thread, so it is kept to ≈25 ms in release (3 × 30 s
-/// of the demo twin, both variants) where the background advisors run 8 × 60 s.
-const RESIMULATE_HORIZON_S: u32 = 30;
-const RESIMULATE_SEEDS: u64 = 3;
-
-/// Validation, prediction (re-simulated) and scoring of one candidate, as the advisors'
-/// proposals get.
-fn reassess(snap: &Snapshot, c: Candidate, record: &TrackRecord) -> Proposal {
-    let evaluator = crate::advise::EvaluatorKind::default().build(RESIMULATE_HORIZON_S);
-    let ctx = Context {
-        guardrails: crate::advise::Guardrails::default(),
-        evaluator: evaluator.as_ref(),
-        seeds: (1..=RESIMULATE_SEEDS).collect(),
-        record,
-        pending: &[],
-    };
-    crate::advise::assess(snap, vec![c], &ctx).remove(0)
-}
-
-/// `rule cooldown: …; rule stale-feed: …`, unescaped (for text escaped later, or audited).
-fn rules_raw(v: &[Violation]) -> String {
-    v.iter().map(|x| format!("rule {}: {}", x.rule, x.message)).collect::<Vec<_>>().join("; ")
-}
-
-/// `rules_raw`, escaped for the screen.
+/// `rule cooldown: …; rule stale-feed: …`, escaped for the screen.
 pub(super) fn rule_list(v: &[Violation]) -> String {
-    esc(&rules_raw(v)).into_owned()
+    esc(&crate::act::operator::rules(v)).into_owned()
 }
 
 impl Component for RecsView {
     fn on_snapshot(&mut self, ctx: &Ctx) {
-        // The first snapshot can come before the source has named its context; an open
-        // confirmation keeps the context it showed.
-        if self.operator.confirming().is_none() {
-            self.operator.flow.context = ctx.snap.source.context.clone();
-        }
-        let observed = self.operator.observe(ctx.snap);
-        if !observed.recorded.is_empty() {
-            // Sources and errors quote advisor names and paths: escaped like all data.
-            self.message = Some(esc(&observed.recorded.join("; ")).into_owned());
-        }
-        for (change, auto, why) in observed.rollbacks {
-            self.rollback(change, auto, why, ctx);
-        }
-        self.run_calendar(ctx);
-        self.rebuild(ctx);
+        // The first snapshot can come before the source has named its context.
+        self.operator.set_context(&ctx.snap.source.context);
+        let events = self.operator.observe(ctx.snap);
+        self.apply_events(events, ctx);
     }
 
     fn captures_input(&self) -> bool {
@@ -521,9 +413,9 @@ impl Component for RecsView {
 
     fn handle_key(&mut self, k: KeyEvent, ctx: &Ctx) -> Action {
         if self.operator.confirming().is_some() {
-            return match k.code {
-                KeyCode::Char('y') => self.confirm(ctx),
-                KeyCode::Esc | KeyCode::Char('n') => {
+            return match keys::lookup(CONFIRM_KEYS, &k) {
+                Some(Cmd::Confirm) => self.confirm(ctx),
+                Some(Cmd::Cancel) => {
                     self.operator.cancel();
                     self.message = Some("cancelled: nothing applied".into());
                     Action::Render
@@ -534,34 +426,36 @@ impl Component for RecsView {
         if self.prompt != Prompt::None {
             return self.prompt_key(k, ctx);
         }
-        match k.code {
-            KeyCode::Down | KeyCode::Char('j') if self.selected + 1 < self.queue.len() => {
+        let cmd = keys::lookup(QUEUE_KEYS, &k).or(self.llm.as_ref().and(keys::lookup(LLM_KEYS, &k)));
+        let any = !self.queue.is_empty();
+        match cmd {
+            Some(Cmd::Next) if self.selected + 1 < self.queue.len() => {
                 self.selected += 1;
                 Action::Render
             }
-            KeyCode::Up | KeyCode::Char('k') if self.selected > 0 => {
+            Some(Cmd::Previous) if self.selected > 0 => {
                 self.selected -= 1;
                 Action::Render
             }
-            KeyCode::Char('a') => self.approve(ctx),
-            KeyCode::Char('r') if !self.queue.is_empty() => {
+            Some(Cmd::Approve) => self.approve(ctx),
+            Some(Cmd::Reject) if any => {
                 self.prompt = Prompt::Reject(String::new());
                 Action::Render
             }
-            KeyCode::Char('e') if !self.queue.is_empty() => {
+            Some(Cmd::Edit) if any => {
                 self.prompt = Prompt::Edit(String::new());
                 Action::Render
             }
-            KeyCode::Char('s') if !self.queue.is_empty() => {
+            Some(Cmd::Schedule) if any => {
                 self.prompt = Prompt::Schedule(String::new());
                 Action::Render
             }
-            KeyCode::Char('x') => self.show_exchange(),
-            KeyCode::Char('C') if self.llm.is_some() => {
+            Some(Cmd::Exchange) => self.show_exchange(),
+            Some(Cmd::CancelLlm) => {
                 self.message = Some("cancelling the LLM call…".into());
                 Action::CancelLlm
             }
-            KeyCode::Char('c') => {
+            Some(Cmd::CancelScheduled) => {
                 self.message = Some(match self.operator.cancel_next_scheduled(ctx.snap.time) {
                     Ok(Some(what)) => format!("cancelled scheduled: {}", esc(&what)),
                     Ok(None) => "nothing scheduled to cancel".into(),
@@ -657,19 +551,8 @@ impl Component for RecsView {
         if let Some((p, diff)) = self.operator.confirming() {
             draw_confirm(f, area, p, diff, &self.operator.flow.context, ctx);
         }
-        if let Prompt::Exchange(lines) = &self.prompt {
-            let w = area.width.saturating_sub(4);
-            let h = area.height.saturating_sub(2);
-            let [r] = Layout::horizontal([Constraint::Length(w)]).flex(Flex::Center).areas(area);
-            let [r] = Layout::vertical([Constraint::Length(h)]).flex(Flex::Center).areas(r);
-            let block = Block::new()
-                .borders(Borders::ALL)
-                .border_style(Style::new().fg(t.accent))
-                .title(" raw LLM exchange ")
-                .title_bottom(" esc closes ");
-            f.render_widget(Clear, r);
-            let text: Vec<Line> = lines.iter().map(|l| Line::from(l.clone())).collect();
-            f.render_widget(Paragraph::new(text).wrap(Wrap { trim: false }).block(block), r);
+        if let Prompt::Exchange(view) = &mut self.prompt {
+            view.draw(f, area, ctx);
         }
     }
 
@@ -677,35 +560,20 @@ impl Component for RecsView {
         self.message.take().is_some()
     }
 
-    fn keys(&self) -> &'static [(&'static str, &'static str)] {
-        ALL_KEYS
+    /// The queue's keys, the LLM call's, then the confirmation's.
+    fn keys(&self) -> Vec<Shown> {
+        [keys::help(QUEUE_KEYS), keys::help(LLM_KEYS), keys::help(CONFIRM_KEYS)].concat()
     }
 
-    fn footer_keys(&self) -> &'static [(&'static str, &'static str)] {
+    fn footer_keys(&self) -> Vec<Shown> {
         if self.operator.confirming().is_some() {
-            return CONFIRM_KEYS;
+            return keys::footer(CONFIRM_KEYS);
         }
         match self.prompt {
-            Prompt::None if self.llm.is_some() => &ALL_KEYS[..ALL_KEYS.len() - 2],
-            Prompt::None => &ALL_KEYS[..ALL_KEYS.len() - 3],
-            Prompt::Exchange(_) => &[("esc/enter/x", "close")],
-            _ => &[("enter", "done"), ("esc", "cancel")],
+            Prompt::None if self.llm.is_some() => [keys::footer(QUEUE_KEYS), keys::footer(LLM_KEYS)].concat(),
+            Prompt::None => keys::footer(QUEUE_KEYS),
+            Prompt::Exchange(_) => keys::footer(EXCHANGE_KEYS),
+            _ => keys::footer(PROMPT_KEYS),
         }
     }
 }
-
-/// Every key of the view, for help; the footer shows the ones that work now (the last two
-/// only while a confirmation is open, `C` only while an LLM call runs).
-const ALL_KEYS: &[(&str, &str)] = &[
-    ("↑↓/jk", "move"),
-    ("a", "approve"),
-    ("r", "reject"),
-    ("e", "edit replicas"),
-    ("s", "schedule"),
-    ("x", "raw LLM exchange"),
-    ("c", "cancel the next scheduled"),
-    ("C", "cancel the LLM call"),
-    ("y", "confirm"),
-    ("n/esc", "cancel"),
-];
-const CONFIRM_KEYS: &[(&str, &str)] = &[("y", "confirm"), ("n/esc", "cancel")];

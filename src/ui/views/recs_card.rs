@@ -4,9 +4,9 @@
 
 use super::recs::rule_list;
 use crate::act::flow::Pending;
-use crate::act::guardrails::Violation;
 use crate::advise::{Confidence, Proposal, Status};
 use crate::change::Change;
+use crate::guardrails::Violation;
 use crate::twin::Snapshot;
 use crate::ui::{Ctx, esc};
 use ratatui::Frame;

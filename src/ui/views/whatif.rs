@@ -6,11 +6,12 @@
 use super::whatif_results::{draw_charts, draw_heatmaps, draw_table};
 use crate::twin::Snapshot;
 use crate::ui::app::Action;
+use crate::ui::keys::{self, Binding, Key, Shown};
 use crate::ui::{Component, Ctx, esc};
 use crate::whatif::check::Names;
 use crate::whatif::lang::{ParseError, VERBS};
 use crate::whatif::run::{self, Progress, RunOptions, WhatIfReport};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -71,6 +72,40 @@ pub struct WhatIfView {
     data_dir: PathBuf,
     tx: UnboundedSender<WorkerMsg>,
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cmd {
+    Run,
+    Edit,
+    Propose,
+    /// Esc in the editor: cancel a run, or else leave the editor.
+    Leave,
+    Complete,
+    Older,
+    Newer,
+}
+
+/// While the editor has focus; every other key is text for the editor.
+const EDITOR_KEYS: &[Binding<Cmd>] = &[
+    Binding::new("type", "scenario", &[]),
+    Binding::new("Tab", "complete", &[(Key::Code(KeyCode::Tab), Cmd::Complete)]),
+    Binding::new("C-r", "run", &[(Key::Ctrl('r'), Cmd::Run)]),
+    Binding::new(
+        "↑↓",
+        "history",
+        &[(Key::Code(KeyCode::Up), Cmd::Older), (Key::Code(KeyCode::Down), Cmd::Newer)],
+    ),
+    Binding::new("Esc", "cancel/leave editor", &[(Key::Code(KeyCode::Esc), Cmd::Leave)]),
+];
+
+/// Once Esc left the editor (the console's keys work again).
+const RESULT_KEYS: &[Binding<Cmd>] = &[
+    Binding::new("i", "edit", &[(Key::Char('i'), Cmd::Edit), (Key::Code(KeyCode::Enter), Cmd::Edit)]),
+    Binding::new("C-r", "run", &[(Key::Ctrl('r'), Cmd::Run)]),
+    Binding::new("p", "propose", &[(Key::Char('p'), Cmd::Propose)]),
+    // The console's Esc reaches `escape`, which cancels a run.
+    Binding::new("Esc", "cancel", &[]),
+];
 
 const PLACEHOLDER: &str = "e.g. scale checkoutservice to 8";
 
@@ -197,8 +232,7 @@ impl WhatIfView {
         let body: String =
             self.history.iter().map(|h| serde_json::json!({ "script": h }).to_string() + "\n").collect();
         // History is a convenience: a read-only data dir must not stop a run.
-        let _ = std::fs::create_dir_all(&self.data_dir)
-            .and_then(|_| std::fs::write(self.data_dir.join("whatif-history.jsonl"), body));
+        let _ = crate::paths::write_private(&self.data_dir.join("whatif-history.jsonl"), body.as_bytes());
     }
 
     fn recall(&mut self, up: bool) -> bool {
@@ -245,9 +279,8 @@ impl WhatIfView {
             "delta": report.delta,
         });
         let path = self.data_dir.join("whatif-proposals.jsonl");
-        let res = std::fs::create_dir_all(&self.data_dir).and_then(|_| {
+        let res = crate::paths::open_private_append(&path).and_then(|mut f| {
             use std::io::Write;
-            let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
             writeln!(f, "{doc}")
         });
         if let Err(e) = res {
@@ -359,35 +392,33 @@ impl Component for WhatIfView {
     }
 
     fn handle_key(&mut self, k: KeyEvent, ctx: &Ctx) -> Action {
-        let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
-        if ctrl && k.code == KeyCode::Char('r') {
-            return Action::RunWhatif;
-        }
         if !self.editing {
-            return match k.code {
-                KeyCode::Char('p') => self.propose(ctx.snap),
-                KeyCode::Char('i') | KeyCode::Enter => {
+            return match keys::lookup(RESULT_KEYS, &k) {
+                Some(Cmd::Run) => Action::RunWhatif,
+                Some(Cmd::Propose) => self.propose(ctx.snap),
+                Some(Cmd::Edit) => {
                     self.editing = true;
                     Action::Render
                 }
                 _ => Action::Noop,
             };
         }
-        match k.code {
-            KeyCode::Esc => {
+        match keys::lookup(EDITOR_KEYS, &k) {
+            Some(Cmd::Run) => return Action::RunWhatif,
+            Some(Cmd::Leave) => {
                 if !self.cancel() {
                     self.editing = false;
                     self.candidates.clear();
                 }
                 return Action::Render;
             }
-            KeyCode::Tab => {
+            Some(Cmd::Complete) => {
                 self.complete();
                 return Action::Render;
             }
-            KeyCode::Up | KeyCode::Down
-                if (self.editor.is_empty() || self.hist_pos.is_some())
-                    && self.recall(k.code == KeyCode::Up) =>
+            // History only from an empty editor (or while going through it); else the cursor moves.
+            Some(c @ (Cmd::Older | Cmd::Newer))
+                if (self.editor.is_empty() || self.hist_pos.is_some()) && self.recall(c == Cmd::Older) =>
             {
                 self.recheck(ctx.snap);
                 return Action::Render;
@@ -410,25 +441,19 @@ impl Component for WhatIfView {
         self.editing
     }
 
-    fn keys(&self) -> &'static [(&'static str, &'static str)] {
-        if self.editing {
-            &[
-                ("type", "scenario"),
-                ("Tab", "complete"),
-                ("C-r", "run"),
-                ("↑↓", "history"),
-                ("Esc", "cancel/leave editor"),
-            ]
-        } else {
-            &[
-                ("i", "edit"),
-                ("C-r", "run"),
-                ("p", "propose"),
-                ("Esc", "cancel"),
-                (":", "cmd"),
-                ("Tab", "view"),
-            ]
+    /// The editor's keys, then those that work once Esc left it.
+    fn keys(&self) -> Vec<Shown> {
+        let mut all = keys::help(EDITOR_KEYS);
+        for k in keys::help(RESULT_KEYS) {
+            if !all.contains(&k) {
+                all.push(k);
+            }
         }
+        all
+    }
+
+    fn footer_keys(&self) -> Vec<Shown> {
+        keys::footer(if self.editing { EDITOR_KEYS } else { RESULT_KEYS })
     }
 
     fn draw(&mut self, f: &mut Frame, area: Rect, ctx: &Ctx) {

@@ -1,5 +1,7 @@
-//! The footer: the keys that work in the current view, or the last command's message.
+//! The footer: the last command's message, then the keys that work now (the app gathers them
+//! from the bindings of the view and of the console).
 
+use crate::ui::keys::Shown;
 use crate::ui::theme::Theme;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -7,15 +9,8 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-/// Keys every view shares, shown after the view's own.
-pub const GLOBAL_KEYS: [(&str, &str); 5] =
-    [(":", "cmd"), ("tab", "view"), ("?", "help"), ("esc", "back"), ("q", "quit")];
-
 pub struct Footer<'a> {
-    pub keys: &'static [(&'static str, &'static str)],
-    pub detail_open: bool,
-    /// The view takes every key (an editor, a prompt or a dialog): the global keys do not work.
-    pub captured: bool,
+    pub keys: &'a [Shown],
     pub status: Option<&'a str>,
     pub theme: &'a Theme,
 }
@@ -27,16 +22,9 @@ impl Widget for Footer<'_> {
         if let Some(s) = self.status {
             spans.push(Span::styled(format!(" {} ", crate::ui::esc(s)), Style::new().fg(t.warn).bold()));
         }
-        let keys: Vec<(&str, &str)> = if self.detail_open {
-            vec![("esc", "close"), ("q", "quit")]
-        } else if self.captured {
-            self.keys.iter().copied().chain([("ctrl-c", "quit")]).collect()
-        } else {
-            self.keys.iter().copied().chain(GLOBAL_KEYS).collect()
-        };
-        for (k, what) in keys {
+        for (k, what) in self.keys {
             spans.push(Span::styled(format!(" <{k}>"), Style::new().fg(t.accent).bold()));
-            spans.push(Span::styled(what, Style::new().fg(t.dim)));
+            spans.push(Span::styled(*what, Style::new().fg(t.dim)));
         }
         Line::from(spans).render(area, buf);
     }

@@ -2,8 +2,8 @@
 //! notice banner under it and the line of view tabs.
 
 use crate::twin::FeedState;
-use crate::ui::app::View;
 use crate::ui::theme::Theme;
+use crate::ui::views::View;
 use crate::ui::{Ctx, esc};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -92,8 +92,42 @@ impl Widget for Header<'_> {
             spans.push(Span::styled(format!("{lead}{} ", esc(&feed.name)), Style::new().fg(t.fg)));
             spans.push(feed_glyph(feed.state, t));
         }
+        // A long source or context (a manifests path, a `--servers` file) gives way so RUB,
+        // SLO and the feeds always show: both keep their tails, where file names are.
+        let total: usize = spans.iter().map(|s| s.width()).sum();
+        if total > area.width as usize {
+            let (si, ci) = (if wide { 2 } else { 1 }, if wide { 5 } else { 4 });
+            let (sw, cw) = (spans[si].width(), spans[ci].width());
+            let room = (area.width as usize).saturating_sub(total - sw - cw);
+            let c_room = cw.min(room / 2).max(room.saturating_sub(sw));
+            let s_room = room.saturating_sub(c_room);
+            for (i, keep) in [(si, s_room.max(4)), (ci, c_room.max(4))] {
+                let text = spans[i].content.to_string();
+                spans[i].content = tail(&text, keep).into();
+            }
+        }
         Line::from(spans).style(Style::new().bg(t.header_bg)).render(area, buf);
     }
+}
+
+/// The last `width` columns of `text`, led by `…` when it had to be cut.
+fn tail(text: &str, width: usize) -> String {
+    if Span::raw(text).width() <= width {
+        return text.to_string();
+    }
+    let mut out: Vec<char> = Vec::new();
+    let mut w = 1;
+    let mut buf = [0u8; 4];
+    for c in text.chars().rev() {
+        let cw = Span::raw(&*c.encode_utf8(&mut buf)).width();
+        if w + cw > width {
+            break;
+        }
+        w += cw;
+        out.push(c);
+    }
+    out.push('…');
+    out.into_iter().rev().collect()
 }
 
 /// Notices for the operator (e.g. "no kubeconfig found: showing the embedded demo").
@@ -134,7 +168,7 @@ impl Widget for TabLine<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let t = self.theme;
         let mut spans = vec![Span::raw(" ")];
-        for v in View::CYCLE.into_iter().chain([View::Help]) {
+        for &v in View::ALL {
             let style = if v == self.view {
                 Style::new().fg(t.selected_fg).bg(t.selected_bg).bold()
             } else {

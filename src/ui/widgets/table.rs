@@ -1,20 +1,37 @@
-//! A sortable, filterable, scrolling table: `TableNav` keeps order, selection and scroll;
+//! A sortable, filterable, scrolling table of snapshot items (servers, workloads): typed
+//! `Column`s say how each one sorts and draws; `TableNav` keeps order, selection and scroll;
 //! `draw_table` builds rows only for the visible window, so 5,000 rows cost what 40 do.
 
+use crate::ui::Ctx;
 use crate::ui::app::{Action, hit};
-use crate::ui::theme::Theme;
-use crossterm::event::{KeyCode, KeyEvent, MouseEvent, MouseEventKind};
+use crate::ui::keys::Move;
+use crossterm::event::{MouseEvent, MouseEventKind};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Cell, Row, Table, TableState};
+use std::cmp::Ordering;
 
+/// One column of a table whose rows are items of the snapshot, by index.
 pub struct Column {
     pub title: &'static str,
     pub width: Constraint,
-    /// Numbers sort high-first by default and align right.
-    pub numeric: bool,
+    /// Drawn only on terminals at least this wide (0: always).
+    pub min_width: u16,
+    /// The order `s` sorts by: highest first for figures, alphabetical for names.
+    pub order: fn(&Ctx, usize, usize) -> Ordering,
+    pub cell: fn(&Ctx, usize) -> Cell<'static>,
+}
+
+/// Highest first, missing last.
+pub fn high_first(a: Option<f64>, b: Option<f64>) -> Ordering {
+    match (a, b) {
+        (Some(x), Some(y)) => y.total_cmp(&x),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -23,6 +40,7 @@ pub struct TableNav {
     pub rows: Vec<usize>,
     pub selected: usize,
     pub offset: usize,
+    /// The column sorted by.
     pub sort: usize,
     pub reverse: bool,
     pub filter: String,
@@ -47,20 +65,20 @@ impl TableNav {
         (self.body.height as usize).max(1)
     }
 
-    /// Movement keys; `None` when the key is not one.
-    pub fn handle_key(&mut self, k: KeyEvent) -> Option<Action> {
+    /// Moves the selection (a table has no left or right).
+    pub fn go(&mut self, m: Move) -> Action {
         let last = self.rows.len().saturating_sub(1);
         let sel = self.selected;
-        self.selected = match k.code {
-            KeyCode::Down | KeyCode::Char('j') => (sel + 1).min(last),
-            KeyCode::Up | KeyCode::Char('k') => sel.saturating_sub(1),
-            KeyCode::PageDown => (sel + self.page()).min(last),
-            KeyCode::PageUp => sel.saturating_sub(self.page()),
-            KeyCode::Home | KeyCode::Char('g') => 0,
-            KeyCode::End | KeyCode::Char('G') => last,
-            _ => return None,
+        self.selected = match m {
+            Move::Down => (sel + 1).min(last),
+            Move::Up => sel.saturating_sub(1),
+            Move::PageDown => (sel + self.page()).min(last),
+            Move::PageUp => sel.saturating_sub(self.page()),
+            Move::First => 0,
+            Move::Last => last,
+            Move::Left | Move::Right => sel,
         };
-        Some(if self.selected != sel { Action::Render } else { Action::Noop })
+        if self.selected != sel { Action::Render } else { Action::Noop }
     }
 
     pub fn handle_mouse(&mut self, m: MouseEvent) -> Action {
@@ -85,41 +103,36 @@ impl TableNav {
         }
     }
 
-    /// `s`: next sort column (numbers high-first); `S`: reverse.
-    pub fn handle_sort_key(&mut self, k: KeyEvent, ncols: usize) -> bool {
-        match k.code {
-            KeyCode::Char('s') => {
-                self.sort = (self.sort + 1) % ncols;
-                self.reverse = false;
-                true
-            }
-            KeyCode::Char('S') => {
-                self.reverse = !self.reverse;
-                true
-            }
-            _ => false,
+    /// `s`: the next column's order, unreversed.
+    pub fn sort_next(&mut self, columns: usize) {
+        self.sort = (self.sort + 1) % columns.max(1);
+        self.reverse = false;
+    }
+
+    /// Filters and sorts `0..count` by the current column (ties by index), reversed with `S`.
+    pub fn order(&mut self, ctx: &Ctx, columns: &[Column], count: usize, matches: impl Fn(usize) -> bool) {
+        let mut rows: Vec<usize> = (0..count).filter(|&i| matches(i)).collect();
+        if let Some(col) = columns.get(self.sort) {
+            rows.sort_by(|&a, &b| (col.order)(ctx, a, b).then(a.cmp(&b)));
         }
+        if self.reverse {
+            rows.reverse();
+        }
+        self.rows = rows;
     }
 }
 
-/// What `draw_table` draws: the title, the columns, and the ones left out for width.
-pub struct TableSpec<'a, 'c> {
-    pub title: Line<'a>,
-    pub columns: &'c [Column],
-    /// Indices of columns not drawn (narrow terminals).
-    pub hidden: &'c [usize],
-}
-
-pub fn draw_table<'a>(
+/// Draws the visible rows of `nav` with `columns` (those the width allows) under `title`.
+pub fn draw_table(
     f: &mut Frame,
     area: Rect,
-    spec: TableSpec<'a, '_>,
+    title: Line<'_>,
+    columns: &[Column],
     nav: &mut TableNav,
-    mut cells: impl FnMut(usize) -> Vec<Cell<'a>>,
-    t: &Theme,
+    ctx: &Ctx,
 ) {
-    let TableSpec { title, columns, hidden } = spec;
-    let shown = |i: &usize| !hidden.contains(i);
+    let t = ctx.theme;
+    let shown: Vec<usize> = (0..columns.len()).filter(|&i| area.width >= columns[i].min_width).collect();
     let block = Block::new()
         .borders(Borders::ALL)
         .border_style(Style::new().fg(t.border))
@@ -134,9 +147,9 @@ pub fn draw_table<'a>(
         nav.offset = nav.selected + 1 - body_h;
     }
     nav.offset = nav.offset.min(nav.rows.len().saturating_sub(body_h.max(1)));
-    let header = Row::new(columns.iter().enumerate().filter(|(i, _)| shown(i)).map(|(i, c)| {
+    let header = Row::new(shown.iter().map(|&i| {
         let mark = if i == nav.sort { if nav.reverse { " ▲" } else { " ▼" } } else { "" };
-        Cell::from(format!("{}{mark}", c.title))
+        Cell::from(format!("{}{mark}", columns[i].title))
     }))
     .style(Style::new().fg(t.accent).bold());
     let rows: Vec<Row> = nav
@@ -144,10 +157,10 @@ pub fn draw_table<'a>(
         .iter()
         .skip(nav.offset)
         .take(body_h)
-        .map(|&i| Row::new(cells(i).into_iter().enumerate().filter(|(k, _)| shown(k)).map(|(_, c)| c)))
+        .map(|&item| Row::new(shown.iter().map(|&i| (columns[i].cell)(ctx, item))))
         .collect();
     let empty = rows.is_empty();
-    let widths = columns.iter().enumerate().filter(|(i, _)| shown(i)).map(|(_, c)| c.width);
+    let widths = shown.iter().map(|&i| columns[i].width);
     let table = Table::new(rows, widths)
         .header(header)
         .column_spacing(1)
