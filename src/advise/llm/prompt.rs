@@ -34,7 +34,7 @@ impl Default for PromptOptions {
             model: super::DEFAULT_MODEL.into(),
             temperature: super::DEFAULT_TEMPERATURE,
             top_p: 0.9,
-            budget_chars: 6000,
+            budget_chars: 4000,
             max_actions: super::DEFAULT_MAX_ACTIONS,
         }
     }
@@ -131,6 +131,17 @@ fn labels(l: &std::collections::BTreeMap<String, String>) -> Value {
     Value::Object(out)
 }
 
+/// A workload's entry without the fields that say nothing (null, false, no labels): every
+/// token of the prompt costs a small model's answer time.
+fn compact(mut v: Value) -> Value {
+    if let Value::Object(m) = &mut v {
+        m.retain(|_, x| {
+            !(x.is_null() || *x == Value::Bool(false) || x.as_object().is_some_and(|o| o.is_empty()))
+        });
+    }
+    v
+}
+
 fn round(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
@@ -219,7 +230,7 @@ pub fn summary(snap: &Snapshot, g: &Guardrails, budget_chars: usize, offers: &[O
     let mut evictable: Vec<String> = Vec::new();
     let hot_servers: Vec<Value> = servers
         .iter()
-        .take(5)
+        .take(3)
         .map(|&i| {
             let s = &snap.servers[i];
             let mut v = json!({"name": clean(&s.name), "cpu_pct": round(utils[i].cpu * 100.0), "mem_pct": round(utils[i].mem * 100.0),
@@ -263,7 +274,7 @@ pub fn summary(snap: &Snapshot, g: &Guardrails, budget_chars: usize, offers: &[O
             json!({"min_replicas": h.min_replicas, "max_replicas": h.max_replicas, "cpu_target_pct": target})
         });
         let hist = snap.workload_history.get(w);
-        json!({
+        compact(json!({
             "key": clean(&wl.key()), "kind": wl.kind.as_str(), "replicas": wl.replicas, "ready": st.ready,
             "rps": st.rps.map(round), "p99_ms": st.p99_ms.map(round), "slo_p99_ms": wl.slo_p99_ms,
             "slo": slo_state(snap, w).as_str(), "cpu_pct_of_requests": cpu(w).map(|u| round(u * 100.0)),
@@ -271,7 +282,7 @@ pub fn summary(snap: &Snapshot, g: &Guardrails, budget_chars: usize, offers: &[O
             "rps_trend_pct": hist.and_then(|h| trend_pct(&h.rps.tail(60))),
             "p99_trend_pct": hist.and_then(|h| trend_pct(&h.p99_ms.tail(60))),
             "labels": labels(&wl.labels),
-        })
+        }))
     };
     let k = kpis(snap);
     let guardrails = json!({
@@ -295,7 +306,7 @@ pub fn summary(snap: &Snapshot, g: &Guardrails, budget_chars: usize, offers: &[O
         calls.sort_by(|a, b| b.rps.total_cmp(&a.rps));
         let calls: Vec<Value> = calls
             .iter()
-            .take(12)
+            .take(8)
             .map(|e| json!({"from": clean(&e.from), "to": clean(&e.to), "rps": round(e.rps)}))
             .collect();
         let mut doc = json!({
