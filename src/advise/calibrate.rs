@@ -393,6 +393,41 @@ mod tests {
         assert_eq!(table.iter().map(|b| b.proposals).sum::<usize>(), t.len());
     }
 
+    #[test]
+    fn an_llms_answers_are_applied_with_the_built_in_ones_and_its_harmful_change_is_never_shown() {
+        let sim = crate::advise::SimEvaluator { horizon_s: 30 };
+        let mut asked = Vec::new();
+        // A scripted model: it chooses the twin's best candidate, and scales the surging
+        // checkout service down (the harm the twin must reject with its figures).
+        let mut ask = |inc: &Incident, _: &Arc<Snapshot>, offered: &[Proposal]| -> Vec<Candidate> {
+            asked.push((inc.tick, offered.iter().filter(|p| p.status == Status::Valid).count()));
+            let mut out = Vec::new();
+            if let Some(best) = offered.iter().find(|p| p.status == Status::Valid && p.action.is_some()) {
+                let mut c = Candidate::new("llm:scripted", best.action.clone().unwrap(), "chosen".into());
+                c.informed = true;
+                out.push(c);
+            }
+            let down = Change::Scale { workload: "boutique/checkoutservice".into(), replicas: 1 };
+            out.push(Candidate {
+                informed: true,
+                ..Candidate::new("llm:scripted", down, "fewer pods".into())
+            });
+            out
+        };
+        let e = trials(&incidents(DemoPreset::Dc, &[1], &[90]), 30, &sim, Some(&mut ask));
+        assert_eq!(asked.len(), 1);
+        assert!(asked[0].1 > 0, "the model is offered the twin's valid candidates: {asked:?}");
+        assert_eq!(e.answers.len(), 1);
+        assert_eq!((e.answers[0].actions, e.answers[0].valid), (2, 1), "{:?}", e.answers);
+        // The chosen candidate is applied once, as the built-in proposal it endorses; the
+        // scale-down is never applied.
+        let checkout: Vec<&Trial> =
+            e.trials.iter().filter(|t| t.target == "boutique/checkoutservice").collect();
+        assert_eq!(checkout.len(), 1, "{:?}", e.trials);
+        assert!(checkout[0].endorsed_by.iter().any(|s| s == "llm:scripted"), "{:?}", checkout[0]);
+        assert!(e.trials.iter().all(|t| !t.action.contains("to 1 replica")), "{:?}", e.trials);
+    }
+
     fn trial(confidence: u32, success: bool) -> Trial {
         Trial {
             seed: 1,
