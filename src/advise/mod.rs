@@ -91,6 +91,25 @@ pub fn assess_reusing(
     ctx: &Context,
     known: &[Proposal],
 ) -> Vec<Proposal> {
+    assess_inner(snap, candidates, ctx, known, true)
+}
+
+/// A decision's change validated and predicted again on a newer twin (an approval, a fired
+/// schedule, a rollback): the guardrails and validation hold as ever, but the operator already
+/// chose it, so the twin's judgement of whether it is worth showing (`effect::judge`: harmful
+/// without a motive, or no material effect) is not applied — a rollback is a scale-down on
+/// purpose. The prediction and confidence are still given.
+pub fn reassess(snap: &Snapshot, candidates: Vec<Candidate>, ctx: &Context) -> Vec<Proposal> {
+    assess_inner(snap, candidates, ctx, &[], false)
+}
+
+fn assess_inner(
+    snap: &Snapshot,
+    candidates: Vec<Candidate>,
+    ctx: &Context,
+    known: &[Proposal],
+    judge: bool,
+) -> Vec<Proposal> {
     // Validation first, each advisor's candidates as one set: it also normalises targets
     // (bare name → namespace/name). Then the twin judges each valid change; one it rejects
     // (harmful, or changing nothing) is taken out of its set, and the set validated again, so
@@ -116,7 +135,7 @@ pub fn assess_reusing(
                     _ => None,
                 },
             };
-            let verdict = effect::judge(snap, a, &p, &claim);
+            let verdict = if judge { effect::judge(snap, a, &p, &claim) } else { Ok(()) };
             if verdict.is_err() {
                 out_of_set[i] = true;
                 changed = true;
@@ -442,6 +461,26 @@ mod tests {
         let hpa = Change::HpaBounds { workload: "shop/web".into(), min: 2, max: 8 };
         let out = run(vec![Candidate::new("builtin:reactive", hpa, "x".into())], &[]);
         assert!(out[0].rejection.as_deref().unwrap().contains("no material effect"), "{out:#?}");
+    }
+
+    #[test]
+    fn a_decided_change_is_validated_again_but_not_judged_worth_showing() {
+        // A rollback of api 1 → 2 to 2 → 1 is a scale-down on purpose: valid, with its figures.
+        let record = TrackRecord::default();
+        let ctx = Context {
+            guardrails: Guardrails::default(),
+            evaluator: &AnalyticEvaluator::default(),
+            seeds: default_seeds(),
+            record: &record,
+            pending: &[],
+        };
+        let down = scale("twintop:rollback", "shop/api", 1);
+        let out = reassess(&small_twin(), vec![down], &ctx);
+        assert_eq!(out[0].status, Status::Valid, "{out:#?}");
+        assert!(out[0].predicted.is_some());
+        // Validation and the guardrails still hold: to 0 is never valid.
+        let out = reassess(&small_twin(), vec![scale("twintop:rollback", "shop/api", 0)], &ctx);
+        assert_eq!(out[0].status, Status::Rejected);
     }
 
     #[test]
