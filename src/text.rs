@@ -1,4 +1,5 @@
-//! Making untrusted strings (cluster names, labels, LLM output) safe to show in a terminal.
+//! Making untrusted strings (cluster names, labels, LLM output) safe to show in a terminal, and
+//! figures read the same wherever a table shows them.
 
 use std::borrow::Cow;
 
@@ -33,9 +34,30 @@ fn is_hostile(c: char) -> bool {
             | 0xFEFF)
 }
 
+/// `v` as a table shows it with `decimals` decimals: rounded, and never -0 (a delta taken
+/// between two shown figures then agrees with them).
+pub fn shown(v: f64, decimals: usize) -> f64 {
+    let scaled = v * 10f64.powi(decimals.min(12) as i32);
+    if !scaled.is_finite() {
+        return v;
+    }
+    let r = scaled.round() / 10f64.powi(decimals.min(12) as i32);
+    if r == 0.0 { 0.0 } else { r }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shown_figures_round_and_never_read_minus_zero() {
+        assert_eq!(format!("{:.1}", shown(-0.04, 1)), "0.0");
+        assert_eq!(format!("{:.1}", shown(-0.0, 1)), "0.0");
+        // 120.06 and 120.14 both show as 120.1: their shown delta is 0, not 0.1.
+        assert_eq!(shown(120.14, 1) - shown(120.06, 1), 0.0);
+        assert_eq!(format!("{:.2}", shown(1.005, 2)), "1.00");
+        assert_eq!(shown(-2.26, 1), -2.3);
+    }
 
     #[test]
     fn escapes_terminal_sequences_and_bidi() {

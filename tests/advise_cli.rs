@@ -7,10 +7,9 @@ use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 
-/// `twintop ARGS` with its own data dir (and the fake LLM's key in `TEST_LLM_KEY`).
-fn run_in(data_dir: &std::path::Path, args: &[&str], key: Option<&str>) -> (i32, String, String) {
-    let mut cmd = common::twintop();
-    cmd.args(args).env("TWINTOP_DATA_DIR", data_dir);
+/// `twintop ARGS` in `dirs` (and the fake LLM's key in `TEST_LLM_KEY`).
+fn run_in(dirs: &common::Dirs, args: &[&str], key: Option<&str>) -> (i32, String, String) {
+    let mut cmd = dirs.twintop(args);
     if let Some(k) = key {
         cmd.env("TEST_LLM_KEY", k);
     }
@@ -58,8 +57,8 @@ fn fake_llm(content: String) -> (String, std::sync::mpsc::Receiver<(String, Stri
 
 #[test]
 fn advise_on_the_demo_proposes_scaling_the_surging_checkout() {
-    let dir = tempfile::tempdir().unwrap();
-    let (code, out, err) = run_in(dir.path(), &["advise", "--demo", "--json"], None);
+    let dirs = common::Dirs::new();
+    let (code, out, err) = run_in(&dirs, &["advise", "--demo", "--json"], None);
     assert_eq!(code, 0, "{err}");
     let doc: Value = serde_json::from_str(&out).unwrap();
     let proposals = doc["proposals"].as_array().unwrap();
@@ -79,11 +78,11 @@ fn advise_on_the_demo_proposes_scaling_the_surging_checkout() {
     let sum: f64 = parts.values().map(|v| v.as_f64().unwrap()).sum();
     assert!((sum - top["confidence"]["score"].as_f64().unwrap()).abs() <= 1.0);
 
-    let (code, table, _) = run_in(dir.path(), &["advise", "--demo", "--evaluator", "analytic"], None);
+    let (code, table, _) = run_in(&dirs, &["advise", "--demo", "--evaluator", "analytic"], None);
     assert_eq!(code, 0);
     assert!(table.contains("boutique/checkoutservice") && table.contains("confidence of"), "{table}");
     assert!(table.contains("P99 NOW"), "{table}");
-    let (code, out, _) = run_in(dir.path(), &["advise", "--demo", "--evaluator", "analytic", "--json"], None);
+    let (code, out, _) = run_in(&dirs, &["advise", "--demo", "--evaluator", "analytic", "--json"], None);
     assert_eq!(code, 0);
     let doc: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(doc["proposals"][0]["predicted"]["model"], "analytic");
@@ -91,7 +90,7 @@ fn advise_on_the_demo_proposes_scaling_the_surging_checkout() {
 
 #[test]
 fn advise_with_an_llm_keeps_its_rejections_and_saves_the_exchange_without_the_key() {
-    let dir = tempfile::tempdir().unwrap();
+    let dirs = common::Dirs::new();
     let answer = r#"Sure:
 ```json
 {"actions":[
@@ -111,7 +110,7 @@ fn advise_with_an_llm_keeps_its_rejections_and_saves_the_exchange_without_the_ke
         "TEST_LLM_KEY",
         "--json",
     ];
-    let (code, out, err) = run_in(dir.path(), &args, Some("sk-cli-SECRET-42"));
+    let (code, out, err) = run_in(&dirs, &args, Some("sk-cli-SECRET-42"));
     assert_eq!(code, 0, "{err}");
     let doc: Value = serde_json::from_str(&out).unwrap();
     let llm: Vec<&Value> =
@@ -141,7 +140,7 @@ fn advise_with_an_llm_keeps_its_rejections_and_saves_the_exchange_without_the_ke
 
     let (head, _) = seen.recv().unwrap();
     assert!(head.contains("Bearer sk-cli-SECRET-42"), "the key is sent in the header");
-    let exchanges: Vec<_> = std::fs::read_dir(dir.path().join("llm-exchanges")).unwrap().flatten().collect();
+    let exchanges: Vec<_> = std::fs::read_dir(dirs.data().join("llm-exchanges")).unwrap().flatten().collect();
     assert_eq!(exchanges.len(), 1);
     let saved = std::fs::read_to_string(exchanges[0].path()).unwrap();
     assert!(!saved.contains("sk-cli-SECRET-42"), "the key is never saved");
@@ -151,7 +150,7 @@ fn advise_with_an_llm_keeps_its_rejections_and_saves_the_exchange_without_the_ke
     assert!(!err.contains("LLM fake-1:") && !err.contains('\u{1b}') && !err.contains('\r'), "{err:?}");
 
     let (code, out, _) =
-        run_in(dir.path(), &["advise", "--demo", "--llm-url", &url, "--llm-offline", "--json"], None);
+        run_in(&dirs, &["advise", "--demo", "--llm-url", &url, "--llm-offline", "--json"], None);
     assert_eq!(code, 0);
     assert!(!out.contains("llm:"), "--llm-offline never asks");
     assert!(seen.try_recv().is_err());

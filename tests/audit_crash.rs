@@ -15,21 +15,18 @@ use twintop::act::audit_verify;
 
 const CHILD_ENV: &str = "TWINTOP_AUDIT_CRASH_CHILD";
 
+/// Record `n`: its own target and proposal, of a size that varies with `n` (up to 1,800 bytes
+/// of padding) so that kills land at many offsets within a line.
 fn record(n: u64) -> Record {
     Record {
         time: "2026-11-23T10:00:00Z".into(),
         user: "crash-test".into(),
-        context: "demo".into(),
         target: format!("boutique/w{n}"),
         action: format!("scale boutique/w{n} to {} replicas", n % 17),
         before: serde_json::json!({"replicas": 1}),
         after: serde_json::json!({"replicas": n % 17, "pad": "x".repeat((n % 7) as usize * 300)}),
         proposal_id: Some(format!("p{n}")),
-        confidence: Some(80.0),
-        source: Some("builtin:reactive".into()),
-        llm_exchange_sha256: None,
-        outcome: "approved".into(),
-        reason: None,
+        ..common::audit_record(0)
     }
 }
 

@@ -5,28 +5,11 @@
 
 mod common;
 
+use common::audit_record as record;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use twintop::act::audit::{AuditLog, Entry, Record};
 use twintop::act::audit_seal::{Key, SealFile};
-
-fn record(n: u32) -> Record {
-    Record {
-        time: format!("2026-11-23T10:00:{n:02}Z"),
-        user: "sre".into(),
-        context: "demo".into(),
-        target: "boutique/checkoutservice".into(),
-        action: format!("scale boutique/checkoutservice to {n} replicas"),
-        before: serde_json::json!({"replicas": 2}),
-        after: serde_json::json!({"replicas": n}),
-        proposal_id: Some(format!("p{n}")),
-        confidence: Some(81.0),
-        source: Some("builtin:reactive".into()),
-        llm_exchange_sha256: None,
-        outcome: "approved".into(),
-        reason: None,
-    }
-}
 
 /// A data dir with a log of five entries written by twintop.
 fn fresh() -> (tempfile::TempDir, PathBuf) {

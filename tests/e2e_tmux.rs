@@ -287,15 +287,9 @@ fn whatif_runs_a_scenario_typed_into_the_demo() {
 #[test]
 fn incident_proposal_is_approved_applied_and_audited() {
     let home = tempfile::tempdir().unwrap();
-    let data = home.path().join("data");
-    let config = home.path().join("cfg");
-    std::fs::create_dir_all(&config).unwrap();
+    let dirs = common::Dirs::new();
     let tmux = Tmux::start(home.path());
-    tmux.launch_demo(&format!(
-        "TWINTOP_DATA_DIR={} TWINTOP_CONFIG_DIR={} TWINTOP_DEMO_START_TICK=70",
-        data.display(),
-        config.display()
-    ));
+    tmux.launch_demo(&format!("{} TWINTOP_DEMO_START_TICK=70", dirs.shell_vars()));
     tmux.wait_for(&["demo:dc"], 20);
     tmux.command("recs");
     tmux.wait_for(&["boutique/checkoutservice", "confidence"], 40);
@@ -337,12 +331,7 @@ fn incident_proposal_is_approved_applied_and_audited() {
     tmux.send_literal("q");
     tmux.wait_for(&["twintop-exit=0"], 10);
 
-    let out = common::twintop()
-        .args(["audit", "--verify"])
-        .env("TWINTOP_DATA_DIR", &data)
-        .env("TWINTOP_CONFIG_DIR", &config)
-        .output()
-        .unwrap();
+    let out = dirs.twintop(&["audit", "--verify"]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "audit --verify failed:\n{text}{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("approved") && text.contains("applied"), "{text}");
@@ -465,38 +454,19 @@ fn a_console_killed_outright_gets_its_terminal_back_from_the_parent() {
 #[test]
 fn the_console_takes_over_the_data_dir_and_answers_a_headless_approval() {
     let home = tempfile::tempdir().unwrap();
-    let data = home.path().join("data");
-    let config = home.path().join("cfg");
-    std::fs::create_dir_all(&config).unwrap();
+    let dirs = common::Dirs::new();
     let cmd = |args: &[&str]| {
-        let mut c = common::twintop();
-        c.args(args)
-            .env("TWINTOP_DATA_DIR", &data)
-            .env("TWINTOP_CONFIG_DIR", &config)
-            .env("TWINTOP_STATE_DIR", home.path().join("state"))
-            .env("TWINTOP_DEMO_START_TICK", "70")
-            .env("KUBECONFIG", "");
+        let mut c = dirs.twintop(args);
+        c.env("TWINTOP_DEMO_START_TICK", "70").env("KUBECONFIG", "");
         c
     };
-    let mut operator = cmd(&["operator", "--demo"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
-    let mut out = std::io::BufReader::new(operator.stdout.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("servers,") {
-        line.clear();
-        assert!(std::io::BufRead::read_line(&mut out, &mut line).unwrap() > 0, "the operator stopped");
-    }
+    let mut operator = common::Running::spawn(cmd(&["operator", "--demo"]));
+    operator.wait_for("servers,", 60);
     let tmux = Tmux::start(home.path());
-    tmux.launch_demo(&format!(
-        "TWINTOP_DATA_DIR={} TWINTOP_CONFIG_DIR={} TWINTOP_DEMO_START_TICK=70",
-        data.display(),
-        config.display()
-    ));
+    tmux.launch_demo(&format!("{} TWINTOP_DEMO_START_TICK=70", dirs.shell_vars()));
     tmux.wait_for(&["demo:dc", "twintop operator (pid", "this console decides nothing"], 20);
     // SIGTERM: the operator stops, the console takes the data dir over within seconds.
-    unsafe {
-        libc::kill(operator.id() as i32, libc::SIGTERM);
-    }
-    operator.wait().unwrap();
+    operator.stop();
     tmux.wait_until(&["demo:dc"], &["this console decides nothing"], 20);
 
     let advice = cmd(&["advise", "--demo", "--json", "--evaluator", "analytic"]).output().unwrap();

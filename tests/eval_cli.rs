@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::twintop;
+use common::{data, twintop};
 
 fn run(args: &[&str]) -> serde_json::Value {
     let out = twintop().args(args).output().expect("run twintop");
@@ -48,7 +48,7 @@ fn eval_placement_on_the_demo_twin() {
 
 #[test]
 fn eval_forecast_json_on_a_real_series() {
-    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/series/nab/ec2_cpu_utilization_825cc2.csv");
+    let file = &data("series/nab/ec2_cpu_utilization_825cc2.csv");
     let v = run(&["eval", "forecast", file, "--json"]);
     let methods = v["methods"].as_array().unwrap();
     let names: Vec<&str> = methods.iter().map(|m| m["name"].as_str().unwrap()).collect();
@@ -81,7 +81,7 @@ fn eval_forecast_names_a_missing_file() {
 /// 10 % of steps under-provisioned, and median efficiency ≥ 0.9 wherever the noise check says
 /// the series allows it. Returns (twintop's efficiency, the noise check's share).
 fn forecast_targets(file: &str) -> (f64, f64) {
-    let path = format!("{}/tests/data/series/nab/{file}", env!("CARGO_MANIFEST_DIR"));
+    let path = data(&format!("series/nab/{file}"));
     let v = run(&["eval", "forecast", &path, "--json"]);
     consistent(file, &v);
     let method = |name: &str| {
@@ -167,7 +167,7 @@ fn consistent(file: &str, v: &serde_json::Value) {
 /// scored, and the table says how many were filled.
 #[test]
 fn forecast_scores_the_observed_steps_of_a_gapped_series() {
-    let path = format!("{}/tests/data/series/nab/speed_7578.csv", env!("CARGO_MANIFEST_DIR"));
+    let path = data("series/nab/speed_7578.csv");
     let v = run(&["eval", "forecast", &path, "--json"]);
     consistent("speed_7578.csv", &v);
     let series = twintop::forecast::csv::parse(&std::fs::read_to_string(&path).unwrap(), "s", None).unwrap();
@@ -186,7 +186,7 @@ fn forecast_scores_the_observed_steps_of_a_gapped_series() {
 /// reach, and the table says it is ruled out.
 #[test]
 fn forecast_on_a_zero_heavy_series_rules_the_target_out() {
-    let path = format!("{}/tests/data/series/nab/grok_asg_anomaly.csv", env!("CARGO_MANIFEST_DIR"));
+    let path = data("series/nab/grok_asg_anomaly.csv");
     let v = run(&["eval", "forecast", &path, "--json"]);
     consistent("grok_asg_anomaly.csv", &v);
     let zeros = v["noise"]["zero_steps"].as_f64().unwrap() / v["noise"]["steps"].as_f64().unwrap();

@@ -6,6 +6,7 @@
 //! below) per target; `scripts/fuzz` runs 100,000 or more. The report line of each target
 //! (`--nocapture`) gives executions, panics, aborts and hangs; any of them fails the test.
 
+mod common;
 #[path = "fuzz/engine.rs"]
 mod engine;
 
@@ -355,7 +356,7 @@ fn target(name: &str) -> Target {
             let path = dir.path().join("audit.jsonl");
             let mut log = twintop::act::audit::AuditLog::open(&path).unwrap();
             for n in 1..=3u32 {
-                log.append(audit_record(n)).unwrap();
+                log.append(common::audit_record(n)).unwrap();
             }
             drop(log);
             let key = twintop::act::audit_seal::read_key(&path.with_extension("verify-key")).unwrap();
@@ -406,24 +407,6 @@ fn llm_seeds() -> Vec<Vec<u8>> {
         }
     }
     out
-}
-
-fn audit_record(n: u32) -> twintop::act::audit::Record {
-    twintop::act::audit::Record {
-        time: format!("2026-11-23T10:00:{n:02}Z"),
-        user: "sre".into(),
-        context: "demo".into(),
-        target: "boutique/checkoutservice".into(),
-        action: format!("scale boutique/checkoutservice to {n} replicas"),
-        before: serde_json::json!({"replicas": 2}),
-        after: serde_json::json!({"replicas": n}),
-        proposal_id: Some(format!("p{n}")),
-        confidence: Some(81.5),
-        source: Some("builtin:reactive".into()),
-        llm_exchange_sha256: None,
-        outcome: "approved".into(),
-        reason: None,
-    }
 }
 
 /// The child: fuzzes the target its parent names.

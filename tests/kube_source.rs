@@ -25,7 +25,7 @@ const POD_METRICS: &str = "/apis/metrics.k8s.io/v1beta1/pods";
 const EVIL: &str = "evil\u{1b}[2J\u{1b}]0;pwned\u{7}";
 
 fn load(rel: &str) -> Value {
-    let path = format!("{}/tests/data/api/{rel}", env!("CARGO_MANIFEST_DIR"));
+    let path = common::data(&format!("api/{rel}"));
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 

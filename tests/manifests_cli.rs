@@ -6,8 +6,9 @@ use common::twintop;
 use std::io::Write;
 use std::process::Stdio;
 
+/// A file of tests/data/manifests.
 fn data(rel: &str) -> String {
-    format!("{}/tests/data/manifests/{rel}", env!("CARGO_MANIFEST_DIR"))
+    common::data(&format!("manifests/{rel}"))
 }
 
 #[test]
@@ -62,7 +63,7 @@ fn malformed_yaml_fails_naming_file_and_line() {
 fn manifests_on_given_servers() {
     let dir = tempfile::tempdir().unwrap();
     let node = |file: &str, name: &str| {
-        let path = format!("{}/tests/data/api/k9s/{file}", env!("CARGO_MANIFEST_DIR"));
+        let path = common::data(&format!("api/k9s/{file}"));
         let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         v["metadata"]["name"] = name.into();
         v.to_string()
@@ -85,6 +86,21 @@ fn manifests_on_given_servers() {
     // Boutique's 12 single-replica workloads fit on two 4-core minikube nodes.
     let pods: u64 = doc["servers"].as_array().unwrap().iter().map(|s| s["pods"].as_u64().unwrap()).sum();
     assert_eq!(pods, 12, "every pod placed on the given servers: {}", doc["servers"]);
+    // `--manifests` after the subcommand (a global flag, as the help shows it) works too.
+    let out = twintop()
+        .arg("--servers")
+        .arg(&nodes)
+        .args(["twin", "--json", "--manifests", &data("online-boutique/kubernetes-manifests.yaml")])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["servers"][1]["name"], "mk-b");
+    // Without --manifests there is nothing to place: said, not ignored.
+    let out = twintop().arg("--servers").arg(&nodes).args(["twin", "--demo"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("places the workloads of --manifests: give --manifests too"), "{err}");
 
     // A file that is not Nodes fails naming the file, document and line.
     let bad = dir.path().join("bad.yaml");
@@ -134,7 +150,7 @@ fn namespace_several_paths_mixed_folder_and_taints() {
     );
 
     // Online Boutique on two tainted EKS nodes: the table says why each pod is Pending.
-    let nodes = format!("{}/tests/data/api/honeycomb/nodes.json", env!("CARGO_MANIFEST_DIR"));
+    let nodes = common::data("api/honeycomb/nodes.json");
     let out = twintop()
         .args([
             "--manifests",
@@ -164,7 +180,7 @@ fn namespace_several_paths_mixed_folder_and_taints() {
 /// A server without topology labels (minikube) prints `-` as its location, not `//`.
 #[test]
 fn servers_without_topology_labels_have_no_slashes() {
-    let node = format!("{}/tests/data/api/k9s/no.json", env!("CARGO_MANIFEST_DIR"));
+    let node = common::data("api/k9s/no.json");
     let out = twintop()
         .args(["--manifests", &data("online-boutique/kubernetes-manifests.yaml"), "--servers", &node, "twin"])
         .output()

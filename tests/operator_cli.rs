@@ -7,34 +7,27 @@
 mod common;
 mod kube_fake;
 
+use common::Running;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 use twintop::act::audit;
 use twintop::act::schedule::{self, Calendar, Status};
 
-/// A data dir and a config dir of its own, the demo started in its checkout surge.
-struct Dirs {
-    data: tempfile::TempDir,
-    config: tempfile::TempDir,
-}
+/// Dirs of its own (`common::Dirs`), the demo started in its checkout surge, the requester
+/// `alice`.
+struct Dirs(common::Dirs);
 
 impl Dirs {
     fn new() -> Dirs {
-        Dirs { data: tempfile::tempdir().unwrap(), config: tempfile::tempdir().unwrap() }
+        Dirs(common::Dirs::new())
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = common::twintop();
-        c.args(args)
-            .env("TWINTOP_DATA_DIR", self.data.path())
-            .env("TWINTOP_CONFIG_DIR", self.config.path())
-            .env("TWINTOP_STATE_DIR", self.data.path().join("state"))
-            .env("TWINTOP_DEMO_START_TICK", "70")
-            .env("USER", "alice");
+        let mut c = self.0.twintop(args);
+        c.env("TWINTOP_DEMO_START_TICK", "70").env("USER", "alice");
         c
     }
 
@@ -42,14 +35,17 @@ impl Dirs {
         self.cmd(args).output().expect("run twintop")
     }
 
+    fn data(&self) -> PathBuf {
+        self.0.data()
+    }
+
+    /// (proposal id, outcome) of each audit entry.
     fn audit(&self) -> Vec<(String, String)> {
-        let v = audit::verify_file(&self.data.path().join(audit::FILE_NAME)).unwrap();
-        assert!(v.ok(), "{:?}", v.problems);
-        v.entries.into_iter().map(|e| (e.record.proposal_id.unwrap_or_default(), e.record.outcome)).collect()
+        self.0.audit().into_iter().map(|r| (r.proposal_id.unwrap_or_default(), r.outcome)).collect()
     }
 
     fn calendar(&self) -> Calendar {
-        Calendar::load(&self.data.path().join(schedule::FILE_NAME)).unwrap()
+        Calendar::load(&self.data().join(schedule::FILE_NAME)).unwrap()
     }
 }
 
@@ -77,79 +73,28 @@ fn advised_scale(d: &Dirs) -> Value {
         .unwrap_or_else(|| panic!("no valid scale proposal: {stdout}"))
 }
 
-/// `twintop operator --demo`, its stdout lines on a channel.
-struct Operator {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
+/// `twintop operator --demo` in `d`, just started.
+fn started(d: &Dirs, extra: &[&str]) -> Running {
+    let mut args = vec!["operator", "--demo"];
+    args.extend(extra);
+    Running::spawn(d.cmd(&args))
 }
 
-impl Operator {
-    fn start(d: &Dirs, extra: &[&str]) -> Operator {
-        let mut args = vec!["operator", "--demo"];
-        args.extend(extra);
-        let mut child = d.cmd(&args).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
-        let out = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for l in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(l).is_err() {
-                    return;
-                }
-            }
-        });
-        Operator { child, lines, seen: Vec::new() }
-    }
-
-    /// Waits for a line containing `what`; panics with everything seen after `secs`.
-    fn wait_for(&mut self, what: &str, secs: u64) -> String {
-        let end = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let left = end.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) => {
-                    self.seen.push(l.clone());
-                    if l.contains(what) {
-                        return l;
-                    }
-                }
-                Err(_) => panic!(
-                    "no line with {what:?} within {secs} s; the operator said:\n{}",
-                    self.seen.join("\n")
-                ),
-            }
-        }
-    }
-
-    /// Running, its twin loaded.
-    fn ready(d: &Dirs, extra: &[&str]) -> Operator {
-        let mut op = Operator::start(d, extra);
-        op.wait_for("servers,", 60);
-        op
-    }
-
-    fn stop(mut self) -> Vec<String> {
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGTERM);
-        }
-        let _ = self.child.wait();
-        let rest: Vec<String> = self.lines.try_iter().collect();
-        self.seen.extend(rest);
-        std::mem::take(&mut self.seen)
-    }
+/// `twintop operator --demo` in `d`, running, its twin loaded.
+fn operator(d: &Dirs, extra: &[&str]) -> Running {
+    ready(started(d, extra))
 }
 
-impl Drop for Operator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `op` (a `twintop operator`) once its twin is loaded.
+fn ready(mut op: Running) -> Running {
+    op.wait_for("servers,", 60);
+    op
 }
 
 #[test]
 fn approve_with_yes_applies_once_through_the_operator_and_audits_once() {
     let d = Dirs::new();
-    let mut op = Operator::ready(&d, &[]);
+    let mut op = operator(&d, &[]);
     let p = advised_scale(&d);
     let id = p["id"].as_str().unwrap();
     let replicas = p["action"]["replicas"].as_u64().unwrap();
@@ -199,19 +144,7 @@ fn readonly_and_a_guardrail_refuse_by_the_rules_name_and_the_demo_needs_an_opera
         .unwrap();
     let mut cmd = d.cmd(&["operator", "--demo"]);
     cmd.env("TWINTOP_CONFIG_DIR", strict.path());
-    let op = {
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
-        let out = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for l in BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = tx.send(l);
-            }
-        });
-        let mut op = Operator { child, lines, seen: Vec::new() };
-        op.wait_for("servers,", 60);
-        op
-    };
+    let op = ready(Running::spawn(cmd));
     let out = d.run(&["approve", id, "--yes"]);
     let (stdout, _) = text(&out);
     assert_eq!(out.status.code(), Some(3), "{stdout}");
@@ -228,8 +161,8 @@ fn readonly_and_a_guardrail_refuse_by_the_rules_name_and_the_demo_needs_an_opera
     assert_eq!(out.status.code(), Some(3), "{stdout}");
     assert!(stdout.contains("rule readonly"), "{stdout}");
     op.stop();
-    assert!(!d.data.path().join(schedule::FILE_NAME).exists(), "no calendar entry");
-    assert!(!d.data.path().join(audit::FILE_NAME).exists(), "nothing was decided");
+    assert!(!d.data().join(schedule::FILE_NAME).exists(), "no calendar entry");
+    assert!(!d.data().join(audit::FILE_NAME).exists(), "nothing was decided");
 }
 
 #[test]
@@ -242,7 +175,7 @@ fn reject_records_the_reason_under_the_requesters_name() {
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
     assert_eq!(stdout.trim(), "rejected: quiet hours");
-    let v = audit::verify_file(&d.data.path().join(audit::FILE_NAME)).unwrap();
+    let v = audit::verify_file(&d.data().join(audit::FILE_NAME)).unwrap();
     let r = &v.entries[0].record;
     assert_eq!(
         (r.outcome.as_str(), r.user.as_str(), r.reason.as_deref()),
@@ -266,7 +199,7 @@ fn a_scheduled_action_fires_from_the_operator_with_no_console_open() {
     assert_eq!(d.calendar().actions[0].status, Status::Waiting);
 
     // `--json`: one event per line, as a log shipper reads it.
-    let mut op = Operator::start(&d, &["--json"]);
+    let mut op = started(&d, &["--json"]);
     let fired: Value = serde_json::from_str(&op.wait_for("scheduled scale", 60)).unwrap();
     assert_eq!(fired["kind"], "note");
     assert!(fired["text"].as_str().unwrap().contains(": applied: "), "{fired}");
@@ -301,8 +234,7 @@ fn kill_9_of_the_operator_loses_no_scheduled_action() {
     {
         use twintop::act::flow::Pending;
         use twintop::act::operator::{Operator as Service, OperatorOptions};
-        let opts =
-            OperatorOptions { data_dir: Some(d.data.path().to_path_buf()), ..OperatorOptions::default() };
+        let opts = OperatorOptions { data_dir: Some(d.data()), ..OperatorOptions::default() };
         let mut svc = Service::new(opts, "demo");
         for (i, (w, r)) in targets.iter().take(6).enumerate() {
             let p = Pending {
@@ -321,14 +253,13 @@ fn kill_9_of_the_operator_loses_no_scheduled_action() {
     let end = start + chrono::Duration::seconds(4 + 3 * 5 + 3);
     let mut kills = 0;
     while chrono::Utc::now() < end {
-        let mut op = Operator::start(&d, &[]);
+        let op = started(&d, &[]);
         std::thread::sleep(Duration::from_millis(300 + (kills * 677) % 2200));
-        op.child.kill().unwrap(); // SIGKILL
-        let _ = op.child.wait();
+        drop(op); // SIGKILL
         kills += 1;
     }
     // One more, left to settle what came due while the last ones died.
-    let op = Operator::ready(&d, &[]);
+    let op = operator(&d, &[]);
     let settle = Instant::now() + Duration::from_secs(20);
     while Instant::now() < settle && d.calendar().actions.iter().any(|a| a.status == Status::Waiting) {
         std::thread::sleep(Duration::from_millis(200));
@@ -367,7 +298,7 @@ fn approve_on_a_live_cluster_with_no_owner_decides_itself() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let api = rt.block_on(kube_fake::FakeApi::start());
     let load = |rel: &str| -> Value {
-        let path = format!("{}/tests/data/api/{rel}", env!("CARGO_MANIFEST_DIR"));
+        let path = common::data(&format!("api/{rel}"));
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
     };
     for (file, name) in [("k9s/no.json", "node-a"), ("k9s/n1.json", "node-b")] {
@@ -380,7 +311,7 @@ fn approve_on_a_live_cluster_with_no_owner_decides_itself() {
     api.apply("/apis/apps/v1/deployments", dp);
     api.allow_changes();
     let d = Dirs::new();
-    let kc = kube_fake::write_kubeconfig(d.config.path(), &api.url(), "fake-cluster", "fake-ctx");
+    let kc = kube_fake::write_kubeconfig(&d.0.config(), &api.url(), "fake-cluster", "fake-ctx");
     // The proposal as `twintop advise` would have recorded it.
     let change = twintop::change::Change::Scale { workload: "icx/icx-db".into(), replicas: 3 };
     let p = twintop::advise::Proposal {
@@ -398,7 +329,7 @@ fn approve_on_a_live_cluster_with_no_owner_decides_itself() {
         motive: None,
         endorsements: Vec::new(),
     };
-    twintop::act::ledger::record(d.data.path(), &[p], "advise", chrono::Utc::now()).unwrap();
+    twintop::act::ledger::record(&d.data(), &[p], "advise", chrono::Utc::now()).unwrap();
 
     let out = d
         .cmd(&["approve", "feedc0defeedc0de", "--yes", "--context", "fake-ctx"])

@@ -4,28 +4,21 @@
 
 mod common;
 
-use chrono::{DateTime, Utc};
-use common::{DemoCluster, key};
+use common::{DemoCluster, Dirs, assessed, console_options, fixed_time, key};
 use crossterm::event::KeyCode;
 use serde_json::Value;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
-use twintop::act::operator::{Cluster, OperatorOptions, WATCH_WINDOW_SECS};
-use twintop::advise::{AnalyticEvaluator, Context, TrackRecord, assess, builtin, default_seeds, record};
+use twintop::act::operator::WATCH_WINDOW_SECS;
+use twintop::advise::{TrackRecord, builtin, record};
 use twintop::change::Change;
 use twintop::demo::{DemoPreset, DemoTwin};
 use twintop::guardrails::Guardrails;
 use twintop::twin::TwinStore;
-use twintop::ui::{App, AppOptions, View};
+use twintop::ui::{App, View};
 
-/// `twintop advise --demo --json` with `data_dir` as the data dir: checkoutservice's
-/// built-in reactive proposal.
-fn advise_checkout(data_dir: &Path) -> Value {
-    let out = common::twintop()
-        .args(["advise", "--demo", "--json"])
-        .env("TWINTOP_DATA_DIR", data_dir)
-        .output()
-        .expect("run twintop");
+/// `twintop advise --demo --json` in `dirs`: checkoutservice's built-in reactive proposal.
+fn advise_checkout(dirs: &Dirs) -> Value {
+    let out = dirs.twintop(&["advise", "--demo", "--json"]).output().expect("run twintop");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     doc["proposals"]
@@ -39,8 +32,7 @@ fn advise_checkout(data_dir: &Path) -> Value {
 
 #[test]
 fn an_approved_scale_is_judged_after_its_watch_and_moves_the_next_confidence() {
-    let start = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap();
-    let mut d = DemoTwin::starting_at(DemoPreset::Dc, 1, start);
+    let mut d = DemoTwin::starting_at(DemoPreset::Dc, 1, fixed_time());
     d.skip_to(60);
     let demo = Arc::new(Mutex::new(d));
     let mut store = TwinStore::default();
@@ -55,29 +47,11 @@ fn an_approved_scale_is_judged_after_its_watch_and_moves_the_next_confidence() {
     }
     assert!(demo.lock().unwrap().surge_active());
 
-    let data = tempfile::tempdir().unwrap();
-    let opts = AppOptions {
-        operator: OperatorOptions {
-            cluster: Some(Cluster(Arc::new(DemoCluster(demo.clone())))),
-            guardrails: Guardrails::default(),
-            data_dir: Some(data.path().to_path_buf()),
-            auto_rollback: Vec::new(),
-            owned_by: None,
-        },
-        ..AppOptions::default()
-    };
+    let dirs = Dirs::new();
+    let cluster = Arc::new(DemoCluster(demo.clone()));
+    let opts = console_options(cluster, Guardrails::default(), &dirs.data());
     let mut app = App::new(snap.clone(), opts);
-    let empty = TrackRecord::default();
-    let evaluator = AnalyticEvaluator::default();
-    let ctx = Context {
-        guardrails: Default::default(),
-        evaluator: &evaluator,
-        seeds: default_seeds(),
-        record: &empty,
-        pending: &[],
-    };
-    let candidates = builtin::reactive(&snap, &ctx.guardrails);
-    app.set_proposals(assess(&snap, candidates, &ctx));
+    app.set_proposals(assessed(&snap, builtin::reactive(&snap, &Guardrails::default())));
     app.switch(View::Recs);
     let top = app.recs().queue()[0].clone();
     assert_eq!((top.target.as_str(), top.source.as_str()), ("boutique/checkoutservice", "builtin:reactive"));
@@ -91,7 +65,7 @@ fn an_approved_scale_is_judged_after_its_watch_and_moves_the_next_confidence() {
         app.set_snapshot(s);
     }
 
-    let path = record::record_path(data.path());
+    let path = record::record_path(&dirs.data());
     for _ in 0..WATCH_WINDOW_SECS - 10 {
         app.set_snapshot(tick(&mut store));
     }
@@ -116,9 +90,8 @@ fn an_approved_scale_is_judged_after_its_watch_and_moves_the_next_confidence() {
     assert!(app.recs().message.as_deref().unwrap_or("").contains("track record of builtin:reactive"));
 
     // The next advise run reads the same file: its track record part moves off the prior.
-    let neutral = tempfile::tempdir().unwrap();
-    let before = advise_checkout(neutral.path());
-    let after = advise_checkout(data.path());
+    let before = advise_checkout(&Dirs::new());
+    let after = advise_checkout(&dirs);
     let part = |p: &Value| p["confidence"]["parts"]["track_record"].as_f64().unwrap();
     assert!(part(&after) > part(&before), "{} → {}", part(&before), part(&after));
 }

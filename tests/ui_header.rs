@@ -2,24 +2,25 @@
 //! feeds on screen whatever the length of the source's paths, a workload that limits only
 //! memory reads so, and a server without topology labels has no `//` location.
 
+mod common;
+
 use chrono::{DateTime, Utc};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use std::path::PathBuf;
 use twintop::source::manifests::{Datacenter, ReadOptions, load_paths};
 use twintop::twin::TwinStore;
 use twintop::ui::{App, AppOptions};
 
+/// A file of the test data, as the manifests reader takes it.
+fn data(rel: &str) -> PathBuf {
+    PathBuf::from(common::data(rel))
+}
+
 fn screen(app: &mut App, w: u16, h: u16) -> Vec<String> {
-    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    term.draw(|f| app.draw(f)).unwrap();
-    let buf = term.backend().buffer().clone();
-    (0..h).map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>()).collect()
+    common::lines(&common::draw(app, w, h))
 }
 
 /// A repository checked out deep in a home directory, placed on the API's NodeList.
 fn twin() -> std::sync::Arc<twintop::twin::Snapshot> {
-    let data = |r: &str| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(r);
     let dir = tempfile::tempdir().unwrap();
     let deep =
         dir.path().join("home/sre/src/github.com/acme/platform-deployments/clusters/prod-eu-west-1/apps");
@@ -52,7 +53,6 @@ fn the_header_keeps_rub_slo_and_feeds_at_160_and_80_columns() {
 /// The docs' fluentd DaemonSet limits memory only: its detail says so instead of "0m cpu".
 #[test]
 fn a_memory_only_limit_reads_as_one() {
-    let data = |r: &str| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(r);
     let mut st = TwinStore::default();
     let paths = [
         data("manifests/kubernetes-website/daemonset.yaml"),
@@ -82,4 +82,28 @@ fn a_memory_only_limit_reads_as_one() {
         }
     }
     assert_eq!(seen, 1, "fluentd");
+}
+
+/// On the API's tainted EKS nodes, a workload's detail says why its pod is Pending, as
+/// `kubectl describe pod` would.
+#[test]
+fn a_pending_pod_s_detail_names_the_rule_that_kept_it_out() {
+    let dc = Datacenter::from_nodes_file(&data("api/honeycomb/nodes.json")).unwrap();
+    let paths = [data("manifests/online-boutique/kubernetes-manifests.yaml")];
+    let mut st = TwinStore::default();
+    st.apply_all(load_paths(&paths, &ReadOptions::default(), dc, DateTime::<Utc>::UNIX_EPOCH).unwrap());
+    let snap = st.snapshot();
+    let d = twintop::ui::derived::Derived::new(&snap);
+    let theme = twintop::ui::theme::Theme::default();
+    let ctx = twintop::ui::Ctx { snap: &snap, d: &d, theme: &theme };
+    let w = snap.workload_index("default/frontend").unwrap();
+    let text: Vec<String> = twintop::ui::views::detail::workload_lines(w, &ctx)
+        .iter()
+        .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+        .collect();
+    let line = text.iter().find(|l| l.starts_with("pending")).unwrap_or_else(|| panic!("{text:#?}"));
+    assert!(
+        line.contains("1 pod · 0/2 nodes are available: 2 node(s) had untolerated taint {type: hound}."),
+        "{line}"
+    );
 }

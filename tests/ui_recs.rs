@@ -3,19 +3,16 @@
 
 mod common;
 
-use chrono::{DateTime, Utc};
-use common::{Recorder, key, screen as screen_at, surge, typed};
+use common::{Contended, Recorder, console_options, key, screen as screen_at, surge, typed};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use twintop::act::audit;
-use twintop::act::cluster::{ApplyError, ClusterControl};
-use twintop::act::operator::{Cluster, OperatorOptions};
 use twintop::advise::Candidate;
 use twintop::change::Change;
 use twintop::guardrails::Guardrails;
 use twintop::twin::Snapshot;
-use twintop::ui::{App, AppOptions, View};
+use twintop::ui::{App, View};
 
 fn scale(replicas: u32) -> Candidate {
     Candidate::new(
@@ -32,25 +29,11 @@ struct Setup {
     snap: Arc<Snapshot>,
 }
 
-/// Console options with a cluster to apply to and a data dir; no auto-rollback.
-fn options(cluster: Arc<dyn ClusterControl>, guardrails: Guardrails, data: &Path) -> AppOptions {
-    AppOptions {
-        operator: OperatorOptions {
-            cluster: Some(Cluster(cluster)),
-            guardrails,
-            data_dir: Some(data.to_path_buf()),
-            auto_rollback: Vec::new(),
-            owned_by: None,
-        },
-        ..AppOptions::default()
-    }
-}
-
 fn setup(guardrails: Guardrails, candidates: Vec<Candidate>) -> Setup {
     let snap = surge();
     let cluster = Arc::new(Recorder::default());
     let data = tempfile::tempdir().unwrap();
-    let opts = options(cluster.clone(), guardrails, data.path());
+    let opts = console_options(cluster.clone(), guardrails, data.path());
     let mut app = App::new(snap.clone(), opts);
     app.set_proposals(common::assessed(&snap, candidates));
     app.switch(View::Recs);
@@ -62,9 +45,7 @@ fn screen(app: &mut App) -> String {
 }
 
 fn outcomes(dir: &Path) -> Vec<(String, Option<String>)> {
-    let v = audit::verify_file(&dir.join(audit::FILE_NAME)).unwrap();
-    assert!(v.ok(), "{:?}", v.problems);
-    v.entries.into_iter().map(|e| (e.record.outcome, e.record.reason)).collect()
+    common::audit_entries(dir).into_iter().map(|r| (r.outcome, r.reason)).collect()
 }
 
 /// The same picture `i` seconds after a change had time to settle (breaches count from then).
@@ -147,7 +128,7 @@ fn approve_then_y_applies_once_after_a_dry_run() {
     assert_eq!(s.cluster.calls(), 0, "nothing reaches the cluster before y");
     key(&mut s.app, KeyCode::Char('y'));
     key(&mut s.app, KeyCode::Char('y'));
-    let calls = s.cluster.0.lock().unwrap().clone();
+    let calls = s.cluster.log();
     let change = Change::Scale { workload: "boutique/checkoutservice".into(), replicas: 4 };
     assert_eq!(calls, vec![(change.clone(), true), (change, false)], "one dry run, one apply");
     let o: Vec<String> = outcomes(s.data.path()).into_iter().map(|x| x.0).collect();
@@ -362,7 +343,7 @@ fn a_missed_action_waits_for_the_operator() {
     cal.add(pending, snap.time - hour, snap.time - hour * 2);
     cal.save(&data.path().join("schedule.json")).unwrap();
     let cluster = Arc::new(Recorder::default());
-    let opts = options(cluster.clone(), Guardrails::default(), data.path());
+    let opts = console_options(cluster.clone(), Guardrails::default(), data.path());
     let mut app = App::new(snap.clone(), opts);
     app.set_snapshot(snap.clone());
     app.switch(View::Recs);
@@ -378,7 +359,7 @@ fn a_missed_action_waits_for_the_operator() {
 #[test]
 fn times_parse_relative_and_clock() {
     use twintop::act::schedule::parse_when;
-    let now = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap(); // 22:13:20Z
+    let now = common::fixed_time(); // 22:13:20Z
     assert_eq!(parse_when("+10m", now), Some(now + chrono::Duration::seconds(600)));
     assert_eq!(parse_when("+90s", now), Some(now + chrono::Duration::seconds(90)));
     assert_eq!(parse_when("23:00", now).unwrap().format("%d %H:%M").to_string(), "14 23:00");
@@ -414,8 +395,11 @@ fn auto_rollback_applies_through_the_flow() {
     let cluster = Arc::new(Recorder::default());
     let data = tempfile::tempdir().unwrap();
     // The rollback follows the change within the default cooldown.
-    let mut opts =
-        options(cluster.clone(), Guardrails { cooldown_secs: 0, ..Guardrails::default() }, data.path());
+    let mut opts = console_options(
+        cluster.clone(),
+        Guardrails { cooldown_secs: 0, ..Guardrails::default() },
+        data.path(),
+    );
     opts.operator.auto_rollback = vec!["checkoutservice".into()];
     let mut app = App::new(snap.clone(), opts);
     app.set_proposals(common::assessed(&snap, vec![scale(4)]));
@@ -497,36 +481,12 @@ mod key_sequences {
     }
 }
 
-/// A live-like cluster: versions its objects, and someone else changes the target between the
-/// operator's `a` and the apply.
-#[derive(Default)]
-struct Contended {
-    /// (dry_run, version carried) of every apply.
-    calls: Mutex<Vec<(bool, Option<String>)>>,
-}
-
-impl ClusterControl for Contended {
-    fn apply(&self, _: &Change, _: bool) -> Result<String, String> {
-        panic!("the console must send the version read at approval")
-    }
-    fn version(&self, _: &Change) -> Result<Option<String>, String> {
-        Ok(Some("48213".into()))
-    }
-    fn apply_versioned(&self, _: &Change, dry_run: bool, v: Option<&str>) -> Result<String, ApplyError> {
-        self.calls.lock().unwrap().push((dry_run, v.map(String::from)));
-        if dry_run {
-            return Ok("dry run".into());
-        }
-        Err(ApplyError::Conflict("boutique/checkoutservice changed since you approved: re-check it".into()))
-    }
-}
-
 #[test]
 fn a_conflict_is_shown_audited_and_not_retried() {
     let snap = surge();
     let cluster = Arc::new(Contended::default());
     let data = tempfile::tempdir().unwrap();
-    let opts = options(cluster.clone(), Guardrails::default(), data.path());
+    let opts = console_options(cluster.clone(), Guardrails::default(), data.path());
     let mut app = App::new(snap.clone(), opts);
     app.set_proposals(common::assessed(&snap, vec![scale(4)]));
     app.switch(View::Recs);
@@ -660,7 +620,7 @@ fn a_console_that_does_not_own_the_data_dir_decides_nothing_and_says_who_does() 
     let snap = surge();
     let cluster = Arc::new(Recorder::default());
     let data = tempfile::tempdir().unwrap();
-    let mut opts = options(cluster.clone(), Guardrails::default(), data.path());
+    let mut opts = console_options(cluster.clone(), Guardrails::default(), data.path());
     opts.operator.owned_by = Some("twintop operator (pid 4242)".into());
     let mut app = App::new(snap.clone(), opts);
     app.set_proposals(common::assessed(&snap, vec![scale(4)]));

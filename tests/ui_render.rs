@@ -93,7 +93,7 @@ fn three_servers() -> Arc<Snapshot> {
         detail: String::new(),
         updated: None,
     }));
-    st.apply(TwinEvent::Tick(DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap()));
+    st.apply(TwinEvent::Tick(common::fixed_time()));
     st.snapshot()
 }
 

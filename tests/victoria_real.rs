@@ -3,6 +3,8 @@
 //! cAdvisor series, Istio histograms, gaps, NaN, a stale series and hostile label values are
 //! imported, then read back into a twin.
 
+mod common;
+
 use chrono::{DateTime, Utc};
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -336,8 +338,8 @@ async fn twin_command_enriches_manifests_with_vm() {
         .unwrap();
     }
     vm.import_prometheus(text).await.unwrap();
-    let manifests = format!("{}/tests/data/manifests/online-boutique", env!("CARGO_MANIFEST_DIR"));
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_twintop"))
+    let manifests = common::data("manifests/online-boutique");
+    let out = tokio::process::Command::from(common::twintop())
         .args(["twin", "--manifests", &manifests, "--vm-url", &vm.url, "--json"])
         .output()
         .await

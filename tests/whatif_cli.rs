@@ -51,3 +51,39 @@ fn script_errors_name_line_and_column_and_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 1, column 22:"));
 }
+
+/// Every row of the table reads true: its delta is that of the two figures it shows (no
+/// "120.1 120.1 ▲0.1"), with the arrow of its sign, and no figure reads -0.
+#[test]
+fn the_table_s_deltas_are_those_of_the_figures_shown() {
+    let out = run(&["whatif", "--demo", "--seeds", "2", "--text", "scale checkoutservice to 8\nhorizon 30s"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let table = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(!table.contains(" -0.") && !table.contains(" -0 "), "{table}");
+    let rows: Vec<&str> = table
+        .lines()
+        .skip_while(|l| !l.contains("baseline") || !l.contains("delta"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("p99 spread"))
+        .collect();
+    assert!(rows.len() >= 10, "{table}");
+    for row in rows {
+        let t: Vec<&str> = row.split_whitespace().collect();
+        let n = t.len();
+        let d: f64 = t[n - 1].parse().unwrap_or_else(|_| panic!("{row}"));
+        let arrow = if t[n - 2] == "▲" || t[n - 2] == "▼" { t[n - 2] } else { "" };
+        let at = if arrow.is_empty() { n - 3 } else { n - 4 };
+        let (b, s): (f64, f64) = (t[at].parse().unwrap(), t[at + 1].parse().unwrap());
+        let decimals = t[n - 1].split('.').nth(1).map_or(0, str::len);
+        let scale = 10f64.powi(decimals as i32);
+        assert_eq!((d * scale).round(), ((s - b).abs() * scale).round(), "{row}");
+        let want = if s > b {
+            "▲"
+        } else if s < b {
+            "▼"
+        } else {
+            ""
+        };
+        assert_eq!(arrow, want, "{row}");
+    }
+}

@@ -54,3 +54,7 @@ impl ClusterControl for ReadOnly {
         Err(format!("{change}: this source is {} and accepts no changes", self.0))
     }
 }
+
+#[cfg(test)]
+#[path = "cluster_fakes.rs"]
+pub mod fakes;

@@ -1,32 +1,9 @@
 use super::*;
 use crate::act::audit::verify_file;
+use crate::act::cluster::fakes::{Contended, Recorder};
 use crate::demo::{DemoPreset, DemoTwin};
 use crate::guardrails::PastAction;
 use proptest::prelude::*;
-use std::sync::Mutex;
-
-/// A cluster that records what reaches it.
-#[derive(Default)]
-struct Recorder {
-    applied: Mutex<Vec<Change>>,
-    dry_runs: Mutex<usize>,
-    fail_dry_run: bool,
-}
-
-impl ClusterControl for Recorder {
-    fn apply(&self, change: &Change, dry_run: bool) -> Result<String, String> {
-        if dry_run {
-            *self.dry_runs.lock().unwrap() += 1;
-            return if self.fail_dry_run {
-                Err("admission webhook denied".into())
-            } else {
-                Ok("dry run ok".into())
-            };
-        }
-        self.applied.lock().unwrap().push(change.clone());
-        Ok(format!("{change}"))
-    }
-}
 
 fn snap() -> std::sync::Arc<Snapshot> {
     DemoTwin::starting_at(DemoPreset::Dc, 1, DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap())
@@ -56,11 +33,11 @@ fn approve_confirm_applies_once_and_audits_before_and_after() {
     let Stage::Confirming { diff, .. } = &flow.stage else { panic!() };
     assert!(diff.starts_with("context: demo\n"), "{diff}");
     assert!(diff.contains("-  replicas: 2\n+  replicas: 4"), "{diff}");
-    assert!(cluster.applied.lock().unwrap().is_empty(), "approval alone applies nothing");
+    assert!(cluster.applied().is_empty(), "approval alone applies nothing");
     let out = flow.confirm(&s, &[], s.time, &cluster, &mut audit).unwrap();
     assert!(matches!(out, Outcome::Applied(_)), "{out:?}");
-    assert_eq!(cluster.applied.lock().unwrap().len(), 1);
-    assert_eq!(*cluster.dry_runs.lock().unwrap(), 1);
+    assert_eq!(cluster.applied().len(), 1);
+    assert_eq!(cluster.dry_runs(), 1);
     assert_eq!(
         flow.confirm(&s, &[], s.time, &cluster, &mut audit).unwrap(),
         Outcome::None,
@@ -78,33 +55,12 @@ fn dry_run_failure_applies_nothing() {
     let s = snap();
     let dir = tempfile::tempdir().unwrap();
     let mut audit = AuditLog::open_in(dir.path()).unwrap();
-    let cluster = Recorder { fail_dry_run: true, ..Recorder::default() };
+    let cluster = Recorder::refusing_dry_runs("admission webhook denied");
     let mut flow = Flow::new(Guardrails::default(), "demo");
     flow.approve(pending("p1", 4), &s, &[], s.time);
     let out = flow.confirm(&s, &[], s.time, &cluster, &mut audit).unwrap();
     assert_eq!(out, Outcome::DryRunFailed("admission webhook denied".into()));
-    assert!(cluster.applied.lock().unwrap().is_empty());
-}
-
-/// A cluster where someone else changes the object between the dry run and the apply.
-#[derive(Default)]
-struct Contended {
-    /// (dry_run, version) of every call.
-    calls: Mutex<Vec<(bool, Option<String>)>>,
-}
-
-impl ClusterControl for Contended {
-    fn apply(&self, _: &Change, _: bool) -> Result<String, String> {
-        panic!("the flow must send the version it pinned")
-    }
-    fn apply_versioned(&self, _: &Change, dry_run: bool, v: Option<&str>) -> Result<String, ApplyError> {
-        self.calls.lock().unwrap().push((dry_run, v.map(String::from)));
-        if dry_run {
-            Ok("dry run ok".into())
-        } else {
-            Err(ApplyError::Conflict("boutique/checkoutservice changed since you approved".into()))
-        }
-    }
+    assert!(cluster.applied().is_empty());
 }
 
 #[test]
@@ -216,7 +172,7 @@ proptest! {
                 }
             }
         }
-        let applied = cluster.applied.lock().unwrap().clone();
+        let applied = cluster.applied();
         if readonly {
             prop_assert!(applied.is_empty());
         }

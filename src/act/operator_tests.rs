@@ -3,28 +3,11 @@
 
 use super::*;
 use crate::act::audit::{AuditLog, verify_file};
+use crate::act::cluster::fakes::Recorder;
 use crate::act::operator_requests::{Reply, Request};
 use crate::act::schedule::{self, Status};
 use crate::demo::{DemoPreset, DemoTwin};
 use crate::guardrails::Rule;
-use std::sync::Mutex;
-
-/// A cluster that records every call: (change, dry run).
-#[derive(Default)]
-struct Recorder(Mutex<Vec<(Change, bool)>>);
-
-impl ClusterControl for Recorder {
-    fn apply(&self, change: &Change, dry_run: bool) -> Result<String, String> {
-        self.0.lock().unwrap().push((change.clone(), dry_run));
-        Ok(change.to_string())
-    }
-}
-
-impl Recorder {
-    fn applied(&self) -> Vec<Change> {
-        self.0.lock().unwrap().iter().filter(|(_, dry)| !dry).map(|(c, _)| c.clone()).collect()
-    }
-}
 
 /// The demo 20 s into the checkoutservice surge, at a fixed time.
 fn surge() -> Arc<Snapshot> {
@@ -113,7 +96,7 @@ fn readonly_and_a_guardrail_refuse_a_headless_approval_by_the_rules_name() {
     let Reply::Refused { rules, message } = prepare(&mut op2, &snap, scale("p1", 4), false) else { panic!() };
     assert_eq!(rules.iter().map(|r| r.rule).collect::<Vec<_>>(), [Rule::Namespace], "{message}");
     assert!(message.contains("guardrail namespace"), "{message}");
-    assert!(cluster.0.lock().unwrap().is_empty(), "nothing reached the cluster");
+    assert!(cluster.log().is_empty(), "nothing reached the cluster");
     assert!(!dir.path().join(audit::FILE_NAME).exists(), "nothing decided, nothing audited");
 }
 
@@ -223,7 +206,7 @@ fn a_process_that_does_not_own_the_data_dir_fires_nothing_and_decides_nothing() 
     };
     let mut viewer = Operator::new(opts, "demo");
     viewer.observe(&later(&snap, 11));
-    assert!(cluster.0.lock().unwrap().is_empty());
+    assert!(cluster.log().is_empty());
     assert_eq!(viewer.calendar.actions[0].status, Status::Waiting, "shown, left to the owner");
     let Outcome::Failed(why) = viewer.approve(scale("p", 4), &snap, snap.time) else { panic!() };
     assert!(why.contains("twintop operator (pid 1) owns the data dir"), "{why}");

@@ -2,7 +2,7 @@
 //! baseline vs scenario as a table, or JSON with `--json`.
 
 use crate::source::{self, SourceArgs};
-use crate::text::escape;
+use crate::text::{escape, shown};
 use crate::whatif::run::{self, Progress, RunOptions, Summary, WhatIfReport};
 use clap::Args;
 use std::sync::atomic::AtomicBool;
@@ -76,13 +76,13 @@ pub fn run(src: &SourceArgs, a: &WhatifArgs) -> anyhow::Result<i32> {
 }
 
 fn row(name: &str, b: f64, s: f64, decimals: usize) {
-    // A figure that rounds to zero prints as 0, not -0.0.
-    let zero = |v: f64| if v.abs() < 0.5 * 10f64.powi(-(decimals as i32)) { 0.0 } else { v };
-    let (b, s) = (zero(b), zero(s));
-    let d = s - b;
-    let sign = if d > 1e-9 {
+    // The delta is that of the figures shown, and a figure that rounds to zero prints as 0,
+    // not -0.0.
+    let (b, s) = (shown(b, decimals), shown(s, decimals));
+    let d = shown(s - b, decimals);
+    let sign = if d > 0.0 {
         "▲"
-    } else if d < -1e-9 {
+    } else if d < 0.0 {
         "▼"
     } else {
         " "

@@ -321,15 +321,30 @@ pub fn pod_to_podspec(pod: &Pod, replicasets: &ReplicaSetOwners) -> Result<PodSp
     };
     let phase =
         pod.status.as_ref().and_then(|s| s.phase.as_deref()).map_or(PodPhase::Pending, PodPhase::parse);
+    let server = pod.spec.as_ref().and_then(|s| s.node_name.clone()).filter(|n| !n.is_empty());
+    // The scheduler's verdict on a pod it could not place ("0/3 nodes are available: …"), the
+    // message `kubectl describe pod` shows.
+    let reason = (phase == PodPhase::Pending && server.is_none())
+        .then(|| {
+            pod.status
+                .as_ref()?
+                .conditions
+                .as_ref()?
+                .iter()
+                .find(|c| c.type_ == "PodScheduled" && c.status == "False")
+                .cloned()
+        })
+        .flatten()
+        .and_then(|c| c.message.filter(|m| !m.is_empty()).or(c.reason));
     Ok(PodSpec {
         name: name.to_string(),
         namespace: namespace(&pod.metadata).to_string(),
         workload: pod_workload(pod, replicasets),
-        server: pod.spec.as_ref().and_then(|s| s.node_name.clone()).filter(|n| !n.is_empty()),
+        server,
         requests,
         limits,
         phase,
-        reason: None,
+        reason,
     })
 }
 

@@ -302,18 +302,24 @@ fn skipped_notice(skipped: &[(String, String, Origin)]) -> String {
     let parts: Vec<String> = by_kind
         .iter()
         .map(|(kind, names)| {
-            let mut shown = names.iter().take(4).copied().collect::<Vec<_>>().join(", ");
-            if names.len() > 4 {
+            // A Kustomization has no name: it is listed by its kind alone.
+            let named: Vec<&str> = names.iter().copied().filter(|n| !n.is_empty()).collect();
+            let mut shown = named.iter().take(4).copied().collect::<Vec<_>>().join(", ");
+            if named.len() > 4 {
                 shown.push_str(", …");
             }
-            if names.len() > 1 {
-                format!("{kind} ×{} ({shown})", names.len())
-            } else {
-                format!("{kind} ({shown})")
-            }
+            let count = if names.len() > 1 { format!(" ×{}", names.len()) } else { String::new() };
+            if shown.is_empty() { format!("{kind}{count}") } else { format!("{kind}{count} ({shown})") }
         })
         .collect();
-    format!("skipped {} object(s) of kinds twintop does not model: {}", skipped.len(), parts.join(", "))
+    let mut out =
+        format!("skipped {} object(s) of kinds twintop does not model: {}", skipped.len(), parts.join(", "));
+    if by_kind.contains_key("Node") {
+        out.push_str(
+            " (Nodes are the servers: give their file with `--servers FILE`, before the subcommand)",
+        );
+    }
+    out
 }
 
 #[cfg(test)]

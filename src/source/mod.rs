@@ -39,7 +39,9 @@ pub struct SourceArgs {
     /// With --manifests: place the workloads on these servers instead of the demo datacenter
     /// (`kubectl get nodes -o yaml` or `-o json`: a NodeList, or YAML documents of Nodes).
     /// Given before any subcommand (`eval` and `bench` have a `--servers N` of their own).
-    #[arg(long, value_name = "FILE", requires = "manifests")]
+    // Checked by `servers_need_manifests`, not clap's `requires`: that one misses a global
+    // `--manifests` given after the subcommand.
+    #[arg(long, value_name = "FILE")]
     pub servers: Option<PathBuf>,
 
     /// kubeconfig context to use (default: the current context).
@@ -159,6 +161,7 @@ fn kubeconfig_exists() -> bool {
 /// manifests, which VictoriaMetrics, when configured, brings to life). Call inside a tokio
 /// runtime.
 pub fn spawn(args: &SourceArgs) -> anyhow::Result<(feeder::TwinHandle, bool)> {
+    servers_need_manifests(args)?;
     Ok(match resolve(args) {
         Plan::Demo { preset, seed, notice } => {
             let demo = prepared_demo(DemoTwin::new(preset, seed), notice);
@@ -180,6 +183,7 @@ pub const DEMO_WARMUP_TICKS: u32 = 90;
 
 /// One snapshot of the twin, for headless commands.
 pub fn load_snapshot(args: &SourceArgs) -> anyhow::Result<Arc<Snapshot>> {
+    servers_need_manifests(args)?;
     // `--vm-url`, else `[vm] url` in config.toml, as the console does; a malformed file is a
     // warning and the defaults.
     let (vm, err) = victoria::VmConfig::load_or_default(args.vm_url.as_deref());
@@ -253,6 +257,18 @@ pub fn spawn_vm(
     let src = victoria::VmSource::new(cfg, false)?;
     let src = if source_ticks { src.without_ticks() } else { src };
     Ok(Some(victoria::spawn_poller(src, handle.snapshots.clone(), handle.events.clone())))
+}
+
+/// `--servers` places the workloads of `--manifests`: alone, or with another source, it would
+/// be silently ignored.
+fn servers_need_manifests(args: &SourceArgs) -> anyhow::Result<()> {
+    match &args.servers {
+        Some(f) if args.manifests.is_empty() || args.demo.is_some() => anyhow::bail!(
+            "--servers {} places the workloads of --manifests: give --manifests too (and not --demo)",
+            f.display()
+        ),
+        _ => Ok(()),
+    }
 }
 
 /// The twin built from `--manifests` (placed on `--servers` or the demo datacenter, objects

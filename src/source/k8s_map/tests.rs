@@ -84,6 +84,17 @@ fn pod_owner_chain_through_replicaset() {
     let owners: ReplicaSetOwners =
         [(format!("{}/nginx-7fb78fb6d8", p.namespace), "web-frontend".to_string())].into();
     assert_eq!(pod_workload(&pod, &owners).as_deref(), Some("web-frontend"));
+    assert_eq!(p.reason, None, "a running pod has no scheduling verdict");
+    // The same pod as the API shows it when the scheduler could not place it: the condition's
+    // message is the reason `kubectl describe pod` gives.
+    let mut v: serde_json::Value = load("k9s/p1.json");
+    v["spec"]["nodeName"] = serde_json::Value::Null;
+    v["status"] = serde_json::json!({"phase": "Pending", "conditions": [{
+        "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+        "message": "0/5 nodes are available: 5 Insufficient memory."}]});
+    let p = pod_to_podspec(&serde_json::from_value(v).unwrap(), &ReplicaSetOwners::new()).unwrap();
+    assert_eq!((p.phase, p.server.as_deref()), (PodPhase::Pending, None));
+    assert_eq!(p.reason.as_deref(), Some("0/5 nodes are available: 5 Insufficient memory."));
 }
 
 #[test]

@@ -195,6 +195,14 @@ fn a_deployment_list_from_the_api_loads_its_kindless_items() {
         .unwrap_err()
         .to_string();
     assert!(e.starts_with("svclist.json: no Deployment, StatefulSet or DaemonSet"), "{e}");
+    // The API's NodeList given as manifests: the error says where Nodes go.
+    let e = read_paths(&[api("honeycomb/nodes.json")], &ReadOptions::default())
+        .and_then(|o| {
+            build_events(o, "nodes.json", Datacenter::demo(DemoPreset::Dc), DateTime::<Utc>::UNIX_EPOCH)
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("Node ×2 (duckboat-01, duckboat-02)") && e.contains("`--servers FILE`"), "{e}");
 }
 
 #[test]
@@ -328,7 +336,7 @@ fn a_repository_folder_loads_its_objects_and_lists_what_it_skipped() {
         assert!(files.contains(f), "{f} in {files}");
     }
     let kinds = s.notices.iter().find(|n| n.starts_with("skipped") && n.contains("kinds")).unwrap();
-    assert!(kinds.contains("Kustomization"), "{kinds}");
+    assert!(kinds.contains("Kustomization,") && !kinds.contains("()"), "nameless, listed by kind: {kinds}");
     // kubectl's recursive test folder: one file has `ind:` for `kind:`; it looks like
     // Kubernetes, so it fails naming the file, not skipped.
     let e =

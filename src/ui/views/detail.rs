@@ -170,6 +170,22 @@ pub fn workload_lines(w: usize, ctx: &Ctx) -> Vec<Line<'static>> {
     let list: Vec<String> =
         by_server.iter().map(|&(s, n)| format!("{} ×{n}", esc(&ctx.snap.servers[s].name))).collect();
     lines.push(kv("on servers", if list.is_empty() { "-".into() } else { list.join(", ") }));
+    // Why its Pending pods run nowhere, as `kubectl describe pod` says it (one line a reason).
+    let mut pending: Vec<(&str, u32)> = Vec::new();
+    for p in ctx.snap.pods_of_workload(w).filter(|p| p.phase == crate::twin::PodPhase::Pending) {
+        let why = match (&p.reason, p.server) {
+            (Some(r), _) => r.as_str(),
+            (None, None) => "not scheduled yet",
+            (None, Some(_)) => "on its server, not running yet",
+        };
+        match pending.iter_mut().find(|(r, _)| *r == why) {
+            Some(e) => e.1 += 1,
+            None => pending.push((why, 1)),
+        }
+    }
+    for (why, n) in pending {
+        lines.push(kv("pending", format!("{n} pod{} · {}", if n == 1 { "" } else { "s" }, esc(why))));
+    }
     lines
 }
 

@@ -16,6 +16,7 @@ pub mod servers;
 pub mod table;
 pub mod whatif;
 mod whatif_results;
+mod whatif_worker;
 pub mod workloads;
 
 use super::Component;
@@ -70,21 +71,21 @@ macro_rules! views {
         }
 
         pub(super) struct Views {
-            $(pub $field: $ty),*
+            $(pub(super) $field: $ty),*
         }
 
         impl Views {
-            pub fn new($init: $init_ty) -> Views {
+            pub(super) fn new($init: $init_ty) -> Views {
                 Views { $($field: $new),* }
             }
 
-            pub fn get(&mut self, v: View) -> &mut dyn Component {
+            pub(super) fn get(&mut self, v: View) -> &mut dyn Component {
                 match v {
                     $(View::$variant => &mut self.$field),*
                 }
             }
 
-            pub fn get_ref(&self, v: View) -> &dyn Component {
+            pub(super) fn get_ref(&self, v: View) -> &dyn Component {
                 match v {
                     $(View::$variant => &self.$field),*
                 }

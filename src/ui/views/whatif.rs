@@ -4,13 +4,15 @@
 //! end-state heatmap beside the current one. History and proposals live in the data dir.
 
 use super::whatif_results::{draw_charts, draw_heatmaps, draw_table};
+use super::whatif_worker::worker;
+pub use super::whatif_worker::{PARTIAL_S, WorkerMsg};
 use crate::twin::Snapshot;
 use crate::ui::app::Action;
 use crate::ui::keys::{self, Binding, Key, Shown};
 use crate::ui::{Component, Ctx, esc};
 use crate::whatif::check::Names;
 use crate::whatif::lang::{ParseError, VERBS};
-use crate::whatif::run::{self, Progress, RunOptions, WhatIfReport};
+use crate::whatif::run::WhatIfReport;
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -25,31 +27,6 @@ use tokio::sync::mpsc::UnboundedSender;
 
 /// Scenarios kept in the history file.
 const HISTORY_MAX: usize = 100;
-/// The first pass of a long run, for results within seconds (simulated seconds).
-pub const PARTIAL_S: f64 = 60.0;
-
-/// What the worker thread tells the console.
-#[derive(Debug)]
-pub enum WorkerMsg {
-    Progress {
-        id: u64,
-        fraction: f64,
-    },
-    /// Results of the short first pass; the full run goes on.
-    Partial {
-        id: u64,
-        report: Box<WhatIfReport>,
-    },
-    Done {
-        id: u64,
-        report: Box<WhatIfReport>,
-    },
-    Failed {
-        id: u64,
-        error: String,
-    },
-}
-
 enum RunState {
     Idle,
     Running { id: u64, cancel: Arc<AtomicBool>, fraction: f64, partial: Option<Box<WhatIfReport>> },
@@ -340,49 +317,6 @@ fn load_history(path: &std::path::Path) -> Vec<String> {
         v.drain(..n - HISTORY_MAX);
     }
     v
-}
-
-fn worker(
-    id: u64,
-    snap: Arc<Snapshot>,
-    lines: Vec<crate::whatif::lang::Line>,
-    cancel: Arc<AtomicBool>,
-    tx: UnboundedSender<WorkerMsg>,
-) {
-    let full = RunOptions::default();
-    let horizon = run::plan(&snap, &lines, &full).ok().and_then(|p| p.scenario.duration_s).unwrap_or(0.0);
-    let two_pass = horizon > PARTIAL_S * 2.0;
-    // The short pass counts for a fifth of the bar.
-    let (share_a, share_b) = if two_pass { (0.2, 0.8) } else { (0.0, 1.0) };
-    let last = std::sync::Mutex::new(-1.0f64);
-    let send_progress = |f: f64| {
-        let mut l = last.lock().unwrap_or_else(|e| e.into_inner());
-        if f - *l >= 0.01 {
-            *l = f;
-            let _ = tx.send(WorkerMsg::Progress { id, fraction: f });
-        }
-    };
-    if two_pass {
-        let opt = RunOptions { seeds: 1, horizon_override_s: Some(PARTIAL_S), ..full.clone() };
-        let p = Progress { cancel: &cancel, on_progress: &|f| send_progress(f * share_a) };
-        match run::run(&snap, &lines, &opt, &p) {
-            Ok(r) => {
-                let _ = tx.send(WorkerMsg::Partial { id, report: Box::new(r) });
-            }
-            Err(run::RunError::Cancelled) => return,
-            Err(e) => {
-                let _ = tx.send(WorkerMsg::Failed { id, error: e.to_string() });
-                return;
-            }
-        }
-    }
-    let p = Progress { cancel: &cancel, on_progress: &|f| send_progress(share_a + f * share_b) };
-    let msg = match run::run(&snap, &lines, &full, &p) {
-        Ok(r) => WorkerMsg::Done { id, report: Box::new(r) },
-        Err(run::RunError::Cancelled) => return,
-        Err(e) => WorkerMsg::Failed { id, error: e.to_string() },
-    };
-    let _ = tx.send(msg);
 }
 
 impl Component for WhatIfView {

@@ -38,9 +38,9 @@ pub fn draw_table(f: &mut Frame, area: Rect, r: &WhatIfReport, tag: &str, ctx: &
         Style::new().fg(t.title).bold(),
     )])];
     let mut row = |name: String, bv: f64, sv: f64, dec: usize, lb: Option<bool>| {
-        // A figure that rounds to zero prints as 0, not -0.0.
-        let zero = |v: f64| if v.abs() < 0.5 * 10f64.powi(-(dec as i32)) { 0.0 } else { v };
-        let (bv, sv) = (zero(bv), zero(sv));
+        // The delta is that of the figures shown (no "120.1 → 120.1 ▲0.1"), and a figure that
+        // rounds to zero prints as 0, not -0.0.
+        let (bv, sv) = (crate::text::shown(bv, dec), crate::text::shown(sv, dec));
         lines.push(Line::from(vec![
             Span::raw(format!("{:<16}{:>10.dec$}{:>10.dec$}", name, bv, sv)),
             delta_span(sv - bv, dec, lb, t),
