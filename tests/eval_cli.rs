@@ -1,4 +1,4 @@
-//! `twintop eval placement|forecast --json`: the documents other tools read, field by field.
+//! `twintop eval placement|forecast|advisor --json`: the documents other tools read, field by field.
 
 mod common;
 
@@ -316,4 +316,33 @@ fn forecast_csv_limits_are_errors_naming_file_and_line() {
     assert!(err.contains(&format!("{}:102: more than 100 rows", f.display())), "{err}");
     let out = twintop().args(["eval", "forecast", "--max-steps", "1000"]).arg(&f).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Answers of Gemma 3 270M recorded by `scripts/llm-e2e --eval 1 FILE` (tests/data/llm/README.md),
+/// replayed: the model is scored like the built-in advisors, its answers at the eight moments
+/// counted, and none of its proposals that were shown made things worse.
+#[test]
+fn eval_advisor_replays_recorded_llm_answers() {
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/llm/eval/gemma3-270m-dc-seed1.json");
+    let v = run(&["eval", "advisor", "--demo", "--incidents", "1", "--llm-answers", file, "--json"]);
+    let llm = &v["llm"];
+    assert_eq!(llm["source"], "llm:gemma3-270m", "{llm}");
+    assert_eq!(llm["answers"].as_array().map(Vec::len), Some(8), "{llm}");
+    assert_eq!(llm["missing"], 0, "every moment has a recorded answer: {llm}");
+    assert_eq!(llm["elapsed_s"].as_array().map(Vec::len), Some(8));
+    let trials = v["trials"].as_array().expect("trials");
+    assert!(!trials.is_empty());
+    for t in trials {
+        let from_llm = t["source"].as_str().unwrap().starts_with("llm:")
+            || t["endorsed_by"].as_array().unwrap().iter().any(|s| s.as_str().unwrap().starts_with("llm:"));
+        if from_llm {
+            assert_eq!(t["harmful"], false, "a harmful LLM proposal was shown: {t}");
+        }
+        let ok =
+            t["slo_restored"].as_bool().unwrap() && (0.0..=0.2).contains(&t["after_error"].as_f64().unwrap());
+        assert_eq!(t["success"].as_bool(), Some(ok), "{t}");
+    }
+    let buckets = v["buckets"].as_array().expect("buckets");
+    let n: u64 = buckets.iter().map(|b| b["proposals"].as_u64().unwrap()).sum();
+    assert_eq!(n as usize, trials.len());
 }

@@ -155,6 +155,8 @@ mod tests {
             predicted: None,
             confidence: Confidence { score: 40, parts: Default::default() },
             exchange: None,
+            motive: None,
+            endorsements: Vec::new(),
         }
     }
 
