@@ -1,6 +1,6 @@
 //! What the benchmarks share, whichever side measures (the headless `cli::bench` or the
 //! console's `ui::bench`): a synthetic twin of N servers, nearest-rank percentiles, the
-//! process's peak resident memory, and a folder of real manifests at scale. It depends on
+//! process's peak resident memory and CPU time, and a folder of real manifests at scale. It depends on
 //! `twin` only, so neither side depends on the other.
 
 use crate::twin::{Location, PodPhase, PodSpec, Resources, Server, TwinEvent, TwinStore, Workload};
@@ -69,6 +69,15 @@ pub fn peak_rss_mb() -> Option<f64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
     let kb: f64 = s.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024.0 / 1e6)
+}
+
+/// This process's CPU time (user + system), s.
+pub fn process_cpu_s() -> f64 {
+    // SAFETY: getrusage writes into the struct we pass.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(u.ru_utime) + tv(u.ru_stime)
 }
 
 /// The real app the large manifest twins are made of (tests/data, Apache-2.0).

@@ -115,21 +115,24 @@ fn advise_with_an_llm_keeps_its_rejections_and_saves_the_exchange_without_the_ke
     let doc: Value = serde_json::from_str(&out).unwrap();
     let llm: Vec<&Value> =
         doc["proposals"].as_array().unwrap().iter().filter(|p| p["source"] == "llm:fake-1").collect();
-    assert_eq!(llm.len(), 2, "{out}");
-    // The LLM agreed with the reactive advisor: one of the two identical proposals is kept.
+    assert_eq!(llm.len(), 1, "{out}");
+    // The LLM proposed what the reactive advisor did (after being offered it): one proposal,
+    // the model's reason kept with it as an endorsement pointing at the saved exchange.
     let same: Vec<&Value> = doc["proposals"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|p| p["target"] == "boutique/checkoutservice" && p["action"]["replicas"] == 4)
         .collect();
-    assert_eq!(same.len(), 2, "{out}");
-    assert_eq!(same.iter().filter(|p| p["status"] == "valid").count(), 1);
-    let dup = same.iter().find(|p| p["status"] == "rejected").unwrap();
-    assert!(dup["rejection"].as_str().unwrap().starts_with("duplicate of proposal"));
-    assert!(same.iter().all(|p| p["confidence"]["parts"]["agreement"].as_f64().is_some()));
-    let scale4 = llm.iter().find(|p| p["action"]["replicas"] == 4).unwrap();
-    assert!(scale4["exchange"].as_str().is_some_and(|h| h.len() == 64));
+    assert_eq!(same.len(), 1, "{out}");
+    assert_eq!(same[0]["status"], "valid");
+    assert_eq!(same[0]["source"], "builtin:reactive");
+    let e = &same[0]["endorsements"][0];
+    assert_eq!(e["source"], "llm:fake-1", "{out}");
+    assert_eq!(e["reason"], "checkout over its SLO");
+    assert!(e["exchange"].as_str().is_some_and(|h| h.len() == 64));
+    // Offered, not independent: no agreement points.
+    assert_eq!(same[0]["confidence"]["parts"]["agreement"], 0.0);
     let bad = llm.iter().find(|p| p["target"] == "boutique/checkout").unwrap();
     assert_eq!(bad["status"], "rejected");
     let why = bad["rejection"].as_str().unwrap();

@@ -312,5 +312,11 @@ fn a_key_kept_off_the_machine_verifies_and_a_rollback_needs_the_noted_head() {
     let (code, out) = verify(&path, &["--key", key_arg, "--expect-head", &head6]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("expected head seq 6"), "{out}");
+    // Everything on the machine deleted: with the key kept elsewhere, that is a failure too.
+    std::fs::remove_file(&path).unwrap();
+    std::fs::remove_file(path.with_extension("seal")).unwrap();
+    let (code, out) = verify(&path, &["--key", key_arg]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("no sealed head"), "{out}");
     drop(dir);
 }

@@ -1,4 +1,4 @@
-//! `twintop eval placement|forecast --json`: the documents other tools read, field by field.
+//! `twintop eval placement|forecast|advisor --json`: the documents other tools read, field by field.
 
 mod common;
 
@@ -24,7 +24,9 @@ fn eval_placement_json_has_the_methods_and_fields() {
                 "accuracy",
                 "bandwidth_util",
                 "completion",
+                "cost",
                 "decision_us_per_workload",
+                "mean_dependency_latency_ms",
                 "mean_latency_ms",
                 "name",
                 "rub"
@@ -36,6 +38,97 @@ fn eval_placement_json_has_the_methods_and_fields() {
     let twintop = &methods[2];
     assert_eq!(twintop["accuracy"].as_f64(), Some(1.0));
     assert!(twintop["mean_latency_ms"].as_f64().unwrap() < methods[0]["mean_latency_ms"].as_f64().unwrap());
+    // Seeds 1–2 of DIRA-LDT's scenario have proven optima: twintop's gap is listed.
+    let reference = v["reference"].as_array().unwrap();
+    assert_eq!(reference.len(), 2);
+    for r in reference {
+        assert_eq!(r["proven_optimal"].as_bool(), Some(true));
+        assert!(r["gap"].as_f64().unwrap() < 0.02, "{r}");
+    }
+}
+
+#[test]
+fn eval_placement_exports_each_instance_for_an_external_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let args =
+        ["eval", "placement", "--servers", "6", "--workloads", "12", "--seeds", "2", "--export", d, "--json"];
+    run(&args);
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["dira-6x12-seed-1.json", "dira-6x12-seed-2.json"]);
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("dira-6x12-seed-2.json")).unwrap()).unwrap();
+    let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        ["deps", "latency_ms", "max_ms", "methods", "name", "servers", "spec", "weights", "workloads"]
+    );
+    assert_eq!(v["spec"]["seed"], 2);
+    assert_eq!((v["spec"]["servers"].as_u64(), v["spec"]["workloads"].as_u64()), (Some(6), Some(12)));
+    let server_keys: Vec<&String> = v["servers"][0].as_object().unwrap().keys().collect();
+    assert_eq!(server_keys, ["bw_mbps", "cordoned", "cpu_m", "mem_mib", "name", "rack", "region", "zone"]);
+    let workload_keys: Vec<&String> = v["workloads"][0].as_object().unwrap().keys().collect();
+    assert_eq!(workload_keys, ["bw_mbps", "cpu_m", "deadline_ms", "group", "mem_mib", "name", "work_ms"]);
+    let lat = v["latency_ms"].as_array().unwrap();
+    assert_eq!(lat.len(), 6);
+    assert!(lat.iter().all(|row| row.as_array().unwrap().len() == 6));
+    let w = &v["weights"];
+    assert_eq!((w["latency"].as_f64(), w["balance"].as_f64()), (Some(1.0), Some(4.0)));
+    // Recompute twintop's objective from the document alone, as an external checker would.
+    let t = &v["methods"]["twintop"];
+    let a: Vec<usize> =
+        t["assignment"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect();
+    let wl = v["workloads"].as_array().unwrap();
+    let sv = v["servers"].as_array().unwrap();
+    let share = |x: &serde_json::Value, c: &serde_json::Value, k: &str| {
+        x[k].as_f64().unwrap() / c[k].as_f64().unwrap()
+    };
+    let mut util = vec![0.0; sv.len()];
+    for (j, &s) in a.iter().enumerate() {
+        util[s] += (share(&wl[j], &sv[s], "cpu_m")
+            + share(&wl[j], &sv[s], "mem_mib")
+            + share(&wl[j], &sv[s], "bw_mbps"))
+            / 3.0;
+    }
+    let n = util.len() as f64;
+    let (s1, s2) = (util.iter().sum::<f64>(), util.iter().map(|u| u * u).sum::<f64>());
+    let (mut lw, mut wsum) = (0.0, 0.0);
+    for d in v["deps"].as_array().unwrap() {
+        let (x, y, wt) = (
+            d["a"].as_u64().unwrap() as usize,
+            d["b"].as_u64().unwrap() as usize,
+            d["weight"].as_f64().unwrap(),
+        );
+        if x != y {
+            lw += wt * lat[a[x]][a[y]].as_f64().unwrap();
+            wsum += wt;
+        }
+    }
+    let cost = lw / wsum / v["max_ms"].as_f64().unwrap() + 4.0 * (n * s2 / (s1 * s1) - 1.0);
+    let o = &t["objective"];
+    assert!((o["cost"].as_f64().unwrap() - cost).abs() < 1e-9, "{o} vs {cost}");
+    let objective_keys: Vec<&String> = o.as_object().unwrap().keys().collect();
+    assert_eq!(objective_keys, ["balance_term", "cost", "latency_term", "overflow", "unplaced"]);
+    for m in ["hba", "sm", "twintop"] {
+        let r = &v["methods"][m];
+        assert_eq!(r["assignment"].as_array().unwrap().len(), 12, "{m}");
+        assert!(r["metrics"]["mean_dependency_latency_ms"].as_f64().is_some(), "{m}");
+        assert!(r["wall_s"].as_f64().unwrap() >= 0.0, "{m}");
+    }
+}
+
+#[test]
+fn eval_placement_export_names_a_directory_it_cannot_make() {
+    let out = twintop()
+        .args(["eval", "placement", "--seeds", "1", "--export", "/proc/version/x"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/proc/version/x"));
 }
 
 #[test]
@@ -223,4 +316,33 @@ fn forecast_csv_limits_are_errors_naming_file_and_line() {
     assert!(err.contains(&format!("{}:102: more than 100 rows", f.display())), "{err}");
     let out = twintop().args(["eval", "forecast", "--max-steps", "1000"]).arg(&f).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Answers of Gemma 3 270M recorded by `scripts/llm-e2e --eval 1 FILE` (tests/data/llm/README.md),
+/// replayed: the model is scored like the built-in advisors, its answers at the eight moments
+/// counted, and none of its proposals that were shown made things worse.
+#[test]
+fn eval_advisor_replays_recorded_llm_answers() {
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/llm/eval/gemma3-270m-dc-seed1.json");
+    let v = run(&["eval", "advisor", "--demo", "--incidents", "1", "--llm-answers", file, "--json"]);
+    let llm = &v["llm"];
+    assert_eq!(llm["source"], "llm:gemma3-270m", "{llm}");
+    assert_eq!(llm["answers"].as_array().map(Vec::len), Some(8), "{llm}");
+    assert_eq!(llm["missing"], 0, "every moment has a recorded answer: {llm}");
+    assert_eq!(llm["elapsed_s"].as_array().map(Vec::len), Some(8));
+    let trials = v["trials"].as_array().expect("trials");
+    assert!(!trials.is_empty());
+    for t in trials {
+        let from_llm = t["source"].as_str().unwrap().starts_with("llm:")
+            || t["endorsed_by"].as_array().unwrap().iter().any(|s| s.as_str().unwrap().starts_with("llm:"));
+        if from_llm {
+            assert_eq!(t["harmful"], false, "a harmful LLM proposal was shown: {t}");
+        }
+        let ok =
+            t["slo_restored"].as_bool().unwrap() && (0.0..=0.2).contains(&t["after_error"].as_f64().unwrap());
+        assert_eq!(t["success"].as_bool(), Some(ok), "{t}");
+    }
+    let buckets = v["buckets"].as_array().expect("buckets");
+    let n: u64 = buckets.iter().map(|b| b["proposals"].as_u64().unwrap()).sum();
+    assert_eq!(n as usize, trials.len());
 }

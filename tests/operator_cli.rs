@@ -326,6 +326,8 @@ fn approve_on_a_live_cluster_with_no_owner_decides_itself() {
         predicted: None,
         confidence: twintop::advise::Confidence { score: 50, parts: Default::default() },
         exchange: None,
+        motive: None,
+        endorsements: Vec::new(),
     };
     twintop::act::ledger::record(&d.data(), &[p], "advise", chrono::Utc::now()).unwrap();
 

@@ -156,12 +156,15 @@ impl AuditLog {
             }
         };
         let mut log = AuditLog { path: path.to_path_buf(), file, next_seq: last_seq + 1, last_hash, key };
+        if !text.is_empty() && !text.ends_with(b"\n") {
+            // The last line stays a line of their own: torn bytes, or a whole entry whose
+            // newline a crash cut off (a short write can stop right before it). Without this
+            // the next entry would be glued to it and both would become one line that is not
+            // an entry.
+            log.file.write_all(b"\n").map_err(io)?;
+            log.file.sync_data().map_err(io)?;
+        }
         if !c.trailing.is_empty() {
-            if !text.ends_with(b"\n") {
-                // The torn bytes stay a line of their own.
-                log.file.write_all(b"\n").map_err(io)?;
-                log.file.sync_data().map_err(io)?;
-            }
             log.append(torn_write(&c.trailing))?;
         }
         Ok(log)
@@ -292,6 +295,52 @@ mod tests {
         assert_eq!(v.entries[1].record.outcome, TORN_WRITE);
         assert_eq!(v.notes[0].line, 2, "the torn bytes stay on their own line, noted");
         assert!(std::fs::read_to_string(&path).unwrap().contains(r#""time":"2026-11-23T10:0"#));
+    }
+
+    #[test]
+    fn a_torn_line_a_killed_reopen_ended_is_still_named_torn_once_acknowledged() {
+        // The first reopen after the tear ended the torn bytes with a newline and was killed
+        // before its acknowledging entry; the next reopen acknowledges them.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        AuditLog::open(&path).unwrap().append(record(1)).unwrap();
+        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"{\"seq\":2,\"time\":\"2026-11-23T10:0\n").unwrap();
+        drop(f);
+        let v = verify_file(&path).unwrap();
+        assert!(!v.ok() && v.problems[0].torn && v.problems[0].line == 2, "{:?}", v.problems);
+        drop(AuditLog::open(&path).unwrap());
+        let v = verify_file(&path).unwrap();
+        assert!(v.ok(), "{:?}", v.problems);
+        assert_eq!(v.notes.len(), 1);
+        let m = &v.notes[0].message;
+        assert!(m.starts_with("torn line (32 bytes") && m.contains("acknowledged by seq 2: not JSON"), "{m}");
+    }
+
+    #[test]
+    fn an_entry_whose_newline_a_crash_cut_off_is_not_glued_to_the_next() {
+        // A short write killed right before the final byte leaves a whole entry without its
+        // newline, and the head one entry behind.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let seal = audit_seal::seal_path(&path);
+        let mut log = AuditLog::open(&path).unwrap();
+        log.append(record(1)).unwrap();
+        let before = std::fs::read(&seal).unwrap();
+        log.append(record(2)).unwrap();
+        drop(log);
+        std::fs::write(&seal, before).unwrap();
+        let mut text = std::fs::read(&path).unwrap();
+        assert_eq!(text.pop(), Some(b'\n'));
+        std::fs::write(&path, &text).unwrap();
+
+        let mut log = AuditLog::open(&path).unwrap();
+        assert_eq!(log.append(record(3)).unwrap().seq, 3);
+        drop(log);
+        let v = verify_file(&path).unwrap();
+        assert!(v.ok(), "{:?}", v.problems);
+        assert!(v.notes.is_empty(), "nothing was torn: {:?}", v.notes);
+        assert_eq!(v.entries.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3]);
     }
 
     #[test]

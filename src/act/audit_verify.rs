@@ -51,6 +51,8 @@ pub(crate) struct Bad {
     pub line: usize,
     pub raw: Vec<u8>,
     pub message: String,
+    /// Why the line is not an entry (the parser's words).
+    pub reason: String,
 }
 
 impl Bad {
@@ -109,7 +111,7 @@ pub(crate) fn scan(bytes: &[u8]) -> Vec<Item> {
                 } else {
                     format!("not an audit entry: {reason}")
                 };
-                out.push(Item::Bad(Bad { line, raw: raw.to_vec(), message }));
+                out.push(Item::Bad(Bad { line, raw: raw.to_vec(), message, reason }));
             }
         }
     }
@@ -168,7 +170,14 @@ pub(crate) fn check(items: Vec<Item>, k0: Option<&Key>) -> Checked {
             for b in pending.drain(..) {
                 let p = Problem { line: b.line, torn: true, kind: "torn", message: b.message.clone() };
                 if acknowledged {
-                    let message = format!("{} (acknowledged by seq {})", b.message, e.seq);
+                    // Named the same whether or not a reopen ended it with a newline before
+                    // a later one acknowledged it.
+                    let message = format!(
+                        "torn line ({} bytes left by a write interrupted by a crash), acknowledged by seq {}: {}",
+                        b.raw.len(),
+                        e.seq,
+                        b.reason
+                    );
                     c.notes.push(Problem { message, ..p });
                 } else {
                     c.problems.push(p);

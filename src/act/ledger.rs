@@ -55,12 +55,12 @@ pub fn record(data_dir: &Path, proposals: &[Proposal], by: &str, now: DateTime<U
     }
     let path = path(data_dir);
     let err = |e: std::io::Error| format!("{}: {e}", path.display());
-    std::fs::create_dir_all(data_dir).map_err(err)?;
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).read(true).open(&path).map_err(err)?;
+    // 0600 in a 0700 directory, as every file twintop keeps (`paths`).
+    let mut f = crate::paths::open_private_append(&path).map_err(err)?;
     f.lock().map_err(err)?;
     if f.metadata().map(|m| m.len()).unwrap_or(0) > PRUNE_BYTES {
         prune(&path, now).map_err(err)?;
-        f = std::fs::OpenOptions::new().create(true).append(true).read(true).open(&path).map_err(err)?;
+        f = crate::paths::open_private_append(&path).map_err(err)?;
         f.lock().map_err(err)?;
     }
     // One write per batch: a crash tears at most the last line, which `find` skips; a torn
@@ -92,7 +92,12 @@ fn prune(path: &Path, now: DateTime<Utc>) -> std::io::Result<()> {
     if !text.is_empty() {
         text.push('\n');
     }
-    std::fs::write(&tmp, text)?;
+    crate::paths::private_options()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&tmp)?
+        .write_all(text.as_bytes())?;
     std::fs::rename(&tmp, path)
 }
 
@@ -150,7 +155,20 @@ mod tests {
             predicted: None,
             confidence: Confidence { score: 40, parts: Default::default() },
             exchange: None,
+            motive: None,
+            endorsements: Vec::new(),
         }
+    }
+
+    #[test]
+    fn the_file_is_owner_only_in_an_owner_only_dir() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("data");
+        let t0 = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap();
+        record(&dir, &[proposal("a", Status::Valid)], "advise", t0).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!((mode(&dir), mode(&path(&dir))), (0o700, 0o600));
     }
 
     #[test]
@@ -181,6 +199,9 @@ mod tests {
         record(dir.path(), &[proposal("new", Status::Valid)], "console", later).unwrap();
         let size = std::fs::metadata(path(dir.path())).unwrap().len();
         assert!(size < 10_000, "pruned to what is kept: {size} bytes");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path(dir.path())).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the pruned file is owner-only too");
         assert!(find(dir.path(), "new", later).is_ok());
     }
 }

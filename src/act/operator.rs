@@ -203,7 +203,7 @@ impl Operator {
             record: &self.record,
             pending: &[],
         };
-        crate::advise::assess(snap, vec![c], &ctx).remove(0)
+        crate::advise::reassess(snap, vec![c], &ctx).remove(0)
     }
 
     /// `a`: the guardrails, then the target's resourceVersion read from the cluster, which the

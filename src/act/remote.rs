@@ -32,8 +32,8 @@ pub struct Ownership {
 pub fn claim(data_dir: &Path, description: &str) -> Result<Ownership, String> {
     let path = data_dir.join(LOCK_FILE);
     let io = |e: std::io::Error| format!("{}: {e}", path.display());
-    std::fs::create_dir_all(data_dir).map_err(io)?;
-    let mut file = std::fs::OpenOptions::new()
+    crate::paths::private_dir(data_dir).map_err(io)?;
+    let mut file = crate::paths::private_options()
         .create(true)
         .truncate(false)
         .read(true)

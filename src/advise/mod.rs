@@ -6,6 +6,7 @@
 pub mod builtin;
 pub mod calibrate;
 pub mod confidence;
+pub mod effect;
 pub mod evaluate;
 pub mod llm;
 pub mod outcome;
@@ -16,10 +17,11 @@ pub mod sim_eval;
 #[cfg(test)]
 pub(crate) mod testkit;
 pub mod validate;
+pub mod validate_set;
 
 pub use crate::guardrails::Guardrails;
 pub use evaluate::{AnalyticEvaluator, Evaluator};
-pub use proposal::{Candidate, Confidence, Prediction, Proposal, ProposalsDoc, Status};
+pub use proposal::{Candidate, Confidence, Endorsement, Motive, Prediction, Proposal, ProposalsDoc, Status};
 pub use record::TrackRecord;
 pub use sim_eval::SimEvaluator;
 
@@ -75,21 +77,83 @@ pub fn default_seeds() -> Vec<u64> {
 }
 
 /// Validates, evaluates, scores and orders candidates: valid proposals by confidence, then the
-/// rejected ones with their reasons. Nothing is dropped.
+/// rejected ones with their reasons. Nothing is dropped: the same change proposed by another
+/// advisor is folded into the kept proposal as an endorsement with its reason.
 pub fn assess(snap: &Snapshot, candidates: Vec<Candidate>, ctx: &Context) -> Vec<Proposal> {
-    // Validation first: it also normalises targets (bare name → namespace/name).
-    let checked: Vec<(Candidate, Result<Change, String>)> = candidates
-        .into_iter()
-        .map(|c| {
-            let verdict = match (&c.problem, &c.action) {
-                (Some(p), _) => Err(p.clone()),
-                (None, None) => Err("the advisor gave no action".to_string()),
-                (None, Some(a)) => validate::validate(snap, a, &ctx.guardrails),
-            };
-            (c, verdict)
-        })
-        .collect();
+    assess_reusing(snap, candidates, ctx, &[])
+}
 
+/// `assess`, taking the prediction of a change from `known` proposals when one of them already
+/// has it (the built-in proposals offered to an LLM are not simulated twice).
+pub fn assess_reusing(
+    snap: &Snapshot,
+    candidates: Vec<Candidate>,
+    ctx: &Context,
+    known: &[Proposal],
+) -> Vec<Proposal> {
+    assess_inner(snap, candidates, ctx, known, true)
+}
+
+/// A decision's change validated and predicted again on a newer twin (an approval, a fired
+/// schedule, a rollback): the guardrails and validation hold as ever, but the operator already
+/// chose it, so the twin's judgement of whether it is worth showing (`effect::judge`: harmful
+/// without a motive, or no material effect) is not applied — a rollback is a scale-down on
+/// purpose. The prediction and confidence are still given.
+pub fn reassess(snap: &Snapshot, candidates: Vec<Candidate>, ctx: &Context) -> Vec<Proposal> {
+    assess_inner(snap, candidates, ctx, &[], false)
+}
+
+fn assess_inner(
+    snap: &Snapshot,
+    candidates: Vec<Candidate>,
+    ctx: &Context,
+    known: &[Proposal],
+    judge: bool,
+) -> Vec<Proposal> {
+    // Validation first, each advisor's candidates as one set: it also normalises targets
+    // (bare name → namespace/name). Then the twin judges each valid change; one it rejects
+    // (harmful, or changing nothing) is taken out of its set, and the set validated again, so
+    // it does not hold a place a later change of the same answer needs.
+    let n = candidates.len();
+    let mut judged: Vec<Option<(Prediction, Result<(), String>)>> = vec![None; n];
+    let mut out_of_set = vec![false; n];
+    let mut verdicts = validate_by_source(snap, &candidates, &ctx.guardrails, &out_of_set);
+    for _ in 0..=n {
+        let together = evictions_together(snap, &candidates, &verdicts, &out_of_set);
+        let mut changed = false;
+        for i in 0..n {
+            let (Ok(a), None) = (&verdicts[i], &judged[i]) else { continue };
+            let c = &candidates[i];
+            let p = predict(snap, a, ctx, known);
+            let claim = effect::Claim {
+                motive: c.motive,
+                forecast: c.forecast_uncertainty.is_some() || c.when.is_some(),
+                together: match a {
+                    Change::Evict { server, .. } => {
+                        together.get(&(c.source.as_str(), server.as_str())).copied()
+                    }
+                    _ => None,
+                },
+            };
+            let verdict = if judge { effect::judge(snap, a, &p, &claim) } else { Ok(()) };
+            if verdict.is_err() {
+                out_of_set[i] = true;
+                changed = true;
+            }
+            judged[i] = Some((p, verdict));
+        }
+        if !changed {
+            break;
+        }
+        let again = validate_by_source(snap, &candidates, &ctx.guardrails, &out_of_set);
+        for i in 0..n {
+            if !out_of_set[i] && again[i] != verdicts[i] {
+                judged[i] = None;
+                verdicts[i] = again[i].clone();
+            }
+        }
+    }
+    let checked: Vec<(Candidate, Result<Change, String>)> = candidates.into_iter().zip(verdicts).collect();
     let mut proposals: Vec<Proposal> = checked
         .iter()
         .enumerate()
@@ -99,18 +163,18 @@ pub fn assess(snap: &Snapshot, candidates: Vec<Candidate>, ctx: &Context) -> Vec
                 Err(_) => (c.target.clone(), c.action.clone()),
             };
             let id = proposal_id(&c.source, &target, action.as_ref(), c.when);
-            let (status, rejection, predicted, confidence) = match verdict {
-                Err(why) => (Status::Rejected, Some(why.clone()), None, no_confidence()),
-                Ok(a) => {
-                    let mut p = ctx.evaluator.evaluate(snap, a, &ctx.seeds);
-                    p.measured_p99_ms =
-                        snap.workload_index(&target).and_then(|w| snap.workload_status[w].p99_ms);
+            let (status, rejection, predicted, confidence) = match (verdict, judged[i].take()) {
+                (Err(why), _) => (Status::Rejected, Some(why.clone()), None, no_confidence()),
+                (Ok(_), None) => (Status::Rejected, Some("not judged".into()), None, no_confidence()),
+                (Ok(_), Some((p, Err(why)))) => (Status::Rejected, Some(why), Some(p), no_confidence()),
+                (Ok(a), Some((p, Ok(())))) => {
+                    let runs = ctx.record.sources.get(&c.source).map_or(0, Vec::len);
                     let conf = confidence::score(&Inputs {
                         prediction: Some(&p),
                         forecast_uncertainty: c.forecast_uncertainty,
-                        track_record: ctx.record.success_rate(&c.source),
+                        track_record: (runs > 0).then(|| ctx.record.success_rate(&c.source)),
                         agreement: agreement(i, a, &checked),
-                        stated: c.stated_confidence,
+                        explained: effect::explained_share(snap, a),
                     });
                     (Status::Valid, None, Some(p), conf)
                 }
@@ -127,10 +191,14 @@ pub fn assess(snap: &Snapshot, candidates: Vec<Candidate>, ctx: &Context) -> Vec
                 predicted,
                 confidence,
                 exchange: c.exchange.clone(),
+                motive: c.motive,
+                endorsements: Vec::new(),
             }
         })
         .collect();
 
+    let informed: Vec<bool> = checked.iter().map(|(c, _)| c.informed).collect();
+    fold_endorsements(&mut proposals, &informed);
     resolve_conflicts(&mut proposals, ctx.pending);
     proposals.sort_by(|a, b| {
         (a.status == Status::Rejected)
@@ -141,20 +209,146 @@ pub fn assess(snap: &Snapshot, candidates: Vec<Candidate>, ctx: &Context) -> Vec
     proposals
 }
 
+/// For each (advisor, server): the server's CPU share after all the valid evictions that
+/// advisor proposes off it (those still in its set), each pod going where the twin expects it.
+fn evictions_together<'a>(
+    snap: &Snapshot,
+    candidates: &'a [Candidate],
+    verdicts: &'a [Result<Change, String>],
+    out_of_set: &[bool],
+) -> BTreeMap<(&'a str, &'a str), f64> {
+    let mut moves: BTreeMap<(&str, &str), Vec<rebalance::PodMove>> = BTreeMap::new();
+    for (i, (c, v)) in candidates.iter().zip(verdicts).enumerate() {
+        let Ok(Change::Evict { pod, server, to }) = v else { continue };
+        if out_of_set[i] {
+            continue;
+        }
+        let Some(p) = snap.pod_index(pod) else { continue };
+        let (Some(from), Some(to)) =
+            (snap.pods[p].server, rebalance::expected_server(snap, p, to.as_deref()))
+        else {
+            continue;
+        };
+        moves.entry((c.source.as_str(), server.as_str())).or_default().push(rebalance::PodMove {
+            pod: p,
+            from,
+            to,
+        });
+    }
+    moves
+        .into_iter()
+        .filter_map(|(k, m)| {
+            let from = m.first()?.from;
+            Some((k, rebalance::figures_after(snap, &m).1.cpu[from]))
+        })
+        .collect()
+}
+
+/// Each advisor's candidates validated as one set (`validate_set`), in the order given.
+/// Candidates marked in `absent` are left out of their set (their result is a placeholder).
+fn validate_by_source(
+    snap: &Snapshot,
+    candidates: &[Candidate],
+    g: &Guardrails,
+    absent: &[bool],
+) -> Vec<Result<Change, String>> {
+    let mut out: Vec<Option<Result<Change, String>>> = candidates
+        .iter()
+        .zip(absent)
+        .map(|(c, &gone)| match (&c.problem, &c.action) {
+            _ if gone => Some(Err("left out of its set".into())),
+            (Some(p), _) => Some(Err(p.clone())),
+            (None, None) => Some(Err("the advisor gave no action".to_string())),
+            (None, Some(_)) => None,
+        })
+        .collect();
+    let mut sources: Vec<&str> = candidates.iter().map(|c| c.source.as_str()).collect();
+    sources.sort_unstable();
+    sources.dedup();
+    for source in sources {
+        let idx: Vec<usize> =
+            (0..candidates.len()).filter(|&i| candidates[i].source == source && out[i].is_none()).collect();
+        let changes: Vec<&Change> = idx.iter().filter_map(|&i| candidates[i].action.as_ref()).collect();
+        for (i, verdict) in idx.into_iter().zip(validate_set::validate_set(snap, &changes, g)) {
+            out[i] = Some(verdict);
+        }
+    }
+    out.into_iter().map(|v| v.unwrap_or_else(|| Err("not validated".into()))).collect()
+}
+
+/// The twin's prediction of a valid change (from `known` when a proposal there has it), with
+/// the target's measured p99 and, for an eviction, its server's CPU.
+fn predict(snap: &Snapshot, a: &Change, ctx: &Context, known: &[Proposal]) -> Prediction {
+    let reused = known.iter().find(|k| k.action.as_ref() == Some(a)).and_then(|k| k.predicted.clone());
+    let mut p = reused.unwrap_or_else(|| ctx.evaluator.evaluate(snap, a, &ctx.seeds));
+    p.measured_p99_ms = snap.workload_index(a.target()).and_then(|w| snap.workload_status[w].p99_ms);
+    if p.server_cpu.is_none() {
+        p.server_cpu = effect::eviction_cpu(snap, a);
+    }
+    p
+}
+
 /// Whether another advisor proposed the same change on this target, a different one, or none.
+/// An advisor that was shown the others' proposals (`informed`) does not count as agreeing with
+/// them: choosing what it was offered is no independent evidence.
 fn agreement(me: usize, mine: &Change, all: &[(Candidate, Result<Change, String>)]) -> Agreement {
     let mut result = Agreement::Alone;
+    let my = &all[me].0;
     for (j, (c, verdict)) in all.iter().enumerate() {
         let Ok(other) = verdict else { continue };
-        if j == me || c.source == all[me].0.source || other.target() != mine.target() {
+        if j == me || c.source == my.source || other.target() != mine.target() {
             continue;
         }
         if other == mine {
+            if my.informed || c.informed {
+                continue;
+            }
             return Agreement::Agreed;
         }
         result = Agreement::Contradicted;
     }
     result
+}
+
+/// The same valid change proposed by several advisors becomes one proposal: the one an
+/// uninformed advisor made (what was offered), else the higher confidence, keeps the others'
+/// reasons as endorsements.
+fn fold_endorsements(proposals: &mut Vec<Proposal>, informed: &[bool]) {
+    let mut keep = vec![true; proposals.len()];
+    for i in 0..proposals.len() {
+        if !keep[i] || proposals[i].status != Status::Valid {
+            continue;
+        }
+        for j in i + 1..proposals.len() {
+            let same = keep[j]
+                && proposals[j].status == Status::Valid
+                && proposals[j].source != proposals[i].source
+                && proposals[j].action == proposals[i].action
+                && proposals[j].when == proposals[i].when;
+            if !same {
+                continue;
+            }
+            // Keep the uninformed one; between equals, the higher confidence (then the first).
+            let j_wins = (!informed[j] && informed[i])
+                || (informed[j] == informed[i]
+                    && proposals[j].confidence.score > proposals[i].confidence.score);
+            let (kept, folded) = if j_wins { (j, i) } else { (i, j) };
+            let e = Endorsement {
+                source: proposals[folded].source.clone(),
+                reason: proposals[folded].reason.clone(),
+                exchange: proposals[folded].exchange.clone(),
+            };
+            let moved = std::mem::take(&mut proposals[folded].endorsements);
+            proposals[kept].endorsements.push(e);
+            proposals[kept].endorsements.extend(moved);
+            keep[folded] = false;
+            if folded == i {
+                break;
+            }
+        }
+    }
+    let mut k = keep.into_iter();
+    proposals.retain(|_| k.next().unwrap_or(true));
 }
 
 /// One valid proposal per target: the pending queue wins, then the higher confidence; the
@@ -190,11 +384,7 @@ fn resolve_conflicts(proposals: &mut [Proposal], pending: &[Proposal]) {
 
 /// A rejected proposal carries no confidence; every part is still listed, at 0.
 fn no_confidence() -> Confidence {
-    let parts =
-        ["agreement", "consistency", "fidelity", "forecast", "improvement", "llm_stated", "track_record"]
-            .into_iter()
-            .map(|n| (n.to_string(), 0.0))
-            .collect();
+    let parts = confidence::PARTS.into_iter().map(|n| (n.to_string(), 0.0)).collect();
     Confidence { score: 0, parts }
 }
 
@@ -229,18 +419,100 @@ mod tests {
         assert_eq!(out[1].status, Status::Rejected);
         assert!(out[1].rejection.as_deref().unwrap().contains("no workload `shop/ghost`"));
         assert_eq!(out[1].confidence.score, 0);
-        assert_eq!(out[1].confidence.parts.len(), 7);
+        assert_eq!(out[1].confidence.parts.len(), confidence::PARTS.len());
     }
 
     #[test]
-    fn agreement_raises_confidence_and_duplicates_are_folded() {
-        let alone = run(vec![scale("builtin:reactive", "shop/api", 4)], &[]);
-        let both = run(vec![scale("builtin:reactive", "shop/api", 4), scale("llm:m", "shop/api", 4)], &[]);
-        assert_eq!(both.iter().filter(|p| p.status == Status::Valid).count(), 1);
-        let kept = both.iter().find(|p| p.status == Status::Valid).unwrap();
-        assert!(kept.confidence.score > alone[0].confidence.score);
-        let dup = both.iter().find(|p| p.status == Status::Rejected).unwrap();
-        assert!(dup.rejection.as_deref().unwrap().starts_with("duplicate of proposal"));
+    fn independent_agreement_raises_confidence_and_duplicates_are_folded_as_endorsements() {
+        // api 2 → 3: a partial fix, so agreement has room to count.
+        let alone = run(vec![scale("builtin:reactive", "shop/api", 3)], &[]);
+        let both = run(vec![scale("builtin:reactive", "shop/api", 3), scale("llm:m", "shop/api", 3)], &[]);
+        assert_eq!(both.len(), 1, "the duplicate is folded: {both:#?}");
+        let kept = &both[0];
+        assert_eq!((kept.status, kept.source.as_str()), (Status::Valid, "builtin:reactive"));
+        assert!(
+            kept.confidence.score > alone[0].confidence.score,
+            "{} vs {}",
+            kept.confidence.score,
+            alone[0].confidence.score
+        );
+        assert_eq!(kept.endorsements.len(), 1);
+        assert_eq!(kept.endorsements[0].source, "llm:m");
+        // An LLM that was offered the built-in proposal and chose it endorses it, but is no
+        // independent evidence: the score stays.
+        let mut chosen = scale("llm:m", "shop/api", 3);
+        chosen.informed = true;
+        let informed = run(vec![scale("builtin:reactive", "shop/api", 3), chosen], &[]);
+        assert_eq!(informed.len(), 1);
+        assert_eq!(informed[0].confidence.score, alone[0].confidence.score);
+        assert_eq!(informed[0].endorsements[0].source, "llm:m");
+    }
+
+    #[test]
+    fn a_change_the_twin_predicts_harmful_or_idle_is_rejected_with_figures() {
+        // Scaling the overloaded api down: p99 rises.
+        let out = run(vec![scale("llm:m", "shop/api", 1)], &[]);
+        assert_eq!(out[0].status, Status::Rejected);
+        let why = out[0].rejection.as_deref().unwrap();
+        assert!(why.contains("makes things worse") && why.contains("p99 of shop/api"), "{why}");
+        assert!(out[0].predicted.is_some(), "the figures stay with the proposal");
+        assert_eq!(out[0].confidence.score, 0);
+        // Raising web's HPA ceiling alone changes nothing now.
+        let hpa = Change::HpaBounds { workload: "shop/web".into(), min: 2, max: 8 };
+        let out = run(vec![Candidate::new("builtin:reactive", hpa, "x".into())], &[]);
+        assert!(out[0].rejection.as_deref().unwrap().contains("no material effect"), "{out:#?}");
+    }
+
+    #[test]
+    fn a_decided_change_is_validated_again_but_not_judged_worth_showing() {
+        // A rollback of api 1 → 2 to 2 → 1 is a scale-down on purpose: valid, with its figures.
+        let record = TrackRecord::default();
+        let ctx = Context {
+            guardrails: Guardrails::default(),
+            evaluator: &AnalyticEvaluator::default(),
+            seeds: default_seeds(),
+            record: &record,
+            pending: &[],
+        };
+        let down = scale("twintop:rollback", "shop/api", 1);
+        let out = reassess(&small_twin(), vec![down], &ctx);
+        assert_eq!(out[0].status, Status::Valid, "{out:#?}");
+        assert!(out[0].predicted.is_some());
+        // Validation and the guardrails still hold: to 0 is never valid.
+        let out = reassess(&small_twin(), vec![scale("twintop:rollback", "shop/api", 0)], &ctx);
+        assert_eq!(out[0].status, Status::Rejected);
+    }
+
+    #[test]
+    fn an_answers_set_is_validated_together() {
+        let c = |s: &str| Candidate {
+            motive: Some(Motive::FreeServer),
+            ..Candidate::new("llm:m", Change::Cordon { server: s.into(), cordon: true }, "x".into())
+        };
+        let g = Guardrails { max_cordoned_share: 0.5, ..Guardrails::default() };
+        let record = TrackRecord::default();
+        let ctx = Context {
+            guardrails: g,
+            evaluator: &AnalyticEvaluator::default(),
+            seeds: default_seeds(),
+            record: &record,
+            pending: &[],
+        };
+        let out = assess(&small_twin(), vec![c("s1"), c("s2"), c("s4")], &ctx);
+        let over: Vec<&Proposal> = out
+            .iter()
+            .filter(|p| p.rejection.as_deref().is_some_and(|r| r.contains("with the cordons before it")))
+            .collect();
+        assert_eq!(over.len(), 1, "two of four servers is the 50 % guardrail: {out:#?}");
+        // A change the twin rejects gives its place back: api 2 → 1 (harmful) does not stop
+        // api 2 → 4 later in the same answer.
+        let scale = |n: u32| {
+            Candidate::new("llm:m", Change::Scale { workload: "shop/api".into(), replicas: n }, "x".into())
+        };
+        let out = assess(&small_twin(), vec![scale(1), scale(4)], &ctx);
+        let four =
+            out.iter().find(|p| p.action == Some(Change::Scale { workload: "shop/api".into(), replicas: 4 }));
+        assert_eq!(four.map(|p| p.status), Some(Status::Valid), "{out:#?}");
     }
 
     #[test]

@@ -28,6 +28,41 @@ pub struct Candidate {
     pub forecast_uncertainty: Option<f64>,
     /// sha256 of the saved raw LLM exchange this came from.
     pub exchange: Option<String>,
+    /// Why the advisor wants it when not to fix an SLO or a hot server: a change the twin
+    /// predicts makes something worse is valid only with a motive it actually serves.
+    pub motive: Option<Motive>,
+    /// The advisor was shown the other advisors' proposals (an LLM offered the twin's
+    /// candidates): proposing the same change is then an endorsement, not independent agreement.
+    pub informed: bool,
+}
+
+/// Why a change is proposed when it is not to fix an SLO breach or a hot server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Motive {
+    /// Cheaper: fewer replicas or a smaller HPA floor.
+    Cost,
+    /// A server emptied (cordoned, its pods moved) to take it out of service.
+    FreeServer,
+}
+
+impl Motive {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Motive::Cost => "cost",
+            Motive::FreeServer => "free_server",
+        }
+    }
+}
+
+/// Another advisor that proposed the very same change: its reason is kept with the proposal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Endorsement {
+    pub source: String,
+    pub reason: String,
+    /// sha256 of the raw LLM exchange it came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<String>,
 }
 
 impl Candidate {
@@ -42,6 +77,8 @@ impl Candidate {
             stated_confidence: None,
             forecast_uncertainty: None,
             exchange: None,
+            motive: None,
+            informed: false,
         }
     }
 }
@@ -130,6 +167,13 @@ pub struct Proposal {
     /// sha256 of the raw LLM exchange saved in the data dir (LLM proposals only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exchange: Option<String>,
+    /// The advisor's motive when it is not to fix an SLO or a hot server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub motive: Option<Motive>,
+    /// Other advisors that proposed the same change (an LLM choosing a candidate it was
+    /// offered), with their reasons.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endorsements: Vec<Endorsement>,
 }
 
 /// The document `twintop advise --json` prints.

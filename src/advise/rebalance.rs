@@ -3,8 +3,9 @@
 //! (system daemons, a runaway process). So the twin becomes a placement problem in which each
 //! pod weighs what it uses (at least its requests, so every move it proposes also fits by
 //! requests, as the scheduler checks) and each server offers its allocatable minus the load no
-//! pod explains; a hot server then shows as overloaded, and `plan::improve_only` picks
-//! single-pod moves off it. Also the server figures an eviction leaves, for predictions.
+//! pod explains; a hot server then shows as overloaded, and `plan::improve_with` picks pod
+//! moves off it (greedy, or toward a re-plan of the optimizer's search, whichever is better).
+//! Also the server figures an eviction leaves, for predictions.
 
 use super::validate::{free_capacity, place_pods};
 use crate::guardrails::evictable;
@@ -80,8 +81,21 @@ pub fn expected_server(snap: &Snapshot, i: usize, to: Option<&str>) -> Option<us
 
 /// Up to `max_moves` single-pod moves off the `hot` servers, at most one per workload (an
 /// eviction counts as an action on its workload, and the guardrails' cooldown allows one), of
-/// pods that may be evicted. Each move is the optimizer's best at that point.
+/// pods that may be evicted; best first. The default re-plan effort.
 pub fn moves_off(snap: &Snapshot, hot: &[usize], max_moves: usize, seed: u64) -> Vec<PodMove> {
+    moves_off_with(snap, hot, max_moves, seed, plan::REPLAN_BUDGET)
+}
+
+/// `moves_off` with a re-plan that may evaluate `budget` moves (`plan::improve_with`): the
+/// optimizer's search from the current placement, the pod moves toward what it finds kept
+/// when they beat the greedy ones.
+pub fn moves_off_with(
+    snap: &Snapshot,
+    hot: &[usize],
+    max_moves: usize,
+    seed: u64,
+    budget: usize,
+) -> Vec<PodMove> {
     let mut tp = plan::from_snapshot(snap);
     let usage: Vec<Resources> = (0..snap.pods.len()).map(|i| pod_usage(snap, i)).collect();
     // Load on each server that no pod explains.
@@ -100,27 +114,20 @@ pub fn moves_off(snap: &Snapshot, hot: &[usize], max_moves: usize, seed: u64) ->
         w.demand = Resources::new(r.cpu_m.max(u.cpu_m), r.mem_mib.max(u.mem_mib), r.bw_mbps.max(u.bw_mbps));
         w.forecast = w.demand;
     }
-    let mut movable: Vec<bool> = tp
+    let movable: Vec<bool> = tp
         .pods
         .iter()
         .map(|&i| snap.pods[i].server.is_some_and(|s| hot.contains(&s)) && evictable(snap, i).is_ok())
         .collect();
-    let mut assign = tp.current.clone();
-    let mut out = Vec::new();
-    while out.len() < max_moves {
-        let imp = plan::improve_only(&tp.problem, &assign, 1, seed, &movable);
-        let Some(m) = imp.moves.first() else { break };
-        let (Some(from), i) = (m.from, tp.pods[m.workload]) else { break };
-        out.push(PodMove { pod: i, from, to: m.to });
-        assign = imp.assignment;
-        let w = snap.pods[i].workload;
-        for (j, &pi) in tp.pods.iter().enumerate() {
-            if snap.pods[pi].workload == w {
-                movable[j] = false;
-            }
-        }
-    }
-    out
+    // Pods keyed by their workload: one eviction per workload.
+    let owner: Vec<usize> =
+        tp.pods.iter().map(|&i| snap.pods[i].workload.unwrap_or(usize::MAX - i)).collect();
+    let o = plan::ImproveOptions { max_moves, seed, budget, once_per: Some(owner) };
+    let imp = plan::improve_with(&tp.problem, &tp.current, &o, &movable);
+    imp.moves
+        .iter()
+        .filter_map(|m| Some(PodMove { pod: tp.pods[m.workload], from: m.from?, to: m.to }))
+        .collect()
 }
 
 fn max0(r: Resources) -> Resources {

@@ -36,6 +36,26 @@ pub fn small_twin_rising() -> Arc<Snapshot> {
     st.snapshot()
 }
 
+/// The small twin with the cluster's DNS in `kube-system` (2 replicas, on s2 and s4).
+pub fn small_twin_with_coredns() -> Arc<Snapshot> {
+    let mut st = small_store(|_| {});
+    let req = Resources::new(100.0, 70.0, 0.0);
+    st.apply(TwinEvent::Workload(Workload::new("coredns", "kube-system", 2, req)));
+    for (i, s) in ["s2", "s4"].iter().enumerate() {
+        st.apply(TwinEvent::Pod(PodSpec {
+            name: format!("coredns-{i}"),
+            namespace: "kube-system".into(),
+            workload: Some("coredns".into()),
+            server: Some(s.to_string()),
+            requests: req,
+            limits: None,
+            phase: PodPhase::Running,
+            reason: None,
+        }));
+    }
+    st.snapshot()
+}
+
 fn small_store(edit: impl Fn(&mut Workload)) -> TwinStore {
     let mut st = TwinStore::default();
     for i in 1..=4 {

@@ -10,6 +10,17 @@ use crate::twin::{Resources, Snapshot};
 
 pub use crate::guardrails::Guardrails;
 
+/// The cluster's own namespaces: no advisor proposes a change there (the approval flow's deny
+/// list refuses them too, but a proposal that can never be approved is not valid either).
+pub const SYSTEM_NAMESPACES: [&str; 3] = ["kube-system", "kube-public", "kube-node-lease"];
+
+fn check_namespace(ns: &str, what: &str) -> Result<(), String> {
+    if SYSTEM_NAMESPACES.contains(&ns) {
+        return Err(format!("{what} is in the system namespace {ns}: advisors never change it"));
+    }
+    Ok(())
+}
+
 /// Checks `change` and returns it with its target normalised to the twin's key, or the reason
 /// it cannot be proposed.
 pub fn validate(snap: &Snapshot, change: &Change, g: &Guardrails) -> Result<Change, String> {
@@ -26,6 +37,7 @@ fn check(snap: &Snapshot, change: &Change, g: &Guardrails) -> Result<Change, Str
             let w = find_workload(snap, workload)?;
             let wl = &snap.workloads[w];
             let key = wl.key();
+            check_namespace(&wl.namespace, &key)?;
             if wl.kind == crate::twin::WorkloadKind::DaemonSet {
                 return Err(format!(
                     "{key} is a DaemonSet: it runs one pod per server and has no replicas to scale"
@@ -46,6 +58,7 @@ fn check(snap: &Snapshot, change: &Change, g: &Guardrails) -> Result<Change, Str
             let w = find_workload(snap, workload)?;
             let wl = &snap.workloads[w];
             let key = wl.key();
+            check_namespace(&wl.namespace, &key)?;
             let Some(hpa) = &wl.hpa else {
                 return Err(format!("{key} has no HPA: propose replicas instead"));
             };
@@ -106,6 +119,7 @@ fn check(snap: &Snapshot, change: &Change, g: &Guardrails) -> Result<Change, Str
             let shown: String = pod.chars().take(80).collect();
             let i = snap.pod_index(pod).ok_or_else(|| format!("no pod `{shown}` in the twin"))?;
             let p = &snap.pods[i];
+            check_namespace(&p.namespace, &format!("pod {shown}"))?;
             let on = p.server.map(|s| snap.servers[s].name.as_str());
             if on != Some(server.as_str()) {
                 return Err(format!(
@@ -256,6 +270,20 @@ mod tests {
             let err = ok(c.clone()).expect_err(&format!("{c} must be rejected"));
             assert!(err.contains(want), "{c}: {err}");
         }
+    }
+
+    #[test]
+    fn the_system_namespaces_are_never_changed() {
+        let snap = crate::advise::testkit::small_twin_with_coredns();
+        let g = Guardrails::default();
+        let scale = Change::Scale { workload: "kube-system/coredns".into(), replicas: 3 };
+        let err = validate(&snap, &scale, &g).unwrap_err();
+        assert!(err.contains("system namespace kube-system"), "{err}");
+        let evict = Change::Evict { pod: "kube-system/coredns-0".into(), server: "s2".into(), to: None };
+        assert!(validate(&snap, &evict, &g).unwrap_err().contains("system namespace"));
+        // The same change in another namespace passes.
+        let api = Change::Scale { workload: "shop/api".into(), replicas: 3 };
+        assert!(validate(&snap, &api, &g).is_ok());
     }
 
     #[test]

@@ -2,10 +2,10 @@
 //! validated, predicted on the twin and scored — as a table or `{"proposals":[…]}` JSON.
 
 use crate::advise::llm::client::Progress;
-use crate::advise::llm::prompt::PromptOptions;
 use crate::advise::llm::{self, audit};
 use crate::advise::{
-    Context, EvaluatorKind, Guardrails, Proposal, ProposalsDoc, Status, TrackRecord, assess, builtin, record,
+    Context, EvaluatorKind, Guardrails, Proposal, ProposalsDoc, Status, TrackRecord, assess, assess_reusing,
+    builtin, record,
 };
 use crate::source::{self, SourceArgs};
 use crate::text::escape;
@@ -42,6 +42,12 @@ pub struct AdviseArgs {
     /// Simulated seconds per evaluation run (with `--evaluator sim`).
     #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = crate::bounds::int(1u32, 3600))]
     pub horizon: u32,
+    /// Moves the placement optimizer may evaluate when it re-plans the cluster for pod-move
+    /// proposals (deterministic effort; the default takes a few ms on a few hundred pods,
+    /// 10× that is still well under the 100 ms a proposal is worth).
+    #[arg(long, value_name = "MOVES", default_value_t = crate::plan::REPLAN_BUDGET,
+          value_parser = crate::bounds::int(0usize, 100_000_000))]
+    pub replan_budget: usize,
 }
 
 pub fn run(src: &SourceArgs, a: &AdviseArgs) -> anyhow::Result<i32> {
@@ -56,23 +62,38 @@ pub fn run(src: &SourceArgs, a: &AdviseArgs) -> anyhow::Result<i32> {
         Guardrails::default()
     });
     let model = src.llm_model.as_deref().unwrap_or(llm::DEFAULT_MODEL);
+    let llm_config = llm::config::LlmConfig::load().map_err(anyhow::Error::msg)?;
+    let data_dir = crate::paths::data_dir();
+    let mut builtin_candidates = Vec::new();
+    if !a.no_builtin {
+        builtin_candidates.extend(builtin::roster_with(&snap, &guardrails, a.replan_budget));
+    }
+    let record = TrackRecord::load(&record::record_path(&data_dir))?;
+    let kind = EvaluatorKind::parse(&a.evaluator).unwrap_or_default();
+    let evaluator = kind.build(a.horizon);
+    let ctx = Context {
+        guardrails: guardrails.clone(),
+        evaluator: evaluator.as_ref(),
+        seeds: (1..=a.seeds.max(1)).collect(),
+        record: &record,
+        pending: &[],
+    };
+    // The built-in proposals first: the LLM is offered them, predictions and all, to choose from.
+    let builtin = assess(&snap, builtin_candidates.clone(), &ctx);
     if a.llm_show_request {
-        let o = PromptOptions {
-            model: model.to_string(),
-            temperature: src.llm_temperature,
-            ..PromptOptions::default()
-        };
-        let body = crate::advise::llm::prompt::request_body(&snap, &guardrails, &o);
-        println!("{}", serde_json::to_string_pretty(&body)?);
+        let advisor = src
+            .llm_advisor(None)
+            .unwrap_or_else(|| llm::LlmAdvisor::new("http://127.0.0.1/v1", Some(model), None))
+            .with_config(&llm_config);
+        let mut advisor = advisor;
+        advisor.prompt.temperature = src.llm_temperature;
+        let ask = advisor.ask(&snap, &guardrails, &builtin);
+        println!("{}", serde_json::to_string_pretty(&ask.request)?);
         return Ok(0);
     }
-    let data_dir = crate::paths::data_dir();
-    let mut candidates = Vec::new();
-    if !a.no_builtin {
-        candidates.extend(builtin::roster(&snap, &guardrails));
-    }
-    match (src.llm_advisor(Some(audit::exchanges_dir(&data_dir))), a.llm_offline) {
+    let proposals = match (src.llm_advisor(Some(audit::exchanges_dir(&data_dir))), a.llm_offline) {
         (Some(advisor), false) => {
+            let advisor = advisor.with_config(&llm_config);
             eprintln!("asking {} (model {}) …", escape(&advisor.client.url), escape(model));
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             let outcome = rt.block_on(async {
@@ -93,27 +114,30 @@ pub fn run(src: &SourceArgs, a: &AdviseArgs) -> anyhow::Result<i32> {
                         }
                     }
                 };
-                advisor.advise_with_progress(&snap, &guardrails, chrono::Utc::now(), rx, &progress).await
+                advisor
+                    .advise_with_progress(&snap, &guardrails, chrono::Utc::now(), &builtin, rx, &progress)
+                    .await
             });
             if let (Some(sha), Some(file)) = (&outcome.exchange_sha256, &outcome.exchange_file) {
                 eprintln!("LLM exchange saved to {} (sha256 {sha})", file.display());
             }
+            if let Some(why) = &outcome.stopped {
+                eprintln!(
+                    "the LLM's answer stopped early: {}; {} complete action(s) kept",
+                    escape(why),
+                    outcome.actions
+                );
+            }
+            let mut candidates = builtin_candidates;
             candidates.extend(outcome.candidates);
+            assess_reusing(&snap, candidates, &ctx, &builtin)
         }
-        (Some(_), true) => eprintln!("--llm-offline: the LLM advisor is off"),
-        (None, _) => {}
-    }
-    let record = TrackRecord::load(&record::record_path(&data_dir))?;
-    let kind = EvaluatorKind::parse(&a.evaluator).unwrap_or_default();
-    let evaluator = kind.build(a.horizon);
-    let ctx = Context {
-        guardrails,
-        evaluator: evaluator.as_ref(),
-        seeds: (1..=a.seeds.max(1)).collect(),
-        record: &record,
-        pending: &[],
+        (Some(_), true) => {
+            eprintln!("--llm-offline: the LLM advisor is off");
+            builtin
+        }
+        (None, _) => builtin,
     };
-    let proposals = assess(&snap, candidates, &ctx);
     // Their ids, for `twintop approve ID` / `reject` / `schedule` (kept an hour).
     if let Err(e) = crate::act::ledger::record(&data_dir, &proposals, "advise", chrono::Utc::now()) {
         eprintln!("proposals not recorded for approve/reject/schedule: {}", escape(&e));

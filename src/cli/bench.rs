@@ -29,8 +29,9 @@ pub enum Bench {
         #[arg(long)]
         json: bool,
     },
-    /// Time placement: decision µs per workload on DIRA-LDT's scenario over K seeds, and the
-    /// wall time of one large scenario.
+    /// Time placement: decision µs per workload on DIRA-LDT's scenario over K seeds; twintop's
+    /// cost, gap to the reference (DIRA-LDT seeds 1–10: proven optima; 50×200 seeds 1–3: best
+    /// known) and ms per placement; and the wall time of one large scenario.
     Placement {
         #[arg(long, default_value_t = 30, value_parser = crate::bounds::int(1u64, 10_000))]
         seeds: u64,
@@ -38,6 +39,11 @@ pub enum Bench {
         large_servers: usize,
         #[arg(long, default_value_t = 10_000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         large_workloads: usize,
+        /// twintop's effort in the reference table: moves its search evaluates per workload
+        /// (the default is the product's; smaller trades the gap for time).
+        #[arg(long, value_name = "N", default_value_t = crate::plan::optimize::MOVES_PER_WORKLOAD,
+              value_parser = crate::bounds::int(0usize, 1_000_000))]
+        moves_per_workload: usize,
         #[arg(long)]
         json: bool,
     },
@@ -143,8 +149,8 @@ pub fn run(_src: &SourceArgs, a: &BenchArgs) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
-        Bench::Placement { seeds, large_servers, large_workloads, json } => {
-            bench_placement(*seeds, *large_servers, *large_workloads, *json)
+        Bench::Placement { seeds, large_servers, large_workloads, moves_per_workload, json } => {
+            bench_placement(*seeds, *large_servers, *large_workloads, *moves_per_workload, *json)
         }
         Bench::Manifests { folder_namespaces: Some(n), .. } => {
             let b = manifests::run_folder(*n)?;
@@ -316,17 +322,57 @@ map {:.0} ms + snapshot {:.0} ms = {:.0} ms wall, {} CPU ({} events); VmRSS {} l
     }
 }
 
-fn bench_placement(seeds: u64, servers: usize, workloads: usize, json: bool) -> anyhow::Result<i32> {
-    use crate::plan::{self, Method, ScenarioSpec};
+fn bench_placement(
+    seeds: u64,
+    servers: usize,
+    workloads: usize,
+    moves_per_workload: usize,
+    json: bool,
+) -> anyhow::Result<i32> {
+    use super::eval_placement::timed;
+    use crate::plan::{self, Method, ScenarioSpec, Weights};
+    let per_workload = |secs: f64, m: usize| secs * 1e6 / m.max(1) as f64;
     let mut paper = Vec::new();
     for m in Method::ALL {
         let mut us: Vec<f64> = (1..=seeds.max(1))
-            .map(|seed| super::eval::timed(m, &plan::generate(&ScenarioSpec::paper(seed)), seed).1)
+            .map(|seed| per_workload(timed(m, &plan::generate(&ScenarioSpec::paper(seed)), seed).1, 100))
             .collect();
         let mean = us.iter().sum::<f64>() / us.len() as f64;
         us.sort_by(f64::total_cmp);
         paper.push(serde_json::json!({"name": m.name(), "decision_us_per_workload_mean": mean,
             "p50": percentile(&us, 0.5), "p95": percentile(&us, 0.95)}));
+    }
+    // twintop against the issue's reference costs: DIRA-LDT seeds 1–10 (proven optima),
+    // 20 × 60 seeds 1–3 (no published figure), 50 × 200 seeds 1–3 (best known).
+    let mut reference = Vec::new();
+    let cases = (1..=10u64)
+        .map(|s| (50, 100, s))
+        .chain((1..=3).map(|s| (20, 60, s)))
+        .chain((1..=3).map(|s| (50, 200, s)));
+    for (n, m, seed) in cases {
+        let spec = ScenarioSpec::sized(n, m, seed);
+        let p = plan::generate(&spec);
+        let mut o = plan::OptimizeOptions::seeded(seed);
+        o.moves_per_workload = moves_per_workload;
+        let cpu0 = thread_cpu_ns();
+        let t = Instant::now();
+        let a = plan::optimize(&p, &o);
+        let secs = t.elapsed().as_secs_f64();
+        // CPU time of this thread too: on a busy machine wall time is mostly waiting.
+        let cpu_ms = cpu0.zip(thread_cpu_ns()).map(|(a, b)| b.saturating_sub(a) as f64 / 1e6);
+        let cost = plan::objective(&p, &a, Weights::default()).cost;
+        let k = plan::evaluate(&p, &a);
+        let r = plan::reference_cost(&spec);
+        // The same search with deadlines aside: the problem the reference optima solve.
+        o.weights.deadline = 0.0;
+        let t = Instant::now();
+        let free = plan::optimize(&p, &o);
+        let free_ms = t.elapsed().as_secs_f64() * 1e3;
+        let free_cost = plan::objective(&p, &free, Weights::default()).cost;
+        reference.push(serde_json::json!({"servers": n, "workloads": m, "seed": seed, "cost": cost,
+            "reference": r.map(|r| r.0), "proven_optimal": r.map(|r| r.1), "gap": r.map(|r| cost / r.0 - 1.0),
+            "cost_deadlines_aside": free_cost, "gap_deadlines_aside": r.map(|r| free_cost / r.0 - 1.0),
+            "ms_deadlines_aside": free_ms, "ms": secs * 1e3, "cpu_ms": cpu_ms, "completion": k.completion, "rub": k.rub, "accuracy": k.accuracy}));
     }
     let p = plan::generate(&ScenarioSpec::sized(servers, workloads, 1));
     let mut large = Vec::new();
@@ -341,7 +387,7 @@ fn bench_placement(seeds: u64, servers: usize, workloads: usize, json: bool) -> 
     if json {
         println!(
             "{}",
-            serde_json::json!({"paper_scenario": {"seeds": seeds, "methods": paper},
+            serde_json::json!({"paper_scenario": {"seeds": seeds, "methods": paper}, "reference": reference,
                 "large": {"servers": servers, "workloads": workloads, "methods": large}})
         );
         return Ok(0);
@@ -356,6 +402,51 @@ fn bench_placement(seeds: u64, servers: usize, workloads: usize, json: bool) -> 
             r["p95"].as_f64().unwrap_or(f64::NAN)
         );
     }
+    println!(
+        "twintop ({moves_per_workload} moves per workload) against the reference costs (issue 19; optimum: proven, deadlines aside; best known: not proven):"
+    );
+    println!(
+        "  {:<9} {:>4} {:>9} {:>9} {:<10} {:>8} {:>8} {:>8} {:>10} {:>6}   {:>9} {:>8} {:>8}",
+        "instance",
+        "seed",
+        "cost",
+        "reference",
+        "",
+        "gap",
+        "ms",
+        "cpu ms",
+        "completion",
+        "RUB",
+        "no-dl cost",
+        "gap",
+        "ms"
+    );
+    for r in &reference {
+        let f = |k: &str| r[k].as_f64();
+        println!(
+            "  {:<9} {:>4} {:>9.5} {:>9} {:<10} {:>8} {:>8.2} {:>8} {:>10} {:>6.3}   {:>9.5} {:>8} {:>8.2}",
+            format!("{}×{}", r["servers"], r["workloads"]),
+            r["seed"].as_u64().unwrap_or(0),
+            f("cost").unwrap_or(f64::NAN),
+            f("reference").map_or("-".into(), |v| format!("{v:.5}")),
+            match r["proven_optimal"].as_bool() {
+                Some(true) => "optimum",
+                Some(false) => "best known",
+                None => "",
+            },
+            f("gap").map_or("-".into(), |g| format!("{:+.2}%", g * 100.0)),
+            f("ms").unwrap_or(f64::NAN),
+            f("cpu_ms").map_or("-".into(), |c| format!("{c:.2}")),
+            f("completion").map_or("-".into(), |c| format!("{:.1}%", c * 100.0)),
+            f("rub").unwrap_or(f64::NAN),
+            f("cost_deadlines_aside").unwrap_or(f64::NAN),
+            f("gap_deadlines_aside").map_or("-".into(), |g| format!("{:+.2}%", g * 100.0)),
+            f("ms_deadlines_aside").unwrap_or(f64::NAN)
+        );
+    }
+    println!(
+        "  no-dl: the same search with deadlines aside (weight 0), the objective the reference optima minimise"
+    );
     println!("{workloads} workloads on {servers} servers (demands scaled to the paper's load per server):");
     for r in &large {
         println!(
@@ -421,14 +512,7 @@ pub struct LongRun {
     pub peak_rss_mb: Option<f64>,
 }
 
-/// This process's CPU time (user + system), s.
-fn process_cpu_s() -> f64 {
-    // SAFETY: getrusage writes into the struct we pass.
-    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
-    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    tv(u.ru_utime) + tv(u.ru_stime)
-}
+use crate::measure::process_cpu_s;
 
 fn thread_cpu_ns() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;

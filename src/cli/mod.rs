@@ -9,6 +9,7 @@ pub mod eval;
 mod eval_advisor;
 mod eval_fidelity;
 mod eval_forecast;
+mod eval_placement;
 pub mod fidelity;
 pub mod operator;
 pub mod sim;

@@ -1,6 +1,13 @@
-//! Incremental re-placement of a running deployment: at most K single-pod moves, each the
-//! best improvement of the objective at that point (overloaded servers first, since overflow
-//! weighs most). This is what the advisor proposes: nobody approves moving everything.
+//! Incremental re-placement of a running deployment: at most K pod moves, because nobody
+//! approves moving everything. Two ways to find them, the better kept:
+//!
+//! - greedy: step by step the move set with the best gain per pod moved — a relocation, a swap
+//!   of two pods (keeps both servers' capacity), or a pull onto a dependency's server with one
+//!   of its pods pushed elsewhere — overloaded servers first, since overflow weighs most;
+//! - re-plan (with a budget): the optimizer's search run from the current placement, then the
+//!   moves toward what it found, best first, as many as K allows.
+//!
+//! This is what the advisor proposes.
 
 use super::metrics::{Metrics, evaluate};
 use super::problem::{Assignment, Problem, Topology};
@@ -29,12 +36,36 @@ pub struct Improvement {
     pub assignment: Assignment,
 }
 
-/// Above this many (pod, server) pairs a round looks at a seeded sample of servers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImproveOptions {
+    /// Pods that may move (each at most once).
+    pub max_moves: usize,
+    pub seed: u64,
+    /// Moves the re-plan may evaluate (0: greedy only).
+    pub budget: usize,
+    /// A key per workload: at most one workload of each key moves (an advisor keys pods by
+    /// their Deployment: one eviction per workload at a time).
+    pub once_per: Option<Vec<usize>>,
+}
+
+/// The re-plan's default effort: a few milliseconds on a cluster of a few hundred pods.
+pub const REPLAN_BUDGET: usize = 200_000;
+
+impl ImproveOptions {
+    pub fn new(max_moves: usize, seed: u64) -> Self {
+        ImproveOptions { max_moves, seed, budget: REPLAN_BUDGET, once_per: None }
+    }
+}
+
+/// Above this many (pod, server) pairs a greedy step looks at a seeded sample of servers.
 const FULL_SCAN_PAIRS: usize = 400_000;
 const SAMPLE_SERVERS: usize = 128;
+/// Above this many pods a greedy step tries no swaps (m² pairs).
+const MAX_SWAP_PODS: usize = 600;
+const EPS: f64 = 1e-9;
 
 pub fn improve(p: &Problem, current: &Assignment, max_moves: usize, seed: u64) -> Improvement {
-    improve_only(p, current, max_moves, seed, &vec![true; p.workloads.len()])
+    improve_with(p, current, &ImproveOptions::new(max_moves, seed), &vec![true; p.workloads.len()])
 }
 
 /// `improve`, moving only the workloads marked in `movable` (the others stay where they are and
@@ -46,51 +77,218 @@ pub fn improve_only(
     seed: u64,
     movable: &[bool],
 ) -> Improvement {
+    improve_with(p, current, &ImproveOptions::new(max_moves, seed), movable)
+}
+
+pub fn improve_with(p: &Problem, current: &Assignment, o: &ImproveOptions, movable: &[bool]) -> Improvement {
     let topo = Topology::new(p);
     let adj = p.adjacency();
-    let mut rng = SmallRng::seed_from_u64(seed);
-    let mut st = State::new(p, &topo, &adj, Weights::default(), current);
+    let movable: Vec<bool> =
+        (0..p.workloads.len()).map(|j| movable.get(j).copied().unwrap_or(false)).collect();
+    // (placement, the pods moved in the order they moved)
+    let mut best = greedy(p, &topo, &adj, current, o, &movable);
+    if o.budget > 0 && o.max_moves > 0 {
+        let replanned = replan(p, &topo, &adj, current, o, &movable);
+        let score = |a: &Assignment| State::new(p, &topo, &adj, Weights::default(), a).score();
+        if score(&replanned.0) < score(&best.0) - EPS {
+            best = replanned;
+        }
+    }
+    let (best, order) = best;
+    let moves = order
+        .into_iter()
+        .filter(|&j| best[j] != current[j])
+        .filter_map(|j| {
+            let to = best[j]?;
+            Some(Move {
+                workload: j,
+                name: p.workloads[j].name.clone(),
+                from: current[j],
+                to,
+                from_server: current[j].map(|f| p.servers[f].name.clone()),
+                to_server: p.servers[to].name.clone(),
+            })
+        })
+        .collect();
+    Improvement { moves, before: evaluate(p, current), after: evaluate(p, &best), assignment: best }
+}
+
+/// Who may still move: not pinned, not moved yet, and no workload of its key moved yet.
+struct Budget<'o> {
+    free: Vec<bool>,
+    left: usize,
+    once_per: Option<&'o [usize]>,
+    /// The pods moved, in order.
+    order: Vec<usize>,
+}
+
+impl<'o> Budget<'o> {
+    fn new(movable: &[bool], o: &'o ImproveOptions) -> Self {
+        Budget {
+            free: movable.to_vec(),
+            left: o.max_moves,
+            once_per: o.once_per.as_deref(),
+            order: Vec::new(),
+        }
+    }
+
+    fn take(&mut self, moved: &[usize]) {
+        for &j in moved {
+            self.free[j] = false;
+            if let Some(keys) = self.once_per {
+                for (k, key) in keys.iter().enumerate() {
+                    if keys.get(j) == Some(key) {
+                        self.free[k] = false;
+                    }
+                }
+            }
+        }
+        self.order.extend_from_slice(moved);
+        self.left -= moved.len();
+    }
+
+    /// The move set is allowed: each moved pod free, no two of one key.
+    fn allows(&self, moves: &[(usize, usize)]) -> bool {
+        moves.len() <= self.left
+            && moves.iter().all(|&(j, _)| self.free[j])
+            && self.once_per.is_none_or(|keys| {
+                moves
+                    .iter()
+                    .enumerate()
+                    .all(|(i, &(j, _))| moves[..i].iter().all(|&(k, _)| keys.get(k) != keys.get(j)))
+            })
+    }
+}
+
+fn greedy(
+    p: &Problem,
+    topo: &Topology,
+    adj: &[Vec<(usize, f64)>],
+    current: &Assignment,
+    o: &ImproveOptions,
+    movable: &[bool],
+) -> (Assignment, Vec<usize>) {
+    let mut rng = SmallRng::seed_from_u64(o.seed);
+    let mut st = State::new(p, topo, adj, Weights::default(), current);
     let (m, n) = (p.workloads.len(), p.servers.len());
-    // A workload not movable counts as already moved.
-    let mut moved: Vec<bool> = (0..m).map(|j| !movable.get(j).copied().unwrap_or(false)).collect();
-    let mut moves = Vec::new();
+    let mut budget = Budget::new(movable, o);
     let mut servers: Vec<usize> = Vec::new();
-    while moves.len() < max_moves {
+    while budget.left > 0 {
         servers.clear();
         if m * n <= FULL_SCAN_PAIRS {
             servers.extend(0..n);
         } else {
             servers.extend((0..SAMPLE_SERVERS).map(|_| rng.random_range(0..n)));
         }
-        let mut best: Option<(f64, usize, usize)> = None;
-        for j in (0..m).filter(|&j| !moved[j]) {
+        // (gain per pod moved, moves)
+        let mut cands: Vec<(f64, Vec<(usize, usize)>)> = Vec::new();
+        let mut offer = |d: f64, mv: Vec<(usize, usize)>| {
+            if d < -EPS {
+                cands.push((d / mv.len() as f64, mv));
+            }
+        };
+        for j in (0..m).filter(|&j| budget.free[j]) {
             for &s in &servers {
-                if !st.can_host(j, s) {
-                    continue;
+                if st.can_host(j, s) {
+                    offer(st.delta_move(j, s), vec![(j, s)]);
                 }
-                let d = st.delta_move(j, s);
-                if best.is_none_or(|(b, _, _)| d < b) {
-                    best = Some((d, j, s));
+            }
+            if budget.left >= 2 && m <= MAX_SWAP_PODS {
+                for k in (j + 1..m).filter(|&k| budget.free[k]) {
+                    if st.can_swap(j, k) {
+                        offer(
+                            st.delta_swap(j, k),
+                            vec![(j, st.assign[k].unwrap_or(0)), (k, st.assign[j].unwrap_or(0))],
+                        );
+                    }
+                }
+            }
+            if budget.left >= 2 && st.assign[j].is_some() {
+                for &(k, _) in &adj[j] {
+                    let Some(b) = st.assign[k] else { continue };
+                    if Some(b) == st.assign[j] {
+                        continue;
+                    }
+                    for &x in st.members[b].iter().filter(|&&x| x != k && budget.free[x]) {
+                        for &t in servers.iter().filter(|&&t| t != b) {
+                            if let Some(d) = st.delta_moves(&[(j, b), (x, t)]) {
+                                offer(d, vec![(j, b), (x, t)]);
+                            }
+                        }
+                    }
                 }
             }
         }
-        let Some((d, j, s)) = best else { break };
-        if d >= -1e-9 {
+        cands.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut done = false;
+        for (_, mv) in cands.iter().take(8) {
+            if !budget.allows(mv) {
+                continue;
+            }
+            // Deadlines: the score must improve, not only the cost.
+            let before = st.score();
+            let undo: Vec<(usize, Option<usize>)> = mv.iter().map(|&(j, _)| (j, st.assign[j])).collect();
+            for &(j, s) in mv {
+                st.apply(j, Some(s));
+            }
+            if st.score() < before - EPS {
+                budget.take(&mv.iter().map(|m| m.0).collect::<Vec<_>>());
+                done = true;
+                break;
+            }
+            for &(j, s) in undo.iter().rev() {
+                st.apply(j, s);
+            }
+        }
+        if !done {
             break;
         }
-        let from = st.assign[j];
-        st.apply(j, Some(s));
-        moved[j] = true;
-        moves.push(Move {
-            workload: j,
-            name: p.workloads[j].name.clone(),
-            from,
-            to: s,
-            from_server: from.map(|f| p.servers[f].name.clone()),
-            to_server: p.servers[s].name.clone(),
-        });
     }
-    let before = evaluate(p, current);
-    let after = evaluate(p, &st.assign);
-    Improvement { moves, before, after, assignment: st.assign }
+    (st.assign, budget.order)
+}
+
+/// The optimizer's search from the current placement, then the moves toward its result.
+fn replan(
+    p: &Problem,
+    topo: &Topology,
+    adj: &[Vec<(usize, f64)>],
+    current: &Assignment,
+    o: &ImproveOptions,
+    movable: &[bool],
+) -> (Assignment, Vec<usize>) {
+    let mut target = State::new(p, topo, adj, Weights::default(), current);
+    super::optimize::search_from(&mut target, o.seed, o.budget, movable.to_vec());
+    let target = target.assign;
+    let mut st = State::new(p, topo, adj, Weights::default(), current);
+    let mut budget = Budget::new(movable, o);
+    // Toward the target one pod at a time, the best feasible step first (a step may cost,
+    // the half of a swap); then the best prefix.
+    let mut steps: Vec<(usize, Option<usize>)> = Vec::new();
+    let mut best = (st.score(), 0usize);
+    while budget.left > 0 {
+        let mut pick: Option<(f64, usize, usize)> = None;
+        for j in (0..p.workloads.len()).filter(|&j| budget.free[j] && target[j] != st.assign[j]) {
+            let Some(t) = target[j] else { continue };
+            if !st.can_host(j, t) || !budget.allows(&[(j, t)]) {
+                continue;
+            }
+            let d = st.delta_move(j, t);
+            if pick.is_none_or(|(b, _, _)| d < b) {
+                pick = Some((d, j, t));
+            }
+        }
+        let Some((_, j, t)) = pick else { break };
+        steps.push((j, st.assign[j]));
+        st.apply(j, Some(t));
+        budget.take(&[j]);
+        let s = st.score();
+        if s < best.0 - EPS {
+            best = (s, steps.len());
+        }
+    }
+    for &(j, from) in steps[best.1..].iter().rev() {
+        st.apply(j, from);
+    }
+    budget.order.truncate(best.1);
+    (st.assign, budget.order)
 }

@@ -46,6 +46,25 @@ impl ScenarioSpec {
     }
 }
 
+/// Reference figures (issue 19), from an independent column-generation model of the objective
+/// as it stands (deadlines aside): the proven optimal costs of DIRA-LDT's scenario, seeds 1–10.
+pub const DIRA_OPTIMUM: [f64; 10] =
+    [0.03913, 0.02783, 0.03044, 0.03176, 0.03054, 0.03479, 0.03454, 0.03266, 0.03545, 0.03213];
+/// The best known costs of 50 servers × 200 workloads, seeds 1–3 (not proven optimal).
+pub const LARGE_BEST_KNOWN: [f64; 3] = [0.00110, 0.00076, 0.00101];
+
+/// The reference cost of a scenario instance when one is known: (cost, proven optimal).
+pub fn reference_cost(spec: &ScenarioSpec) -> Option<(f64, bool)> {
+    let plain =
+        spec.dependent_share == 0.3 && spec.rack_size == 10 && spec.spread_groups == 0 && spec.cordoned == 0;
+    let i = (spec.seed as usize).checked_sub(1)?;
+    match (spec.servers, spec.workloads) {
+        (50, 100) if plain => DIRA_OPTIMUM.get(i).map(|&c| (c, true)),
+        (50, 200) if plain => LARGE_BEST_KNOWN.get(i).map(|&c| (c, false)),
+        _ => None,
+    }
+}
+
 const GIB: f64 = 1024.0;
 /// Sequential round trips per dependency in the queueing model.
 pub const CALLS_PER_DEPENDENCY: f64 = 5.0;

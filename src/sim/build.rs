@@ -2,8 +2,8 @@
 //! variables to samplers, call trees flattened, initial pods placed, first events queued.
 
 use super::engine::{
-    DENSE_LINKS, EndpointLoc, EventQueue, FastMap, GenRt, HpaRt, Kind, NONE, ServerRt, ServiceRt, SimError,
-    Step, WorkflowRt, World,
+    EndpointLoc, EventQueue, FastMap, GenRt, HpaRt, Kind, NONE, ServerRt, ServiceRt, SimError, Step,
+    WorkflowRt, World,
 };
 use super::hpa::{HpaParams, HpaState};
 use super::rv::{Sampler, StreamKind, stream};
@@ -244,11 +244,10 @@ impl<'s> World<'s> {
             lat,
             pair,
             extra: vec![0.0; n_regions * n_regions],
-            link_table: if n_endpoints <= DENSE_LINKS {
-                vec![NONE; n_endpoints * n_endpoints]
-            } else {
-                Vec::new()
-            },
+            ep_compact: vec![NONE; n_endpoints],
+            n_compact: 0,
+            link_side: n_endpoints.clamp(1, 16),
+            link_table: vec![NONE; n_endpoints.clamp(1, 16).pow(2)],
             link_map: FastMap::default(),
             links: Vec::new(),
             link_bytes: vec![0.0; n_groups * n_groups],

@@ -15,7 +15,8 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
 pub(super) const NONE: u32 = u32::MAX;
-/// Up to this many endpoints, links are found in a dense table (4 MB at most).
+/// Up to this many endpoints that carried requests, links are found in a dense table over
+/// them (4 MB at most), else in a map.
 pub(super) const DENSE_LINKS: usize = 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,6 +260,9 @@ impl ServerRt {
 /// traffic cell (`World::link_bytes`).
 pub(super) struct LinkRt {
     pub rng: SmallRng,
+    /// Its endpoints, lower id first.
+    pub lo: u32,
+    pub hi: u32,
     pub sampler: u32,
     pub extra: u32,
     pub cell: u32,
@@ -366,8 +370,13 @@ pub(super) struct World<'s> {
     /// Sampler index per region pair (R × R); NONE → inter_region.
     pub pair: Vec<u32>,
     pub extra: Vec<f64>,
-    /// Link index per endpoint pair: a dense table for up to `DENSE_LINKS` endpoints, else
-    /// the map.
+    /// Link index per endpoint pair: a dense table over the endpoints that carried a request
+    /// (their compact ids in `ep_compact`, given on first use), `link_side` × `link_side`, so it
+    /// stays small and in cache however many servers the scenario has; past `DENSE_LINKS` of
+    /// them (`link_side` 0), the map.
+    pub ep_compact: Vec<u32>,
+    pub n_compact: u32,
+    pub link_side: usize,
     pub link_table: Vec<u32>,
     pub link_map: FastMap<u32>,
     pub links: Vec<LinkRt>,
@@ -431,25 +440,7 @@ impl<'s> World<'s> {
             return 0.0;
         }
         let (lo, hi) = if ea < eb { (ea, eb) } else { (eb, ea) };
-        let li = if self.link_table.is_empty() {
-            let n = self.links.len() as u32;
-            let li = *self.link_map.entry(((lo as u64) << 32) | hi as u64).or_insert(n);
-            if li == n {
-                self.new_link(lo, hi);
-            }
-            li
-        } else {
-            let cell = lo as usize * self.endpoints.len() + hi as usize;
-            let li = self.link_table[cell];
-            if li != NONE {
-                li
-            } else {
-                let n = self.links.len() as u32;
-                self.link_table[cell] = n;
-                self.new_link(lo, hi);
-                n
-            }
-        };
+        let li = self.link_of(lo, hi);
         let l = &mut self.links[li as usize];
         let mut d = self.lat[l.sampler as usize].sample(&mut l.rng);
         if lo != hi {
@@ -465,6 +456,71 @@ impl<'s> World<'s> {
             }
         }
         d
+    }
+
+    /// The index in `links` of the link between endpoints `lo` ≤ `hi`, made on first use.
+    #[inline]
+    pub(super) fn link_of(&mut self, lo: u32, hi: u32) -> u32 {
+        let (cl, ch) = (self.ep_compact[lo as usize], self.ep_compact[hi as usize]);
+        if cl != NONE && ch != NONE && self.link_side > 0 {
+            let li = self.link_table[cl as usize * self.link_side + ch as usize];
+            if li != NONE {
+                return li;
+            }
+        }
+        self.link_slow(lo, hi)
+    }
+
+    /// The link between `lo` < `hi` (`hi` may equal `lo`) when the fast path did not find it:
+    /// gives the endpoints compact ids, grows the table (or moves to the map), makes the link.
+    #[cold]
+    fn link_slow(&mut self, lo: u32, hi: u32) -> u32 {
+        let (cl, ch) = (self.compact_id(lo), self.compact_id(hi));
+        let n = self.links.len() as u32;
+        if self.link_side == 0 {
+            let li = *self.link_map.entry(((lo as u64) << 32) | hi as u64).or_insert(n);
+            if li == n {
+                self.new_link(lo, hi);
+            }
+            return li;
+        }
+        let cell = cl as usize * self.link_side + ch as usize;
+        if self.link_table[cell] == NONE {
+            self.link_table[cell] = n;
+            self.new_link(lo, hi);
+        }
+        self.link_table[cell]
+    }
+
+    fn compact_id(&mut self, e: u32) -> u32 {
+        let c = self.ep_compact[e as usize];
+        if c != NONE {
+            return c;
+        }
+        let c = self.n_compact;
+        self.ep_compact[e as usize] = c;
+        self.n_compact += 1;
+        let used = self.n_compact as usize;
+        if self.link_side > 0 && used > self.link_side {
+            // Rebuild from the links made so far, at twice the side, or move them to the map.
+            let side = (self.link_side * 2).min(self.ep_compact.len());
+            if side > DENSE_LINKS {
+                self.link_side = 0;
+                self.link_table = Vec::new();
+            } else {
+                self.link_side = side;
+                self.link_table = vec![NONE; side * side];
+            }
+            for (i, l) in self.links.iter().enumerate() {
+                if self.link_side == 0 {
+                    self.link_map.insert(((l.lo as u64) << 32) | l.hi as u64, i as u32);
+                } else {
+                    let (a, b) = (self.ep_compact[l.lo as usize], self.ep_compact[l.hi as usize]);
+                    self.link_table[a as usize * side + b as usize] = i as u32;
+                }
+            }
+        }
+        c
     }
 
     /// A link's first use: its stream and what every later hop over it looks up.
@@ -487,6 +543,8 @@ impl<'s> World<'s> {
         let (ga, gb) = (self.ep_group[lo as usize] as usize, self.ep_group[hi as usize] as usize);
         self.links.push(LinkRt {
             rng: stream(self.seed, StreamKind::Link, lo as u64, hi as u64),
+            lo,
+            hi,
             sampler,
             extra: a.region * self.n_regions as u32 + b.region,
             cell: (ga.min(gb) * g + ga.max(gb)) as u32,
@@ -749,6 +807,29 @@ pub(super) fn next_arrival(g: &mut GenRt, now: f64) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn links_are_found_again_as_the_table_grows_and_moves_to_the_map() {
+        // 1,200 servers: used endpoints outgrow the table (16, 32, … 1,024) and then the map
+        // takes over; every link made on the way is found again, with its own stream.
+        let yaml = r#"name: many
+servers: [{ name: n, count: 1200, region: r, cpu_m: 1000, mem_mib: 1000 }]
+services: [{ name: s, pod: { service_time: { type: constant, value: 1 } } }]
+workflows: [{ name: w, steps: [s] }]
+load: [{ name: u, workflow: w, rate: 1, requests: 1 }]
+"#;
+        let sc = crate::sim::Scenario::from_yaml(yaml, "many.yaml").unwrap();
+        let mut w = World::new(&sc, 1).unwrap();
+        let pairs: Vec<(u32, u32)> =
+            (0..1200u32).map(|i| (i / 2, i)).chain((0..40).map(|i| (i, i))).collect();
+        let made: Vec<u32> = pairs.iter().map(|&(a, b)| w.link_of(a, b)).collect();
+        assert_eq!(w.link_side, 0, "past {DENSE_LINKS} endpoints the map is used");
+        for (&(a, b), &li) in pairs.iter().zip(&made) {
+            assert_eq!(w.link_of(a, b), li);
+            assert_eq!((w.links[li as usize].lo, w.links[li as usize].hi), (a, b));
+        }
+        assert_eq!(w.links.len(), pairs.len() - 1, "(0, 0) is asked twice");
+    }
 
     #[test]
     fn event_kinds_survive_packing_and_ties_pop_in_order() {

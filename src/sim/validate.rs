@@ -42,7 +42,7 @@ impl Scenario {
             if v.is_finite() && v >= 0.0 {
                 Ok(())
             } else {
-                Err(err(f, format!("must be a number ≥ 0, got {v}"), Some(&v.to_string())))
+                Err(err(f, format!("must be a number ≥ 0, got {v:?}"), Some(&v.to_string())))
             }
         };
         if self.servers.is_empty() {
@@ -70,7 +70,7 @@ impl Scenario {
             } else {
                 Err(err(
                     f,
-                    format!("must be a time from 0 to {max_s} s (limits.max_sim_s), got {v}"),
+                    format!("must be a time from 0 to {max_s} s (limits.max_sim_s), got {v:?}"),
                     Some(&v.to_string()),
                 ))
             }

@@ -101,7 +101,12 @@ impl SourceArgs {
         a.client.timeout = std::time::Duration::from_secs(self.llm_timeout);
         a.client.first_byte_timeout = std::time::Duration::from_secs(self.llm_first_byte_timeout);
         a.prompt.temperature = self.llm_temperature;
-        Some(a)
+        // `[llm]` limits; a bad table is reported by `advise` and leaves the defaults here.
+        let cfg = crate::advise::llm::config::LlmConfig::load().unwrap_or_else(|e| {
+            tracing::warn!("{e}; using the default [llm] limits");
+            Default::default()
+        });
+        Some(a.with_config(&cfg))
     }
 }
 

@@ -59,6 +59,8 @@ pub struct Advising {
     again: bool,
     /// When the twin's fit was last computed.
     last_fit: Option<Instant>,
+    /// The last round's built-in proposals, offered to the model to choose from.
+    offered: Arc<std::sync::Mutex<Option<Vec<Proposal>>>>,
     pub(super) every: Duration,
     pub(super) llm_every: Duration,
     pub(super) keep: Duration,
@@ -77,6 +79,7 @@ impl Advising {
             kept: Vec::new(),
             again: false,
             last_fit: None,
+            offered: Default::default(),
             every: ADVISE_EVERY,
             llm_every: LLM_EVERY,
             keep: LLM_KEEP,
@@ -140,7 +143,8 @@ impl Advising {
         if fit_due {
             self.last_fit = Some(Instant::now());
         }
-        let (snap, tx, g) = (snap.clone(), tx.clone(), self.guardrails.clone());
+        let (snap, tx, g, offered) =
+            (snap.clone(), tx.clone(), self.guardrails.clone(), self.offered.clone());
         tokio::spawn(async move {
             let (proposals, fit) = tokio::task::spawn_blocking(move || {
                 let fit = fit_due.then(|| Box::new(twin_fit(&snap)));
@@ -154,6 +158,8 @@ impl Advising {
             if let Some(f) = fit {
                 let _ = tx.send(Advice::Fit(f)).await;
             }
+            let builtin = proposals.iter().filter(|p| p.source.starts_with("builtin:")).cloned().collect();
+            *offered.lock().unwrap_or_else(|e| e.into_inner()) = Some(builtin);
             let _ = tx.send(Advice::Round(proposals)).await;
         });
     }
@@ -165,13 +171,25 @@ impl Advising {
         self.cancel_llm = Some(cancel_tx);
         let (snap, tx, progress, g, llm) =
             (snap.clone(), tx.clone(), self.progress.clone(), self.guardrails.clone(), llm.clone());
+        let last_round = self.offered.lock().unwrap_or_else(|e| e.into_inner()).clone();
         tokio::spawn(async move {
             let model = llm.prompt.model.clone();
             let report = move |p: &Progress| {
                 let run = (!p.done).then(|| LlmRun { model: model.clone(), progress: *p });
                 progress.send_replace(run);
             };
-            let out = llm.advise_with_progress(&snap, &g, snap.time, cancel, &report).await;
+            // The model is offered the built-in proposals with their predictions to choose from:
+            // the last round's, or (before the first round) computed on this twin.
+            let offered = match last_round {
+                Some(o) => o,
+                None => {
+                    let (s2, g2) = (snap.clone(), g.clone());
+                    tokio::task::spawn_blocking(move || advise_builtin(&s2, &g2, Vec::new()))
+                        .await
+                        .unwrap_or_default()
+                }
+            };
+            let out = llm.advise_with_progress(&snap, &g, snap.time, &offered, cancel, &report).await;
             let _ = tx.send(Advice::Llm(out.candidates)).await;
         });
     }

@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::advise::llm::tests::{Reply, fake_llm};
-use crate::advise::testkit::small_twin;
+use crate::advise::testkit::{small_twin, small_twin_with};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const ANSWER: &str = r#"{"actions":[{"name":"shop/api","target_kind":"workload","action":"scale","replicas":4,"min_replicas":null,"max_replicas":null,"time":null,"reason":"api is over its SLO","confidence":60}]}"#;
@@ -35,8 +35,14 @@ async fn next_round(
     }
 }
 
+/// The model's proposals: its own, or a built-in one it proposed too (folded into that one as an
+/// endorsement).
 fn llm_cards(p: &[Proposal]) -> Vec<&Proposal> {
-    p.iter().filter(|p| p.source.starts_with("llm:")).collect()
+    p.iter()
+        .filter(|p| {
+            p.source.starts_with("llm:") || p.endorsements.iter().any(|e| e.source.starts_with("llm:"))
+        })
+        .collect()
 }
 
 /// A model that starts streaming, sends a few pieces and then thinks forever.
@@ -107,7 +113,13 @@ async fn built_in_rounds_go_on_while_the_model_thinks_and_c_cancels_it() {
 async fn the_models_proposals_stay_round_after_round_until_they_expire() {
     let fake = fake_llm(vec![Reply::Content(ANSWER.into())]).await;
     let llm = Arc::new(LlmAdvisor::new(&fake.url, Some("fake"), None));
-    let snap = small_twin();
+    // With a 100 ms SLO the model's api 2 → 4 brings the twin's p99 back within it: a change
+    // worth showing (one that cannot change the outcome is not shown).
+    let snap = small_twin_with(|w| {
+        if w.name == "api" {
+            w.slo_p99_ms = Some(100.0);
+        }
+    });
     let (tx, mut rx) = mpsc::channel::<Advice>(4);
     let (mut a, _progress) = advising();
     a.every = Duration::ZERO;

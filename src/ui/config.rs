@@ -20,6 +20,8 @@ pub struct Config {
     pub vm: Option<toml::Table>,
     /// `[guardrails]`: read by validation and approval alike (`guardrails::load`).
     pub guardrails: Option<toml::Table>,
+    /// `[llm]`: limits on an LLM answer (`advise::llm::config::LlmConfig`).
+    pub llm: Option<toml::Table>,
     /// Workloads (key or name) whose rollback after a failed change is applied without asking.
     pub auto_rollback: Option<Vec<String>>,
 }

@@ -66,7 +66,7 @@ async fn the_console_advisor_sends_the_model_it_was_given() {
     adv.exchanges = None; // keep the test out of the real data dir
     let snap = small_twin_with(|_| {});
     let (_tx, cancel) = tokio::sync::watch::channel(false);
-    let out = adv.advise(&snap, &crate::advise::Guardrails::default(), snap.time, cancel).await;
+    let out = adv.advise(&snap, &crate::advise::Guardrails::default(), snap.time, &[], cancel).await;
     assert!(out.exchange.error.is_none(), "{:?}", out.exchange.error);
     let seen = llm.seen.lock().unwrap();
     assert_eq!(seen.len(), 1);

@@ -142,6 +142,7 @@ mod tests {
             error: Some("refused".into()),
             streamed: false,
             content: None,
+            finish_reason: None,
         };
         let (_, path) = save(&dir, &ex, Utc::now()).unwrap();
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;

@@ -5,6 +5,8 @@
 //! retry when nothing of the answer arrived (timeout, connection failure, 429, 5xx).
 //! Cancellation stops reading at once. Progress (bytes, content pieces, elapsed) goes to a
 //! callback at most every `PROGRESS_EVERY` while chunks arrive, and every `TICK` while waiting.
+//! The answer is read up to `max_answer_bytes` of content (and a proportionate raw body):
+//! beyond that reading stops and the answer is cut there, its complete actions still usable.
 //! The API key goes only into the Authorization header; it is never part of the recorded
 //! exchange.
 
@@ -30,6 +32,15 @@ pub struct ClientConfig {
     pub timeout: Duration,
     /// The connection and the first byte, and the longest pause between two chunks.
     pub first_byte_timeout: Duration,
+    /// Reading stops after this many bytes of the model's content (`[llm] max_answer_bytes`).
+    pub max_answer_bytes: usize,
+}
+
+impl ClientConfig {
+    /// The most raw body read: an event stream carries ~150 bytes of framing per content piece.
+    pub fn max_body_bytes(&self) -> usize {
+        self.max_answer_bytes.saturating_mul(64).max(1 << 20)
+    }
 }
 
 impl std::fmt::Debug for ClientConfig {
@@ -39,6 +50,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("api_key", &self.api_key.as_ref().map(|_| "[set]"))
             .field("timeout", &self.timeout)
             .field("first_byte_timeout", &self.first_byte_timeout)
+            .field("max_answer_bytes", &self.max_answer_bytes)
             .finish()
     }
 }
@@ -60,6 +72,9 @@ pub struct Exchange {
     /// The streamed pieces of `choices[0].delta.content` joined (streamed answers only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
+    /// Why the model stopped, as the server said (`stop`, `length` at `max_tokens`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<String>,
 }
 
 /// How a call is going, for a progress line.
@@ -106,24 +121,26 @@ fn client(connect_timeout: Duration) -> Result<reqwest::Client, String> {
         .map_err(|e| format!("building the HTTP client: {e}"))
 }
 
-/// Sends `request`, reporting progress to `progress`; see the module comment for time limits
-/// and retries. Returns early with the error `cancelled` when `cancel` turns true.
+/// Sends `body` (a Chat Completions request, as JSON text), reporting progress to `progress`;
+/// see the module comment for time limits and retries. Returns early with the error
+/// `cancelled` when `cancel` turns true.
 pub async fn chat_with_progress(
     cfg: &ClientConfig,
-    request: &Value,
+    body: &str,
     mut cancel: watch::Receiver<bool>,
     progress: &(dyn Fn(&Progress) + Send + Sync),
 ) -> Exchange {
     let url = endpoint(&cfg.url);
     let mut ex = Exchange {
         url: url.clone(),
-        request: request.clone(),
+        request: serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_string())),
         attempts: 0,
         status: None,
         response: None,
         error: None,
         streamed: false,
         content: None,
+        finish_reason: None,
     };
     let mut rep = Reporter::new(progress);
     let http = match client(cfg.first_byte_timeout) {
@@ -140,9 +157,11 @@ pub async fn chat_with_progress(
         ex.content = None;
         ex.streamed = false;
         ex.error = None;
+        ex.finish_reason = None;
         rep.state = Progress { attempt, ..Progress::default() };
         rep.emit();
-        let mut req = http.post(&url).json(request);
+        let mut req =
+            http.post(&url).header(reqwest::header::CONTENT_TYPE, "application/json").body(body.to_string());
         if let Some(k) = &cfg.api_key {
             req = req.bearer_auth(k);
         }
@@ -243,13 +262,26 @@ async fn attempt_once(
                         break Ok(());
                     }
                 }
+                let over = if streamed { dec.content.len() > cfg.max_answer_bytes } else { false };
+                if over || raw.len() > cfg.max_body_bytes() {
+                    break Err((
+                        format!(
+                            "the answer passed the limit of {} bytes ([llm] max_answer_bytes): reading stopped",
+                            cfg.max_answer_bytes
+                        ),
+                        false,
+                    ));
+                }
                 rep.chunk();
             }
         }
     };
     ex.response = Some(String::from_utf8_lossy(&raw).into_owned());
     if streamed {
-        ex.content = Some(dec.content);
+        let mut content = dec.content;
+        truncate_at_char(&mut content, cfg.max_answer_bytes);
+        ex.content = Some(content);
+        ex.finish_reason = dec.finish_reason;
     }
     match outcome {
         Ok(()) if status == 429 || status >= 500 => Next::Retry,
@@ -258,6 +290,17 @@ async fn attempt_once(
             ex.error = Some(e);
             if nothing_arrived { Next::Retry } else { Next::Stop }
         }
+    }
+}
+
+/// Cuts `s` to at most `max` bytes, at a character boundary.
+pub fn truncate_at_char(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
     }
 }
 

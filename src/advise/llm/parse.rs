@@ -1,9 +1,16 @@
 //! Tolerant reading of a model's answer. Whatever comes back — strict JSON, JSON inside prose
-//! or a ```json fence, a bare action, truncated text, wrong types, out-of-range numbers — ends
-//! as candidates: well-formed actions become changes, and everything wrong is kept as a
-//! `problem` so the proposal is rejected with a reason instead of vanishing.
+//! or a ```json fence, a bare action, an answer cut off mid-way, wrong types, out-of-range
+//! numbers, thousands of actions — ends as at most `max_actions` candidates: well-formed actions
+//! become changes, the complete actions of a cut answer are kept, and everything wrong is kept
+//! as a `problem` so the proposal is rejected with a reason instead of vanishing. Actions past
+//! the cap are not even read.
+//!
+//! The answer format is the schema's (`schema`): `{"action": "choose", "candidate": "c1"}` or
+//! `{"action": "scale", "workload": …, "replicas": …, "motive": …, "reason": …}`; the older
+//! `{"name": …, "target_kind": …, "action": …}` form is read too.
 
-use crate::advise::proposal::Candidate;
+use super::prompt::Offer;
+use crate::advise::proposal::{Candidate, Motive};
 use crate::change::Change;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
@@ -11,6 +18,32 @@ use serde_json::{Map, Value};
 /// Why an answer yielded no actions at all.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AnswerError(pub String);
+
+/// A reason longer than this is cut (the schema asks for at most `schema::REASON_MAX`).
+pub const REASON_KEEP: usize = 300;
+
+/// What an answer is read against.
+#[derive(Debug, Clone, Copy)]
+pub struct Reading<'a> {
+    pub source: &'a str,
+    /// Decides whether a stated time is in the past.
+    pub now: DateTime<Utc>,
+    /// The candidates the model was offered (`choose` names one of them).
+    pub offers: &'a [Offer],
+    /// At most this many actions are read.
+    pub max_actions: usize,
+}
+
+/// The actions read from an answer, and what was wrong with the answer as a whole.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    pub candidates: Vec<Candidate>,
+    /// The answer ends inside an action (cut by `max_tokens`, a timeout, the size cap): the
+    /// complete actions before it are `candidates`.
+    pub cut: bool,
+    /// The answer holds more than `max_actions` actions; the rest were not read.
+    pub beyond_cap: bool,
+}
 
 /// Finds the JSON in `content`: the whole text, a ```json fence, or the first `{`/`[` onward
 /// (prose after the value is ignored).
@@ -83,15 +116,75 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
-/// Turns a model's answer into candidates from `source`. `now` decides whether a stated time
-/// is in the past.
+/// Turns a model's answer into candidates from `source` (no offers, no cap): the whole answer
+/// must be JSON.
 pub fn candidates(content: &str, source: &str, now: DateTime<Utc>) -> Result<Vec<Candidate>, AnswerError> {
     let v = extract_json(content)?;
-    Ok(action_objects(&v)?.iter().map(|a| candidate(a, source, now)).collect())
+    let r = Reading { source, now, offers: &[], max_actions: usize::MAX };
+    Ok(action_objects(&v)?.iter().map(|a| candidate(a, &r)).collect())
+}
+
+/// Reads an answer: the whole JSON when it is complete, else the complete actions of a cut one.
+pub fn read_answer(content: &str, r: &Reading) -> Result<Parsed, AnswerError> {
+    let cap = r.max_actions;
+    match extract_json(content) {
+        Ok(v) => {
+            let all = action_objects(&v)?;
+            let beyond_cap = all.len() > cap;
+            let candidates = all.iter().take(cap).map(|a| candidate(a, r)).collect();
+            Ok(Parsed { candidates, cut: false, beyond_cap })
+        }
+        Err(e) if e.0.contains("truncated") => {
+            let (objects, beyond_cap) = complete_actions(content, cap);
+            if objects.is_empty() {
+                return Err(AnswerError(format!("{}; no action in it is complete", e.0)));
+            }
+            let candidates = objects.iter().map(|a| candidate(a, r)).collect();
+            Ok(Parsed { candidates, cut: true, beyond_cap })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The complete action objects at the start of a cut answer's action list (at most `cap`),
+/// and whether more follow.
+fn complete_actions(content: &str, cap: usize) -> (Vec<Value>, bool) {
+    let text = content.trim();
+    // The list: after `"actions"` and its `[`, or a bare list.
+    let start = match text.find("\"actions\"") {
+        Some(k) => text[k..].find('[').map(|b| k + b + 1),
+        None => text.find('[').map(|b| b + 1),
+    };
+    let Some(mut pos) = start else { return (vec![], false) };
+    let mut out = Vec::new();
+    loop {
+        let rest = text[pos..].trim_start();
+        pos = text.len() - rest.len();
+        if rest.starts_with(']') || rest.is_empty() {
+            return (out, false);
+        }
+        if out.len() == cap {
+            return (out, true);
+        }
+        let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<Value>();
+        match stream.next() {
+            Some(Ok(v)) => {
+                pos += stream.byte_offset();
+                out.push(v);
+            }
+            _ => return (out, false),
+        }
+        let rest = text[pos..].trim_start();
+        pos = text.len() - rest.len();
+        match rest.chars().next() {
+            Some(',') => pos += 1,
+            _ => return (out, false),
+        }
+    }
 }
 
 /// One action object → one candidate; every problem found is listed in `problem`.
-pub fn candidate(a: &Value, source: &str, now: DateTime<Utc>) -> Candidate {
+pub fn candidate(a: &Value, r: &Reading) -> Candidate {
     let mut problems = Vec::new();
     let empty = Map::new();
     let o = a.as_object().unwrap_or_else(|| {
@@ -124,31 +217,43 @@ pub fn candidate(a: &Value, source: &str, now: DateTime<Utc>) -> Candidate {
             }
         }
     };
-    let name = text("name", &mut problems).unwrap_or_default();
-    let reason = text("reason", &mut problems).unwrap_or_default();
+    // The target under the key of its kind, or the older `name`.
+    let name = ["workload", "server", "pod", "candidate", "name"]
+        .iter()
+        .find_map(|k| text(k, &mut problems))
+        .unwrap_or_default();
+    let mut reason = text("reason", &mut problems).unwrap_or_default();
+    if reason.chars().count() > REASON_KEEP {
+        reason = format!("{}…", reason.chars().take(REASON_KEEP).collect::<String>());
+    }
     let action = text("action", &mut problems);
     let replicas = count("replicas", &mut problems);
     let min = count("min_replicas", &mut problems);
     let max = count("max_replicas", &mut problems);
-    let stated = match o.get("confidence") {
-        Some(Value::Number(n)) => match n.as_f64() {
-            Some(c) if (0.0..=100.0).contains(&c) => Some(c),
-            _ => {
-                problems.push(format!("stated confidence {n} is outside 0–100"));
-                None
-            }
-        },
-        None | Some(Value::Null) => None,
+    let motive = match text("motive", &mut problems).as_deref() {
+        None | Some("slo") | Some("hot_server") => None,
+        Some("cost") => Some(Motive::Cost),
+        Some("free_server") => Some(Motive::FreeServer),
         Some(other) => {
-            problems.push(format!("`confidence` should be a number, got {}", kind(other)));
+            problems.push(format!("unknown motive {}", preview(other)));
             None
         }
     };
+    // The older format's stated confidence: never used, but a value out of range says the
+    // answer is not to be trusted.
+    match o.get("confidence") {
+        Some(Value::Number(n)) if !n.as_f64().is_some_and(|c| (0.0..=100.0).contains(&c)) => {
+            problems.push(format!("stated confidence {n} is outside 0–100"));
+        }
+        None | Some(Value::Null) | Some(Value::Number(_)) => {}
+        Some(other) => problems.push(format!("`confidence` should be a number, got {}", kind(other))),
+    }
+    let stated = o.get("confidence").and_then(Value::as_f64).filter(|c| (0.0..=100.0).contains(c));
     let when = match text("time", &mut problems) {
         None => None,
         Some(t) if t.is_empty() || t.eq_ignore_ascii_case("now") => None,
         Some(t) => match DateTime::parse_from_rfc3339(&t) {
-            Ok(d) if d.with_timezone(&Utc) < now => {
+            Ok(d) if d.with_timezone(&Utc) < r.now => {
                 problems.push(format!("time {} is in the past", preview(&t)));
                 None
             }
@@ -162,9 +267,22 @@ pub fn candidate(a: &Value, source: &str, now: DateTime<Utc>) -> Candidate {
     if name.is_empty() {
         problems.push("the action names no target".into());
     }
+    let mut informed = false;
     let change = match action.as_deref() {
+        Some("choose") => match r.offers.iter().find(|o| o.id == name) {
+            Some(offer) => {
+                informed = true;
+                offer.proposal.action.clone()
+            }
+            None => {
+                if !name.is_empty() {
+                    problems.push(format!("no candidate {} was offered", preview(&name)));
+                }
+                None
+            }
+        },
         Some("scale") => match replicas {
-            Some(r) => Some(Change::Scale { workload: name.clone(), replicas: r }),
+            Some(n) => Some(Change::Scale { workload: name.clone(), replicas: n }),
             None => {
                 problems.push("`scale` needs `replicas`".into());
                 None
@@ -200,9 +318,10 @@ pub fn candidate(a: &Value, source: &str, now: DateTime<Utc>) -> Candidate {
             problems.push(format!("target_kind {} does not fit the action (needs {expected})", preview(k)));
         }
     }
+    let target = change.as_ref().map(|c| c.target().to_string()).unwrap_or(name);
     Candidate {
-        source: source.to_string(),
-        target: name,
+        source: r.source.to_string(),
+        target,
         action: change,
         when,
         reason: if reason.is_empty() { "(no reason given)".into() } else { reason },
@@ -210,18 +329,21 @@ pub fn candidate(a: &Value, source: &str, now: DateTime<Utc>) -> Candidate {
         stated_confidence: stated,
         forecast_uncertainty: None,
         exchange: None,
+        motive,
+        informed,
     }
 }
 
-/// `choices[0].message.content` of a Chat Completions response body.
-pub fn message_content(body: &str) -> Result<String, AnswerError> {
+/// `choices[0].message.content` of a Chat Completions response body, and its finish reason.
+pub fn message_content(body: &str) -> Result<(String, Option<String>), AnswerError> {
     let v: Value = serde_json::from_str(body)
         .map_err(|e| AnswerError(format!("the server's response is not JSON ({e}): {}", preview(body))))?;
     if let Some(err) = v.get("error") {
         return Err(AnswerError(format!("the server answered with an error: {}", preview(&err.to_string()))));
     }
+    let finish = v.pointer("/choices/0/finish_reason").and_then(Value::as_str).map(String::from);
     match v.pointer("/choices/0/message/content") {
-        Some(Value::String(s)) => Ok(s.clone()),
+        Some(Value::String(s)) => Ok((s.clone(), finish)),
         _ => Err(AnswerError(format!("the response has no choices[0].message.content: {}", preview(body)))),
     }
 }
@@ -297,7 +419,7 @@ mod tests {
     fn response_body_content_and_errors() {
         let body =
             serde_json::json!({"choices":[{"message":{"role":"assistant","content":"{}"}}]}).to_string();
-        assert_eq!(message_content(&body).unwrap(), "{}");
+        assert_eq!(message_content(&body).unwrap(), ("{}".to_string(), None));
         assert!(
             message_content(r#"{"error":{"message":"model not found"}}"#)
                 .unwrap_err()
@@ -307,5 +429,43 @@ mod tests {
         assert!(message_content("<html>").unwrap_err().0.contains("not JSON"));
         assert_eq!(candidates(r#"{"actions":[]}"#, "llm:m", now()).unwrap(), vec![]);
         assert_eq!(candidates("null", "llm:m", now()).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn a_cut_answer_yields_its_complete_actions_whatever_they_hold() {
+        let r = Reading { source: "llm:m", now: now(), offers: &[], max_actions: 3 };
+        // Braces and brackets inside strings do not fool the reader; the cut falls in action 3.
+        let text = r#"{"actions": [ {"action":"scale","workload":"a/b","replicas":3,"reason":"x } ] {"},
+            {"action":"cordon","server":"n1","motive":"free_server","reason":"[drain]"} , {"action":"evi"#;
+        let p = read_answer(text, &r).unwrap();
+        assert!(p.cut && !p.beyond_cap);
+        assert_eq!(p.candidates.len(), 2);
+        assert_eq!(p.candidates[0].reason, "x } ] {");
+        assert_eq!(p.candidates[1].motive, Some(Motive::FreeServer));
+        // A bare list, cut.
+        let p = read_answer(r#"[{"action":"scale","workload":"a/b","replicas":3,"reason":"r"},{"act"#, &r)
+            .unwrap();
+        assert_eq!((p.candidates.len(), p.cut), (1, true));
+        // Cut before any action completes: a clear error.
+        let e = read_answer(r#"{"actions":[{"action":"sca"#, &r).unwrap_err();
+        assert!(e.0.contains("truncated") && e.0.contains("no action in it is complete"), "{}", e.0);
+        // More than the cap, cut or whole: only the cap is read.
+        let four = r#"{"actions":[{"action":"cordon","server":"a","reason":"r"},{"action":"cordon","server":"b","reason":"r"},{"action":"cordon","server":"c","reason":"r"},{"action":"cordon","server":"d","reason":"r"}"#;
+        let p = read_answer(four, &r).unwrap();
+        assert_eq!((p.candidates.len(), p.beyond_cap), (3, true));
+        let p = read_answer(&format!("{four}]}}"), &r).unwrap();
+        assert_eq!((p.candidates.len(), p.beyond_cap, p.cut), (3, true, false));
+    }
+
+    #[test]
+    fn a_long_reason_is_cut_and_an_unknown_motive_is_a_problem() {
+        let r = Reading { source: "llm:m", now: now(), offers: &[], max_actions: 3 };
+        let long = format!(
+            r#"{{"action":"scale","workload":"a/b","replicas":3,"motive":"vibes","reason":"{}"}}"#,
+            "y".repeat(5000)
+        );
+        let c = candidate(&serde_json::from_str(&long).unwrap(), &r);
+        assert_eq!(c.reason.chars().count(), REASON_KEEP + 1);
+        assert!(c.problem.as_deref().unwrap().contains("unknown motive vibes"));
     }
 }

@@ -15,10 +15,10 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 /// One write of the response: wait, then send these bytes (`None`: then stall for good).
-type Write = (Duration, Option<Vec<u8>>);
+pub(super) type Write = (Duration, Option<Vec<u8>>);
 
-struct FakeStream {
-    url: String,
+pub(super) struct FakeStream {
+    pub(super) url: String,
     bodies: Arc<Mutex<Vec<String>>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -30,7 +30,7 @@ impl Drop for FakeStream {
 }
 
 /// A server that answers every request with `writes`, then closes the connection.
-async fn fake_stream(writes: Vec<Write>) -> FakeStream {
+pub(super) async fn fake_stream(writes: Vec<Write>) -> FakeStream {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
     let url = format!("http://{}/v1", listener.local_addr().unwrap());
     let bodies = Arc::new(Mutex::new(Vec::new()));
@@ -60,14 +60,14 @@ async fn fake_stream(writes: Vec<Write>) -> FakeStream {
     FakeStream { url, bodies, task }
 }
 
-const SSE_HEAD: &str = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n";
+pub(super) const SSE_HEAD: &str = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n";
 
 /// A valid answer: scale shop/api to 4.
 const ANSWER: &str = r#"{"actions":[{"name":"shop/api","target_kind":"workload","action":"scale","replicas":4,"min_replicas":null,"max_replicas":null,"time":null,"reason":"api is over its SLO","confidence":60}]}"#;
 
 /// `content` as llama.cpp streams it: a role delta, one event per piece of `piece_len` chars,
 /// a finish reason, `[DONE]`.
-fn sse_events(content: &str, piece_len: usize) -> (String, usize) {
+pub(super) fn sse_events(content: &str, piece_len: usize) -> (String, usize) {
     let chars: Vec<char> = content.chars().collect();
     let pieces: Vec<String> = chars.chunks(piece_len).map(|c| c.iter().collect()).collect();
     let ev = |v: serde_json::Value| format!("data: {v}\n\n");
@@ -83,20 +83,23 @@ fn sse_events(content: &str, piece_len: usize) -> (String, usize) {
 }
 
 /// The bytes cut into writes of `size` (so cuts fall mid-line and mid-JSON), `gap` apart.
-fn in_writes(head: &str, body: &str, size: usize, gap: Duration) -> Vec<Write> {
+pub(super) fn in_writes(head: &str, body: &str, size: usize, gap: Duration) -> Vec<Write> {
     let mut w: Vec<Write> = vec![(Duration::ZERO, Some(head.as_bytes().to_vec()))];
     w.extend(body.as_bytes().chunks(size).map(|c| (gap, Some(c.to_vec()))));
     w
 }
 
-fn streaming_advisor(url: &str, first_byte_ms: u64, overall_ms: u64) -> LlmAdvisor {
+pub(super) fn streaming_advisor(url: &str, first_byte_ms: u64, overall_ms: u64) -> LlmAdvisor {
     let mut a = advisor(url, None, overall_ms);
     a.client.first_byte_timeout = Duration::from_millis(first_byte_ms);
     a
 }
 
 /// Asks with a progress recorder; `cancel_after` cancels the call then.
-async fn ask_recording(adv: &LlmAdvisor, cancel_after: Option<Duration>) -> (Outcome, Vec<Progress>) {
+pub(super) async fn ask_recording(
+    adv: &LlmAdvisor,
+    cancel_after: Option<Duration>,
+) -> (Outcome, Vec<Progress>) {
     let snap = small_twin_with(|_| {});
     let seen = Arc::new(Mutex::new(Vec::new()));
     let rec = seen.clone();
@@ -110,7 +113,7 @@ async fn ask_recording(adv: &LlmAdvisor, cancel_after: Option<Duration>) -> (Out
             tokio::time::sleep(Duration::from_secs(30)).await;
         });
     }
-    let out = adv.advise_with_progress(&snap, &Guardrails::default(), now(), rx, &record).await;
+    let out = adv.advise_with_progress(&snap, &Guardrails::default(), now(), &[], rx, &record).await;
     let seen = seen.lock().unwrap().clone();
     (out, seen)
 }

@@ -71,7 +71,7 @@ impl VmConfig {
         ];
         for (name, v, lo, hi) in fields {
             if !(v.is_finite() && v >= lo && v <= hi) {
-                return Err(format!("{name} must be a number of seconds from {lo} to {hi}, got {v}"));
+                return Err(format!("{name} must be a number of seconds from {lo} to {hi}, got {v:?}"));
             }
         }
         Ok(())
@@ -329,6 +329,8 @@ mod tests {
                 e.starts_with(&format!("{field} must be a number of seconds from ")),
                 "{field} = {v}: {e}"
             );
+            // The value as written, not 300 digits.
+            assert!(e.len() < 120, "{e}");
         }
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.toml");
