@@ -350,9 +350,11 @@ mod tests {
         let out = crate::advise::assess(&snap, evictions.into_iter().cloned().collect(), &ctx);
         for p in &out {
             // Valid, or not shown because the twin predicts the moves together leave the
-            // server hot (they cannot change the outcome): either way judged on the twin.
+            // server hot, or this one move takes too little off it (it cannot change the
+            // outcome): either way judged on the twin.
             let stays_hot = p.rejection.as_deref().is_some_and(|r| r.contains("stays hot"));
-            assert!(p.status == crate::advise::Status::Valid || stays_hot, "{p:?}");
+            let immaterial = p.rejection.as_deref().is_some_and(|r| r.contains("no material effect"));
+            assert!(p.status == crate::advise::Status::Valid || stays_hot || immaterial, "{p:?}");
             let cpu = p.predicted.as_ref().and_then(|x| x.server_cpu).expect("server CPU predicted");
             assert!(cpu.after.mean < cpu.before.mean, "{p:?}");
         }
