@@ -33,7 +33,8 @@ const FULL_IMPROVEMENT: f64 = 0.5;
 const COOL_SERVER: f64 = 0.7;
 
 /// The names of the parts, as every confidence lists them.
-pub const PARTS: [&str; 6] = ["agreement", "consistency", "fidelity", "forecast", "improvement", "track_record"];
+pub const PARTS: [&str; 6] =
+    ["agreement", "consistency", "fidelity", "forecast", "improvement", "track_record"];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Agreement {

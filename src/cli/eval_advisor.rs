@@ -5,8 +5,8 @@
 //! fared. Every trial with `--json`.
 
 use crate::advise::calibrate::{
-    AFTER_STATE_TOLERANCE, Evaluation, INCIDENT_TICKS, Incident, MIN_PER_BUCKET, effect_fit, incidents, reliability,
-    rising, trials,
+    AFTER_STATE_TOLERANCE, Evaluation, INCIDENT_TICKS, Incident, MIN_PER_BUCKET, effect_fit, incidents,
+    reliability, rising, trials,
 };
 use crate::advise::llm::replay::{RecordedAnswer, Recording};
 use crate::advise::llm::{self, LlmAdvisor, config::LlmConfig, locate_evictions, read_exchange};
