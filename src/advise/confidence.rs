@@ -24,10 +24,10 @@ const FULL_IMPROVEMENT: f64 = 0.5;
 const COOL_SERVER: f64 = 0.7;
 
 /// The names of the parts, as every confidence lists them.
-pub const PARTS: [&str; 5] = ["agreement", "consistency", "forecast", "improvement", "track_record"];
+pub(crate) const PARTS: [&str; 5] = ["agreement", "consistency", "forecast", "improvement", "track_record"];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Agreement {
+pub(crate) enum Agreement {
     /// Another advisor, independently, proposed the same change.
     Agreed,
     /// No independent advisor spoke about this target.
@@ -37,7 +37,7 @@ pub enum Agreement {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Inputs<'a> {
+pub(crate) struct Inputs<'a> {
     pub prediction: Option<&'a Prediction>,
     /// Forecast interval width relative to its point value, when a forecast motivated it.
     pub forecast_uncertainty: Option<f64>,
@@ -51,7 +51,7 @@ pub struct Inputs<'a> {
 /// The predicted improvement as a value in 0..1. For a workload: half from the target's p99,
 /// half from SLO violations fixed; a change predicted to add violations scores 0. For an
 /// eviction: how far its server comes down towards `COOL_SERVER`.
-pub fn improvement_value(p: &Prediction) -> f64 {
+pub(crate) fn improvement_value(p: &Prediction) -> f64 {
     if let Some(cpu) = p.server_cpu {
         let (b, a) = (cpu.before.mean, cpu.after.mean);
         let room = (b - COOL_SERVER).max(0.05);
@@ -67,7 +67,7 @@ pub fn improvement_value(p: &Prediction) -> f64 {
     0.5 * p99 + 0.5 * slo
 }
 
-pub fn score(i: &Inputs) -> Confidence {
+pub(crate) fn score(i: &Inputs) -> Confidence {
     let improvement = i.prediction.map(improvement_value).unwrap_or(0.0);
     let consistency = match (i.explained, i.prediction) {
         (Some(share), _) => share.clamp(0.0, 1.0),

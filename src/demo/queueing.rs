@@ -3,7 +3,7 @@
 
 /// Waiting-time quantiles (ms) of an M/M/c queue with arrival rate `lambda` (1/s), per-server
 /// service rate `mu` (1/s) and `c` servers: P(W > t) = C(c, ρ)·e^{−(cμ−λ)t} (Erlang C).
-pub fn mmc_quantiles_ms(lambda: f64, mu: f64, c: f64) -> (f64, f64) {
+pub(crate) fn mmc_quantiles_ms(lambda: f64, mu: f64, c: f64) -> (f64, f64) {
     let c_int = c.max(1.0).round() as u32;
     let a = lambda / mu;
     let rho = a / c_int as f64;

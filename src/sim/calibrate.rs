@@ -8,7 +8,7 @@ use crate::twin::{Dist, PodPhase, Snapshot};
 
 /// How a workload's parallelism was chosen, so a report can say how much to trust it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fit {
+pub(crate) enum Fit {
     /// No latency measured: defaults.
     Unmeasured,
     /// Latency measured but no queueing visible: sized from CPU usage (or 60 % busy).
@@ -21,7 +21,7 @@ pub enum Fit {
 
 /// The request model of one workload.
 #[derive(Debug, Clone, PartialEq)]
-pub struct WorkloadModel {
+pub(crate) struct WorkloadModel {
     /// Median own processing time on an idle pod, ms.
     pub service_median_ms: f64,
     /// Log-normal shape of the processing time.
@@ -32,7 +32,7 @@ pub struct WorkloadModel {
 }
 
 impl WorkloadModel {
-    pub fn service_time(&self) -> Dist {
+    pub(crate) fn service_time(&self) -> Dist {
         Dist::LogNormal { mu: self.service_median_ms.max(1e-3).ln(), sigma: self.sigma }
     }
 }
@@ -45,7 +45,7 @@ const MAX_PARALLELISM: u32 = 512;
 
 /// Fits every workload of the snapshot (same order as `snap.workloads`).
 /// `default_service_ms` is used where no latency is measured.
-pub fn calibrate(snap: &Snapshot, default_service_ms: f64) -> Vec<WorkloadModel> {
+pub(crate) fn calibrate(snap: &Snapshot, default_service_ms: f64) -> Vec<WorkloadModel> {
     let n = snap.workloads.len();
     let rps: Vec<Option<f64>> =
         (0..n).map(|w| snap.workload_status.get(w).and_then(|s| s.rps).filter(|r| *r > 0.0)).collect();
