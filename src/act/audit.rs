@@ -212,26 +212,14 @@ fn torn_write(bad: &[Bad]) -> Record {
 }
 
 #[cfg(test)]
+#[path = "audit_fixtures.rs"]
+pub(crate) mod fixtures;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
-    pub(crate) fn record(n: u32) -> Record {
-        Record {
-            time: format!("2026-11-23T10:00:{n:02}Z"),
-            user: "sre".into(),
-            context: "demo".into(),
-            target: "boutique/checkoutservice".into(),
-            action: format!("scale boutique/checkoutservice to {n} replicas"),
-            before: serde_json::json!({"replicas": 2}),
-            after: serde_json::json!({"replicas": n}),
-            proposal_id: Some(format!("p{n}")),
-            confidence: Some(81.0),
-            source: Some("builtin:reactive".into()),
-            llm_exchange_sha256: None,
-            outcome: "approved".into(),
-            reason: None,
-        }
-    }
+    pub(crate) use super::fixtures::audit_record as record;
 
     #[test]
     fn appends_chain_and_reopen_continues() {
