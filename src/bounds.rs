@@ -7,7 +7,7 @@ use std::fmt::Display;
 use std::str::FromStr;
 
 /// A clap value parser for a whole number in `lo..=hi`.
-pub fn int<T>(lo: T, hi: T) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static
+pub(crate) fn int<T>(lo: T, hi: T) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static
 where
     T: FromStr + PartialOrd + Display + Copy + Send + Sync + 'static,
 {
@@ -19,7 +19,10 @@ where
 }
 
 /// A clap value parser for a finite number in `lo..=hi`.
-pub fn float(lo: f64, hi: f64) -> impl Fn(&str) -> Result<f64, String> + Clone + Send + Sync + 'static {
+pub(crate) fn float(
+    lo: f64,
+    hi: f64,
+) -> impl Fn(&str) -> Result<f64, String> + Clone + Send + Sync + 'static {
     move |s: &str| {
         let msg = || format!("must be a finite number from {lo} to {hi}");
         let v: f64 = s.trim().parse().map_err(|_| msg())?;

@@ -24,7 +24,7 @@ pub enum Change {
 
 impl Change {
     /// What the change acts on: the workload key, the server, or the pod (`namespace/name`).
-    pub fn target(&self) -> &str {
+    pub(crate) fn target(&self) -> &str {
         match self {
             Change::Scale { workload, .. } | Change::HpaBounds { workload, .. } => workload,
             Change::Cordon { server, .. } => server,

@@ -6,7 +6,7 @@ use std::path::Path;
 
 /// `auto_rollback` of `config.toml` in `config_dir`: the workloads whose rollback is applied
 /// without asking (the console reads it with the rest of its settings).
-pub fn auto_rollback(config_dir: &Path) -> Result<Vec<String>, String> {
+pub(crate) fn auto_rollback(config_dir: &Path) -> Result<Vec<String>, String> {
     #[derive(serde::Deserialize)]
     struct Doc {
         #[serde(default)]
@@ -18,7 +18,7 @@ pub fn auto_rollback(config_dir: &Path) -> Result<Vec<String>, String> {
 }
 
 /// `FILE: line N, key K: MESSAGE` on one line, from toml's error span.
-pub fn toml_error(path: &Path, src: &str, e: &toml::de::Error) -> String {
+pub(crate) fn toml_error(path: &Path, src: &str, e: &toml::de::Error) -> String {
     let msg = e.message().lines().next().unwrap_or("invalid TOML").trim().to_string();
     let Some(span) = e.span() else { return format!("{}: {msg}", path.display()) };
     let start = span.start.min(src.len());
@@ -31,7 +31,7 @@ pub fn toml_error(path: &Path, src: &str, e: &toml::de::Error) -> String {
 
 /// `FILE: line N, key `TABLE.KEY`: MESSAGE` for a value TOML accepts but its reader refuses
 /// (a NaN share, a negative time).
-pub fn value_error(path: &Path, src: &str, table: &str, key: &str, msg: &str) -> String {
+pub(crate) fn value_error(path: &Path, src: &str, table: &str, key: &str, msg: &str) -> String {
     let mut inside = false;
     for (i, l) in src.lines().enumerate() {
         let t = l.trim();

@@ -56,7 +56,7 @@ impl Default for Guardrails {
 
 /// `[guardrails]` of `config.toml` in `config_dir` (defaults when the file or the table is
 /// missing). Errors name the file, the line and the key.
-pub fn load(config_dir: &Path) -> Result<Guardrails, String> {
+pub(crate) fn load(config_dir: &Path) -> Result<Guardrails, String> {
     let path = config_dir.join("config.toml");
     let Ok(src) = std::fs::read_to_string(&path) else { return Ok(Guardrails::default()) };
     parse(&path, &src)
@@ -97,7 +97,7 @@ pub fn parse(path: &Path, src: &str) -> Result<Guardrails, String> {
 }
 
 /// The longest cooldown `[guardrails]` accepts: a week.
-pub const MAX_COOLDOWN_SECS: i64 = 7 * 86_400;
+pub(crate) const MAX_COOLDOWN_SECS: i64 = 7 * 86_400;
 
 /// A rule of the guardrails, by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -118,7 +118,7 @@ pub enum Rule {
 
 impl Rule {
     /// The name the views, the commands and the audit log give it.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Rule::Readonly => "readonly",
             Rule::StaleFeed => "stale-feed",
@@ -138,13 +138,13 @@ impl Rule {
     /// Whether the rule judges the change itself on this twin (so validation applies it to
     /// every proposal), rather than the moment it is approved in: read-only mode, a stale feed,
     /// a cooldown or the hourly budget say "not now", never "not this".
-    pub fn standing(self) -> bool {
+    pub(crate) fn standing(self) -> bool {
         !matches!(self, Rule::Readonly | Rule::StaleFeed | Rule::Cooldown | Rule::MaxChangePerHour)
     }
 }
 
 impl Rule {
-    pub const ALL: [Rule; 12] = [
+    pub(crate) const ALL: [Rule; 12] = [
         Rule::Readonly,
         Rule::StaleFeed,
         Rule::Cooldown,
@@ -159,7 +159,7 @@ impl Rule {
         Rule::Disruption,
     ];
 
-    pub fn from_name(name: &str) -> Option<Rule> {
+    pub(crate) fn from_name(name: &str) -> Option<Rule> {
         Rule::ALL.into_iter().find(|r| r.name() == name)
     }
 }
@@ -202,18 +202,18 @@ pub struct Violation {
 impl Guardrails {
     /// The largest one-step scale-up from `current`, as Kubernetes' HPA allows it: the larger
     /// of doubling and four more pods.
-    pub fn max_step_up(&self, current: u32) -> u32 {
+    pub(crate) fn max_step_up(&self, current: u32) -> u32 {
         current.saturating_mul(2).max(current + 4).min(self.max_replicas)
     }
 
     /// The smallest one-step scale-down from `current`: at most halving.
-    pub fn min_step_down(&self, current: u32) -> u32 {
+    pub(crate) fn min_step_down(&self, current: u32) -> u32 {
         current.div_ceil(2).max(1)
     }
 
     /// Why nothing may be applied in `context` at all (read-only mode, a read-only context);
     /// empty when changes may be.
-    pub fn readonly_in(&self, context: &str) -> Vec<Violation> {
+    pub(crate) fn readonly_in(&self, context: &str) -> Vec<Violation> {
         let mut v = Vec::new();
         if self.readonly {
             v.push(Violation {
@@ -232,14 +232,14 @@ impl Guardrails {
 
     /// The standing rules `change` breaks on this twin (see `Rule::standing`): what validation
     /// refuses before a proposal is ever shown as valid.
-    pub fn standing(&self, change: &Change, snap: &Snapshot) -> Vec<Violation> {
+    pub(crate) fn standing(&self, change: &Change, snap: &Snapshot) -> Vec<Violation> {
         let mut v = self.check(change, snap, "", &[], snap.time);
         v.retain(|x| x.rule.standing());
         v
     }
 
     /// Every rule `change` breaks on this twin; empty means it may be approved.
-    pub fn check(
+    pub(crate) fn check(
         &self,
         change: &Change,
         snap: &Snapshot,
@@ -425,7 +425,7 @@ impl Guardrails {
 
 /// Whether evicting pod `i` disrupts nothing its owner cannot absorb: it runs, a controller
 /// recreates it, and it is not its workload's only replica.
-pub fn evictable(snap: &Snapshot, i: usize) -> Result<(), String> {
+pub(crate) fn evictable(snap: &Snapshot, i: usize) -> Result<(), String> {
     let pod = &snap.pods[i];
     let key = format!("{}/{}", pod.namespace, pod.name);
     if pod.phase != PodPhase::Running {

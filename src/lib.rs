@@ -6,17 +6,17 @@
 
 pub mod act;
 pub mod advise;
-pub mod bounds;
+pub(crate) mod bounds;
 pub mod change;
 pub mod cli;
-pub mod config_file;
+pub(crate) mod config_file;
 pub mod demo;
 pub mod forecast;
 pub mod guardrails;
 pub mod measure;
-pub mod paths;
-pub mod plan;
-pub mod queueing;
+pub(crate) mod paths;
+pub(crate) mod plan;
+pub(crate) mod queueing;
 pub mod sim;
 pub mod source;
 pub mod text;

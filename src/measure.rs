@@ -50,7 +50,7 @@ pub fn synthetic_store(servers: usize, pods_per_server: usize) -> TwinStore {
 }
 
 /// Nearest-rank percentile of sorted values.
-pub fn percentile(sorted: &[f64], q: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
@@ -60,19 +60,19 @@ pub fn percentile(sorted: &[f64], q: f64) -> f64 {
 
 /// Resets the process's peak resident memory to what it holds now (Linux ≥ 4.0; elsewhere a
 /// no-op, and the peak then covers the whole process).
-pub fn reset_peak_rss() {
+pub(crate) fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 /// The process's peak resident memory (VmHWM), MB; None where /proc does not say.
-pub fn peak_rss_mb() -> Option<f64> {
+pub(crate) fn peak_rss_mb() -> Option<f64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
     let kb: f64 = s.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024.0 / 1e6)
 }
 
 /// This process's CPU time (user + system), s.
-pub fn process_cpu_s() -> f64 {
+pub(crate) fn process_cpu_s() -> f64 {
     // SAFETY: getrusage writes into the struct we pass.
     let mut u: libc::rusage = unsafe { std::mem::zeroed() };
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
@@ -86,7 +86,7 @@ const BOUTIQUE: &str = include_str!("../tests/data/manifests/online-boutique/kub
 /// Online Boutique (12 Deployments and their Services) copied into ⌈n/12⌉ namespaces
 /// `shop-01`…, each object given its namespace, one file per namespace, in `dir`: a twin of
 /// about `n` workloads as a user's folder would hold it. Returns the namespaces.
-pub fn write_boutiques(dir: &std::path::Path, n: usize) -> std::io::Result<usize> {
+pub(crate) fn write_boutiques(dir: &std::path::Path, n: usize) -> std::io::Result<usize> {
     let per_copy = BOUTIQUE.lines().filter(|l| *l == "kind: Deployment").count().max(1);
     let copies = n.div_ceil(per_copy).max(1);
     std::fs::create_dir_all(dir)?;

@@ -18,17 +18,17 @@ fn dir(env: &str, pick: fn(&directories::ProjectDirs) -> PathBuf) -> PathBuf {
 }
 
 /// `~/.config/twintop` on Linux.
-pub fn config_dir() -> PathBuf {
+pub(crate) fn config_dir() -> PathBuf {
     dir("TWINTOP_CONFIG_DIR", |p| p.config_dir().to_path_buf())
 }
 
 /// `~/.local/share/twintop` on Linux.
-pub fn data_dir() -> PathBuf {
+pub(crate) fn data_dir() -> PathBuf {
     dir("TWINTOP_DATA_DIR", |p| p.data_dir().to_path_buf())
 }
 
 /// `~/.local/state/twintop` on Linux (logs).
-pub fn state_dir() -> PathBuf {
+pub(crate) fn state_dir() -> PathBuf {
     dir("TWINTOP_STATE_DIR", |p| p.state_dir().unwrap_or(p.cache_dir()).to_path_buf())
 }
 
@@ -39,7 +39,7 @@ pub fn state_dir() -> PathBuf {
 
 /// Creates `dir` (and missing parents) if needed: the directory itself 0700, parents with the
 /// usual mode.
-pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn private_dir(dir: &Path) -> std::io::Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
@@ -56,7 +56,7 @@ pub fn private_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 /// Options that create a file 0600 (an existing file keeps its mode: see `tighten`).
-pub fn private_options() -> std::fs::OpenOptions {
+pub(crate) fn private_options() -> std::fs::OpenOptions {
     let mut o = std::fs::OpenOptions::new();
     #[cfg(unix)]
     o.mode(0o600);
@@ -64,7 +64,7 @@ pub fn private_options() -> std::fs::OpenOptions {
 }
 
 /// Makes an existing file of ours 0600 (files written by older versions were 0644).
-pub fn tighten(file: &std::fs::File) -> std::io::Result<()> {
+pub(crate) fn tighten(file: &std::fs::File) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         let mode = file.metadata()?.permissions().mode();
@@ -76,7 +76,7 @@ pub fn tighten(file: &std::fs::File) -> std::io::Result<()> {
 }
 
 /// Opens `path` for appending (and reading), creating it 0600 in a private directory.
-pub fn open_private_append(path: &Path) -> std::io::Result<std::fs::File> {
+pub(crate) fn open_private_append(path: &Path) -> std::io::Result<std::fs::File> {
     if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         private_dir(dir)?;
     }
@@ -88,7 +88,7 @@ pub fn open_private_append(path: &Path) -> std::io::Result<std::fs::File> {
 /// Replaces `path` with `bytes` atomically and durably: a 0600 temporary file in the same
 /// directory, fsync'd, renamed over `path`, then the directory fsync'd. A crash leaves the old
 /// file or the new one, never a mix.
-pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     private_dir(dir)?;

@@ -3,7 +3,7 @@
 
 /// Probability of waiting in M/M/c with `c` servers and offered load `a` = λ/μ (erlangs),
 /// by Erlang B's recursion. Meaningful for `a < c`.
-pub fn erlang_c(c: u32, a: f64) -> f64 {
+pub(crate) fn erlang_c(c: u32, a: f64) -> f64 {
     let mut b = 1.0;
     for k in 1..=c {
         b = a * b / (k as f64 + a * b);
@@ -15,7 +15,7 @@ pub fn erlang_c(c: u32, a: f64) -> f64 {
 /// The `1 − p` quantile of the waiting time (s) in M/M/c with offered load `a` and mean service
 /// time `mean_s`: P(W > t) = C(c, a)·e^{−(c − a)t/mean_s}. Infinite when `a ≥ c` (no steady
 /// state); 0 when fewer than `p` of the requests wait at all.
-pub fn wait_quantile_s(c: u32, a: f64, mean_s: f64, p: f64) -> f64 {
+pub(crate) fn wait_quantile_s(c: u32, a: f64, mean_s: f64, p: f64) -> f64 {
     if a >= c as f64 {
         return f64::INFINITY;
     }

@@ -36,7 +36,7 @@ fn is_hostile(c: char) -> bool {
 
 /// `v` as a table shows it with `decimals` decimals: rounded, and never -0 (a delta taken
 /// between two shown figures then agrees with them).
-pub fn shown(v: f64, decimals: usize) -> f64 {
+pub(crate) fn shown(v: f64, decimals: usize) -> f64 {
     let scaled = v * 10f64.powi(decimals.min(12) as i32);
     if !scaled.is_finite() {
         return v;

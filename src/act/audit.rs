@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 pub use super::audit_verify::{Problem, Verification, verify_bytes, verify_file, verify_file_with};
 
 pub const FILE_NAME: &str = "audit.jsonl";
-pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// What an operator (or twintop on their behalf) did. Fields are the audit interface:
 /// add, never rename.
@@ -170,10 +170,6 @@ impl AuditLog {
         Ok(log)
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Appends one record and returns only after it is on disk and the head is sealed.
     pub fn append(&mut self, record: Record) -> Result<Entry, AuditError> {
         let seq = self.next_seq;
@@ -216,26 +212,14 @@ fn torn_write(bad: &[Bad]) -> Record {
 }
 
 #[cfg(test)]
+#[path = "audit_fixtures.rs"]
+pub(crate) mod fixtures;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
-    pub fn record(n: u32) -> Record {
-        Record {
-            time: format!("2026-11-23T10:00:{n:02}Z"),
-            user: "sre".into(),
-            context: "demo".into(),
-            target: "boutique/checkoutservice".into(),
-            action: format!("scale boutique/checkoutservice to {n} replicas"),
-            before: serde_json::json!({"replicas": 2}),
-            after: serde_json::json!({"replicas": n}),
-            proposal_id: Some(format!("p{n}")),
-            confidence: Some(81.0),
-            source: Some("builtin:reactive".into()),
-            llm_exchange_sha256: None,
-            outcome: "approved".into(),
-            reason: None,
-        }
-    }
+    pub(crate) use super::fixtures::audit_record as record;
 
     #[test]
     fn appends_chain_and_reopen_continues() {

@@ -33,7 +33,7 @@ impl Key {
     }
 
     /// The key of the next entry: one-way, so a stolen key does not give the earlier ones.
-    pub fn evolve(&self) -> Key {
+    pub(crate) fn evolve(&self) -> Key {
         let mut h = Sha256::new();
         h.update(b"twintop audit key evolution\0");
         h.update(self.0);
@@ -94,15 +94,15 @@ impl Key {
         hex::encode(self.mac("link", seq, hash).finalize().into_bytes())
     }
 
-    pub fn check_link(&self, seq: u64, hash: &str, link: &str) -> bool {
+    pub(crate) fn check_link(&self, seq: u64, hash: &str, link: &str) -> bool {
         self.check("link", seq, hash, link)
     }
 
-    pub fn check_entry(&self, seq: u64, hash: &str, seal: &str) -> bool {
+    pub(crate) fn check_entry(&self, seq: u64, hash: &str, seal: &str) -> bool {
         self.check("entry", seq, hash, seal)
     }
 
-    pub fn check_head(&self, seq: u64, hash: &str, seal: &str) -> bool {
+    pub(crate) fn check_head(&self, seq: u64, hash: &str, seal: &str) -> bool {
         self.check("head", seq, hash, seal)
     }
 }
@@ -130,17 +130,17 @@ pub struct Head {
 }
 
 /// `audit.seal` beside a log `audit.jsonl`.
-pub fn seal_path(log: &Path) -> PathBuf {
+pub(crate) fn seal_path(log: &Path) -> PathBuf {
     log.with_extension("seal")
 }
 
 /// `audit.verify-key` beside a log `audit.jsonl`.
-pub fn verify_key_path(log: &Path) -> PathBuf {
+pub(crate) fn verify_key_path(log: &Path) -> PathBuf {
     log.with_extension("verify-key")
 }
 
 /// Reads `audit.seal`: None when absent.
-pub fn read_seal(path: &Path) -> Result<Option<SealFile>, String> {
+pub(crate) fn read_seal(path: &Path) -> Result<Option<SealFile>, String> {
     match std::fs::read(path) {
         Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| format!("{}: {e}", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -149,7 +149,7 @@ pub fn read_seal(path: &Path) -> Result<Option<SealFile>, String> {
 }
 
 /// Writes `audit.seal` for a head at (seq, hash) sealed with `key` (= k_seq), keeping k_{seq+1}.
-pub fn write_seal(path: &Path, seq: u64, hash: &str, key: &Key) -> std::io::Result<Key> {
+pub(crate) fn write_seal(path: &Path, seq: u64, hash: &str, key: &Key) -> std::io::Result<Key> {
     let next = key.evolve();
     let file = SealFile {
         seq,

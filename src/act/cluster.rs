@@ -47,7 +47,7 @@ impl std::fmt::Display for ApplyError {
 
 /// A source that is a single picture (manifests, or a cluster read once): it refuses every
 /// change, naming what it is.
-pub struct ReadOnly(pub &'static str);
+pub(crate) struct ReadOnly(pub &'static str);
 
 impl ClusterControl for ReadOnly {
     fn apply(&self, change: &Change, _dry_run: bool) -> Result<String, String> {
@@ -57,4 +57,4 @@ impl ClusterControl for ReadOnly {
 
 #[cfg(test)]
 #[path = "cluster_fakes.rs"]
-pub mod fakes;
+pub(crate) mod fakes;

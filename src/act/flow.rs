@@ -13,7 +13,7 @@ use crate::twin::Snapshot;
 use chrono::{DateTime, Utc};
 
 /// The source of proposals that undo a change after its SLO watch saw a sustained breach.
-pub const ROLLBACK_SOURCE: &str = "twintop:rollback";
+pub(crate) const ROLLBACK_SOURCE: &str = "twintop:rollback";
 
 /// What the flow needs to know of a proposal.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -103,14 +103,14 @@ impl Flow {
 
     /// Records the target's version read from the cluster right after `approve`: the dry run
     /// and the apply carry it, so anything that changed the object in between is a conflict.
-    pub fn pin_version(&mut self, v: Option<String>) {
+    pub(crate) fn pin_version(&mut self, v: Option<String>) {
         if let Stage::Confirming { version, .. } = &mut self.stage {
             *version = v;
         }
     }
 
     /// `Esc` in the confirmation.
-    pub fn cancel(&mut self) -> Outcome {
+    pub(crate) fn cancel(&mut self) -> Outcome {
         match std::mem::replace(&mut self.stage, Stage::Idle) {
             Stage::Confirming { .. } => Outcome::Cancelled,
             Stage::Idle => Outcome::None,
@@ -118,7 +118,7 @@ impl Flow {
     }
 
     /// `r` on a proposal: recorded, never applied.
-    pub fn reject(
+    pub(crate) fn reject(
         &mut self,
         p: &Pending,
         reason: &str,
@@ -247,7 +247,7 @@ impl Flow {
 }
 
 /// The recorded prior state, so a rollback knows what to restore.
-pub fn current_state(change: &Change, snap: &Snapshot) -> serde_json::Value {
+pub(crate) fn current_state(change: &Change, snap: &Snapshot) -> serde_json::Value {
     match change {
         Change::Scale { workload, .. } => snap
             .workload_index(workload)
@@ -278,7 +278,7 @@ pub fn current_state(change: &Change, snap: &Snapshot) -> serde_json::Value {
 }
 
 /// The change as a kubectl-style diff, headed by the context it will be applied to.
-pub fn diff(change: &Change, snap: &Snapshot, context: &str) -> String {
+pub(crate) fn diff(change: &Change, snap: &Snapshot, context: &str) -> String {
     let esc = |s: &str| crate::text::escape(s).into_owned();
     match change {
         Change::Scale { workload, replicas } => {

@@ -20,13 +20,13 @@ use kube::Client;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 
-pub const FIELD_MANAGER: &str = "twintop";
+pub(crate) const FIELD_MANAGER: &str = "twintop";
 /// How long an eviction may be retried (the client retries 429s) before it is reported.
-pub const EVICTION_PATIENCE: std::time::Duration = std::time::Duration::from_secs(15);
+pub(crate) const EVICTION_PATIENCE: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// What the API server is asked to allow for a change (a SelfSubjectAccessReview).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Access {
+pub(crate) struct Access {
     pub group: String,
     pub resource: String,
     pub subresource: String,
@@ -36,7 +36,7 @@ pub struct Access {
 }
 
 /// The API request a change becomes.
-pub fn access_for(change: &Change, kind: WorkloadKind) -> Access {
+pub(crate) fn access_for(change: &Change, kind: WorkloadKind) -> Access {
     let (group, resource, subresource, namespace, name) = target_for(change, kind);
     let verb = if matches!(change, Change::Evict { .. }) { "create" } else { "patch" };
     Access { group, resource, subresource, namespace, name, verb: verb.into() }
@@ -75,7 +75,7 @@ fn split_key(key: &str) -> (String, String) {
 
 /// Asks the API server whether the current user may `patch` what `change` touches (`create`
 /// an eviction, for an eviction).
-pub async fn can_apply(client: &Client, change: &Change, kind: WorkloadKind) -> Result<bool, String> {
+pub(crate) async fn can_apply(client: &Client, change: &Change, kind: WorkloadKind) -> Result<bool, String> {
     let Access { group, resource, subresource, namespace, name, verb } = access_for(change, kind);
     let review = SelfSubjectAccessReview {
         spec: SelfSubjectAccessReviewSpec {
@@ -101,7 +101,7 @@ pub async fn can_apply(client: &Client, change: &Change, kind: WorkloadKind) -> 
 /// The resourceVersion of the object `change` patches, read now (at approval): the scale
 /// subresource (which shares its workload's version) or the HPA. None for a cordon: a node's
 /// version moves with every status heartbeat, so pinning it would only make cordons fail.
-pub async fn read_version(
+pub(crate) async fn read_version(
     client: &Client,
     change: &Change,
     kind: WorkloadKind,
@@ -145,7 +145,7 @@ fn versioned(spec: serde_json::Value, version: Option<&str>) -> Patch<serde_json
 
 /// Applies (or with `dry_run`, validates server-side) one change; returns what changed.
 /// `version`: the resourceVersion read at approval (scale and HPA patches carry it).
-pub async fn apply(
+pub(crate) async fn apply(
     client: &Client,
     change: &Change,
     kind: WorkloadKind,

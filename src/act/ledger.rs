@@ -12,15 +12,15 @@ use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
-pub const FILE_NAME: &str = "proposals.jsonl";
+pub(crate) const FILE_NAME: &str = "proposals.jsonl";
 /// How long a shown proposal can be decided on by its id.
-pub const KEEP_SECS: i64 = 3600;
+pub(crate) const KEEP_SECS: i64 = 3600;
 /// Past this size the file is rewritten without the entries older than `KEEP_SECS`.
 const PRUNE_BYTES: u64 = 1 << 20;
 
 /// One proposal as it was shown.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Shown {
+pub(crate) struct Shown {
     /// Wall-clock time it was shown.
     pub seen: DateTime<Utc>,
     /// Who showed it: `advise`, `console`, `operator`.
@@ -31,7 +31,7 @@ pub struct Shown {
     pub rejection: Option<String>,
 }
 
-pub fn path(data_dir: &Path) -> PathBuf {
+pub(crate) fn path(data_dir: &Path) -> PathBuf {
     data_dir.join(FILE_NAME)
 }
 
@@ -116,7 +116,7 @@ fn read(path: &Path) -> std::io::Result<Vec<Shown>> {
 }
 
 /// The latest showing of proposal `id` within the last `KEEP_SECS`, or why there is none.
-pub fn find(data_dir: &Path, id: &str, now: DateTime<Utc>) -> Result<Shown, String> {
+pub(crate) fn find(data_dir: &Path, id: &str, now: DateTime<Utc>) -> Result<Shown, String> {
     let path = path(data_dir);
     let all = read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let Some(latest) = all.into_iter().filter(|s| s.pending.id == id).max_by_key(|s| s.seen) else {

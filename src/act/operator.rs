@@ -61,7 +61,7 @@ pub struct OperatorOptions {
 
 /// What the service reports as it observes snapshots and answers requests.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Event {
+pub(crate) enum Event {
     /// Something happened the operator should read (raw text: the view escapes it).
     Note(String),
     /// A proposal that needs the operator: a rollback, a missed scheduled action.
@@ -118,7 +118,7 @@ impl Pending {
     }
 
     /// The advisor's candidate again, to be validated and predicted on a newer twin.
-    pub fn candidate(&self) -> Candidate {
+    pub(crate) fn candidate(&self) -> Candidate {
         let mut c = Candidate::new(&self.source, self.change.clone(), self.reason.clone());
         c.exchange = self.llm_exchange_sha256.clone();
         c.stated_confidence = None;
@@ -155,20 +155,20 @@ impl Operator {
         op
     }
 
-    pub fn record_path(&self) -> Option<PathBuf> {
+    pub(crate) fn record_path(&self) -> Option<PathBuf> {
         self.data_dir.as_deref().map(record::record_path)
     }
 
-    pub fn audit_path(&self) -> Option<PathBuf> {
+    pub(crate) fn audit_path(&self) -> Option<PathBuf> {
         self.data_dir.as_ref().map(|d| d.join(audit::FILE_NAME))
     }
 
-    pub fn guardrails(&self) -> &Guardrails {
+    pub(crate) fn guardrails(&self) -> &Guardrails {
         &self.flow.guardrails
     }
 
     /// The context decisions are made in (the source names it once connected).
-    pub fn set_context(&mut self, context: &str) {
+    pub(crate) fn set_context(&mut self, context: &str) {
         // An open confirmation keeps the context it showed.
         if self.confirming().is_none() {
             self.flow.context = context.to_string();
@@ -185,7 +185,7 @@ impl Operator {
         }
     }
 
-    pub fn confirming(&self) -> Option<(&Pending, &str)> {
+    pub(crate) fn confirming(&self) -> Option<(&Pending, &str)> {
         match &self.flow.stage {
             Stage::Confirming { pending, diff, .. } => Some((pending, diff.as_str())),
             Stage::Idle => None,
@@ -194,7 +194,7 @@ impl Operator {
 
     /// Validation, prediction (re-simulated) and scoring of one candidate on `snap`, as the
     /// advisors' proposals get, with this service's guardrails and track record.
-    pub fn reassess(&self, snap: &Snapshot, c: Candidate) -> Proposal {
+    pub(crate) fn reassess(&self, snap: &Snapshot, c: Candidate) -> Proposal {
         let evaluator = EvaluatorKind::default().build(RESIMULATE_HORIZON_S);
         let ctx = Context {
             guardrails: self.flow.guardrails.clone(),
@@ -208,7 +208,7 @@ impl Operator {
 
     /// `a`: the guardrails, then the target's resourceVersion read from the cluster, which the
     /// dry run and apply will carry (a change in between is then a conflict, not overwritten).
-    pub fn approve(&mut self, p: Pending, snap: &Snapshot, now: DateTime<Utc>) -> Outcome {
+    pub(crate) fn approve(&mut self, p: Pending, snap: &Snapshot, now: DateTime<Utc>) -> Outcome {
         if let Err(e) = self.check_owner() {
             return Outcome::Failed(e);
         }
@@ -216,12 +216,12 @@ impl Operator {
         approve_in(&mut self.flow, self.cluster.as_ref(), p, snap, &self.past, now)
     }
 
-    pub fn cancel(&mut self) -> Outcome {
+    pub(crate) fn cancel(&mut self) -> Outcome {
         self.flow.cancel()
     }
 
     /// `y`: the audited dry run and apply. On success the target's SLO is watched.
-    pub fn confirm(&mut self, snap: &Snapshot, now: DateTime<Utc>) -> Result<Outcome, String> {
+    pub(crate) fn confirm(&mut self, snap: &Snapshot, now: DateTime<Utc>) -> Result<Outcome, String> {
         if self.confirming().is_none() {
             return Ok(Outcome::None);
         }
@@ -268,7 +268,12 @@ impl Operator {
     }
 
     /// `r`: recorded, never applied.
-    pub fn reject(&mut self, p: &Pending, reason: &str, now: DateTime<Utc>) -> Result<Outcome, String> {
+    pub(crate) fn reject(
+        &mut self,
+        p: &Pending,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, String> {
         self.check_owner()?;
         let log = open_log(&mut self.audit, self.data_dir.as_deref())?;
         let out = self.flow.reject(p, reason, log, now).map_err(|e| e.to_string());
@@ -297,7 +302,7 @@ impl Operator {
     /// Feeds a new snapshot to the service: the SLO watches (rollbacks, outcomes for the
     /// track record) and, in the process that owns the data dir, the calendar. Returns what
     /// happened, and whatever headless requests decided since the last call.
-    pub fn observe(&mut self, snap: &Snapshot) -> Vec<Event> {
+    pub(crate) fn observe(&mut self, snap: &Snapshot) -> Vec<Event> {
         let mut ended = Vec::new();
         let mut rollbacks = Vec::new();
         self.watches.retain_mut(|w| {
@@ -329,7 +334,7 @@ impl Operator {
 
     /// Proposals being shown to the operator: written to the proposals ledger in the data dir,
     /// so `twintop approve ID` and the others find them by the id on the card.
-    pub fn offer(&mut self, proposals: &[Proposal]) {
+    pub(crate) fn offer(&mut self, proposals: &[Proposal]) {
         let Some(dir) = self.data_dir.clone() else { return };
         let now = Utc::now();
         let refresh = chrono::Duration::seconds(super::ledger::KEEP_SECS / 4);
@@ -350,7 +355,7 @@ impl Operator {
     }
 
     /// Events from decisions made since the last `observe` (headless requests).
-    pub fn take_events(&mut self) -> Vec<Event> {
+    pub(crate) fn take_events(&mut self) -> Vec<Event> {
         std::mem::take(&mut self.events)
     }
 
@@ -405,7 +410,7 @@ impl Operator {
         }
     }
 
-    pub fn watching(&self) -> impl Iterator<Item = &Watch> {
+    pub(crate) fn watching(&self) -> impl Iterator<Item = &Watch> {
         self.watches.iter().map(|w| &w.watch)
     }
 
@@ -469,7 +474,7 @@ pub(super) fn approve_in(
 }
 
 /// An outcome in words, unescaped: `applied: …`, `blocked by rule cooldown: …`.
-pub fn describe(out: &Result<Outcome, String>) -> String {
+pub(crate) fn describe(out: &Result<Outcome, String>) -> String {
     match out {
         Ok(Outcome::Applied(msg)) => format!("applied: {msg}"),
         Ok(Outcome::Blocked(v)) => format!("blocked by {}", rules(v)),
@@ -485,7 +490,7 @@ pub fn describe(out: &Result<Outcome, String>) -> String {
 }
 
 /// `rule cooldown: …; rule stale-feed: …`, unescaped.
-pub fn rules(v: &[crate::guardrails::Violation]) -> String {
+pub(crate) fn rules(v: &[crate::guardrails::Violation]) -> String {
     v.iter().map(|x| format!("rule {}: {}", x.rule, x.message)).collect::<Vec<_>>().join("; ")
 }
 

@@ -84,7 +84,7 @@ impl Operator {
 
     /// Cancels the earliest waiting calendar entry (audited `cancelled`, then saved); returns
     /// what was cancelled, or None when nothing waits.
-    pub fn cancel_next_scheduled(&mut self, now: DateTime<Utc>) -> Result<Option<String>, String> {
+    pub(crate) fn cancel_next_scheduled(&mut self, now: DateTime<Utc>) -> Result<Option<String>, String> {
         self.check_calendar()?;
         let Some(next) = self
             .calendar

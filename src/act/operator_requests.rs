@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// How long a prepared approval waits for its confirmation (on the twin's clock).
-pub const TICKET_SECS: i64 = 300;
+pub(crate) const TICKET_SECS: i64 = 300;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "request", rename_all = "snake_case")]
@@ -86,7 +86,7 @@ pub enum Reply {
 }
 
 /// An approval prepared for a headless requester.
-pub struct Ticket {
+pub(crate) struct Ticket {
     id: String,
     flow: Flow,
     expires: DateTime<Utc>,
@@ -94,7 +94,7 @@ pub struct Ticket {
 
 impl Operator {
     /// Answers one headless request on the twin as `snap` shows it.
-    pub fn handle(&mut self, req: Request, snap: &Snapshot, owner: &str) -> Reply {
+    pub(crate) fn handle(&mut self, req: Request, snap: &Snapshot, owner: &str) -> Reply {
         let now = snap.time;
         if matches!(req, Request::Prepare { .. } | Request::Schedule { .. }) && snap.servers.is_empty() {
             return Reply::Error {

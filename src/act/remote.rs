@@ -13,23 +13,24 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
-pub const LOCK_FILE: &str = "operator.lock";
-pub const SOCKET_FILE: &str = "operator.sock";
+pub(crate) const LOCK_FILE: &str = "operator.lock";
+pub(crate) const SOCKET_FILE: &str = "operator.sock";
 /// The longest request or reply line read (a reply carries a proposal and a diff: a few kB).
 const MAX_LINE: u64 = 1 << 20;
 /// How long a headless command waits for the owner's answer (a re-assessment simulates).
-pub const REPLY_TIMEOUT: Duration = Duration::from_secs(120);
+pub(crate) const REPLY_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The data dir's owner lock, held for as long as this lives.
 #[derive(Debug)]
-pub struct Ownership {
+pub(crate) struct Ownership {
     _file: File,
-    pub description: String,
+    #[cfg(test)]
+    description: String,
 }
 
 /// Takes ownership of `data_dir` as `description` (`twintop operator (pid 812)`), or returns
 /// the description of the process that holds it.
-pub fn claim(data_dir: &Path, description: &str) -> Result<Ownership, String> {
+pub(crate) fn claim(data_dir: &Path, description: &str) -> Result<Ownership, String> {
     let path = data_dir.join(LOCK_FILE);
     let io = |e: std::io::Error| format!("{}: {e}", path.display());
     crate::paths::private_dir(data_dir).map_err(io)?;
@@ -50,17 +51,21 @@ pub fn claim(data_dir: &Path, description: &str) -> Result<Ownership, String> {
     file.set_len(0).map_err(io)?;
     file.write_all(description.as_bytes()).map_err(io)?;
     file.sync_data().map_err(io)?;
-    Ok(Ownership { _file: file, description: description.to_string() })
+    Ok(Ownership {
+        _file: file,
+        #[cfg(test)]
+        description: description.to_string(),
+    })
 }
 
 /// One headless request, and where its reply goes.
-pub type Call = (Request, oneshot::Sender<Reply>);
+pub(crate) type Call = (Request, oneshot::Sender<Reply>);
 
 /// Listens on the data dir's socket (call inside a tokio runtime, holding `Ownership`): each
 /// request comes out of the returned channel, to be answered by whoever owns the operator
 /// service. The socket file is removed first — a dead owner's is stale, and the lock says the
 /// owner is us.
-pub fn serve(data_dir: &Path, _owner: &Ownership) -> std::io::Result<mpsc::Receiver<Call>> {
+pub(crate) fn serve(data_dir: &Path, _owner: &Ownership) -> std::io::Result<mpsc::Receiver<Call>> {
     let path = socket_path(data_dir);
     let _ = std::fs::remove_file(&path);
     let listener = tokio::net::UnixListener::bind(&path)?;
@@ -107,24 +112,24 @@ async fn connection(stream: tokio::net::UnixStream, tx: mpsc::Sender<Call>) -> s
     Ok(())
 }
 
-pub fn socket_path(data_dir: &Path) -> PathBuf {
+pub(crate) fn socket_path(data_dir: &Path) -> PathBuf {
     data_dir.join(SOCKET_FILE)
 }
 
 /// A headless command's line to the owner.
-pub struct Client {
+pub(crate) struct Client {
     reader: BufReader<UnixStream>,
 }
 
 impl Client {
     /// Connects to the owner of `data_dir`; None when no process serves it.
-    pub fn connect(data_dir: &Path) -> Option<Client> {
+    pub(crate) fn connect(data_dir: &Path) -> Option<Client> {
         let stream = UnixStream::connect(socket_path(data_dir)).ok()?;
         stream.set_read_timeout(Some(REPLY_TIMEOUT)).ok()?;
         Some(Client { reader: BufReader::new(stream) })
     }
 
-    pub fn call(&mut self, req: &Request) -> Result<Reply, String> {
+    pub(crate) fn call(&mut self, req: &Request) -> Result<Reply, String> {
         let mut text = serde_json::to_string(req).map_err(|e| e.to_string())?;
         text.push('\n');
         let stream = self.reader.get_mut();

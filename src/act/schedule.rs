@@ -13,7 +13,7 @@ use std::path::Path;
 
 pub const FILE_NAME: &str = "schedule.json";
 /// How late an action may still fire on its own; later than this it is "missed".
-pub const GRACE_SECS: i64 = 60;
+pub(crate) const GRACE_SECS: i64 = 60;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -89,13 +89,14 @@ impl Calendar {
         });
     }
 
-    pub fn cancel(&mut self, id: &str) -> bool {
+    #[cfg(test)]
+    pub(crate) fn cancel(&mut self, id: &str) -> bool {
         self.settle(id, &[Status::Waiting], Status::Cancelled, None, None)
     }
 
     /// Moves the entries of `id` that are in one of `from` to `to`, with what happened; true
     /// when any moved.
-    pub fn settle(
+    pub(crate) fn settle(
         &mut self,
         id: &str,
         from: &[Status],
@@ -114,7 +115,7 @@ impl Calendar {
     }
 
     /// Waiting actions more than `GRACE_SECS` late become missed; true when any did.
-    pub fn mark_missed(&mut self, now: DateTime<Utc>) -> bool {
+    pub(crate) fn mark_missed(&mut self, now: DateTime<Utc>) -> bool {
         let mut any = false;
         for a in self.actions.iter_mut().filter(|a| a.status == Status::Waiting && a.at <= now) {
             if (now - a.at).num_seconds() > GRACE_SECS {
@@ -132,16 +133,16 @@ impl Calendar {
     /// Waiting actions whose time has come (call `mark_missed` first): to be re-validated,
     /// re-simulated and handed to the flow. They stay `waiting` until their outcome is audited
     /// and `settle`d, so a crash in between loses nothing (the audit log says what happened).
-    pub fn due(&self, now: DateTime<Utc>) -> Vec<Scheduled> {
+    pub(crate) fn due(&self, now: DateTime<Utc>) -> Vec<Scheduled> {
         self.actions.iter().filter(|a| a.status == Status::Waiting && a.at <= now).cloned().collect()
     }
 
-    pub fn missed(&self) -> impl Iterator<Item = &Scheduled> {
+    pub(crate) fn missed(&self) -> impl Iterator<Item = &Scheduled> {
         self.actions.iter().filter(|a| a.status == Status::Missed)
     }
 
     /// "in 4m 05s" / "3 s late", for the view.
-    pub fn countdown(a: &Scheduled, now: DateTime<Utc>) -> String {
+    pub(crate) fn countdown(a: &Scheduled, now: DateTime<Utc>) -> String {
         let d = (a.at - now).num_seconds();
         if d < 0 {
             return format!("{} s late", -d);
@@ -155,7 +156,7 @@ impl Calendar {
 }
 
 /// The furthest ahead an action may be scheduled.
-pub const MAX_AHEAD_DAYS: i64 = 30;
+pub(crate) const MAX_AHEAD_DAYS: i64 = 30;
 
 /// `+10m`, `+90s`, `+1h` from now, `HH:MM` (UTC; tomorrow when already past today), or an
 /// RFC 3339 time (`2026-01-01T08:45:00Z`). None for anything else, a time in the past, or one

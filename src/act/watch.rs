@@ -9,7 +9,7 @@ use crate::twin::kpi::{SloState, slo_state};
 use chrono::{DateTime, Duration, Utc};
 
 /// Consecutive breached snapshots that count as a violation.
-pub const BREACHES_TO_ROLL_BACK: u32 = 3;
+pub(crate) const BREACHES_TO_ROLL_BACK: u32 = 3;
 
 /// Breaches this soon after the change do not count: new pods take a while to start and be
 /// ready, and a p99 over a window lags the change. Without it, scaling out of a breach would
@@ -17,7 +17,7 @@ pub const BREACHES_TO_ROLL_BACK: u32 = 3;
 pub const SETTLE_SECS: i64 = 60;
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Watch {
+pub(crate) struct Watch {
     /// The workload whose SLO is watched (key `namespace/name`).
     pub workload: String,
     pub applied: Change,
@@ -33,7 +33,7 @@ pub struct Watch {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     Watching,
     /// The window passed without a sustained breach.
     Healthy,
@@ -46,7 +46,7 @@ pub enum Verdict {
 }
 
 /// Why a change gets no rollback at all, to tell the operator when it is applied.
-pub fn no_rollback(change: &Change) -> Option<&'static str> {
+pub(crate) fn no_rollback(change: &Change) -> Option<&'static str> {
     match change {
         Change::Evict { .. } => Some(
             "no rollback: an eviction cannot be undone (the pod is gone and its replacement is the controller's), so there is no SLO watch",
@@ -59,7 +59,7 @@ impl Watch {
     /// A watch for `applied`, with the rollback derived from the prior state recorded in the
     /// audit log (`before`). None when the change has nothing to roll back to: an eviction
     /// cannot be undone (see `no_rollback`), and no change is invented to stand for it.
-    pub fn after(
+    pub(crate) fn after(
         applied: &Change,
         before: &serde_json::Value,
         now: DateTime<Utc>,
@@ -91,7 +91,7 @@ impl Watch {
     }
 
     /// Feeds one snapshot; call on every new snapshot until the verdict is not `Watching`.
-    pub fn observe(&mut self, snap: &Snapshot) -> Verdict {
+    pub(crate) fn observe(&mut self, snap: &Snapshot) -> Verdict {
         let w = snap.workload_index(&self.workload);
         self.samples.extend(w.and_then(|w| snap.workload_status[w].p99_ms));
         let state = w.map(|w| slo_state(snap, w));
@@ -114,7 +114,7 @@ impl Watch {
     }
 
     /// The target's p99 samples observed so far, ms.
-    pub fn samples(&self) -> &[f64] {
+    pub(crate) fn samples(&self) -> &[f64] {
         &self.samples
     }
 }

@@ -11,20 +11,20 @@ use crate::change::Change;
 use crate::twin::kpi::{SloState, server_utilization, slo_state};
 use crate::twin::{HpaMetric, Snapshot};
 
-pub const REACTIVE: &str = "builtin:reactive";
-pub const PLACEMENT: &str = "builtin:placement";
-pub const PREDICTIVE: &str = "builtin:predictive";
+pub(crate) const REACTIVE: &str = "builtin:reactive";
+pub(crate) const PLACEMENT: &str = "builtin:placement";
+pub(crate) const PREDICTIVE: &str = "builtin:predictive";
 
 /// CPU utilisation of requests aimed at when a workload has no HPA target of its own.
-pub const DEFAULT_TARGET_UTIL: f64 = 0.7;
+pub(crate) const DEFAULT_TARGET_UTIL: f64 = 0.7;
 /// Kubernetes' HPA tolerance: within ±10 % of the target nothing is done.
 const TOLERANCE: f64 = 0.1;
 /// A server this busy (CPU share of allocatable) is hot.
-pub const HOT_SERVER_CPU: f64 = 0.9;
+pub(crate) const HOT_SERVER_CPU: f64 = 0.9;
 /// At most this many hot servers are acted on per run.
 const MAX_CORDONS: usize = 2;
 /// At most this many pod moves per run: nobody approves moving everything at once.
-pub const MAX_MOVES: usize = 3;
+pub(crate) const MAX_MOVES: usize = 3;
 
 /// A service's CPU use as a share of its pods' requests, and the share it is scaled to (its
 /// HPA's CPU target, else `DEFAULT_TARGET_UTIL`). `None` for non-services: batch and data
@@ -65,12 +65,12 @@ fn scale_to(wl: &crate::twin::Workload, desired: u32) -> Change {
 /// the calibration all run: reactive scaling, placement, and — on the demo, whose history is
 /// sampled once per simulated second — predictive scaling. Other sources' sampling cadence is
 /// not known to the twin, so the predictive advisor runs on the demo only for now.
-pub fn roster(snap: &Snapshot, g: &Guardrails) -> Vec<Candidate> {
+pub(crate) fn roster(snap: &Snapshot, g: &Guardrails) -> Vec<Candidate> {
     roster_with(snap, g, crate::plan::REPLAN_BUDGET)
 }
 
 /// `roster` with the placement advisor's re-plan budget (moves its search may evaluate).
-pub fn roster_with(snap: &Snapshot, g: &Guardrails, replan_budget: usize) -> Vec<Candidate> {
+pub(crate) fn roster_with(snap: &Snapshot, g: &Guardrails, replan_budget: usize) -> Vec<Candidate> {
     let mut candidates = reactive(snap, g);
     candidates.extend(placement_with(snap, replan_budget));
     if snap.source.kind == crate::twin::SourceKind::Demo {
@@ -80,7 +80,7 @@ pub fn roster_with(snap: &Snapshot, g: &Guardrails, replan_budget: usize) -> Vec
 }
 
 /// Samples ahead the predictive advisor forecasts in the roster.
-pub const PREDICTIVE_HORIZON: usize = 120;
+pub(crate) const PREDICTIVE_HORIZON: usize = 120;
 
 /// Scale proposals for workloads breaching their SLO or running above their CPU target.
 pub fn reactive(snap: &Snapshot, g: &Guardrails) -> Vec<Candidate> {
@@ -133,7 +133,7 @@ const LEAD_SAMPLES: usize = 15;
 /// `horizon` samples ahead (history samples are `sample` apart); when CPU at the forecast rate
 /// would exceed its target, the workload is scaled `LEAD_SAMPLES` before the crossing.
 /// Workloads over their target now are left to the reactive advisor.
-pub fn predictive(
+pub(crate) fn predictive(
     snap: &Snapshot,
     g: &Guardrails,
     sample: chrono::Duration,
@@ -189,12 +189,13 @@ pub fn predictive(
 /// Placement advice for servers running hot: up to `MAX_MOVES` pod evictions chosen by the
 /// placement optimizer on measured use (`rebalance`), one proposal each; a hot server no move
 /// relieves gets the cordon proposal instead, so nothing new lands on it.
-pub fn placement(snap: &Snapshot) -> Vec<Candidate> {
+#[cfg(test)]
+pub(crate) fn placement(snap: &Snapshot) -> Vec<Candidate> {
     placement_with(snap, crate::plan::REPLAN_BUDGET)
 }
 
 /// `placement` with a re-plan budget (moves the optimizer's search may evaluate).
-pub fn placement_with(snap: &Snapshot, replan_budget: usize) -> Vec<Candidate> {
+pub(crate) fn placement_with(snap: &Snapshot, replan_budget: usize) -> Vec<Candidate> {
     let utils = server_utilization(snap);
     let mut hot: Vec<(usize, f64)> =
         utils.iter().enumerate().filter(|(_, u)| u.cpu >= HOT_SERVER_CPU).map(|(i, u)| (i, u.cpu)).collect();

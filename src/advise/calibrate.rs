@@ -24,17 +24,17 @@ use std::sync::Arc;
 
 /// Moments of the demo's 300-tick incident script: during the checkout surge (60–150), while a
 /// server runs hot (170–260), and quiet.
-pub const INCIDENT_TICKS: [u32; 8] = [20, 70, 90, 110, 130, 190, 230, 280];
+pub(crate) const INCIDENT_TICKS: [u32; 8] = [20, 70, 90, 110, 130, 190, 230, 280];
 
 /// How far the measured after-state may be from the prediction for a success.
-pub const AFTER_STATE_TOLERANCE: f64 = 0.2;
+pub(crate) const AFTER_STATE_TOLERANCE: f64 = 0.2;
 
 /// A bucket of the reliability table holds at least this many proposals when there are enough.
-pub const MIN_PER_BUCKET: usize = 20;
+pub(crate) const MIN_PER_BUCKET: usize = 20;
 
 /// One applied proposal and what the demo cluster did with it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Trial {
+pub(crate) struct Trial {
     pub seed: u64,
     pub tick: u32,
     pub source: String,
@@ -102,7 +102,7 @@ pub fn effect_fit(trials: &[Trial]) -> Option<EffectFit> {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Bucket {
+pub(crate) struct Bucket {
     pub from: u32,
     pub to: u32,
     pub proposals: usize,
@@ -113,7 +113,7 @@ pub struct Bucket {
 /// How one LLM answer fared: its actions, and how many of them were shown (valid on their own or
 /// folded into an equal proposal as an endorsement).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AnswerStat {
+pub(crate) struct AnswerStat {
     pub seed: u64,
     pub tick: u32,
     pub actions: usize,
@@ -122,17 +122,17 @@ pub struct AnswerStat {
 
 /// The trials of an evaluation and, when an LLM was asked, how each of its answers fared.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Evaluation {
+pub(crate) struct Evaluation {
     pub trials: Vec<Trial>,
     pub answers: Vec<AnswerStat>,
 }
 
 /// What an LLM answered at one incident, read into candidates.
-pub type LlmAsk<'a> = dyn FnMut(&Incident, &Arc<Snapshot>, &[Proposal]) -> Vec<Candidate> + 'a;
+pub(crate) type LlmAsk<'a> = dyn FnMut(&Incident, &Arc<Snapshot>, &[Proposal]) -> Vec<Candidate> + 'a;
 
 /// One moment of the incident script.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Incident {
+pub(crate) struct Incident {
     pub preset: DemoPreset,
     pub seed: u64,
     pub tick: u32,
@@ -153,7 +153,7 @@ fn warmed(preset: DemoPreset, seed: u64, ticks: u32) -> (DemoTwin, TwinStore) {
 }
 
 /// The twin at an incident, as the advisors see it.
-pub fn snapshot_at(i: &Incident) -> Arc<Snapshot> {
+pub(crate) fn snapshot_at(i: &Incident) -> Arc<Snapshot> {
     warmed(i.preset, i.seed, i.tick).1.snapshot()
 }
 
@@ -252,7 +252,7 @@ fn breaches(snap: &Snapshot) -> u32 {
 /// Runs every incident: the built-in advisors (and the LLM, through `llm`, offered their
 /// proposals) propose, and each valid proposal is applied in its own copy of the demo.
 /// Proposals are predicted and scored with `evaluator`, as `twintop advise` would.
-pub fn trials(
+pub(crate) fn trials(
     incidents: &[Incident],
     window: u32,
     evaluator: &dyn Evaluator,
@@ -370,14 +370,14 @@ pub fn trials(
 }
 
 /// The incidents of `seeds` × `ticks` on `preset`.
-pub fn incidents(preset: DemoPreset, seeds: &[u64], ticks: &[u32]) -> Vec<Incident> {
+pub(crate) fn incidents(preset: DemoPreset, seeds: &[u64], ticks: &[u32]) -> Vec<Incident> {
     seeds.iter().flat_map(|&seed| ticks.iter().map(move |&tick| Incident { preset, seed, tick })).collect()
 }
 
 /// Confidence buckets → observed success rate. Buckets of 20 points, each merged into its
 /// neighbour until it holds at least `min` proposals (or everything is one bucket), so no
 /// rate rests on a handful of proposals.
-pub fn reliability(trials: &[Trial], min: usize) -> Vec<Bucket> {
+pub(crate) fn reliability(trials: &[Trial], min: usize) -> Vec<Bucket> {
     let make = |from: u32, to: u32| {
         let inb: Vec<&Trial> = trials.iter().filter(|t| t.confidence >= from && t.confidence <= to).collect();
         let successes = inb.iter().filter(|t| t.success).count();
@@ -412,7 +412,7 @@ pub fn reliability(trials: &[Trial], min: usize) -> Vec<Bucket> {
 }
 
 /// Whether the success rate rises (never falls) from each bucket to the next.
-pub fn rising(buckets: &[Bucket]) -> bool {
+pub(crate) fn rising(buckets: &[Bucket]) -> bool {
     let rates: Vec<f64> = buckets.iter().filter_map(|b| b.success_rate).collect();
     rates.windows(2).all(|w| w[1] >= w[0])
 }

@@ -33,11 +33,11 @@ const FULL_IMPROVEMENT: f64 = 0.5;
 const COOL_SERVER: f64 = 0.7;
 
 /// The names of the parts, as every confidence lists them.
-pub const PARTS: [&str; 6] =
+pub(crate) const PARTS: [&str; 6] =
     ["agreement", "consistency", "fidelity", "forecast", "improvement", "track_record"];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Agreement {
+pub(crate) enum Agreement {
     /// Another advisor, independently, proposed the same change.
     Agreed,
     /// No independent advisor spoke about this target.
@@ -47,7 +47,7 @@ pub enum Agreement {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Inputs<'a> {
+pub(crate) struct Inputs<'a> {
     pub prediction: Option<&'a Prediction>,
     /// Forecast interval width relative to its point value, when a forecast motivated it.
     pub forecast_uncertainty: Option<f64>,
@@ -61,7 +61,7 @@ pub struct Inputs<'a> {
 /// The predicted improvement as a value in 0..1. For a workload: half from the target's p99,
 /// half from SLO violations fixed; a change predicted to add violations scores 0. For an
 /// eviction: how far its server comes down towards `COOL_SERVER`.
-pub fn improvement_value(p: &Prediction) -> f64 {
+pub(crate) fn improvement_value(p: &Prediction) -> f64 {
     if let Some(cpu) = p.server_cpu {
         let (b, a) = (cpu.before.mean, cpu.after.mean);
         let room = (b - COOL_SERVER).max(0.05);
@@ -90,7 +90,7 @@ pub fn fidelity_error(p: &Prediction) -> Option<f64> {
     b.is_finite().then(|| b / m - 1.0)
 }
 
-pub fn score(i: &Inputs) -> Confidence {
+pub(crate) fn score(i: &Inputs) -> Confidence {
     let improvement = i.prediction.map(improvement_value).unwrap_or(0.0);
     let consistency = match (i.explained, i.prediction) {
         (Some(share), _) => share.clamp(0.0, 1.0),

@@ -23,7 +23,7 @@ const MIN_RELIEF: f64 = 0.02;
 
 /// What the advisor claims for a change besides the change itself.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Claim {
+pub(crate) struct Claim {
     /// Why, when not to fix an SLO or a hot server.
     pub motive: Option<Motive>,
     /// A forecast peak motivates it (its effect is beyond what the twin simulates now).
@@ -34,7 +34,7 @@ pub struct Claim {
 }
 
 /// Why the proposal should not be shown, or `Ok` when it may be.
-pub fn judge(snap: &Snapshot, change: &Change, p: &Prediction, claim: &Claim) -> Result<(), String> {
+pub(crate) fn judge(snap: &Snapshot, change: &Change, p: &Prediction, claim: &Claim) -> Result<(), String> {
     let (motive, forecast) = (claim.motive, claim.forecast);
     let target = change.target();
     let (b, a) = (p.p99_ms.before.mean, p.p99_ms.after.mean);
@@ -154,7 +154,7 @@ pub fn judge(snap: &Snapshot, change: &Change, p: &Prediction, claim: &Claim) ->
 
 /// An eviction's effect on its server's CPU (share of allocatable), the pod taking its share of
 /// use to where the twin expects it; `None` for other changes or pods the twin does not have.
-pub fn eviction_cpu(snap: &Snapshot, change: &Change) -> Option<BeforeAfter> {
+pub(crate) fn eviction_cpu(snap: &Snapshot, change: &Change) -> Option<BeforeAfter> {
     let Change::Evict { pod, to, .. } = change else { return None };
     let i = snap.pod_index(pod)?;
     let from = snap.pods[i].server?;
@@ -166,7 +166,7 @@ pub fn eviction_cpu(snap: &Snapshot, change: &Change) -> Option<BeforeAfter> {
 /// The share of a server's measured CPU that its pods account for (1 without measurements).
 /// Load no pod explains — system daemons, a runaway process — does not move with a pod, so an
 /// eviction's predicted relief is only as sure as this share.
-pub fn explained_share(snap: &Snapshot, change: &Change) -> Option<f64> {
+pub(crate) fn explained_share(snap: &Snapshot, change: &Change) -> Option<f64> {
     let Change::Evict { pod, .. } = change else { return None };
     let s = snap.pods[snap.pod_index(pod)?].server?;
     let used = snap.server_status[s].effective_usage().cpu_m;

@@ -17,7 +17,7 @@ use rand_distr::{Distribution, StandardNormal};
 
 /// A seed counts as improved when the target's p99 drops to this share of the baseline or
 /// below (or SLO violations drop): smaller changes are within what the model cannot resolve.
-pub const MATERIAL: f64 = 0.8;
+pub(crate) const MATERIAL: f64 = 0.8;
 
 pub trait Evaluator {
     /// The change's predicted effect against the unchanged baseline, over `seeds`.
@@ -45,7 +45,7 @@ impl Default for AnalyticEvaluator {
 
 /// One workload's queue, as calibrated from the twin.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Queue {
+pub(crate) struct Queue {
     pub lambda: f64,
     /// Coefficient of variation of the recent arrival rate.
     pub cv: f64,
@@ -58,7 +58,7 @@ pub struct Queue {
 impl AnalyticEvaluator {
     /// Queueing p99 wait in ms; beyond saturation, the mean wait of a backlog growing over
     /// half the horizon (the fluid limit), added to the wait just below saturation.
-    pub fn wait_p99_ms(&self, lambda: f64, mu: f64, c: u32) -> f64 {
+    pub(crate) fn wait_p99_ms(&self, lambda: f64, mu: f64, c: u32) -> f64 {
         let c = c.max(1);
         let cap = c as f64 * mu;
         if lambda <= 0.0 || mu <= 0.0 {
@@ -101,7 +101,7 @@ impl AnalyticEvaluator {
     /// Calibrates a queue for every workload with traffic, CPU usage, a CPU request and a p99,
     /// so that the mean over the seeds' traffic (`z`: standard normal draws, one per seed)
     /// reproduces the observed p99.
-    pub fn queues(&self, snap: &Snapshot, z: &[f64]) -> Vec<Option<Queue>> {
+    pub(crate) fn queues(&self, snap: &Snapshot, z: &[f64]) -> Vec<Option<Queue>> {
         (0..snap.workloads.len())
             .map(|w| {
                 let wl = &snap.workloads[w];

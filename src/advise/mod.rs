@@ -4,20 +4,20 @@
 //! proposals with their reason. The LLM client and the data-dir files are the only I/O here.
 
 pub mod builtin;
-pub mod calibrate;
-pub mod confidence;
-pub mod effect;
-pub mod evaluate;
+pub(crate) mod calibrate;
+pub(crate) mod confidence;
+pub(crate) mod effect;
+pub(crate) mod evaluate;
 pub mod llm;
-pub mod outcome;
-pub mod proposal;
-pub mod rebalance;
+pub(crate) mod outcome;
+pub(crate) mod proposal;
+pub(crate) mod rebalance;
 pub mod record;
-pub mod sim_eval;
+pub(crate) mod sim_eval;
 #[cfg(test)]
 pub(crate) mod testkit;
 pub mod validate;
-pub mod validate_set;
+pub(crate) mod validate_set;
 
 pub use crate::guardrails::Guardrails;
 pub use evaluate::{AnalyticEvaluator, Evaluator};
@@ -45,16 +45,16 @@ pub struct Context<'a> {
 /// calibrated request model (`sim::calibrate`) with and without the change; the analytic M/M/c
 /// model is the fast fallback for machines where seconds per proposal are too much.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum EvaluatorKind {
+pub(crate) enum EvaluatorKind {
     Analytic,
     #[default]
     Sim,
 }
 
 impl EvaluatorKind {
-    pub const NAMES: [&'static str; 2] = ["sim", "analytic"];
+    pub(crate) const NAMES: [&'static str; 2] = ["sim", "analytic"];
 
-    pub fn parse(s: &str) -> Option<EvaluatorKind> {
+    pub(crate) fn parse(s: &str) -> Option<EvaluatorKind> {
         match s {
             "sim" => Some(EvaluatorKind::Sim),
             "analytic" => Some(EvaluatorKind::Analytic),
@@ -63,7 +63,7 @@ impl EvaluatorKind {
     }
 
     /// The evaluator, simulating `horizon_s` seconds per run where it simulates.
-    pub fn build(self, horizon_s: u32) -> Box<dyn Evaluator + Send + Sync> {
+    pub(crate) fn build(self, horizon_s: u32) -> Box<dyn Evaluator + Send + Sync> {
         match self {
             EvaluatorKind::Analytic => Box::new(AnalyticEvaluator::default()),
             EvaluatorKind::Sim => Box::new(SimEvaluator { horizon_s: horizon_s.max(1) }),
@@ -85,7 +85,7 @@ pub fn assess(snap: &Snapshot, candidates: Vec<Candidate>, ctx: &Context) -> Vec
 
 /// `assess`, taking the prediction of a change from `known` proposals when one of them already
 /// has it (the built-in proposals offered to an LLM are not simulated twice).
-pub fn assess_reusing(
+pub(crate) fn assess_reusing(
     snap: &Snapshot,
     candidates: Vec<Candidate>,
     ctx: &Context,
@@ -99,7 +99,7 @@ pub fn assess_reusing(
 /// chose it, so the twin's judgement of whether it is worth showing (`effect::judge`: harmful
 /// without a motive, or no material effect) is not applied — a rollback is a scale-down on
 /// purpose. The prediction and confidence are still given.
-pub fn reassess(snap: &Snapshot, candidates: Vec<Candidate>, ctx: &Context) -> Vec<Proposal> {
+pub(crate) fn reassess(snap: &Snapshot, candidates: Vec<Candidate>, ctx: &Context) -> Vec<Proposal> {
     assess_inner(snap, candidates, ctx, &[], false)
 }
 

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 /// What was expected of a proposal when it was applied (fixed at approval).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Expectation {
+pub(crate) struct Expectation {
     pub proposal: String,
     /// The advisor that proposed it ("builtin:reactive", "llm:<model>", "whatif"...).
     pub source: String,
@@ -33,7 +33,12 @@ const MIN_TOLERANCE: f64 = 0.1;
 ///   promised a p99 cut, at least about half of the cut was realised;
 /// - when the target has a p99 SLO and the prediction put p99 within it, the observed p99 is
 ///   within it too (a proposal that never claimed to restore the SLO is not held to it).
-pub fn judge(e: &Expectation, samples: &[f64], rolled_back: bool, at: DateTime<Utc>) -> Option<Outcome> {
+pub(crate) fn judge(
+    e: &Expectation,
+    samples: &[f64],
+    rolled_back: bool,
+    at: DateTime<Utc>,
+) -> Option<Outcome> {
     let observed = median(samples)?;
     let predicted = e.predicted_p99_ms;
     let tolerance = (0.5 * (e.baseline_p99_ms - predicted).abs()).max(MIN_TOLERANCE * predicted);

@@ -47,7 +47,7 @@ pub enum Motive {
 }
 
 impl Motive {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Motive::Cost => "cost",
             Motive::FreeServer => "free_server",
@@ -99,7 +99,7 @@ pub struct Spread {
 }
 
 impl Spread {
-    pub fn of(values: &[f64]) -> Spread {
+    pub(crate) fn of(values: &[f64]) -> Spread {
         if values.is_empty() {
             return Spread { mean: 0.0, min: 0.0, max: 0.0 };
         }
@@ -183,7 +183,7 @@ pub struct ProposalsDoc {
 }
 
 /// A stable id: the same advisor proposing the same change at the same time gets the same id.
-pub fn proposal_id(
+pub(crate) fn proposal_id(
     source: &str,
     target: &str,
     action: Option<&Change>,

@@ -15,7 +15,7 @@ use crate::twin::{PodPhase, Resources, Snapshot};
 
 /// One pod moved from one server to another (indices into the snapshot).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PodMove {
+pub(crate) struct PodMove {
     pub pod: usize,
     pub from: usize,
     pub to: usize,
@@ -23,7 +23,7 @@ pub struct PodMove {
 
 /// Figures of the servers before or after moves.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ServerFigures {
+pub(crate) struct ServerFigures {
     pub rub: f64,
     /// CPU share of allocatable, per server.
     pub cpu: Vec<f64>,
@@ -31,7 +31,7 @@ pub struct ServerFigures {
 
 /// A pod's share of its workload's measured use; its requests when nothing is measured; zero
 /// for a pod that is not running (it serves nothing yet).
-pub fn pod_usage(snap: &Snapshot, i: usize) -> Resources {
+pub(crate) fn pod_usage(snap: &Snapshot, i: usize) -> Resources {
     let pod = &snap.pods[i];
     let Some(w) = pod.workload else { return pod.requests };
     let Some(total) = snap.workload_status[w].usage else { return pod.requests };
@@ -52,7 +52,7 @@ fn figures(snap: &Snapshot, usage: &[Resources]) -> ServerFigures {
 }
 
 /// The servers' figures now and after `moves`: each moved pod takes its share of use along.
-pub fn figures_after(snap: &Snapshot, moves: &[PodMove]) -> (ServerFigures, ServerFigures) {
+pub(crate) fn figures_after(snap: &Snapshot, moves: &[PodMove]) -> (ServerFigures, ServerFigures) {
     let mut usage: Vec<Resources> = snap.server_status.iter().map(|s| s.effective_usage()).collect();
     let before = figures(snap, &usage);
     for m in moves {
@@ -65,7 +65,7 @@ pub fn figures_after(snap: &Snapshot, moves: &[PodMove]) -> (ServerFigures, Serv
 
 /// Where the replacement of pod `i` is expected: `to` when given and known, else where a
 /// spreading scheduler would put it once the pod's requests are freed on its server.
-pub fn expected_server(snap: &Snapshot, i: usize, to: Option<&str>) -> Option<usize> {
+pub(crate) fn expected_server(snap: &Snapshot, i: usize, to: Option<&str>) -> Option<usize> {
     if let Some(t) = to {
         return snap.server_index(t);
     }
@@ -79,17 +79,10 @@ pub fn expected_server(snap: &Snapshot, i: usize, to: Option<&str>) -> Option<us
     place_pods(&mut free, &pod.requests, 1).first().copied()
 }
 
-/// Up to `max_moves` single-pod moves off the `hot` servers, at most one per workload (an
-/// eviction counts as an action on its workload, and the guardrails' cooldown allows one), of
-/// pods that may be evicted; best first. The default re-plan effort.
-pub fn moves_off(snap: &Snapshot, hot: &[usize], max_moves: usize, seed: u64) -> Vec<PodMove> {
-    moves_off_with(snap, hot, max_moves, seed, plan::REPLAN_BUDGET)
-}
-
 /// `moves_off` with a re-plan that may evaluate `budget` moves (`plan::improve_with`): the
 /// optimizer's search from the current placement, the pod moves toward what it finds kept
 /// when they beat the greedy ones.
-pub fn moves_off_with(
+pub(crate) fn moves_off_with(
     snap: &Snapshot,
     hot: &[usize],
     max_moves: usize,

@@ -46,7 +46,7 @@ impl TrackRecord {
         (s + 1.0) / (v.len() as f64 + 2.0)
     }
 
-    pub fn push(&mut self, source: &str, o: Outcome) {
+    pub(crate) fn push(&mut self, source: &str, o: Outcome) {
         let v = self.sources.entry(source.to_string()).or_default();
         v.push(o);
         if v.len() > KEEP {
@@ -65,7 +65,7 @@ impl TrackRecord {
     }
 
     /// Writes atomically (temp file, then rename), 0600 (`paths::write_private`).
-    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
+    pub(crate) fn save(&self, path: &Path) -> anyhow::Result<()> {
         crate::paths::write_private(path, &serde_json::to_vec_pretty(self)?)
             .with_context(|| format!("writing {}", path.display()))
     }
@@ -73,7 +73,7 @@ impl TrackRecord {
 
 /// Adds one outcome to the record file (read, add, written atomically) and returns the record
 /// as now saved. A corrupt file is an error and is left as it is, never overwritten.
-pub fn append(path: &Path, source: &str, o: Outcome) -> anyhow::Result<TrackRecord> {
+pub(crate) fn append(path: &Path, source: &str, o: Outcome) -> anyhow::Result<TrackRecord> {
     let mut r = TrackRecord::load(path)?;
     r.push(source, o);
     r.save(path)?;

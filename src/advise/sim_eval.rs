@@ -26,7 +26,7 @@ impl Default for SimEvaluator {
 
 /// The change applied to a scenario built from the same snapshot. False when the scenario has
 /// nothing the change names (the prediction is then "no effect").
-pub fn apply_to_scenario(sc: &mut Scenario, snap: &Snapshot, change: &Change) -> bool {
+pub(crate) fn apply_to_scenario(sc: &mut Scenario, snap: &Snapshot, change: &Change) -> bool {
     let key = |w: &str| snap.workload_index(w).map(|i| snap.workloads[i].key());
     match change {
         Change::Scale { workload, replicas } => {

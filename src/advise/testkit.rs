@@ -8,18 +8,18 @@ use crate::twin::{
 use chrono::{DateTime, Duration, Utc};
 use std::sync::Arc;
 
-pub fn small_twin() -> Arc<Snapshot> {
+pub(crate) fn small_twin() -> Arc<Snapshot> {
     small_twin_with(|_| {})
 }
 
 /// The small twin, with `edit` applied to its workloads before they enter the store.
-pub fn small_twin_with(edit: impl Fn(&mut Workload)) -> Arc<Snapshot> {
+pub(crate) fn small_twin_with(edit: impl Fn(&mut Workload)) -> Arc<Snapshot> {
     small_store(edit).snapshot()
 }
 
 /// The small twin after 60 more seconds in which `db`'s traffic climbs steadily from 10 to
 /// 39.5 requests/s (its CPU with it: 19.4 m per request/s, of 2 × 500 m requested).
-pub fn small_twin_rising() -> Arc<Snapshot> {
+pub(crate) fn small_twin_rising() -> Arc<Snapshot> {
     let mut st = small_store(|_| {});
     let t0 = DateTime::<Utc>::from_timestamp(1_700_000_030, 0).expect("valid time");
     for tick in 0..60 {
@@ -37,7 +37,7 @@ pub fn small_twin_rising() -> Arc<Snapshot> {
 }
 
 /// The small twin with the cluster's DNS in `kube-system` (2 replicas, on s2 and s4).
-pub fn small_twin_with_coredns() -> Arc<Snapshot> {
+pub(crate) fn small_twin_with_coredns() -> Arc<Snapshot> {
     let mut st = small_store(|_| {});
     let req = Resources::new(100.0, 70.0, 0.0);
     st.apply(TwinEvent::Workload(Workload::new("coredns", "kube-system", 2, req)));

@@ -8,11 +8,11 @@
 use crate::change::Change;
 use crate::twin::{Resources, Snapshot};
 
-pub use crate::guardrails::Guardrails;
+pub(crate) use crate::guardrails::Guardrails;
 
 /// The cluster's own namespaces: no advisor proposes a change there (the approval flow's deny
 /// list refuses them too, but a proposal that can never be approved is not valid either).
-pub const SYSTEM_NAMESPACES: [&str; 3] = ["kube-system", "kube-public", "kube-node-lease"];
+pub(crate) const SYSTEM_NAMESPACES: [&str; 3] = ["kube-system", "kube-public", "kube-node-lease"];
 
 fn check_namespace(ns: &str, what: &str) -> Result<(), String> {
     if SYSTEM_NAMESPACES.contains(&ns) {
@@ -153,7 +153,7 @@ fn check(snap: &Snapshot, change: &Change, g: &Guardrails) -> Result<Change, Str
 }
 
 /// Finds a workload by key or unambiguous name, with a reason when it is not in the twin.
-pub fn find_workload(snap: &Snapshot, key_or_name: &str) -> Result<usize, String> {
+pub(crate) fn find_workload(snap: &Snapshot, key_or_name: &str) -> Result<usize, String> {
     snap.workload_index(key_or_name).ok_or_else(|| {
         let shown: String = key_or_name.chars().take(80).collect();
         format!("no workload `{shown}` in the twin")
@@ -210,7 +210,7 @@ fn check_size(snap: &Snapshot, w: usize, replicas: u32, g: &Guardrails) -> Resul
 }
 
 /// Allocatable minus requested on every schedulable server (zero on cordoned ones).
-pub fn free_capacity(snap: &Snapshot) -> Vec<Resources> {
+pub(crate) fn free_capacity(snap: &Snapshot) -> Vec<Resources> {
     snap.servers
         .iter()
         .zip(&snap.server_status)
@@ -220,7 +220,7 @@ pub fn free_capacity(snap: &Snapshot) -> Vec<Resources> {
 
 /// Places `n` pods of `req` on the servers with the most free CPU and memory, as a spreading
 /// scheduler does; returns the chosen servers (fewer than `n` when the cluster is full).
-pub fn place_pods(free: &mut [Resources], req: &Resources, n: u32) -> Vec<usize> {
+pub(crate) fn place_pods(free: &mut [Resources], req: &Resources, n: u32) -> Vec<usize> {
     let mut chosen = Vec::new();
     for _ in 0..n {
         let best = free

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 /// At most this many pods are evicted by one set: nobody approves moving everything at once
 /// (the built-in placement advisor proposes up to as many).
-pub const MAX_EVICTIONS_PER_SET: usize = 3;
+pub(crate) const MAX_EVICTIONS_PER_SET: usize = 3;
 
 /// What the accepted changes of a set use up so far.
 struct SetState {
@@ -32,7 +32,11 @@ struct SetState {
 /// Checks `changes` in order as one set; each result is the normalised change or the reason it
 /// cannot be proposed beside the ones before it. A change rejected alone takes nothing from
 /// the set, so the ones after it are judged as if it had not been proposed.
-pub fn validate_set(snap: &Snapshot, changes: &[&Change], g: &Guardrails) -> Vec<Result<Change, String>> {
+pub(crate) fn validate_set(
+    snap: &Snapshot,
+    changes: &[&Change],
+    g: &Guardrails,
+) -> Vec<Result<Change, String>> {
     let mut st = SetState {
         free: free_capacity(snap),
         cordoned: snap.servers.iter().map(|s| !s.schedulable).collect(),

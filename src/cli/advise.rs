@@ -50,7 +50,7 @@ pub struct AdviseArgs {
     pub replan_budget: usize,
 }
 
-pub fn run(src: &SourceArgs, a: &AdviseArgs) -> anyhow::Result<i32> {
+pub(crate) fn run(src: &SourceArgs, a: &AdviseArgs) -> anyhow::Result<i32> {
     let snap = source::load_snapshot(src)?;
     // The user's `[guardrails]`, as the approval flow reads them: a proposal shown valid here
     // is not refused at approval for what it is.

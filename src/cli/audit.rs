@@ -31,7 +31,7 @@ pub struct AuditArgs {
     pub file: Option<PathBuf>,
 }
 
-pub fn run(_src: &SourceArgs, a: &AuditArgs) -> anyhow::Result<i32> {
+pub(crate) fn run(_src: &SourceArgs, a: &AuditArgs) -> anyhow::Result<i32> {
     let path = a.file.clone().unwrap_or_else(|| crate::paths::data_dir().join(audit::FILE_NAME));
     let mut v = audit::verify_file_with(&path, a.key.as_deref())?;
     if let Some(h) = &a.expect_head {

@@ -131,7 +131,7 @@ pub enum Bench {
     },
 }
 
-pub fn run(_src: &SourceArgs, a: &BenchArgs) -> anyhow::Result<i32> {
+pub(crate) fn run(_src: &SourceArgs, a: &BenchArgs) -> anyhow::Result<i32> {
     match &a.what {
         Bench::Snapshot { servers, pods_per_server, iterations, json } => {
             let (events_ms, p50, p99) = bench_snapshot(*servers, *pods_per_server, *iterations);
@@ -462,7 +462,7 @@ fn bench_placement(
 }
 
 /// Returns (ms to apply the events, snapshot p50 ms, snapshot p99 ms).
-pub fn bench_snapshot(servers: usize, pods_per_server: usize, iterations: usize) -> (f64, f64, f64) {
+pub(crate) fn bench_snapshot(servers: usize, pods_per_server: usize, iterations: usize) -> (f64, f64, f64) {
     let t0 = Instant::now();
     let mut st = synthetic_store(servers, pods_per_server);
     let events_ms = t0.elapsed().as_secs_f64() * 1000.0;
@@ -480,7 +480,7 @@ pub fn bench_snapshot(servers: usize, pods_per_server: usize, iterations: usize)
 
 #[derive(Debug, serde::Serialize)]
 
-pub struct SimBench {
+pub(crate) struct SimBench {
     pub requests: u64,
     pub events: u64,
     pub best_ms: f64,
@@ -502,7 +502,7 @@ pub struct SimBench {
 
 /// exp2 with every generator's requests × `scale`.
 #[derive(Debug, serde::Serialize)]
-pub struct LongRun {
+pub(crate) struct LongRun {
     pub scale: u64,
     pub requests: u64,
     pub events: u64,
@@ -519,7 +519,7 @@ fn thread_cpu_ns() -> Option<u64> {
     s.split_whitespace().next()?.parse().ok()
 }
 
-pub fn bench_sim(iterations: usize, long: u64) -> anyhow::Result<SimBench> {
+pub(crate) fn bench_sim(iterations: usize, long: u64) -> anyhow::Result<SimBench> {
     use crate::sim::{Scenario, SweepParam, run, sweep};
     let exp2 =
         Scenario::from_yaml(include_str!("../../assets/scenarios/kubetwin-exp2.yaml"), "kubetwin-exp2.yaml")?;

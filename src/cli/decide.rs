@@ -21,15 +21,15 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// Exit codes beyond 0 (done) and 1 (error).
-pub mod exit {
+pub(crate) mod exit {
     /// The id is unknown, or the source cannot take the decision here.
-    pub const NOT_HERE: i32 = 2;
+    pub(crate) const NOT_HERE: i32 = 2;
     /// A guardrail refused, or the proposal is not valid on the twin now.
-    pub const REFUSED: i32 = 3;
+    pub(crate) const REFUSED: i32 = 3;
     /// The cluster refused: the dry run failed, a conflict, the apply failed.
-    pub const CLUSTER: i32 = 4;
+    pub(crate) const CLUSTER: i32 = 4;
     /// Declined at the confirmation prompt.
-    pub const DECLINED: i32 = 5;
+    pub(crate) const DECLINED: i32 = 5;
 }
 
 #[derive(Debug, Args)]
@@ -105,7 +105,7 @@ impl Decision {
     }
 }
 
-pub fn approve(src: &SourceArgs, readonly: bool, a: &ApproveArgs) -> anyhow::Result<i32> {
+pub(crate) fn approve(src: &SourceArgs, readonly: bool, a: &ApproveArgs) -> anyhow::Result<i32> {
     let data_dir = crate::paths::data_dir();
     let shown = match shown(&data_dir, &a.id, true) {
         Ok(s) => s,
@@ -153,7 +153,7 @@ pub fn approve(src: &SourceArgs, readonly: bool, a: &ApproveArgs) -> anyhow::Res
     Ok(d.print(a.json))
 }
 
-pub fn reject(src: &SourceArgs, a: &RejectArgs) -> anyhow::Result<i32> {
+pub(crate) fn reject(src: &SourceArgs, a: &RejectArgs) -> anyhow::Result<i32> {
     let data_dir = crate::paths::data_dir();
     if a.reason.trim().is_empty() {
         eprintln!("twintop reject: a rejection needs a reason (--reason TEXT)");
@@ -175,7 +175,7 @@ pub fn reject(src: &SourceArgs, a: &RejectArgs) -> anyhow::Result<i32> {
     Ok(finish(decision(&a.id, &owner.name), reply).print(a.json))
 }
 
-pub fn schedule(src: &SourceArgs, readonly: bool, a: &ScheduleArgs) -> anyhow::Result<i32> {
+pub(crate) fn schedule(src: &SourceArgs, readonly: bool, a: &ScheduleArgs) -> anyhow::Result<i32> {
     let data_dir = crate::paths::data_dir();
     let shown = match shown(&data_dir, &a.id, true) {
         Ok(s) => s,

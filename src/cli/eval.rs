@@ -48,7 +48,7 @@ pub struct ForecastArgs {
     pub json: bool,
 }
 
-pub fn run(src: &SourceArgs, a: &EvalArgs) -> anyhow::Result<i32> {
+pub(crate) fn run(src: &SourceArgs, a: &EvalArgs) -> anyhow::Result<i32> {
     match &a.what {
         Eval::Placement(p) => super::eval_placement::run(src, p),
         Eval::Forecast(f) => super::eval_forecast::run(f),

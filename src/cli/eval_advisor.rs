@@ -56,7 +56,7 @@ struct LlmRun {
     missing: usize,
 }
 
-pub fn run(src: &SourceArgs, a: &AdvisorEvalArgs) -> anyhow::Result<i32> {
+pub(crate) fn run(src: &SourceArgs, a: &AdvisorEvalArgs) -> anyhow::Result<i32> {
     let Some(preset) = src.demo else {
         anyhow::bail!("eval advisor runs on simulated incidents of the demo: add --demo");
     };

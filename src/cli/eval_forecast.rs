@@ -49,7 +49,7 @@ fn target(ev: &forecast::Evaluation) -> Target {
     }
 }
 
-pub fn run(a: &ForecastArgs) -> anyhow::Result<i32> {
+pub(crate) fn run(a: &ForecastArgs) -> anyhow::Result<i32> {
     let name = a.file.display().to_string();
     let file = std::fs::File::open(&a.file).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
     let limits = csv::Limits { max_steps: a.max_steps };

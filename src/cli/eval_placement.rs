@@ -34,7 +34,7 @@ pub struct PlacementArgs {
 
 /// One method's averaged figures (the JSON row).
 #[derive(Debug, Clone, Serialize)]
-pub struct PlacementRow {
+pub(crate) struct PlacementRow {
     pub name: String,
     pub accuracy: f64,
     pub mean_latency_ms: f64,
@@ -84,7 +84,7 @@ impl Acc {
 }
 
 /// Places with `method` and times it: the assignment and the wall time in seconds.
-pub fn timed(method: Method, p: &Problem, seed: u64) -> (plan::Assignment, f64) {
+pub(crate) fn timed(method: Method, p: &Problem, seed: u64) -> (plan::Assignment, f64) {
     let t = Instant::now();
     let a = method.place(p, seed);
     (a, t.elapsed().as_secs_f64())
@@ -99,7 +99,7 @@ fn cost(p: &Problem, a: &plan::Assignment) -> f64 {
     plan::objective(p, a, Weights::default()).cost
 }
 
-pub fn run(src: &SourceArgs, a: &PlacementArgs) -> anyhow::Result<i32> {
+pub(crate) fn run(src: &SourceArgs, a: &PlacementArgs) -> anyhow::Result<i32> {
     if let Some(dir) = &a.export {
         std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("--export {}: {e}", dir.display()))?;
     }

@@ -1,20 +1,20 @@
 //! The command line: one shape for everything. `twintop` opens the console; each headless
 //! subcommand takes the same source flags and prints a table, or JSON with `--json`.
 
-pub mod advise;
-pub mod audit;
+pub(crate) mod advise;
+pub(crate) mod audit;
 pub mod bench;
-pub mod decide;
-pub mod eval;
+pub(crate) mod decide;
+pub(crate) mod eval;
 mod eval_advisor;
 mod eval_fidelity;
 mod eval_forecast;
 mod eval_placement;
-pub mod fidelity;
-pub mod operator;
-pub mod sim;
-pub mod twin;
-pub mod whatif;
+pub(crate) mod fidelity;
+pub(crate) mod operator;
+pub(crate) mod sim;
+pub(crate) mod twin;
+pub(crate) mod whatif;
 
 use crate::source::SourceArgs;
 use clap::{Parser, Subcommand};

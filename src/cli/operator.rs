@@ -20,7 +20,7 @@ pub struct OperatorArgs {
     pub json: bool,
 }
 
-pub fn run(src: &SourceArgs, readonly: bool, a: &OperatorArgs) -> anyhow::Result<i32> {
+pub(crate) fn run(src: &SourceArgs, readonly: bool, a: &OperatorArgs) -> anyhow::Result<i32> {
     let json = a.json;
     let data_dir = crate::paths::data_dir();
     let name = format!("twintop operator (pid {})", std::process::id());

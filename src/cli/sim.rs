@@ -25,7 +25,7 @@ pub struct SimArgs {
 
 /// Reads, parses and validates a scenario file; replay generators' CSV files are read
 /// relative to it.
-pub fn load_scenario(path: &Path) -> anyhow::Result<Scenario> {
+pub(crate) fn load_scenario(path: &Path) -> anyhow::Result<Scenario> {
     let origin = path.display().to_string();
     let text = std::fs::read_to_string(path).with_context(|| format!("reading scenario {origin}"))?;
     let sc = parse_with_csv(&text, &origin, path.parent().unwrap_or(Path::new(".")))?;
@@ -53,7 +53,7 @@ fn parse_with_csv(text: &str, origin: &str, dir: &Path) -> anyhow::Result<Scenar
     Ok(Scenario::from_yaml(text, origin)?)
 }
 
-pub fn run(src: &SourceArgs, a: &SimArgs) -> anyhow::Result<i32> {
+pub(crate) fn run(src: &SourceArgs, a: &SimArgs) -> anyhow::Result<i32> {
     let sc = load_scenario(&a.file)?;
     let seed = src.seed;
     if let Some(spec) = &a.sweep {

@@ -12,7 +12,7 @@ pub struct TwinArgs {
     pub json: bool,
 }
 
-pub fn run(src: &SourceArgs, a: &TwinArgs) -> anyhow::Result<i32> {
+pub(crate) fn run(src: &SourceArgs, a: &TwinArgs) -> anyhow::Result<i32> {
     let snap = source::load_snapshot(src)?;
     let doc = twin_doc(&snap);
     if a.json {

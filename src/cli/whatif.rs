@@ -23,7 +23,7 @@ pub struct WhatifArgs {
     pub json: bool,
 }
 
-pub fn run(src: &SourceArgs, a: &WhatifArgs) -> anyhow::Result<i32> {
+pub(crate) fn run(src: &SourceArgs, a: &WhatifArgs) -> anyhow::Result<i32> {
     let mut text = a.text.clone().unwrap_or_default();
     if let Some(f) = &a.file {
         let body = std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;

@@ -6,7 +6,7 @@ use crate::twin::{Hpa, HpaMetric, Resources, Workload, WorkloadKind};
 
 /// How one shop service behaves under load.
 #[derive(Debug, Clone)]
-pub struct ServiceModel {
+pub(crate) struct ServiceModel {
     /// Wall time to serve one request on an idle pod, ms (log-normal-ish tail around it).
     pub service_ms: f64,
     /// CPU time per request, ms (→ millicores per request/s).
@@ -22,7 +22,7 @@ pub struct ServiceModel {
 /// How a background workload's pods load their servers: usage = requests × level, where level
 /// follows `base + swing × daily + noise`.
 #[derive(Debug, Clone)]
-pub struct BackgroundModel {
+pub(crate) struct BackgroundModel {
     pub base: f64,
     pub swing: f64,
     pub bw_mbps: f64,
@@ -31,21 +31,21 @@ pub struct BackgroundModel {
 }
 
 #[derive(Debug, Clone)]
-pub enum Behaviour {
+pub(crate) enum Behaviour {
     Service(ServiceModel),
     Background(BackgroundModel),
 }
 
 #[derive(Debug, Clone)]
-pub struct CatalogEntry {
+pub(crate) struct CatalogEntry {
     pub workload: Workload,
     pub behaviour: Behaviour,
 }
 
-pub const SHOP_NS: &str = "boutique";
+pub(crate) const SHOP_NS: &str = "boutique";
 
 /// Calls per incoming request, caller → callee (Online Boutique's graph).
-pub const CALLS: &[(&str, &str, f64)] = &[
+pub(crate) const CALLS: &[(&str, &str, f64)] = &[
     ("loadgenerator", "frontend", 1.0),
     ("frontend", "productcatalogservice", 2.0),
     ("frontend", "currencyservice", 1.0),
@@ -88,7 +88,7 @@ fn sm(service_ms: f64, cpu_ms: f64, parallelism: f64, kb: f64) -> ServiceModel {
 }
 
 /// Online Boutique with the release manifests' requests/limits.
-pub fn shop() -> Vec<CatalogEntry> {
+pub(crate) fn shop() -> Vec<CatalogEntry> {
     let mut v = vec![
         service("frontend", 6, (100.0, 64.0), (200.0, 128.0), 1000.0, sm(6.0, 6.0, 4.0, 40.0)),
         service("cartservice", 3, (200.0, 64.0), (300.0, 128.0), 150.0, sm(3.0, 2.0, 4.0, 2.0)),
@@ -136,7 +136,7 @@ const BACKGROUND: &[BackgroundRow] = &[
 ];
 
 /// Background workloads sized for a cluster of `total_cores`.
-pub fn background(total_cores: f64) -> Vec<CatalogEntry> {
+pub(crate) fn background(total_cores: f64) -> Vec<CatalogEntry> {
     let factor = (total_cores / 3200.0).max(0.1);
     BACKGROUND
         .iter()

@@ -3,9 +3,9 @@
 //! at pods, loads servers, runs an HPA, and plays a recurring incident; it accepts the same
 //! `Change`s a real cluster does. Deterministic for a seed.
 
-pub mod catalog;
+pub(crate) mod catalog;
 mod latency;
-pub mod presets;
+pub(crate) mod presets;
 mod queueing;
 
 pub use presets::DemoPreset;
@@ -23,14 +23,14 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 /// A simulated day lasts this many ticks, so a daily cycle is visible in minutes.
-pub const DAY_TICKS: u64 = 600;
+pub(crate) const DAY_TICKS: u64 = 600;
 /// The incident script repeats with this period (ticks).
-pub const INCIDENT_PERIOD: u64 = 300;
+pub(crate) const INCIDENT_PERIOD: u64 = 300;
 /// Ticks of the period during which checkoutservice gets `SURGE_FACTOR`× its traffic.
-pub const SURGE: std::ops::Range<u64> = 60..150;
-pub const SURGE_FACTOR: f64 = 5.0;
+pub(crate) const SURGE: std::ops::Range<u64> = 60..150;
+pub(crate) const SURGE_FACTOR: f64 = 5.0;
 /// Ticks of the period during which a runaway process heats one server.
-pub const HOT_SERVER: std::ops::Range<u64> = 170..260;
+pub(crate) const HOT_SERVER: std::ops::Range<u64> = 170..260;
 /// Frontend requests per second at the daily mean.
 const BASE_RPS: f64 = 60.0;
 /// Seconds a new pod takes to become ready.
@@ -146,15 +146,7 @@ impl DemoTwin {
         demo
     }
 
-    pub fn preset(&self) -> DemoPreset {
-        self.preset
-    }
-
-    pub fn seed(&self) -> u64 {
-        self.seed
-    }
-
-    pub fn time(&self) -> DateTime<Utc> {
+    pub(crate) fn time(&self) -> DateTime<Utc> {
         self.start + Duration::seconds(self.tick as i64)
     }
 
@@ -164,7 +156,8 @@ impl DemoTwin {
     }
 
     /// The name of the server the recurring incident heats.
-    pub fn hot_server_name(&self) -> &str {
+    #[cfg(test)]
+    pub(crate) fn hot_server_name(&self) -> &str {
         &self.servers[self.hot_server].name
     }
 
@@ -268,27 +261,6 @@ impl DemoTwin {
         let new = self.add_pod(w, s, self.tick + POD_STARTUP_TICKS);
         self.dirty = true;
         Ok(format!("{pod}: evicted from {from}; replacement {ns}/{new} on {}", self.servers[s].name))
-    }
-
-    /// Takes a server out (its pods are rescheduled elsewhere), as a node failure would.
-    pub fn fail_server(&mut self, name: &str) -> Result<(), String> {
-        let s = self
-            .servers
-            .iter()
-            .position(|x| x.name == name)
-            .ok_or_else(|| format!("no server named {name}"))?;
-        self.failed.insert(s);
-        self.servers[s].schedulable = false;
-        for w in 0..self.workloads.len() {
-            let lost = self.workloads[w].pods.iter().filter(|p| p.server == s).count() as u32;
-            if lost > 0 {
-                self.workloads[w].pods.retain(|p| p.server != s);
-                let n = self.workloads[w].w().replicas;
-                self.set_pod_count(w, n, false);
-            }
-        }
-        self.dirty = true;
-        Ok(())
     }
 
     fn find(&self, key_or_name: &str) -> Result<usize, String> {

@@ -13,7 +13,7 @@ pub enum DemoPreset {
 }
 
 impl DemoPreset {
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             DemoPreset::Dc => "dc",
             DemoPreset::Mec => "mec",
@@ -23,14 +23,14 @@ impl DemoPreset {
 
 const GIB: f64 = 1024.0;
 
-pub fn servers(preset: DemoPreset) -> Vec<Server> {
+pub(crate) fn servers(preset: DemoPreset) -> Vec<Server> {
     match preset {
         DemoPreset::Dc => dc_servers(),
         DemoPreset::Mec => mec_servers(),
     }
 }
 
-pub fn latency(preset: DemoPreset) -> LatencyModel {
+pub(crate) fn latency(preset: DemoPreset) -> LatencyModel {
     match preset {
         DemoPreset::Dc => LatencyModel::racks(1.0, 20.0),
         DemoPreset::Mec => LatencyModel::kubetwin_table1(),

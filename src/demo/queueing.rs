@@ -5,7 +5,7 @@ use crate::queueing::erlang_c;
 
 /// The waiting time of M/M/c as (probability of waiting, mean wait in ms when waiting): the
 /// wait is exponential with rate cμ − λ (Erlang C). Saturated: the fluid backlog accounts for it.
-pub fn mmc_wait(lambda: f64, mu: f64, c: f64) -> (f64, f64) {
+pub(crate) fn mmc_wait(lambda: f64, mu: f64, c: f64) -> (f64, f64) {
     let c_int = c.max(1.0).round() as u32;
     let a = lambda / mu;
     if lambda <= 0.0 || a / c_int as f64 >= 0.999 {

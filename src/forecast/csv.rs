@@ -8,18 +8,18 @@
 use chrono::{DateTime, NaiveDateTime};
 
 /// Gaps up to this many steps count as short.
-pub const SHORT_GAP: usize = 12;
+pub(crate) const SHORT_GAP: usize = 12;
 
 /// The most grid steps (and rows) a series may have by default: a year of 5-minute steps is
 /// 105,120. `twintop eval forecast --max-steps` raises it.
-pub const DEFAULT_MAX_STEPS: usize = 110_000;
+pub(crate) const DEFAULT_MAX_STEPS: usize = 110_000;
 
 /// Unix seconds of 9999-12-31T23:59:59Z, the last time a date-time column can name.
 const LAST_TIME: i64 = 253_402_300_799;
 
 /// Bounds on the work a series may ask for.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// Most rows read and most steps on the regular grid.
     pub max_steps: usize,
 }
@@ -63,7 +63,7 @@ pub fn parse(text: &str, source_name: &str, column: Option<&str>) -> Result<Seri
 /// Parses CSV from `input` (with a header) from `source_name`. The timestamp column is
 /// `timestamp` or `time`, else the first; the value column is `column`, else `value`, else the
 /// second. Reading stops with an error at the first row past `limits.max_steps`.
-pub fn parse_with(
+pub(crate) fn parse_with(
     input: impl std::io::Read,
     source_name: &str,
     column: Option<&str>,
@@ -143,15 +143,6 @@ fn parse_time(s: &str) -> Result<i64, &'static str> {
         return Err("is outside the years 1970 to 9999 (as unix seconds or milliseconds)");
     }
     Ok(secs as i64)
-}
-
-/// Sorts, merges duplicates, snaps to the median step and interpolates gaps (rows given as
-/// `(unix seconds, value)`, with no line numbers to name).
-pub fn regularise(rows: Vec<(i64, f64)>, name: &str) -> Result<Series, String> {
-    let rows = rows.into_iter().map(|(t, v)| Row { t, v, line: 0 }).collect();
-    regularise_rows(rows, name, Limits::default()).map_err(|e| match e {
-        SeriesError::File { msg, .. } | SeriesError::Line { msg, .. } => msg,
-    })
 }
 
 fn regularise_rows(mut rows: Vec<Row>, name: &str, limits: Limits) -> Result<Series, SeriesError> {

@@ -13,10 +13,10 @@ use super::models::Model;
 use super::noise::{self, NoiseCheck};
 use serde::Serialize;
 
-pub const TRAIN_SHARE: f64 = 0.8;
+pub(crate) const TRAIN_SHARE: f64 = 0.8;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MethodResult {
+pub(crate) struct MethodResult {
     pub name: String,
     /// The model and parameters (at the first test step), or the baseline's rule.
     pub detail: String,
@@ -26,7 +26,7 @@ pub struct MethodResult {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Evaluation {
+pub(crate) struct Evaluation {
     pub train: usize,
     pub test: usize,
     /// Test steps filled by interpolation, not scored.
@@ -40,13 +40,14 @@ pub struct Evaluation {
 
 /// Runs every family, twintop's backtest choice among them, and both baselines, on a series
 /// whose every step was observed.
-pub fn evaluate(series: &[f64], horizon: usize) -> Result<Evaluation, String> {
+#[cfg(test)]
+pub(crate) fn evaluate(series: &[f64], horizon: usize) -> Result<Evaluation, String> {
     evaluate_observed(series, None, horizon)
 }
 
 /// `evaluate`, scoring only the test steps `observed` marks (all when None); the models still
 /// run over the filled series, which keeps them on a regular grid.
-pub fn evaluate_observed(
+pub(crate) fn evaluate_observed(
     series: &[f64],
     observed: Option<&[bool]>,
     horizon: usize,
@@ -162,7 +163,7 @@ fn rolling(
 }
 
 /// The spec twintop would choose for `series` (backtest on all of it).
-pub fn choose(series: &[f64], h: usize) -> Option<(Backtest, Vec<usize>)> {
+pub(crate) fn choose(series: &[f64], h: usize) -> Option<(Backtest, Vec<usize>)> {
     let periods = periods_of(series);
     let best = Family::ALL
         .iter()

@@ -7,16 +7,16 @@ use super::period::candidate_periods;
 
 /// Families twintop chooses from; periods are filled in from the data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Family {
+pub(crate) enum Family {
     SeasonalNaive,
     Ewma,
     HoltWinters,
 }
 
 impl Family {
-    pub const ALL: [Family; 3] = [Family::SeasonalNaive, Family::Ewma, Family::HoltWinters];
+    pub(crate) const ALL: [Family; 3] = [Family::SeasonalNaive, Family::Ewma, Family::HoltWinters];
 
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             Family::SeasonalNaive => "seasonal-naive",
             Family::Ewma => "ewma",
@@ -26,7 +26,7 @@ impl Family {
 }
 
 /// Longest season looked for: a week of 5-minute steps.
-pub const MAX_PERIOD: usize = 2016;
+pub(crate) const MAX_PERIOD: usize = 2016;
 
 /// The candidate specs of a family for a series whose seasons are `periods`.
 fn grid(family: Family, periods: &[usize]) -> Vec<Spec> {
@@ -72,7 +72,7 @@ fn sse(spec: Spec, data: &[f64], from: usize, h: usize) -> Option<f64> {
 }
 
 /// The best spec of a family on `data` (by h-step squared error after the warm-up).
-pub fn fit(family: Family, data: &[f64], periods: &[usize], h: usize) -> Option<Spec> {
+pub(crate) fn fit(family: Family, data: &[f64], periods: &[usize], h: usize) -> Option<Spec> {
     // Seasons need two periods to start and as much again to be judged on.
     let periods: Vec<usize> = periods.iter().copied().filter(|&p| 4 * p <= data.len()).collect();
     let from = periods.iter().copied().max().unwrap_or(1).saturating_mul(2);
@@ -84,13 +84,13 @@ pub fn fit(family: Family, data: &[f64], periods: &[usize], h: usize) -> Option<
 }
 
 /// The seasons worth trying on `data`.
-pub fn periods_of(data: &[f64]) -> Vec<usize> {
+pub(crate) fn periods_of(data: &[f64]) -> Vec<usize> {
     candidate_periods(data, MAX_PERIOD, 3)
 }
 
 /// What the backtest of one family found on a training series.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Backtest {
+pub(crate) struct Backtest {
     pub family: Family,
     /// Parameters fitted on the first part of the training data.
     pub spec: Spec,
@@ -102,9 +102,9 @@ pub struct Backtest {
 }
 
 /// Share of the training series held out for the backtest.
-pub const HOLDOUT: f64 = 0.25;
+pub(crate) const HOLDOUT: f64 = 0.25;
 
-pub fn backtest(family: Family, train: &[f64], periods: &[usize], h: usize) -> Option<Backtest> {
+pub(crate) fn backtest(family: Family, train: &[f64], periods: &[usize], h: usize) -> Option<Backtest> {
     let cut = ((1.0 - HOLDOUT) * train.len() as f64) as usize;
     let spec = fit(family, &train[..cut], periods, h)?;
     let w = spec.warmup();
@@ -129,26 +129,26 @@ pub fn backtest(family: Family, train: &[f64], periods: &[usize], h: usize) -> O
 }
 
 /// Upper-quantile levels the interval calibration tries, narrowest first.
-pub const LEVELS: [f64; 12] = [0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.88, 0.9, 0.92, 0.95, 0.975, 0.99];
+pub(crate) const LEVELS: [f64; 12] = [0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.88, 0.9, 0.92, 0.95, 0.975, 0.99];
 /// Under-provisioned share the calibration aims below (the target is 10 %; the margin absorbs
 /// the drift between backtest and test).
-pub const UNDER_TARGET: f64 = 0.07;
+pub(crate) const UNDER_TARGET: f64 = 0.07;
 /// Step of the online level adaptation (adaptive conformal inference, Gibbs & Candès 2021):
 /// after each step the level rises by this × (1 − target) when the allocation fell short and
 /// falls by this × target otherwise, so the long-run under-provisioned share tracks the target
 /// even when the test period is more (or less) volatile than the backtest.
-pub const ADAPT_STEP: f64 = 0.02;
+pub(crate) const ADAPT_STEP: f64 = 0.02;
 
 /// Residual windows the calibration tries: short ones follow changing volatility, long ones
 /// are steadier.
-pub const WINDOWS: [usize; 3] = [100, 250, 500];
+pub(crate) const WINDOWS: [usize; 3] = [100, 250, 500];
 /// The longest of `WINDOWS`.
-pub const RESIDUAL_WINDOW: usize = 500;
+pub(crate) const RESIDUAL_WINDOW: usize = 500;
 
 /// How a prediction interval is drawn from past residuals: in the series' unit, or relative
 /// to the forecast (for series whose errors grow with their level, like daily demand).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Interval {
+pub(crate) struct Interval {
     pub relative: bool,
     /// Most recent residuals the quantile is taken over.
     pub window: usize,
@@ -158,16 +158,16 @@ pub struct Interval {
 
 impl Interval {
     /// The residual of `actual` against `point` in this interval's unit.
-    pub fn residual(&self, point: f64, actual: f64) -> f64 {
+    pub(crate) fn residual(&self, point: f64, actual: f64) -> f64 {
         if self.relative { (actual - point) / point.abs().max(1e-9) } else { actual - point }
     }
 
     /// `point` shifted by residual quantile `q` (in this interval's unit).
-    pub fn shift(&self, point: f64, q: f64) -> f64 {
+    pub(crate) fn shift(&self, point: f64, q: f64) -> f64 {
         if self.relative { point + point.abs() * q } else { point + q }
     }
 
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         format!(
             "{} residual quantile {:.3} over the last {} residuals",
             if self.relative { "relative" } else { "absolute" },
@@ -180,7 +180,7 @@ impl Interval {
 /// Per series: for absolute and relative residuals and each window, the narrowest level whose
 /// rolling-window bound would have kept the backtest's under-provisioned share at or below
 /// `UNDER_TARGET`; of those, the one with the highest median efficiency.
-pub fn calibrate(points: &[f64], actuals: &[f64]) -> Interval {
+pub(crate) fn calibrate(points: &[f64], actuals: &[f64]) -> Interval {
     let n = points.len().min(actuals.len());
     let start = (n / 4).clamp(1, RESIDUAL_WINDOW);
     if n <= start + 10 {
@@ -215,7 +215,7 @@ pub fn calibrate(points: &[f64], actuals: &[f64]) -> Interval {
 }
 
 /// Linear-interpolation quantile of sorted values.
-pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
+pub(crate) fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

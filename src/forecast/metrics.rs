@@ -5,7 +5,7 @@ use super::fit::quantile_sorted;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
-pub struct ForecastMetrics {
+pub(crate) struct ForecastMetrics {
     /// Mean absolute error of the forecast (for a baseline: of its allocation).
     pub mae: f64,
     pub rmse: f64,
@@ -22,7 +22,7 @@ pub struct ForecastMetrics {
 }
 
 /// Figures for `actual` against `point` forecasts and `allocated` amounts (same length).
-pub fn score(actual: &[f64], point: &[f64], allocated: &[f64]) -> ForecastMetrics {
+pub(crate) fn score(actual: &[f64], point: &[f64], allocated: &[f64]) -> ForecastMetrics {
     let n = actual.len().min(point.len()).min(allocated.len());
     if n == 0 {
         return ForecastMetrics::default();
@@ -61,7 +61,7 @@ pub fn score(actual: &[f64], point: &[f64], allocated: &[f64]) -> ForecastMetric
 }
 
 /// B1: mean + 2σ (population) of the training data.
-pub fn mean_plus_2sd(train: &[f64]) -> f64 {
+pub(crate) fn mean_plus_2sd(train: &[f64]) -> f64 {
     let n = train.len().max(1) as f64;
     let mean = train.iter().sum::<f64>() / n;
     let var = train.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
@@ -69,7 +69,7 @@ pub fn mean_plus_2sd(train: &[f64]) -> f64 {
 }
 
 /// B2: the 95th percentile of the training data (linear interpolation).
-pub fn p95(train: &[f64]) -> f64 {
+pub(crate) fn p95(train: &[f64]) -> f64 {
     let mut s = train.to_vec();
     s.sort_by(f64::total_cmp);
     quantile_sorted(&s, 0.95)

@@ -6,26 +6,30 @@
 //! `timestamp,value` CSV text.
 
 pub mod csv;
-pub mod eval;
-pub mod fit;
-pub mod metrics;
-pub mod models;
-pub mod noise;
-pub mod period;
+pub(crate) mod eval;
+pub(crate) mod fit;
+pub(crate) mod metrics;
+pub(crate) mod models;
+pub(crate) mod noise;
+pub(crate) mod period;
 #[cfg(test)]
 mod tests;
 
-pub use eval::{Evaluation, MethodResult, evaluate, evaluate_observed};
-pub use metrics::{ForecastMetrics, score};
-pub use models::{Model, Spec};
-pub use period::detect_period;
+#[cfg(test)]
+pub(crate) use eval::evaluate;
+pub(crate) use eval::{Evaluation, evaluate_observed};
+pub(crate) use models::Model;
+#[cfg(test)]
+pub(crate) use models::Spec;
+#[cfg(test)]
+pub(crate) use period::detect_period;
 
 use fit::{calibrate, fit as fit_family, quantile_sorted};
 use serde::Serialize;
 
 /// Forecasts for the `horizon` steps after the series, with an interval around each.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Forecast {
+pub(crate) struct Forecast {
     pub point: Vec<f64>,
     pub lower: Vec<f64>,
     pub upper: Vec<f64>,
@@ -39,7 +43,7 @@ pub struct Forecast {
 /// from the backtest's most recent one-step residual quantiles at the calibrated level,
 /// widened by √h for h steps ahead. A series too short to backtest gets its last value with
 /// the series' range as the interval.
-pub fn forecast(series: &[f64], horizon: usize) -> Forecast {
+pub(crate) fn forecast(series: &[f64], horizon: usize) -> Forecast {
     let h = horizon.max(1);
     let chosen = eval::choose(series, 1).and_then(|(b, periods)| {
         let spec = fit_family(b.family, series, &periods, 1).unwrap_or(b.spec);

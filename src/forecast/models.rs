@@ -4,7 +4,7 @@
 
 /// A model and its parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Spec {
+pub(crate) enum Spec {
     /// Repeats the value one period ago.
     SeasonalNaive { period: usize },
     /// Exponentially weighted moving average (simple exponential smoothing).
@@ -14,15 +14,7 @@ pub enum Spec {
 }
 
 impl Spec {
-    pub fn family(&self) -> &'static str {
-        match self {
-            Spec::SeasonalNaive { .. } => "seasonal-naive",
-            Spec::Ewma { .. } => "ewma",
-            Spec::HoltWinters { .. } => "holt-winters",
-        }
-    }
-
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match *self {
             Spec::SeasonalNaive { period } => format!("seasonal-naive(period {period})"),
             Spec::Ewma { alpha } => format!("ewma(α {alpha})"),
@@ -33,7 +25,7 @@ impl Spec {
     }
 
     /// Observations needed before the model can start.
-    pub fn warmup(&self) -> usize {
+    pub(crate) fn warmup(&self) -> usize {
         match *self {
             Spec::SeasonalNaive { period } => period.max(1),
             Spec::Ewma { .. } => 1,
@@ -43,7 +35,7 @@ impl Spec {
 }
 
 #[derive(Debug, Clone)]
-pub struct Model {
+pub(crate) struct Model {
     spec: Spec,
     level: f64,
     trend: f64,
@@ -56,7 +48,7 @@ pub struct Model {
 impl Model {
     /// A model initialised from the first `spec.warmup()` values of `data` and then updated
     /// with all of `data`. `None` when `data` is too short.
-    pub fn run(spec: Spec, data: &[f64]) -> Option<Model> {
+    pub(crate) fn run(spec: Spec, data: &[f64]) -> Option<Model> {
         let mut m = Model::init(spec, data)?;
         for &y in data {
             m.update(y);
@@ -89,11 +81,11 @@ impl Model {
         Some(m)
     }
 
-    pub fn spec(&self) -> Spec {
+    pub(crate) fn spec(&self) -> Spec {
         self.spec
     }
 
-    pub fn update(&mut self, y: f64) {
+    pub(crate) fn update(&mut self, y: f64) {
         match self.spec {
             Spec::SeasonalNaive { period } => {
                 let p = period.max(1);
@@ -116,7 +108,7 @@ impl Model {
     }
 
     /// The forecast `h` ≥ 1 steps after the last observation.
-    pub fn predict(&self, h: usize) -> f64 {
+    pub(crate) fn predict(&self, h: usize) -> f64 {
         let h = h.max(1);
         match self.spec {
             Spec::SeasonalNaive { period } => {

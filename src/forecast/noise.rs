@@ -16,21 +16,21 @@ use super::fit::quantile_sorted;
 use serde::Serialize;
 
 /// Neighbours on each side of a step.
-pub const NEIGHBOURS: usize = 6;
+pub(crate) const NEIGHBOURS: usize = 6;
 
 /// The provisioning target the evaluation is judged by: median efficiency at least this…
-pub const TARGET_EFFICIENCY: f64 = 0.9;
+pub(crate) const TARGET_EFFICIENCY: f64 = 0.9;
 /// …with at most this share of the steps under-provisioned.
-pub const TARGET_UNDER: f64 = 0.10;
+pub(crate) const TARGET_UNDER: f64 = 0.10;
 
 /// The share of steps that must be allocated within [actual, actual / TARGET_EFFICIENCY] for
 /// the target to be reachable at all.
-pub fn needed_share() -> f64 {
+pub(crate) fn needed_share() -> f64 {
     0.5 - TARGET_UNDER
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct NoiseCheck {
+pub(crate) struct NoiseCheck {
     /// Steps measured: observed steps with neighbours on both sides.
     pub steps: usize,
     /// Of those, steps whose value is 0 (their allocation is exact only when it is 0 too).
@@ -49,7 +49,8 @@ pub struct NoiseCheck {
 }
 
 /// The check over every step of `series` (see `check_observed`).
-pub fn check(series: &[f64], efficiency: f64) -> Option<NoiseCheck> {
+#[cfg(test)]
+pub(crate) fn check(series: &[f64], efficiency: f64) -> Option<NoiseCheck> {
     check_observed(series, &vec![true; series.len()], efficiency, TARGET_UNDER)
 }
 
@@ -58,7 +59,12 @@ pub fn check(series: &[f64], efficiency: f64) -> Option<NoiseCheck> {
 /// step has neighbours on both sides. Efficiency is scored as `metrics::score` does: a step
 /// allocated 0 with demand 0 is exact (1), any other allocation of demand 0 is 0, and a starved
 /// step counts as efficient but under-provisioned.
-pub fn check_observed(series: &[f64], observed: &[bool], efficiency: f64, under: f64) -> Option<NoiseCheck> {
+pub(crate) fn check_observed(
+    series: &[f64],
+    observed: &[bool],
+    efficiency: f64,
+    under: f64,
+) -> Option<NoiseCheck> {
     let n = series.len();
     if n < 2 * NEIGHBOURS + 1 || !(efficiency > 0.0 && efficiency <= 1.0) || observed.len() != n {
         return None;

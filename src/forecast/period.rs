@@ -4,7 +4,7 @@
 /// to a third of the series, capped at `max_lag`) that stand out (ACF ≥ 0.2 and at least 0.1
 /// above the lowest ACF at a shorter lag), so that the slow decay of a trending or
 /// autocorrelated series is not mistaken for a season.
-pub fn candidate_periods(series: &[f64], max_lag: usize, keep: usize) -> Vec<usize> {
+pub(crate) fn candidate_periods(series: &[f64], max_lag: usize, keep: usize) -> Vec<usize> {
     let n = series.len();
     let max_lag = max_lag.min(n / 3);
     if max_lag < 3 {
@@ -38,7 +38,7 @@ pub fn candidate_periods(series: &[f64], max_lag: usize, keep: usize) -> Vec<usi
 }
 
 /// The series minus its least-squares line, so a trend does not drown the season's peaks.
-pub fn detrend(series: &[f64]) -> Vec<f64> {
+pub(crate) fn detrend(series: &[f64]) -> Vec<f64> {
     let n = series.len() as f64;
     let tm = (n - 1.0) / 2.0;
     let ym = series.iter().sum::<f64>() / n.max(1.0);
@@ -52,12 +52,13 @@ pub fn detrend(series: &[f64]) -> Vec<f64> {
 }
 
 /// The strongest season, if any.
-pub fn detect_period(series: &[f64], max_lag: usize) -> Option<usize> {
+#[cfg(test)]
+pub(crate) fn detect_period(series: &[f64], max_lag: usize) -> Option<usize> {
     candidate_periods(series, max_lag, 1).first().copied()
 }
 
 /// Sample autocorrelation at lags 0..lags.
-pub fn autocorrelation(series: &[f64], lags: usize) -> Vec<f64> {
+pub(crate) fn autocorrelation(series: &[f64], lags: usize) -> Vec<f64> {
     let n = series.len();
     let mean = series.iter().sum::<f64>() / n.max(1) as f64;
     let x: Vec<f64> = series.iter().map(|v| v - mean).collect();

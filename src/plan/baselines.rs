@@ -8,9 +8,9 @@ use super::problem::{Assignment, Problem, fits, ratio};
 use crate::twin::Resources;
 
 /// HBA's static utilisation thresholds (CPU, memory, bandwidth).
-pub const HBA_THRESHOLDS: [f64; 3] = [0.8, 0.8, 0.8];
+pub(crate) const HBA_THRESHOLDS: [f64; 3] = [0.8, 0.8, 0.8];
 
-pub fn hba(p: &Problem) -> Assignment {
+pub(crate) fn hba(p: &Problem) -> Assignment {
     let mut used = vec![Resources::ZERO; p.servers.len()];
     let mut groups: Vec<Vec<u32>> = vec![Vec::new(); p.servers.len()];
     p.workloads
@@ -33,7 +33,7 @@ pub fn hba(p: &Problem) -> Assignment {
         .collect()
 }
 
-pub fn sm(p: &Problem) -> Assignment {
+pub(crate) fn sm(p: &Problem) -> Assignment {
     let mut predicted = vec![Resources::ZERO; p.servers.len()];
     let mut groups: Vec<Vec<u32>> = vec![Vec::new(); p.servers.len()];
     p.workloads

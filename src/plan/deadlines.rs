@@ -21,7 +21,7 @@ pub(crate) struct Deadlines {
 }
 
 impl Deadlines {
-    pub fn new(p: &Problem, adj: &[Vec<(usize, f64)>]) -> Deadlines {
+    pub(crate) fn new(p: &Problem, adj: &[Vec<(usize, f64)>]) -> Deadlines {
         let active = p.workloads.iter().any(|w| w.deadline_ms.is_some());
         if !active {
             return Deadlines::default();
@@ -37,12 +37,12 @@ impl Deadlines {
         }
     }
 
-    pub fn is_missed(&self, j: usize) -> bool {
+    pub(crate) fn is_missed(&self, j: usize) -> bool {
         self.active && self.missed[j]
     }
 
     /// Called by `State::apply` after `j` went from `from` to `to` (the state is current).
-    pub fn moved(&mut self, st: &State, j: usize, from: Option<usize>, to: Option<usize>) {
+    pub(crate) fn moved(&mut self, st: &State, j: usize, from: Option<usize>, to: Option<usize>) {
         let topo = st.topo;
         for &(k, _) in &st.adj[j] {
             if let Some(sk) = st.assign[k]

@@ -10,7 +10,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Instance {
+pub(crate) struct Instance {
     pub name: String,
     pub spec: Spec,
     pub servers: Vec<Server>,
@@ -26,7 +26,7 @@ pub struct Instance {
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
-pub struct Spec {
+pub(crate) struct Spec {
     pub seed: u64,
     pub servers: usize,
     pub workloads: usize,
@@ -35,7 +35,7 @@ pub struct Spec {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Server {
+pub(crate) struct Server {
     pub name: String,
     pub cpu_m: f64,
     pub mem_mib: f64,
@@ -47,7 +47,7 @@ pub struct Server {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Workload {
+pub(crate) struct Workload {
     pub name: String,
     pub cpu_m: f64,
     pub mem_mib: f64,
@@ -58,14 +58,14 @@ pub struct Workload {
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
-pub struct Dep {
+pub(crate) struct Dep {
     pub a: usize,
     pub b: usize,
     pub weight: f64,
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
-pub struct ExportWeights {
+pub(crate) struct ExportWeights {
     pub latency: f64,
     pub balance: f64,
     pub unplaced: f64,
@@ -73,7 +73,7 @@ pub struct ExportWeights {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct MethodResult {
+pub(crate) struct MethodResult {
     /// Server index per workload (`null`: not placed).
     pub assignment: Assignment,
     pub objective: Objective,
@@ -82,7 +82,7 @@ pub struct MethodResult {
 }
 
 impl Instance {
-    pub fn new(name: &str, seed: u64, p: &Problem, w: Weights) -> Instance {
+    pub(crate) fn new(name: &str, seed: u64, p: &Problem, w: Weights) -> Instance {
         let topo = Topology::new(p);
         let n = p.servers.len();
         let mut groups: Vec<u32> = p.workloads.iter().filter_map(|w| w.group).collect();

@@ -17,7 +17,7 @@ use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Move {
+pub(crate) struct Move {
     /// Index of the workload (pod) in the problem.
     pub workload: usize,
     /// Its name (for a twin problem: `namespace/pod`).
@@ -29,7 +29,7 @@ pub struct Move {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Improvement {
+pub(crate) struct Improvement {
     pub moves: Vec<Move>,
     pub before: Metrics,
     pub after: Metrics,
@@ -37,7 +37,7 @@ pub struct Improvement {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct ImproveOptions {
+pub(crate) struct ImproveOptions {
     /// Pods that may move (each at most once).
     pub max_moves: usize,
     pub seed: u64,
@@ -49,10 +49,10 @@ pub struct ImproveOptions {
 }
 
 /// The re-plan's default effort: a few milliseconds on a cluster of a few hundred pods.
-pub const REPLAN_BUDGET: usize = 200_000;
+pub(crate) const REPLAN_BUDGET: usize = 200_000;
 
 impl ImproveOptions {
-    pub fn new(max_moves: usize, seed: u64) -> Self {
+    pub(crate) fn new(max_moves: usize, seed: u64) -> Self {
         ImproveOptions { max_moves, seed, budget: REPLAN_BUDGET, once_per: None }
     }
 }
@@ -64,23 +64,16 @@ const SAMPLE_SERVERS: usize = 128;
 const MAX_SWAP_PODS: usize = 600;
 const EPS: f64 = 1e-9;
 
-pub fn improve(p: &Problem, current: &Assignment, max_moves: usize, seed: u64) -> Improvement {
+pub(crate) fn improve(p: &Problem, current: &Assignment, max_moves: usize, seed: u64) -> Improvement {
     improve_with(p, current, &ImproveOptions::new(max_moves, seed), &vec![true; p.workloads.len()])
 }
 
-/// `improve`, moving only the workloads marked in `movable` (the others stay where they are and
-/// still count for capacity and balance): an advisor pins what it may not disrupt.
-pub fn improve_only(
+pub(crate) fn improve_with(
     p: &Problem,
     current: &Assignment,
-    max_moves: usize,
-    seed: u64,
+    o: &ImproveOptions,
     movable: &[bool],
 ) -> Improvement {
-    improve_with(p, current, &ImproveOptions::new(max_moves, seed), movable)
-}
-
-pub fn improve_with(p: &Problem, current: &Assignment, o: &ImproveOptions, movable: &[bool]) -> Improvement {
     let topo = Topology::new(p);
     let adj = p.adjacency();
     let movable: Vec<bool> =

@@ -10,10 +10,10 @@ use crate::twin::kpi::{rub, weighted_latency};
 use serde::Serialize;
 
 /// What the completion rate is computed with, for every table that prints it.
-pub const COMPLETION_MODEL: &str = "analytic M/M/1 processor-sharing model: finish = work / (1 − CPU utilisation of the server) + calls × round trips to each dependency";
+pub(crate) const COMPLETION_MODEL: &str = "analytic M/M/1 processor-sharing model: finish = work / (1 − CPU utilisation of the server) + calls × round trips to each dependency";
 
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     pub workloads: usize,
     pub placed: usize,
     /// Share of all workloads placed on a server where every capacity holds (unplaced
@@ -36,7 +36,7 @@ pub struct Metrics {
     pub spread_violations: usize,
 }
 
-pub fn evaluate(p: &Problem, a: &Assignment) -> Metrics {
+pub(crate) fn evaluate(p: &Problem, a: &Assignment) -> Metrics {
     let n = p.workloads.len();
     let used = p.loads(a);
     let ok: Vec<bool> = p.servers.iter().zip(&used).map(|(s, u)| fits(u, &s.capacity)).collect();
@@ -92,7 +92,8 @@ pub fn evaluate(p: &Problem, a: &Assignment) -> Metrics {
 
 /// Expected finish time of each workload under `COMPLETION_MODEL`; `None` when it cannot
 /// finish (unplaced, on an over-capacity server, or a dependency unplaced).
-pub fn finish_times_ms(p: &Problem, a: &Assignment) -> Vec<Option<f64>> {
+#[cfg(test)]
+pub(crate) fn finish_times_ms(p: &Problem, a: &Assignment) -> Vec<Option<f64>> {
     let used = p.loads(a);
     let ok: Vec<bool> = p.servers.iter().zip(&used).map(|(s, u)| fits(u, &s.capacity)).collect();
     finish_times(p, a, &used, &ok)

@@ -6,44 +6,48 @@
 //! incremental re-placement of a running twin, the metrics, and instances as documents
 //! (`export`).
 
-pub mod baselines;
+pub(crate) mod baselines;
 mod construct;
 mod deadlines;
-pub mod export;
-pub mod improve;
-pub mod metrics;
+pub(crate) mod export;
+pub(crate) mod improve;
+pub(crate) mod metrics;
 mod moves;
-pub mod optimize;
+pub(crate) mod optimize;
 mod pairing;
 mod pairs;
-pub mod problem;
-pub mod scenario;
+pub(crate) mod problem;
+pub(crate) mod scenario;
 mod search;
 mod state;
 #[cfg(test)]
 mod tests;
-pub mod twin;
+pub(crate) mod twin;
 
-pub use improve::{ImproveOptions, Improvement, Move, REPLAN_BUDGET, improve, improve_only, improve_with};
-pub use metrics::{COMPLETION_MODEL, Metrics, evaluate};
-pub use optimize::{OptimizeOptions, optimize};
-pub use problem::{Assignment, Dependency, PlanServer, PlanWorkload, Problem, Topology};
-pub use scenario::{DIRA_OPTIMUM, LARGE_BEST_KNOWN, ScenarioSpec, generate, reference_cost};
-pub use state::{Objective, Weights, objective};
-pub use twin::{TwinProblem, from_snapshot};
+pub(crate) use improve::{ImproveOptions, REPLAN_BUDGET, improve, improve_with};
+pub(crate) use metrics::{COMPLETION_MODEL, Metrics, evaluate};
+pub(crate) use optimize::{OptimizeOptions, optimize};
+pub(crate) use problem::{Assignment, Problem};
+#[cfg(test)]
+pub(crate) use problem::{Dependency, PlanServer, PlanWorkload, Topology};
+#[cfg(test)]
+pub(crate) use scenario::LARGE_BEST_KNOWN;
+pub(crate) use scenario::{ScenarioSpec, generate, reference_cost};
+pub(crate) use state::{Weights, objective};
+pub(crate) use twin::from_snapshot;
 
 /// The placement methods `eval placement` compares, by their JSON names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
+pub(crate) enum Method {
     Hba,
     Sm,
     Twintop,
 }
 
 impl Method {
-    pub const ALL: [Method; 3] = [Method::Hba, Method::Sm, Method::Twintop];
+    pub(crate) const ALL: [Method; 3] = [Method::Hba, Method::Sm, Method::Twintop];
 
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             Method::Hba => "hba",
             Method::Sm => "sm",
@@ -51,7 +55,7 @@ impl Method {
         }
     }
 
-    pub fn place(&self, p: &Problem, seed: u64) -> Assignment {
+    pub(crate) fn place(&self, p: &Problem, seed: u64) -> Assignment {
         match self {
             Method::Hba => baselines::hba(p),
             Method::Sm => baselines::sm(p),

@@ -39,7 +39,7 @@ impl Search<'_, '_> {
     }
 
     /// The best relocation of `j`, committed if it improves.
-    pub fn try_relocate(&mut self, j: usize) -> bool {
+    pub(crate) fn try_relocate(&mut self, j: usize) -> bool {
         self.candidates(j);
         self.evals += self.cands.len();
         let mut best: Vec<(f64, Moves)> = Vec::new();
@@ -55,7 +55,7 @@ impl Search<'_, '_> {
     }
 
     /// The best swap of `j` with a workload on another server, committed if it improves.
-    pub fn try_swap(&mut self, j: usize) -> bool {
+    pub(crate) fn try_swap(&mut self, j: usize) -> bool {
         let Some(a) = self.st.assign[j] else { return false };
         let m = self.st.p.workloads.len();
         let mut best: Vec<(f64, Moves)> = Vec::new();
@@ -89,7 +89,7 @@ impl Search<'_, '_> {
 
     /// Onto a dependency's server, pushing one of its workloads elsewhere to make room (or
     /// for balance).
-    pub fn try_pull(&mut self, j: usize) -> bool {
+    pub(crate) fn try_pull(&mut self, j: usize) -> bool {
         let Some(a) = self.st.assign[j] else { return false };
         let mut targets: Vec<usize> =
             self.st.adj[j].iter().filter_map(|&(k, _)| self.st.assign[k]).filter(|&b| b != a).collect();
@@ -125,7 +125,7 @@ impl Search<'_, '_> {
 
     /// The dependency group co-located with `j` (it and every workload connected to it through
     /// dependencies on the same server), moved as one to the best other server.
-    pub fn try_group(&mut self, j: usize) -> bool {
+    pub(crate) fn try_group(&mut self, j: usize) -> bool {
         let Some(a) = self.st.assign[j] else { return false };
         if self.st.adj[j].is_empty() {
             return false;
@@ -147,7 +147,7 @@ impl Search<'_, '_> {
     }
 
     /// `j`'s whole dependency component onto one server.
-    pub fn try_component(&mut self, j: usize) -> bool {
+    pub(crate) fn try_component(&mut self, j: usize) -> bool {
         let c = self.comp_of[j];
         let members = &self.comps[c];
         if members.len() < 2 || members.len() > MAX_COMPONENT || members.iter().any(|&k| !self.movable[k]) {
@@ -185,7 +185,7 @@ impl Search<'_, '_> {
 
     /// Everything on `j`'s server traded with everything on a server in the rack of one of its
     /// dependencies: on alike servers balance stays as it is and only latency changes.
-    pub fn try_server_swap(&mut self, j: usize) -> bool {
+    pub(crate) fn try_server_swap(&mut self, j: usize) -> bool {
         let Some(a) = self.st.assign[j] else { return false };
         let topo = self.st.topo;
         let mut racks: Vec<usize> = self.st.adj[j]
@@ -238,7 +238,7 @@ impl Search<'_, '_> {
 
     /// A workload that misses its deadline: the move of it, of a workload sharing its server
     /// (CPU contention) or of a dependency (distance) that improves the score most.
-    pub fn repair(&mut self, j: usize) {
+    pub(crate) fn repair(&mut self, j: usize) {
         let Some(a) = self.st.assign[j] else { return };
         let mut who: Vec<usize> = vec![j];
         who.extend(self.st.members[a].iter().copied().filter(|&k| k != j));

@@ -19,7 +19,7 @@ use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct OptimizeOptions {
+pub(crate) struct OptimizeOptions {
     pub seed: u64,
     /// Moves the search may evaluate per workload.
     pub moves_per_workload: usize,
@@ -30,11 +30,11 @@ pub struct OptimizeOptions {
 
 /// The default effort: on DIRA-LDT's scenario (100 workloads) the placement is at the optimum
 /// with this, in a few milliseconds.
-pub const MOVES_PER_WORKLOAD: usize = 5_000;
-pub const MAX_MOVES: usize = 1_000_000;
+pub(crate) const MOVES_PER_WORKLOAD: usize = 5_000;
+pub(crate) const MAX_MOVES: usize = 1_000_000;
 
 impl OptimizeOptions {
-    pub fn seeded(seed: u64) -> Self {
+    pub(crate) fn seeded(seed: u64) -> Self {
         OptimizeOptions {
             seed,
             moves_per_workload: MOVES_PER_WORKLOAD,
@@ -44,7 +44,7 @@ impl OptimizeOptions {
     }
 
     /// The moves this search evaluates on a problem of `workloads` workloads.
-    pub fn budget(&self, workloads: usize) -> usize {
+    pub(crate) fn budget(&self, workloads: usize) -> usize {
         self.moves_per_workload.saturating_mul(workloads).min(self.max_moves)
     }
 }
@@ -56,7 +56,7 @@ const SAMPLE_SERVERS: usize = 48;
 /// Servers emptied and refilled by one kick.
 const KICK_SERVERS: usize = 3;
 
-pub fn optimize(p: &Problem, o: &OptimizeOptions) -> Assignment {
+pub(crate) fn optimize(p: &Problem, o: &OptimizeOptions) -> Assignment {
     let m = p.workloads.len();
     let topo = Topology::new(p);
     let adj = p.adjacency();

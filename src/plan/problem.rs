@@ -5,10 +5,10 @@
 use crate::twin::{LatencyModel, Location, Resources};
 
 /// Workload index → server index (`None`: not placed).
-pub type Assignment = Vec<Option<usize>>;
+pub(crate) type Assignment = Vec<Option<usize>>;
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct PlanServer {
+pub(crate) struct PlanServer {
     pub name: String,
     pub capacity: Resources,
     pub location: Location,
@@ -17,7 +17,7 @@ pub struct PlanServer {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct PlanWorkload {
+pub(crate) struct PlanWorkload {
     pub name: String,
     /// What the workload declares and uses: capacities are checked against this.
     pub demand: Resources,
@@ -32,14 +32,14 @@ pub struct PlanWorkload {
 
 /// `a` and `b` exchange traffic; `weight` is d_jk (requests per second, or any relative weight).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Dependency {
+pub(crate) struct Dependency {
     pub a: usize,
     pub b: usize,
     pub weight: f64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Problem {
+pub(crate) struct Problem {
     pub servers: Vec<PlanServer>,
     pub workloads: Vec<PlanWorkload>,
     pub deps: Vec<Dependency>,
@@ -52,18 +52,22 @@ pub struct Problem {
 impl Problem {
     /// The mean utilisation a workload adds to a server (mean of its CPU, memory and bandwidth
     /// shares; a dimension of zero capacity is not modelled and counts 0, as in `twin::kpi`).
-    pub fn util_of(&self, demand: &Resources, server: usize) -> f64 {
+    pub(crate) fn util_of(&self, demand: &Resources, server: usize) -> f64 {
         let c = &self.servers[server].capacity;
         (ratio(demand.cpu_m, c.cpu_m) + ratio(demand.mem_mib, c.mem_mib) + ratio(demand.bw_mbps, c.bw_mbps))
             / 3.0
     }
 
     /// Per-server sum of the demands placed on it.
-    pub fn loads(&self, assign: &Assignment) -> Vec<Resources> {
+    pub(crate) fn loads(&self, assign: &Assignment) -> Vec<Resources> {
         self.loads_by(assign, |w| w.demand)
     }
 
-    pub fn loads_by(&self, assign: &Assignment, f: impl Fn(&PlanWorkload) -> Resources) -> Vec<Resources> {
+    pub(crate) fn loads_by(
+        &self,
+        assign: &Assignment,
+        f: impl Fn(&PlanWorkload) -> Resources,
+    ) -> Vec<Resources> {
         let mut used = vec![Resources::ZERO; self.servers.len()];
         for (w, s) in assign.iter().enumerate() {
             if let Some(s) = *s {
@@ -74,7 +78,7 @@ impl Problem {
     }
 
     /// Dependencies as an adjacency list: per workload, (other end, weight).
-    pub fn adjacency(&self) -> Vec<Vec<(usize, f64)>> {
+    pub(crate) fn adjacency(&self) -> Vec<Vec<(usize, f64)>> {
         let mut adj = vec![Vec::new(); self.workloads.len()];
         for d in &self.deps {
             if d.a != d.b {
@@ -84,32 +88,12 @@ impl Problem {
         }
         adj
     }
-
-    /// Checks indices and numbers so methods can index without panicking.
-    pub fn validate(&self) -> Result<(), String> {
-        let n = self.workloads.len();
-        for (i, d) in self.deps.iter().enumerate() {
-            if d.a >= n || d.b >= n {
-                return Err(format!("dependency {i}: workload index out of range ({}, {})", d.a, d.b));
-            }
-            if !(d.weight.is_finite() && d.weight >= 0.0) {
-                return Err(format!("dependency {i}: weight {} is not a non-negative number", d.weight));
-            }
-        }
-        for w in &self.workloads {
-            let r = &w.demand;
-            if ![r.cpu_m, r.mem_mib, r.bw_mbps].iter().all(|v| v.is_finite() && *v >= 0.0) {
-                return Err(format!("workload {}: demand is not non-negative", w.name));
-            }
-        }
-        self.latency.validate()
-    }
 }
 
 /// Expected latency between servers, precomputed per distinct location so that the
 /// optimizers look it up in O(1).
 #[derive(Debug, Clone)]
-pub struct Topology {
+pub(crate) struct Topology {
     loc_of: Vec<u32>,
     n_locs: usize,
     between: Vec<f64>,
@@ -121,7 +105,7 @@ pub struct Topology {
 }
 
 impl Topology {
-    pub fn new(p: &Problem) -> Topology {
+    pub(crate) fn new(p: &Problem) -> Topology {
         let mut locs: Vec<&Location> = Vec::new();
         let mut loc_of = Vec::with_capacity(p.servers.len());
         let mut index = std::collections::HashMap::new();
@@ -149,14 +133,14 @@ impl Topology {
     }
 
     #[inline]
-    pub fn latency(&self, a: usize, b: usize) -> f64 {
+    pub(crate) fn latency(&self, a: usize, b: usize) -> f64 {
         if a == b {
             return self.same_server;
         }
         self.between[self.loc_of[a] as usize * self.n_locs + self.loc_of[b] as usize]
     }
 
-    pub fn location_of(&self, s: usize) -> usize {
+    pub(crate) fn location_of(&self, s: usize) -> usize {
         self.loc_of[s] as usize
     }
 }
@@ -166,6 +150,6 @@ pub(crate) fn ratio(a: f64, b: f64) -> f64 {
 }
 
 /// Whether `used` stays within `cap` (zero bandwidth capacity: not modelled).
-pub fn fits(used: &Resources, cap: &Resources) -> bool {
+pub(crate) fn fits(used: &Resources, cap: &Resources) -> bool {
     used.fits_in(cap)
 }

@@ -9,7 +9,7 @@ use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ScenarioSpec {
+pub(crate) struct ScenarioSpec {
     pub servers: usize,
     pub workloads: usize,
     pub seed: u64,
@@ -23,11 +23,11 @@ pub struct ScenarioSpec {
 }
 
 impl ScenarioSpec {
-    pub fn paper(seed: u64) -> ScenarioSpec {
+    pub(crate) fn paper(seed: u64) -> ScenarioSpec {
         ScenarioSpec::sized(50, 100, seed)
     }
 
-    pub fn sized(servers: usize, workloads: usize, seed: u64) -> ScenarioSpec {
+    pub(crate) fn sized(servers: usize, workloads: usize, seed: u64) -> ScenarioSpec {
         ScenarioSpec {
             servers,
             workloads,
@@ -41,20 +41,20 @@ impl ScenarioSpec {
 
     /// Demands are the paper's ranges scaled by min(1, 2N/M), so that a bigger scenario keeps
     /// the paper's load per server (two workloads per server) instead of becoming infeasible.
-    pub fn demand_scale(&self) -> f64 {
+    pub(crate) fn demand_scale(&self) -> f64 {
         if self.workloads == 0 { 1.0 } else { (2.0 * self.servers as f64 / self.workloads as f64).min(1.0) }
     }
 }
 
 /// Reference figures (issue 19), from an independent column-generation model of the objective
 /// as it stands (deadlines aside): the proven optimal costs of DIRA-LDT's scenario, seeds 1–10.
-pub const DIRA_OPTIMUM: [f64; 10] =
+pub(crate) const DIRA_OPTIMUM: [f64; 10] =
     [0.03913, 0.02783, 0.03044, 0.03176, 0.03054, 0.03479, 0.03454, 0.03266, 0.03545, 0.03213];
 /// The best known costs of 50 servers × 200 workloads, seeds 1–3 (not proven optimal).
-pub const LARGE_BEST_KNOWN: [f64; 3] = [0.00110, 0.00076, 0.00101];
+pub(crate) const LARGE_BEST_KNOWN: [f64; 3] = [0.00110, 0.00076, 0.00101];
 
 /// The reference cost of a scenario instance when one is known: (cost, proven optimal).
-pub fn reference_cost(spec: &ScenarioSpec) -> Option<(f64, bool)> {
+pub(crate) fn reference_cost(spec: &ScenarioSpec) -> Option<(f64, bool)> {
     let plain =
         spec.dependent_share == 0.3 && spec.rack_size == 10 && spec.spread_groups == 0 && spec.cordoned == 0;
     let i = (spec.seed as usize).checked_sub(1)?;
@@ -67,9 +67,9 @@ pub fn reference_cost(spec: &ScenarioSpec) -> Option<(f64, bool)> {
 
 const GIB: f64 = 1024.0;
 /// Sequential round trips per dependency in the queueing model.
-pub const CALLS_PER_DEPENDENCY: f64 = 5.0;
+pub(crate) const CALLS_PER_DEPENDENCY: f64 = 5.0;
 
-pub fn generate(spec: &ScenarioSpec) -> Problem {
+pub(crate) fn generate(spec: &ScenarioSpec) -> Problem {
     let mut rng = SmallRng::seed_from_u64(spec.seed ^ 0x05ee_dd1a);
     let rack = spec.rack_size.max(1);
     let servers = (0..spec.servers)

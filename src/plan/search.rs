@@ -44,7 +44,7 @@ pub(crate) struct Search<'s, 'a> {
 pub(super) type Moves = Vec<(usize, Option<usize>)>;
 
 impl<'s, 'a> Search<'s, 'a> {
-    pub fn new(st: &'s mut State<'a>, rng: SmallRng, budget: usize, movable: Vec<bool>) -> Self {
+    pub(crate) fn new(st: &'s mut State<'a>, rng: SmallRng, budget: usize, movable: Vec<bool>) -> Self {
         let (comp_of, comps) = components(st.adj);
         let m = st.p.workloads.len();
         let all_movable = movable.iter().all(|&x| x);
@@ -65,13 +65,13 @@ impl<'s, 'a> Search<'s, 'a> {
         }
     }
 
-    pub fn exhausted(&self) -> bool {
+    pub(crate) fn exhausted(&self) -> bool {
         self.evals >= self.budget
     }
 
     /// Local search until no move improves or the budget is spent: every movable workload is
     /// looked at once, and again whenever a move touches its server or a dependency.
-    pub fn descend(&mut self) {
+    pub(crate) fn descend(&mut self) {
         let m = self.st.p.workloads.len();
         let mut order: Vec<usize> = (0..m).filter(|&j| self.movable[j]).collect();
         shuffle(&mut order, &mut self.rng);
@@ -84,7 +84,7 @@ impl<'s, 'a> Search<'s, 'a> {
     /// Every pair of open servers whose contents or surroundings changed since it was last
     /// looked at, split again best; until no pair improves or the budget is spent. On a large
     /// problem each server is paired with a sample of others instead of all.
-    pub fn pair_sweep(&mut self) -> bool {
+    pub(crate) fn pair_sweep(&mut self) -> bool {
         let n = self.st.p.servers.len();
         let full = n <= FULL_SCAN_SERVERS;
         if full && self.pair_seen.len() != n * n {
@@ -151,7 +151,7 @@ impl<'s, 'a> Search<'s, 'a> {
     /// For each server with a workload that misses its deadline: the best split of it with any
     /// other server (the best, not the first that meets the deadline: the descent after it does
     /// not undo a costly repair).
-    pub fn repair_pairs(&mut self) {
+    pub(crate) fn repair_pairs(&mut self) {
         if !self.st.dl.active || self.st.dl.misses == 0 {
             return;
         }
@@ -191,7 +191,7 @@ impl<'s, 'a> Search<'s, 'a> {
     }
 
     /// Pair sweeps and the queued workloads' own moves, until neither improves.
-    pub fn local(&mut self) {
+    pub(crate) fn local(&mut self) {
         self.repair_pairs();
         loop {
             self.pair_sweep();
@@ -203,7 +203,7 @@ impl<'s, 'a> Search<'s, 'a> {
     }
 
     /// Forgets that the pairs with these servers were looked at.
-    pub fn forget_pairs(&mut self, servers: &[usize]) {
+    pub(crate) fn forget_pairs(&mut self, servers: &[usize]) {
         let n = self.st.p.servers.len();
         if self.pair_seen.len() != n * n {
             return;
@@ -233,7 +233,7 @@ impl<'s, 'a> Search<'s, 'a> {
     }
 
     /// Looks again at the workloads of these servers and their dependencies.
-    pub fn touch_servers(&mut self, servers: &[usize]) {
+    pub(crate) fn touch_servers(&mut self, servers: &[usize]) {
         for &s in servers {
             for i in 0..self.st.members[s].len() {
                 let j = self.st.members[s][i];
@@ -242,7 +242,7 @@ impl<'s, 'a> Search<'s, 'a> {
         }
     }
 
-    pub fn drain(&mut self) {
+    pub(crate) fn drain(&mut self) {
         while let Some(j) = self.queue.pop_front() {
             self.queued[j] = false;
             if self.exhausted() {
@@ -280,7 +280,7 @@ impl<'s, 'a> Search<'s, 'a> {
 
     /// Applies `moves` (workload, server); keeps them if the score improves, else undoes them.
     /// Whatever it keeps, it queues the touched workloads again.
-    pub fn commit(&mut self, moves: &[(usize, Option<usize>)]) -> bool {
+    pub(crate) fn commit(&mut self, moves: &[(usize, Option<usize>)]) -> bool {
         let before = self.st.score();
         let mut undo: Vec<(usize, Option<usize>)> = Vec::with_capacity(moves.len());
         for &(j, to) in moves {

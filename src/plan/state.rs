@@ -13,7 +13,7 @@ use serde::Serialize;
 /// (co-located pairs at the same-server latency) over the largest latency in the topology;
 /// balance is the squared coefficient of variation of per-server utilisation (RUB = 1 − CV).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Weights {
+pub(crate) struct Weights {
     pub latency: f64,
     pub balance: f64,
     /// Per unplaced workload: larger than any gain elsewhere, so everything that fits is placed.
@@ -36,7 +36,7 @@ impl Default for Weights {
 /// The objective of one placement, part by part:
 /// `cost = latency_term + balance_term + weights.unplaced × unplaced + weights.overflow × overflow`.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
-pub struct Objective {
+pub(crate) struct Objective {
     pub cost: f64,
     /// Weighted: `weights.latency` × dependency-weighted mean latency / `max_ms`.
     pub latency_term: f64,
@@ -48,7 +48,7 @@ pub struct Objective {
 }
 
 /// The objective of `a` for `p` (what `optimize` minimises, deadlines aside).
-pub fn objective(p: &Problem, a: &Assignment, w: Weights) -> Objective {
+pub(crate) fn objective(p: &Problem, a: &Assignment, w: Weights) -> Objective {
     let topo = Topology::new(p);
     let adj = p.adjacency();
     State::new(p, &topo, &adj, w, a).objective()
@@ -81,7 +81,7 @@ pub(crate) struct State<'a> {
 }
 
 impl<'a> State<'a> {
-    pub fn new(
+    pub(crate) fn new(
         p: &'a Problem,
         topo: &'a Topology,
         adj: &'a [Vec<(usize, f64)>],
@@ -127,7 +127,7 @@ impl<'a> State<'a> {
         if s1 > 0.0 { self.w.balance * (n * s2 / (s1 * s1) - 1.0).max(0.0) } else { 0.0 }
     }
 
-    pub fn cost(&self) -> f64 {
+    pub(crate) fn cost(&self) -> f64 {
         self.latency_term(self.lat)
             + self.balance_term(self.s1, self.s2)
             + self.w.unplaced * self.unplaced as f64
@@ -135,11 +135,11 @@ impl<'a> State<'a> {
     }
 
     /// The cost plus the deadline penalty: what the search minimises.
-    pub fn score(&self) -> f64 {
+    pub(crate) fn score(&self) -> f64 {
         self.cost() + self.w.deadline * self.dl.misses as f64
     }
 
-    pub fn objective(&self) -> Objective {
+    pub(crate) fn objective(&self) -> Objective {
         Objective {
             cost: self.cost(),
             latency_term: self.latency_term(self.lat),
@@ -157,7 +157,7 @@ impl<'a> State<'a> {
 
     /// Whether `j` may go to `to` (alone, leaving its current server): not cordoned, fits,
     /// and no other member of its spread group there.
-    pub fn can_host(&self, j: usize, to: usize) -> bool {
+    pub(crate) fn can_host(&self, j: usize, to: usize) -> bool {
         let srv = &self.p.servers[to];
         if srv.cordoned || self.assign[j] == Some(to) {
             return false;
@@ -169,7 +169,7 @@ impl<'a> State<'a> {
     }
 
     /// No member of `j`'s group on `s` (ignoring workload `except`).
-    pub fn group_free(&self, j: usize, s: usize, except: Option<usize>) -> bool {
+    pub(crate) fn group_free(&self, j: usize, s: usize, except: Option<usize>) -> bool {
         match self.p.workloads[j].group {
             None => true,
             Some(g) => self.members[s]
@@ -179,7 +179,7 @@ impl<'a> State<'a> {
     }
 
     /// Whether `j` and `k` (on different servers, neither cordoned) may trade places.
-    pub fn can_swap(&self, j: usize, k: usize) -> bool {
+    pub(crate) fn can_swap(&self, j: usize, k: usize) -> bool {
         let (Some(a), Some(b)) = (self.assign[j], self.assign[k]) else { return false };
         let (sa, sb) = (&self.p.servers[a], &self.p.servers[b]);
         if a == b || sa.cordoned || sb.cordoned {
@@ -193,7 +193,7 @@ impl<'a> State<'a> {
     }
 
     /// Cost change (deadlines aside) if `j` moved to `to` (feasibility is the caller's business).
-    pub fn delta_move(&self, j: usize, to: usize) -> f64 {
+    pub(crate) fn delta_move(&self, j: usize, to: usize) -> f64 {
         let d = &self.p.workloads[j].demand;
         let from = self.assign[j];
         let (mut s1, mut s2, mut over) = (self.s1, self.s2, self.over_sum);
@@ -229,7 +229,7 @@ impl<'a> State<'a> {
 
     /// Cost change (deadlines aside) if placed `j` and `k` traded servers (`can_swap` is the
     /// caller's business).
-    pub fn delta_swap(&self, j: usize, k: usize) -> f64 {
+    pub(crate) fn delta_swap(&self, j: usize, k: usize) -> f64 {
         let (Some(a), Some(b)) = (self.assign[j], self.assign[k]) else { return f64::INFINITY };
         let (dj, dk) = (&self.p.workloads[j].demand, &self.p.workloads[k].demand);
         let (ua, ub) = (self.util[a], self.util[b]);
@@ -263,7 +263,7 @@ impl<'a> State<'a> {
     /// Cost change (deadlines aside) of several moves at once — a group, a component, two
     /// servers' contents — each workload at most once. `None` when a server that receives
     /// workloads would be cordoned or over capacity, or a spread group would share a server.
-    pub fn delta_moves(&self, moves: &[(usize, usize)]) -> Option<f64> {
+    pub(crate) fn delta_moves(&self, moves: &[(usize, usize)]) -> Option<f64> {
         let mut touched: Vec<(usize, Resources)> = Vec::with_capacity(moves.len() + 2);
         let at = |s: usize, touched: &mut Vec<(usize, Resources)>| match touched.iter().position(|t| t.0 == s)
         {
@@ -347,7 +347,7 @@ impl<'a> State<'a> {
     }
 
     /// Moves `j` to `to` (or unplaces it), keeping every sum current.
-    pub fn apply(&mut self, j: usize, to: Option<usize>) {
+    pub(crate) fn apply(&mut self, j: usize, to: Option<usize>) {
         let from = self.assign[j];
         if from == to {
             return;
@@ -418,7 +418,7 @@ impl<'a> State<'a> {
     }
 
     /// Utilisation of server `s` (mean of its CPU, memory and bandwidth shares).
-    pub fn util(&self, s: usize) -> f64 {
+    pub(crate) fn util(&self, s: usize) -> f64 {
         self.util[s]
     }
 

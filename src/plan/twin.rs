@@ -10,7 +10,7 @@ use super::scenario::CALLS_PER_DEPENDENCY;
 use crate::twin::Snapshot;
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct TwinProblem {
+pub(crate) struct TwinProblem {
     pub problem: Problem,
     /// Where the pods are now.
     pub current: Assignment,
@@ -18,7 +18,7 @@ pub struct TwinProblem {
     pub pods: Vec<usize>,
 }
 
-pub fn from_snapshot(snap: &Snapshot) -> TwinProblem {
+pub(crate) fn from_snapshot(snap: &Snapshot) -> TwinProblem {
     let servers = snap
         .servers
         .iter()

@@ -30,13 +30,13 @@ impl Interner {
 }
 
 impl<'s> World<'s> {
-    pub fn new(sc: &'s Scenario, seed: u64) -> Result<World<'s>, SimError> {
+    pub(crate) fn new(sc: &'s Scenario, seed: u64) -> Result<World<'s>, SimError> {
         Self::with_direct(sc, seed, true)
     }
 
     /// `new`, with direct pods (`direct.rs`) allowed or not: the same model either way, so
     /// tests compare the two.
-    pub fn with_direct(sc: &'s Scenario, seed: u64, direct: bool) -> Result<World<'s>, SimError> {
+    pub(crate) fn with_direct(sc: &'s Scenario, seed: u64, direct: bool) -> Result<World<'s>, SimError> {
         let (mut regions, mut zones, mut racks) =
             (Interner::default(), Interner::default(), Interner::default());
         let mut loc_ids = |region: &str, zone: &str, rack: &str| EndpointLoc {

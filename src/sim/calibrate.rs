@@ -20,7 +20,7 @@ use rand::{RngExt, SeedableRng};
 
 /// How a workload's request model was fitted, so a report can say how much to trust it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fit {
+pub(crate) enum Fit {
     /// No latency measured: defaults.
     Unmeasured,
     /// Latency measured but no queueing visible: the least concurrency that keeps it so.
@@ -33,7 +33,7 @@ pub enum Fit {
 
 /// The request model of one workload.
 #[derive(Debug, Clone, PartialEq)]
-pub struct WorkloadModel {
+pub(crate) struct WorkloadModel {
     /// Median own processing time on an idle pod, ms.
     pub service_median_ms: f64,
     /// Log-normal shape of the processing time.
@@ -48,7 +48,7 @@ pub struct WorkloadModel {
 }
 
 impl WorkloadModel {
-    pub fn service_time(&self) -> Dist {
+    pub(crate) fn service_time(&self) -> Dist {
         Dist::LogNormal { mu: self.service_median_ms.max(1e-3).ln(), sigma: self.sigma }
     }
 
@@ -77,7 +77,7 @@ struct Measured {
 
 /// Fits every workload of the snapshot (same order as `snap.workloads`).
 /// `default_service_ms` is used where no latency is measured.
-pub fn calibrate(snap: &Snapshot, default_service_ms: f64) -> Vec<WorkloadModel> {
+pub(crate) fn calibrate(snap: &Snapshot, default_service_ms: f64) -> Vec<WorkloadModel> {
     let n = snap.workloads.len();
     let rps: Vec<Option<f64>> =
         (0..n).map(|w| snap.workload_status.get(w).and_then(|s| s.rps).filter(|r| *r > 0.0)).collect();

@@ -74,7 +74,7 @@ impl World<'_> {
     }
 
     /// A new pod of `svc`; placed on `prefer` when it has room, else where the scheduler says.
-    pub fn create_pod(&mut self, svc: u32, prefer: u32) {
+    pub(crate) fn create_pod(&mut self, svc: u32, prefer: u32) {
         let idx = self.pods.len() as u32;
         let s = &self.services[svc as usize];
         self.pods.push(PodRt {
@@ -113,7 +113,7 @@ impl World<'_> {
         }
     }
 
-    pub fn on_pod_ready(&mut self, p: u32) {
+    pub(crate) fn on_pod_ready(&mut self, p: u32) {
         let pod = &mut self.pods[p as usize];
         if pod.state != PodState::Starting {
             return;
@@ -138,7 +138,7 @@ impl World<'_> {
 
     /// The ReplicaSet: creates or removes pods until `desired` are live. Removal order as
     /// Kubernetes ranks pods: pending, then starting, then ready; newest first.
-    pub fn reconcile(&mut self, svc: u32) {
+    pub(crate) fn reconcile(&mut self, svc: u32) {
         let mut live = self.live(svc);
         let desired = self.services[svc as usize].desired;
         while live < desired {
@@ -181,7 +181,7 @@ impl World<'_> {
     }
 
     /// The pod is dead: its server's resources are freed and pending pods get another chance.
-    pub fn pod_gone(&mut self, p: u32) {
+    pub(crate) fn pod_gone(&mut self, p: u32) {
         let now = self.now;
         let pod = &mut self.pods[p as usize];
         if pod.state == PodState::Ready {
@@ -211,7 +211,7 @@ impl World<'_> {
     }
 
     /// A crash: the pod's queued and running requests fail with it.
-    pub fn crash(&mut self, p: u32) {
+    pub(crate) fn crash(&mut self, p: u32) {
         if self.pods[p as usize].state == PodState::Dead {
             return;
         }
@@ -252,7 +252,7 @@ impl World<'_> {
         }
     }
 
-    pub fn retry_pending(&mut self) {
+    pub(crate) fn retry_pending(&mut self) {
         if self.pending.is_empty() {
             return;
         }
@@ -295,7 +295,7 @@ impl World<'_> {
     }
 
     /// Applies `events[i]` of the scenario (references were validated).
-    pub fn apply_change(&mut self, i: usize) {
+    pub(crate) fn apply_change(&mut self, i: usize) {
         let e = &self.sc.events[i];
         if let Some(name) = &e.node_loss
             && let Some(s) = self.server_named(name)

@@ -90,11 +90,11 @@ pub(super) struct DirectQ {
 
 impl DirectQ {
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.free_at.0.len() + self.waiting.len() + self.deps.len()
     }
 
-    pub fn clear(&mut self) -> Vec<Dep> {
+    pub(crate) fn clear(&mut self) -> Vec<Dep> {
         self.free_at.0.clear();
         self.waiting.clear();
         std::mem::take(&mut self.deps).into()

@@ -60,7 +60,7 @@ const KINDS: [Kind; 11] = [
 
 impl Ev {
     #[inline]
-    pub fn kind(&self) -> Kind {
+    pub(crate) fn kind(&self) -> Kind {
         KINDS[(self.key & 0xff) as usize]
     }
 }
@@ -119,7 +119,7 @@ pub(super) struct PodRt {
 
 impl PodRt {
     #[inline]
-    pub fn touch(&mut self, now: f64) {
+    pub(crate) fn touch(&mut self, now: f64) {
         self.area += self.busy as f64 * (now - self.last_t);
         self.last_t = now;
     }
@@ -242,13 +242,13 @@ pub(super) struct ServerRt {
 impl ServerRt {
     /// The larger of the CPU and memory share of this server a pod with these requests takes
     /// (how the analytic evaluator prices a pod too).
-    pub fn pod_share(&self, cpu_m: f64, mem_mib: f64) -> f64 {
+    pub(crate) fn pod_share(&self, cpu_m: f64, mem_mib: f64) -> f64 {
         let part = |r: f64, alloc: f64| if alloc > 0.0 { r / alloc } else { 0.0 };
         part(cpu_m, self.alloc_cpu).max(part(mem_mib, self.alloc_mem))
     }
 
     /// Adds a pod's share (negative: removes it), after accounting the cost up to `now`.
-    pub fn add_requested(&mut self, now: f64, share: f64) {
+    pub(crate) fn add_requested(&mut self, now: f64, share: f64) {
         self.requested_cost += (now - self.requested_since) / 3_600_000.0 * self.price * self.requested_share;
         self.requested_since = now;
         self.requested_share = (self.requested_share + share).max(0.0);
@@ -298,7 +298,7 @@ impl Hasher for U64Hasher {
 /// What a caller can do to a running simulation: cancel it, and hear how far it got
 /// (simulated seconds).
 #[derive(Default, Clone, Copy)]
-pub struct Control<'a> {
+pub(crate) struct Control<'a> {
     pub cancel: Option<&'a std::sync::atomic::AtomicBool>,
     pub progress: Option<&'a (dyn Fn(f64) + Sync)>,
 }
@@ -427,7 +427,7 @@ pub(super) struct World<'s> {
 
 impl<'s> World<'s> {
     #[inline]
-    pub fn push(&mut self, t: f64, kind: Kind, a: u32, b: u32) {
+    pub(crate) fn push(&mut self, t: f64, kind: Kind, a: u32, b: u32) {
         self.seq += 1;
         let side = !matches!(kind, Kind::Arrive | Kind::Done | Kind::Return);
         self.heap.push(t, (self.seq << 8) | kind as u64, a, b, side);
@@ -435,7 +435,7 @@ impl<'s> World<'s> {
 
     /// One network hop between endpoints, in ms; `bytes` are counted on the link.
     #[inline]
-    pub fn hop(&mut self, ea: u32, eb: u32, bytes: f64) -> f64 {
+    pub(crate) fn hop(&mut self, ea: u32, eb: u32, bytes: f64) -> f64 {
         if ea == NONE || eb == NONE {
             return 0.0;
         }
@@ -577,7 +577,7 @@ impl<'s> World<'s> {
     /// Chooses a ready pod of `svc` for a caller at endpoint `from`; the pod counts the
     /// request as outstanding from now (in transit too, as a proxy's balancer sees it).
     #[inline]
-    pub fn pick(&mut self, svc: u32, from: u32) -> Option<u32> {
+    pub(crate) fn pick(&mut self, svc: u32, from: u32) -> Option<u32> {
         let p = self.choose(svc, from)?;
         self.pods[p as usize].outstanding += 1;
         Some(p)
@@ -639,13 +639,13 @@ impl<'s> World<'s> {
     }
 
     /// The event loop.
-    pub fn run_loop(&mut self) -> Result<(), SimError> {
+    pub(crate) fn run_loop(&mut self) -> Result<(), SimError> {
         self.run_loop_with(&Control::default())
     }
 
     /// The event loop, checking the caller's cancel flag and reporting simulated time every
     /// few thousand events (cheap enough not to show in the throughput).
-    pub fn run_loop_with(&mut self, ctl: &Control<'_>) -> Result<(), SimError> {
+    pub(crate) fn run_loop_with(&mut self, ctl: &Control<'_>) -> Result<(), SimError> {
         let max_events = self.sc.limits.max_events;
         let until_empty = self.sc.duration_s.is_none();
         // One comparison an event: the next event count at which to check the cap, the

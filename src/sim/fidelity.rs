@@ -75,7 +75,7 @@ pub struct Fidelity {
     pub notes: Vec<String>,
 }
 
-pub fn fit_name(f: Fit) -> &'static str {
+pub(crate) fn fit_name(f: Fit) -> &'static str {
     match f {
         Fit::Unmeasured => "unmeasured",
         Fit::Unloaded => "unloaded",

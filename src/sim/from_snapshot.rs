@@ -84,7 +84,7 @@ pub fn scenario_from_snapshot(snap: &Snapshot, opt: &FromSnapshotOptions) -> Sce
 
 /// `scenario_from_snapshot` with the fitted request model of every workload (same order as
 /// `snap.workloads`), so a caller can say how each was fitted.
-pub fn scenario_from_snapshot_with_models(
+pub(crate) fn scenario_from_snapshot_with_models(
     snap: &Snapshot,
     opt: &FromSnapshotOptions,
 ) -> (Scenario, Vec<WorkloadModel>) {

@@ -76,7 +76,7 @@ impl Behavior {
     }
 
     /// Scale down by up to 100 % per 15 s after a 5-minute stabilisation window.
-    pub fn default_down() -> Rules {
+    pub(crate) fn default_down() -> Rules {
         Rules {
             stabilization_s: 300.0,
             select: SelectPolicy::Max,
@@ -93,7 +93,7 @@ impl Default for Behavior {
 
 /// Replicas the metric asks for: unchanged inside the tolerance band, else
 /// `ceil(ready × current/target)`.
-pub fn metric_replicas(ratio: f64, ready: u32, current: u32, tolerance: f64) -> u32 {
+pub(crate) fn metric_replicas(ratio: f64, ready: u32, current: u32, tolerance: f64) -> u32 {
     if !ratio.is_finite() || (1.0 - ratio).abs() <= tolerance {
         return current;
     }
@@ -102,7 +102,7 @@ pub fn metric_replicas(ratio: f64, ready: u32, current: u32, tolerance: f64) -> 
 
 /// What one HPA remembers between syncs.
 #[derive(Debug, Clone, Default)]
-pub struct HpaState {
+pub(crate) struct HpaState {
     /// Unstabilised recommendations (time s, replicas).
     recs: Vec<(f64, u32)>,
     /// Scale events (time s, replicas added / removed).
@@ -112,7 +112,7 @@ pub struct HpaState {
 
 /// The HPA's fixed parameters.
 #[derive(Debug, Clone, PartialEq)]
-pub struct HpaParams {
+pub(crate) struct HpaParams {
     pub mode: ScalerMode,
     pub min: u32,
     pub max: u32,
@@ -121,13 +121,14 @@ pub struct HpaParams {
 
 impl HpaState {
     /// Entries remembered (bounded by the longest window over the sync period).
-    pub fn held(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn held(&self) -> usize {
         self.recs.len() + self.ups.len() + self.downs.len()
     }
 
     /// The replica count after a sync at `now` (seconds) with `current` replicas, given what
     /// the metrics ask for. Records the scale event when the count changes.
-    pub fn decide(&mut self, p: &HpaParams, now: f64, current: u32, metric_desired: u32) -> u32 {
+    pub(crate) fn decide(&mut self, p: &HpaParams, now: f64, current: u32, metric_desired: u32) -> u32 {
         if p.mode == ScalerMode::Kubetwin {
             return metric_desired.clamp(p.min, p.max);
         }

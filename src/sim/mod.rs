@@ -8,7 +8,7 @@
 //! builds a scenario from the twin.
 
 mod build;
-pub mod calibrate;
+pub(crate) mod calibrate;
 mod calibrate_mc;
 mod cluster;
 mod direct;
@@ -17,21 +17,21 @@ pub mod entries;
 pub mod fidelity;
 mod flow;
 pub mod from_snapshot;
-pub mod hpa;
+pub(crate) mod hpa;
 #[cfg(test)]
 mod memory_tests;
-pub mod output;
+pub(crate) mod output;
 mod queue;
 mod rules;
-pub mod rv;
+pub(crate) mod rv;
 pub mod scenario;
 mod series;
-pub mod stats;
+pub(crate) mod stats;
 pub mod sweep;
 pub mod validate;
 
-pub use engine::{Control, SimError};
-pub use from_snapshot::FromSnapshotOptions;
+pub(crate) use engine::{Control, SimError};
+pub(crate) use from_snapshot::FromSnapshotOptions;
 pub use output::Outputs;
 pub use scenario::{Scenario, ScenarioError};
 pub use stats::Summary;
@@ -47,7 +47,7 @@ pub fn run(sc: &Scenario, seed: u64) -> Result<Outputs, SimError> {
 }
 
 /// `run` with a cancel flag and progress reports (simulated seconds done).
-pub fn run_with(sc: &Scenario, seed: u64, ctl: &Control<'_>) -> Result<Outputs, SimError> {
+pub(crate) fn run_with(sc: &Scenario, seed: u64, ctl: &Control<'_>) -> Result<Outputs, SimError> {
     sc.validate().map_err(|(field, msg, _)| SimError::Scenario(format!("{field}: {msg}")))?;
     let mut w = engine::World::new(sc, seed)?;
     w.run_loop_with(ctl)?;

@@ -191,7 +191,7 @@ pub struct PeakPlacement {
 }
 
 impl World<'_> {
-    pub fn outputs(&mut self) -> Outputs {
+    pub(crate) fn outputs(&mut self) -> Outputs {
         let end = self.now;
         // Direct pods commit what they served by the end; what they hold past it is unfinished.
         for p in 0..self.pods.len() as u32 {

@@ -127,7 +127,7 @@ pub(super) struct EventQueue {
 
 impl EventQueue {
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.main.v.len() + self.side.v.len() + self.next.is_some() as usize
     }
 
@@ -139,7 +139,7 @@ impl EventQueue {
     /// Fields rather than an `Ev`: a 24-byte argument goes through memory, and reading it back
     /// whole right after it was written field by field stalls the store buffer.
     #[inline(always)]
-    pub fn push(&mut self, t: f64, key: u64, a: u32, b: u32, side: bool) {
+    pub(crate) fn push(&mut self, t: f64, key: u64, a: u32, b: u32, side: bool) {
         // -0.0 + 0.0 is +0.0: keeps the bit order equal to the numeric order.
         let e = Ev { t: t + 0.0, key, a, b };
         debug_assert!(e.t >= 0.0, "event scheduled at {}", e.t);
@@ -160,7 +160,7 @@ impl EventQueue {
 
     /// The earliest event.
     #[inline(always)]
-    pub fn pop(&mut self) -> Option<Ev> {
+    pub(crate) fn pop(&mut self) -> Option<Ev> {
         let m = match &self.next {
             Some(n) => Some(n.rank()),
             None => self.main.top(),

@@ -9,7 +9,7 @@ use rand_distr::{Distribution, Exp1, StandardNormal};
 
 /// A `Dist` ready to draw from.
 #[derive(Debug, Clone)]
-pub enum Sampler {
+pub(crate) enum Sampler {
     Const(f64),
     Uniform {
         min: f64,
@@ -46,7 +46,7 @@ pub enum Sampler {
 
 impl Sampler {
     /// Compiles a validated distribution.
-    pub fn new(d: &Dist) -> Sampler {
+    pub(crate) fn new(d: &Dist) -> Sampler {
         match d {
             Dist::Constant { value } => Sampler::Const(*value),
             Dist::Uniform { min, max } => Sampler::Uniform { min: *min, width: (max - min).max(0.0) },
@@ -82,7 +82,7 @@ impl Sampler {
     /// One draw. A mixture picks its component and draws from it in the same call (no
     /// recursion unless a mixture nests another), so the common distributions inline.
     #[inline(always)]
-    pub fn sample(&self, rng: &mut SmallRng) -> f64 {
+    pub(crate) fn sample(&self, rng: &mut SmallRng) -> f64 {
         match self {
             Sampler::Mixture { cum, comps } => {
                 let u = unit(rng);
@@ -134,7 +134,8 @@ impl Sampler {
         }
     }
 
-    pub fn mean(&self) -> f64 {
+    #[cfg(test)]
+    pub(crate) fn mean(&self) -> f64 {
         match self {
             Sampler::Const(v) => *v,
             Sampler::Uniform { min, width } => min + width / 2.0,
@@ -162,7 +163,7 @@ impl Sampler {
 
 /// A uniform draw in [0, 1) from the top 53 bits.
 #[inline]
-pub fn unit(rng: &mut SmallRng) -> f64 {
+pub(crate) fn unit(rng: &mut SmallRng) -> f64 {
     (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
@@ -178,7 +179,7 @@ fn mix(mut z: u64) -> u64 {
 /// generator 3 never share draws.
 #[derive(Debug, Clone, Copy)]
 #[repr(u64)]
-pub enum StreamKind {
+pub(crate) enum StreamKind {
     Pod = 1,
     Generator = 2,
     Link = 3,
@@ -188,7 +189,7 @@ pub enum StreamKind {
 
 /// An independent stream for (seed, kind, a, b): the same ids give the same draws in every
 /// run, whatever else the scenario contains.
-pub fn stream(seed: u64, kind: StreamKind, a: u64, b: u64) -> SmallRng {
+pub(crate) fn stream(seed: u64, kind: StreamKind, a: u64, b: u64) -> SmallRng {
     let k = mix(mix(mix(seed) ^ (kind as u64)) ^ a.wrapping_mul(0x1000_0000_01B3)) ^ mix(b);
     SmallRng::seed_from_u64(mix(k))
 }

@@ -126,7 +126,7 @@ pub enum LatencyPreset {
 }
 
 impl LatencySpec {
-    pub fn build(&self) -> LatencyModel {
+    pub(crate) fn build(&self) -> LatencyModel {
         if let Some(m) = &self.model {
             return m.clone();
         }
@@ -353,7 +353,7 @@ fn certain() -> f64 {
 
 impl WorkflowSpec {
     /// The call tree, whichever way it was written.
-    pub fn tree(&self) -> Option<CallSpec> {
+    pub(crate) fn tree(&self) -> Option<CallSpec> {
         if let Some(r) = &self.root {
             return Some(r.clone());
         }
@@ -563,7 +563,7 @@ impl Default for Limits {
 
 impl Limits {
     /// Values kept per sample of the time series (see `cluster::sample`).
-    pub fn points_per_sample(servers: u64, services: u64) -> u64 {
+    pub(crate) fn points_per_sample(servers: u64, services: u64) -> u64 {
         3 * servers + services + 5
     }
 }
@@ -590,7 +590,7 @@ impl std::fmt::Display for ScenarioError {
 impl std::error::Error for ScenarioError {}
 
 /// The names of a group's servers.
-pub fn server_names(g: &ServerGroup) -> Vec<String> {
+pub(crate) fn server_names(g: &ServerGroup) -> Vec<String> {
     if g.count == 1 {
         vec![g.name.clone()]
     } else {

@@ -14,7 +14,7 @@ use super::scenario::SeriesDetail;
 use crate::twin::kpi::rub;
 
 /// Servers up to which `auto` keeps per-server series.
-pub const AUTO_SERVERS: usize = 100;
+pub(crate) const AUTO_SERVERS: usize = 100;
 
 /// CPU, memory and bandwidth utilisation (0..1) over time.
 #[derive(Debug, Clone, Default)]
@@ -41,7 +41,7 @@ pub(super) struct SeriesStore {
 }
 
 impl SeriesStore {
-    pub fn new(
+    pub(crate) fn new(
         max_points: u32,
         detail: SeriesDetail,
         services: usize,
@@ -74,7 +74,7 @@ impl SeriesStore {
 
     /// Values held: what the memory of the series is proportional to (tests bound it).
     #[cfg(test)]
-    pub fn values_held(&self) -> usize {
+    pub(crate) fn values_held(&self) -> usize {
         let util: usize = self.util.iter().map(|u| u.cpu.len() + u.mem.len() + u.bw.len()).sum();
         let reps: usize = self.replicas.iter().map(Vec::len).sum();
         self.t.len() * 6 + reps + util
@@ -134,7 +134,7 @@ impl World<'_> {
     /// Records a point of every series: replicas, pending pods, in-flight requests, per-server
     /// utilisation (CPU = busy share of the pods' workers × their CPU request), RUB over live
     /// servers and the p99 of the interval; then merges points if the run outgrew its budget.
-    pub fn sample(&mut self) {
+    pub(crate) fn sample(&mut self) {
         let now = self.now;
         let dt = now - self.last_sample;
         self.last_sample = now;

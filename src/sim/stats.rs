@@ -16,7 +16,7 @@ const SUB: usize = 1 << SUB_BITS;
 const OCTAVES: usize = (MAX_EXP - MIN_EXP) as usize;
 
 #[derive(Debug, Clone)]
-pub struct LogHist {
+pub(crate) struct LogHist {
     /// Per power of two: 0 when no value fell in it yet, else 1 + its block in `counts`.
     octave: [u8; OCTAVES],
     /// Blocks of `SUB` buckets, in the order their powers of two were first used. u32: half
@@ -58,7 +58,7 @@ impl LogHist {
     }
 
     #[inline]
-    pub fn record(&mut self, x: f64) {
+    pub(crate) fn record(&mut self, x: f64) {
         self.n += 1;
         self.sum += x;
         if x > self.max {
@@ -79,27 +79,20 @@ impl LogHist {
     }
 
     /// Buckets allocated (each a u32): what the histogram holds beyond its fixed part.
-    pub fn buckets_held(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn buckets_held(&self) -> usize {
         self.counts.len()
     }
 
-    pub fn count(&self) -> u64 {
+    pub(crate) fn count(&self) -> u64 {
         self.n
     }
 
-    pub fn mean(&self) -> f64 {
+    pub(crate) fn mean(&self) -> f64 {
         if self.n == 0 { 0.0 } else { self.sum / self.n as f64 }
     }
 
-    pub fn sum(&self) -> f64 {
-        self.sum
-    }
-
-    pub fn max(&self) -> f64 {
-        self.max
-    }
-
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         if self.n > 0 {
             self.counts.iter_mut().for_each(|c| *c = 0);
         }
@@ -110,7 +103,7 @@ impl LogHist {
     }
 
     /// Nearest-rank quantile, q in [0, 1]; 0 when empty.
-    pub fn quantile(&self, q: f64) -> f64 {
+    pub(crate) fn quantile(&self, q: f64) -> f64 {
         if self.n == 0 {
             return 0.0;
         }
@@ -134,7 +127,7 @@ impl LogHist {
         self.max
     }
 
-    pub fn summary(&self) -> Summary {
+    pub(crate) fn summary(&self) -> Summary {
         Summary {
             mean: self.mean(),
             p50: self.quantile(0.5),

@@ -40,7 +40,7 @@ impl SweepParam {
 
     /// The scenario with the setting applied: fixed replicas, autoscaling off for the swept
     /// services (a sweep asks what a static deployment does).
-    pub fn apply(&self, sc: &Scenario, v: u32) -> Result<Scenario, String> {
+    pub(crate) fn apply(&self, sc: &Scenario, v: u32) -> Result<Scenario, String> {
         let mut out = sc.clone();
         if let Some(n) = &self.service
             && !out.services.iter().any(|s| &s.name == n)

@@ -35,7 +35,7 @@ impl Scenario {
     }
 
     /// Checks references and numbers. The error is (field path, message, text to look for).
-    pub fn validate(&self) -> Result<(), (String, String, Option<String>)> {
+    pub(crate) fn validate(&self) -> Result<(), (String, String, Option<String>)> {
         type E = (String, String, Option<String>);
         let err = |f: String, m: String, needle: Option<&str>| -> E { (f, m, needle.map(str::to_string)) };
         let nonneg = |f: String, v: f64| -> Result<(), E> {
@@ -433,7 +433,7 @@ impl Scenario {
 }
 
 /// Distinct (region, zone) pairs the simulator keeps pairwise tables for.
-pub const MAX_LOCATIONS: usize = 1024;
+pub(crate) const MAX_LOCATIONS: usize = 1024;
 
 /// The largest time a distribution's parameters name, in ms (its support's reach, roughly:
 /// six standard deviations for the Gaussians), to compare with the simulated-time cap.

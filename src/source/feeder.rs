@@ -21,7 +21,9 @@ pub struct TwinHandle {
 
 /// Starts the feeder task: applies event batches from the returned sender to a store and
 /// publishes a snapshot after each batch.
-pub fn spawn_feeder(store: TwinStore) -> (mpsc::Sender<Vec<TwinEvent>>, watch::Receiver<Arc<Snapshot>>) {
+pub(crate) fn spawn_feeder(
+    store: TwinStore,
+) -> (mpsc::Sender<Vec<TwinEvent>>, watch::Receiver<Arc<Snapshot>>) {
     let mut store = store;
     let (tx, mut rx) = mpsc::channel::<Vec<TwinEvent>>(64);
     let (snap_tx, snap_rx) = watch::channel(store.snapshot());

@@ -1,18 +1,18 @@
 //! Kubernetes objects (k8s-openapi typed structs) → twin types. Pure functions shared by the
 //! live reflectors and the manifest reader, so both read a cluster the same way.
 
-pub mod env;
-pub mod graph;
-pub mod quantity;
-pub mod scheduling;
+pub(crate) mod env;
+pub(crate) mod graph;
+pub(crate) mod quantity;
+pub(crate) mod scheduling;
 
-pub use env::ConfigMaps;
-pub use graph::{
-    CALLS_ANNOTATION, ORIGIN_ANNOTATION, ORIGIN_ENV, ServiceInfo, WorkloadTemplate, call_graph,
-    call_graph_with, service_info, template_of_daemonset_with, template_of_deployment,
-    template_of_deployment_with, template_of_statefulset, template_of_statefulset_with,
+pub(crate) use env::ConfigMaps;
+pub(crate) use graph::{
+    ORIGIN_ANNOTATION, ORIGIN_ENV, ServiceInfo, WorkloadTemplate, call_graph, call_graph_with, service_info,
+    template_of_daemonset_with, template_of_deployment, template_of_deployment_with, template_of_statefulset,
+    template_of_statefulset_with,
 };
-pub use quantity::{QuantityError, cpu_millis, mem_mib, parse_quantity};
+pub(crate) use quantity::{cpu_millis, mem_mib, parse_quantity};
 
 use crate::twin::{Hpa, HpaMetric, Location, PodPhase, PodSpec, Resources, Server, Workload, WorkloadKind};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, HashMap};
 /// A mapping error naming the object (`Kind ns/name`) and the field.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{object}: {field}: {message}")]
-pub struct MapError {
+pub(crate) struct MapError {
     pub object: String,
     pub field: String,
     pub message: String,
@@ -38,18 +38,18 @@ impl MapError {
 }
 
 /// The namespace objects without one land in (as `kubectl apply` would do).
-pub const DEFAULT_NAMESPACE: &str = "default";
+pub(crate) const DEFAULT_NAMESPACE: &str = "default";
 
-pub const LABEL_ZONE: &str = "topology.kubernetes.io/zone";
-pub const LABEL_REGION: &str = "topology.kubernetes.io/region";
-pub const LABEL_INSTANCE_TYPE: &str = "node.kubernetes.io/instance-type";
+pub(crate) const LABEL_ZONE: &str = "topology.kubernetes.io/zone";
+pub(crate) const LABEL_REGION: &str = "topology.kubernetes.io/region";
+pub(crate) const LABEL_INSTANCE_TYPE: &str = "node.kubernetes.io/instance-type";
 const LEGACY_ZONE: &str = "failure-domain.beta.kubernetes.io/zone";
 const LEGACY_REGION: &str = "failure-domain.beta.kubernetes.io/region";
 const LEGACY_INSTANCE_TYPE: &str = "beta.kubernetes.io/instance-type";
 /// Not a well-known label, but the one rack-aware clusters commonly set.
 const LABEL_RACK: &str = "topology.kubernetes.io/rack";
 
-pub fn namespace(meta: &ObjectMeta) -> &str {
+pub(crate) fn namespace(meta: &ObjectMeta) -> &str {
     meta.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or(DEFAULT_NAMESPACE)
 }
 
@@ -60,7 +60,7 @@ fn name<'a>(meta: &'a ObjectMeta, kind: &str) -> Result<&'a str, MapError> {
         .ok_or_else(|| MapError::new(kind, "metadata.name", "missing"))
 }
 
-pub fn object_id(kind: &str, meta: &ObjectMeta) -> String {
+pub(crate) fn object_id(kind: &str, meta: &ObjectMeta) -> String {
     match (&meta.namespace, &meta.name) {
         (Some(ns), Some(n)) => format!("{kind} {ns}/{n}"),
         (None, Some(n)) => format!("{kind} {n}"),
@@ -71,22 +71,22 @@ pub fn object_id(kind: &str, meta: &ObjectMeta) -> String {
 /// CPU and memory as an object declares them: `None` where a resource is not set (a missing
 /// request defaults to the limit, so "unset" and "0" differ).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Declared {
+pub(crate) struct Declared {
     pub cpu_m: Option<f64>,
     pub mem_mib: Option<f64>,
 }
 
 impl Declared {
-    pub fn any(&self) -> bool {
+    pub(crate) fn any(&self) -> bool {
         self.cpu_m.is_some() || self.mem_mib.is_some()
     }
 
-    pub fn or_zero(&self) -> Resources {
+    pub(crate) fn or_zero(&self) -> Resources {
         Resources::new(self.cpu_m.unwrap_or(0.0), self.mem_mib.unwrap_or(0.0), 0.0)
     }
 
     /// Parses a `cpu`/`memory` pair of quantities; `field` names them in errors.
-    pub fn parse(
+    pub(crate) fn parse(
         cpu: Option<&str>,
         memory: Option<&str>,
         object: &str,
@@ -128,7 +128,7 @@ fn label<'a>(labels: &'a BTreeMap<String, String>, keys: &[&str]) -> &'a str {
 
 /// A Node as a server: capacity and allocatable, location from the topology labels (legacy
 /// `failure-domain.beta` ones as fallback), instance type as hardware, cordon as unschedulable.
-pub fn node_to_server(node: &Node) -> Result<Server, MapError> {
+pub(crate) fn node_to_server(node: &Node) -> Result<Server, MapError> {
     let name = name(&node.metadata, "Node")?;
     let id = format!("Node {name}");
     let status = node.status.as_ref();
@@ -150,24 +150,10 @@ pub fn node_to_server(node: &Node) -> Result<Server, MapError> {
     Ok(server)
 }
 
-/// The addresses a node is known by in metrics (`instance` labels): InternalIP and hostname.
-pub fn node_addresses(node: &Node) -> Vec<String> {
-    node.status
-        .as_ref()
-        .and_then(|s| s.addresses.as_ref())
-        .map(|a| {
-            a.iter()
-                .filter(|a| a.type_ == "InternalIP" || a.type_ == "Hostname")
-                .map(|a| a.address.clone())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// One container's declared requests and limits, and whether it is a restartable (sidecar)
 /// init container: what the pod arithmetic needs, from a full or a slim Pod type.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct ContainerRes {
+pub(crate) struct ContainerRes {
     pub requests: Declared,
     pub limits: Declared,
     pub sidecar: bool,
@@ -193,7 +179,10 @@ fn container_res(c: &Container, field: &str, object: &str) -> Result<ContainerRe
 }
 
 /// Requests and limits of one pod spec (see `sum_pod_resources`).
-pub fn pod_resources(spec: &K8sPodSpec, object: &str) -> Result<(Resources, Option<Resources>), MapError> {
+pub(crate) fn pod_resources(
+    spec: &K8sPodSpec,
+    object: &str,
+) -> Result<(Resources, Option<Resources>), MapError> {
     let app = spec
         .containers
         .iter()
@@ -213,7 +202,7 @@ pub fn pod_resources(spec: &K8sPodSpec, object: &str) -> Result<(Resources, Opti
 /// and restartable (sidecar) init containers, or the largest init container plus the sidecars
 /// started before it when that is more; plus the pod overhead. `None` limits when no
 /// container sets any.
-pub fn sum_pod_resources(
+pub(crate) fn sum_pod_resources(
     app: &[ContainerRes],
     init: &[ContainerRes],
     overhead: Option<Resources>,
@@ -261,10 +250,10 @@ fn max_res(a: &Resources, b: &Resources) -> Resources {
 }
 
 /// ReplicaSets known by `namespace/name` → the name of the Deployment that owns them.
-pub type ReplicaSetOwners = HashMap<String, String>;
+pub(crate) type ReplicaSetOwners = HashMap<String, String>;
 
 /// The `(namespace/name, deployment)` entry of a ReplicaSet that a Deployment controls.
-pub fn replicaset_owner(rs: &ReplicaSet) -> Option<(String, String)> {
+pub(crate) fn replicaset_owner(rs: &ReplicaSet) -> Option<(String, String)> {
     let name = rs.metadata.name.as_deref()?;
     let owner = controller_of(&rs.metadata, "Deployment")?;
     Some((format!("{}/{name}", namespace(&rs.metadata)), owner.to_string()))
@@ -278,7 +267,7 @@ fn controller_of<'a>(meta: &'a ObjectMeta, kind: &str) -> Option<&'a str> {
 
 /// The workload a pod belongs to: Pod → ReplicaSet → Deployment, or Pod → StatefulSet. For a
 /// ReplicaSet not in `replicasets`, its name minus the `-<pod-template-hash>` suffix.
-pub fn pod_workload(pod: &Pod, replicasets: &ReplicaSetOwners) -> Option<String> {
+pub(crate) fn pod_workload(pod: &Pod, replicasets: &ReplicaSetOwners) -> Option<String> {
     let hash = pod.metadata.labels.as_ref().and_then(|l| l.get("pod-template-hash"));
     owner_workload(&pod.metadata, hash.map(String::as_str), |ns, rs| {
         replicasets.get(&format!("{ns}/{rs}")).map(|d| Some(d.clone()))
@@ -288,7 +277,7 @@ pub fn pod_workload(pod: &Pod, replicasets: &ReplicaSetOwners) -> Option<String>
 /// The owner chain of a pod's metadata. `rs_owner(namespace, replicaset)` is `Some(owner)`
 /// for a known ReplicaSet (`Some(None)`: one no Deployment controls) and `None` for an unknown
 /// one, which the Deployment naming rule (`<deployment>-<pod-template-hash>`) then resolves.
-pub fn owner_workload(
+pub(crate) fn owner_workload(
     meta: &ObjectMeta,
     template_hash: Option<&str>,
     rs_owner: impl Fn(&str, &str) -> Option<Option<String>>,
@@ -312,7 +301,7 @@ pub fn owner_workload(
 }
 
 /// A Pod as the twin sees it: owner, node, summed requests/limits and phase.
-pub fn pod_to_podspec(pod: &Pod, replicasets: &ReplicaSetOwners) -> Result<PodSpec, MapError> {
+pub(crate) fn pod_to_podspec(pod: &Pod, replicasets: &ReplicaSetOwners) -> Result<PodSpec, MapError> {
     let name = name(&pod.metadata, "Pod")?;
     let id = object_id("Pod", &pod.metadata);
     let (requests, limits) = match &pod.spec {
@@ -376,7 +365,7 @@ fn workload_from(
 }
 
 /// The scheduling rules of a pod template that twintop does not model (for a notice).
-pub fn unmodelled_rules(template: Option<&PodTemplateSpec>, object: &str) -> Vec<String> {
+pub(crate) fn unmodelled_rules(template: Option<&PodTemplateSpec>, object: &str) -> Vec<String> {
     template
         .and_then(|t| t.spec.as_ref())
         .and_then(|s| scheduling::pod_scheduling(s, object).ok())
@@ -384,7 +373,7 @@ pub fn unmodelled_rules(template: Option<&PodTemplateSpec>, object: &str) -> Vec
         .unwrap_or_default()
 }
 
-pub fn deployment_to_workload(d: &Deployment) -> Result<Workload, MapError> {
+pub(crate) fn deployment_to_workload(d: &Deployment) -> Result<Workload, MapError> {
     let spec = d.spec.as_ref();
     workload_from(
         WorkloadKind::Deployment,
@@ -396,14 +385,14 @@ pub fn deployment_to_workload(d: &Deployment) -> Result<Workload, MapError> {
 
 /// A DaemonSet: its pods carry the tolerations the DaemonSet controller adds; `replicas` is
 /// 0 until a placer counts the servers it runs on.
-pub fn daemonset_to_workload(d: &DaemonSet) -> Result<Workload, MapError> {
+pub(crate) fn daemonset_to_workload(d: &DaemonSet) -> Result<Workload, MapError> {
     let mut w =
         workload_from(WorkloadKind::DaemonSet, &d.metadata, Some(0), d.spec.as_ref().map(|s| &s.template))?;
     w.scheduling.tolerations.extend(crate::twin::scheduling::Toleration::daemonset_defaults());
     Ok(w)
 }
 
-pub fn statefulset_to_workload(s: &StatefulSet) -> Result<Workload, MapError> {
+pub(crate) fn statefulset_to_workload(s: &StatefulSet) -> Result<Workload, MapError> {
     let spec = s.spec.as_ref();
     workload_from(
         WorkloadKind::StatefulSet,
@@ -415,7 +404,7 @@ pub fn statefulset_to_workload(s: &StatefulSet) -> Result<Workload, MapError> {
 
 /// An HPA and the key (`namespace/name`) of the workload it scales.
 #[derive(Debug, Clone, PartialEq)]
-pub struct HpaTarget {
+pub(crate) struct HpaTarget {
     pub target: String,
     pub hpa: Hpa,
 }
@@ -429,7 +418,7 @@ fn bounds(id: &str, min: Option<i32>, max: i32) -> Result<(u32, u32), MapError> 
     Ok((min, max))
 }
 
-pub fn hpa_v2_to_hpa(h: &hpa_v2::HorizontalPodAutoscaler) -> Result<HpaTarget, MapError> {
+pub(crate) fn hpa_v2_to_hpa(h: &hpa_v2::HorizontalPodAutoscaler) -> Result<HpaTarget, MapError> {
     let name = name(&h.metadata, "HorizontalPodAutoscaler")?;
     let id = object_id("HorizontalPodAutoscaler", &h.metadata);
     let spec = h.spec.as_ref().ok_or_else(|| MapError::new(&id, "spec", "missing"))?;
@@ -481,7 +470,7 @@ pub fn hpa_v2_to_hpa(h: &hpa_v2::HorizontalPodAutoscaler) -> Result<HpaTarget, M
     })
 }
 
-pub fn hpa_v1_to_hpa(h: &hpa_v1::HorizontalPodAutoscaler) -> Result<HpaTarget, MapError> {
+pub(crate) fn hpa_v1_to_hpa(h: &hpa_v1::HorizontalPodAutoscaler) -> Result<HpaTarget, MapError> {
     let name = name(&h.metadata, "HorizontalPodAutoscaler")?;
     let id = object_id("HorizontalPodAutoscaler", &h.metadata);
     let spec = h.spec.as_ref().ok_or_else(|| MapError::new(&id, "spec", "missing"))?;
@@ -498,7 +487,7 @@ pub fn hpa_v1_to_hpa(h: &hpa_v1::HorizontalPodAutoscaler) -> Result<HpaTarget, M
 
 /// Sets each workload's `hpa` from the HPAs that target it; returns the HPAs whose target
 /// is not among `workloads` (for a notice).
-pub fn attach_hpas(workloads: &mut [Workload], hpas: Vec<HpaTarget>) -> Vec<HpaTarget> {
+pub(crate) fn attach_hpas(workloads: &mut [Workload], hpas: Vec<HpaTarget>) -> Vec<HpaTarget> {
     let mut orphans = Vec::new();
     for h in hpas {
         match workloads.iter_mut().find(|w| w.key() == h.target) {

@@ -6,7 +6,7 @@ mod classify;
 pub mod nodes;
 mod place;
 pub mod read;
-pub mod spread;
+pub(crate) mod spread;
 
 pub use place::Placed;
 pub use read::{AnyHpa, Objects, Origin, ReadOptions, read_path, read_paths};
@@ -67,10 +67,11 @@ impl Datacenter {
 }
 
 /// Pods a set of manifests may ask for (the simulator's default `limits.max_pods`).
-pub const MAX_PODS: u64 = 200_000;
+pub(crate) const MAX_PODS: u64 = 200_000;
 
 /// Reads `path` and builds the twin's events at time `now`.
-pub fn load_events(path: &Path, dc: Datacenter, now: DateTime<Utc>) -> anyhow::Result<Vec<TwinEvent>> {
+#[cfg(test)]
+pub(crate) fn load_events(path: &Path, dc: Datacenter, now: DateTime<Utc>) -> anyhow::Result<Vec<TwinEvent>> {
     load_paths(&[path.to_path_buf()], &ReadOptions::default(), dc, now)
 }
 

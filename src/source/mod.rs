@@ -3,7 +3,7 @@
 //! applies them to the one `TwinStore` and publishes snapshots.
 
 pub mod feeder;
-pub mod k8s_map;
+pub(crate) mod k8s_map;
 pub mod kube;
 pub mod manifests;
 pub mod victoria;
@@ -94,7 +94,7 @@ pub struct SourceArgs {
 impl SourceArgs {
     /// The LLM advisor the flags ask for (None without `--llm-url`), shared by the console and
     /// `advise` so both reach the model the same way. Raw exchanges go to `exchanges`.
-    pub fn llm_advisor(&self, exchanges: Option<PathBuf>) -> Option<crate::advise::llm::LlmAdvisor> {
+    pub(crate) fn llm_advisor(&self, exchanges: Option<PathBuf>) -> Option<crate::advise::llm::LlmAdvisor> {
         let url = self.llm_url.as_deref()?;
         let mut a = crate::advise::llm::LlmAdvisor::new(url, self.llm_model.as_deref(), exchanges);
         a.client.api_key = std::env::var(&self.llm_key_env).ok().filter(|k| !k.is_empty());
@@ -123,7 +123,7 @@ pub fn init_tls() {
 
 /// What the flags resolve to.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Plan {
+pub(crate) enum Plan {
     Demo { preset: DemoPreset, seed: u64, notice: Option<String> },
     Manifests { paths: Vec<PathBuf> },
     Live { context: Option<String> },
@@ -131,7 +131,7 @@ pub enum Plan {
 
 /// Decides the source: explicit flags first; with none, a kubeconfig if one exists, else the
 /// demo with a notice saying why.
-pub fn resolve(args: &SourceArgs) -> Plan {
+pub(crate) fn resolve(args: &SourceArgs) -> Plan {
     if let Some(preset) = args.demo {
         return Plan::Demo { preset, seed: args.seed, notice: None };
     }
@@ -179,10 +179,10 @@ pub fn spawn(args: &SourceArgs) -> anyhow::Result<(feeder::TwinHandle, bool)> {
 }
 
 /// Warm-up of a headless demo snapshot: long enough for history, traffic and the incident.
-pub const DEMO_WARMUP_TICKS: u32 = 90;
+pub(crate) const DEMO_WARMUP_TICKS: u32 = 90;
 
 /// One snapshot of the twin, for headless commands.
-pub fn load_snapshot(args: &SourceArgs) -> anyhow::Result<Arc<Snapshot>> {
+pub(crate) fn load_snapshot(args: &SourceArgs) -> anyhow::Result<Arc<Snapshot>> {
     servers_need_manifests(args)?;
     // `--vm-url`, else `[vm] url` in config.toml, as the console does; a malformed file is a
     // warning and the defaults.
@@ -224,7 +224,7 @@ pub fn load_snapshot(args: &SourceArgs) -> anyhow::Result<Arc<Snapshot>> {
 /// The demo with the banner saying why it runs (if any), started at `TWINTOP_DEMO_START_TICK`
 /// of its incident script when that is set (undocumented in --help, documented in the README:
 /// tests and demos start at the incident). The console and every headless command start here.
-pub fn prepared_demo(mut demo: DemoTwin, notice: Option<String>) -> DemoTwin {
+pub(crate) fn prepared_demo(mut demo: DemoTwin, notice: Option<String>) -> DemoTwin {
     if let Some(n) = notice {
         demo.add_notice(n);
     }
@@ -273,7 +273,10 @@ fn servers_need_manifests(args: &SourceArgs) -> anyhow::Result<()> {
 
 /// The twin built from `--manifests` (placed on `--servers` or the demo datacenter, objects
 /// without a namespace in `-n`'s), as events.
-pub fn manifest_events(args: &SourceArgs, paths: &[PathBuf]) -> anyhow::Result<Vec<crate::twin::TwinEvent>> {
+pub(crate) fn manifest_events(
+    args: &SourceArgs,
+    paths: &[PathBuf],
+) -> anyhow::Result<Vec<crate::twin::TwinEvent>> {
     let dc = match &args.servers {
         Some(file) => Datacenter::from_nodes_file(file)?,
         None => Datacenter::demo(DemoPreset::Dc),

@@ -64,13 +64,14 @@ impl Dist {
     }
 
     /// Log-normal with the given mean and standard deviation (of the variable itself).
-    pub fn lognormal_mean_std(mean: f64, std: f64) -> Dist {
+    #[cfg(test)]
+    pub(crate) fn lognormal_mean_std(mean: f64, std: f64) -> Dist {
         let sigma2 = (1.0 + (std * std) / (mean * mean)).ln();
         Dist::LogNormal { mu: mean.ln() - sigma2 / 2.0, sigma: sigma2.sqrt() }
     }
 
     /// Checks the parameters; the message names the offending one.
-    pub fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), String> {
         let finite = |name: &str, v: f64| {
             if v.is_finite() { Ok(()) } else { Err(format!("{name} must be a finite number, got {v}")) }
         };
@@ -131,7 +132,7 @@ impl Dist {
     }
 
     /// The expected value (infinite for a Pareto with shape ≤ 1).
-    pub fn mean(&self) -> f64 {
+    pub(crate) fn mean(&self) -> f64 {
         match self {
             Dist::Constant { value } => *value,
             Dist::Uniform { min, max } => (min + max) / 2.0,
@@ -155,7 +156,7 @@ impl Dist {
     }
 
     /// One draw. Call only on a validated distribution.
-    pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+    pub(crate) fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
         match self {
             Dist::Constant { value } => *value,
             Dist::Uniform { min, max } => {

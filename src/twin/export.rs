@@ -7,7 +7,7 @@ use super::snapshot::{Feed, Snapshot, SourceInfo};
 use serde::Serialize;
 
 #[derive(Debug, Serialize)]
-pub struct TwinDoc {
+pub(crate) struct TwinDoc {
     pub time: String,
     pub source: SourceInfo,
     pub feeds: Vec<Feed>,
@@ -19,7 +19,7 @@ pub struct TwinDoc {
 }
 
 #[derive(Debug, Serialize)]
-pub struct ServerDoc {
+pub(crate) struct ServerDoc {
     pub name: String,
     pub region: String,
     pub zone: String,
@@ -43,7 +43,7 @@ pub struct ServerDoc {
 }
 
 #[derive(Debug, Serialize)]
-pub struct WorkloadDoc {
+pub(crate) struct WorkloadDoc {
     pub name: String,
     pub namespace: String,
     pub kind: &'static str,
@@ -63,13 +63,13 @@ pub struct WorkloadDoc {
 }
 
 #[derive(Debug, Serialize)]
-pub struct PendingDoc {
+pub(crate) struct PendingDoc {
     pub pod: String,
     pub reason: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct EdgeDoc {
+pub(crate) struct EdgeDoc {
     pub from: String,
     pub to: String,
     pub rps: f64,
@@ -78,7 +78,7 @@ pub struct EdgeDoc {
     pub dangling: bool,
 }
 
-pub fn twin_doc(snap: &Snapshot) -> TwinDoc {
+pub(crate) fn twin_doc(snap: &Snapshot) -> TwinDoc {
     let utils = kpi::server_utilization(snap);
     let dev = kpi::rub_deviation(&utils);
     TwinDoc {

@@ -18,12 +18,12 @@ pub struct ServerUtil {
 
 impl ServerUtil {
     /// The server's utilisation for RUB: the mean of CPU, memory and bandwidth.
-    pub fn mean(&self) -> f64 {
+    pub(crate) fn mean(&self) -> f64 {
         (self.cpu + self.mem + self.bw) / 3.0
     }
 
     /// `usage` as shares of the server's allocatable.
-    pub fn of(server: &Server, usage: &Resources) -> ServerUtil {
+    pub(crate) fn of(server: &Server, usage: &Resources) -> ServerUtil {
         ServerUtil {
             cpu: ratio(usage.cpu_m, server.allocatable.cpu_m),
             mem: ratio(usage.mem_mib, server.allocatable.mem_mib),
@@ -32,7 +32,7 @@ impl ServerUtil {
     }
 }
 
-pub fn server_utilization(snap: &Snapshot) -> Vec<ServerUtil> {
+pub(crate) fn server_utilization(snap: &Snapshot) -> Vec<ServerUtil> {
     snap.servers
         .iter()
         .zip(&snap.server_status)
@@ -42,7 +42,7 @@ pub fn server_utilization(snap: &Snapshot) -> Vec<ServerUtil> {
 
 /// Resource-utilisation balance: 1 − (population std / mean), clamped to [0, 1].
 /// 1 is perfectly even; an empty or all-idle set counts as even.
-pub fn rub(values: &[f64]) -> f64 {
+pub(crate) fn rub(values: &[f64]) -> f64 {
     if values.is_empty() {
         return 1.0;
     }
@@ -56,13 +56,13 @@ pub fn rub(values: &[f64]) -> f64 {
 }
 
 /// RUB over the servers' mean utilisations.
-pub fn rub_of(utils: &[ServerUtil]) -> f64 {
+pub(crate) fn rub_of(utils: &[ServerUtil]) -> f64 {
     rub(&utils.iter().map(ServerUtil::mean).collect::<Vec<_>>())
 }
 
 /// Each server's deviation from the cluster's mean utilisation (the per-server form of RUB):
 /// negative is under-used, positive is hot.
-pub fn rub_deviation(utils: &[ServerUtil]) -> Vec<f64> {
+pub(crate) fn rub_deviation(utils: &[ServerUtil]) -> Vec<f64> {
     if utils.is_empty() {
         return Vec::new();
     }
@@ -72,7 +72,7 @@ pub fn rub_deviation(utils: &[ServerUtil]) -> Vec<f64> {
 
 /// Dependency-weighted latency between communicating workloads.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
-pub struct DependencyLatency {
+pub(crate) struct DependencyLatency {
     /// Weighted mean of the expected one-way latency over dependent pod pairs on different
     /// servers, in ms.
     pub mean_ms: f64,
@@ -84,7 +84,7 @@ pub struct DependencyLatency {
 
 /// The latency of a set of weighted dependencies between placed items: `pairs` yields
 /// (server of one end, server of the other, weight). Used by the twin's KPIs and by `plan`.
-pub fn weighted_latency(
+pub(crate) fn weighted_latency(
     pairs: impl IntoIterator<Item = (usize, usize, f64)>,
     locations: &[&Location],
     model: &LatencyModel,
@@ -112,7 +112,7 @@ pub fn weighted_latency(
 /// load balancer would. The same figure as `weighted_latency` over every pod pair, computed
 /// per pair of locations: two workloads of 500 pods each spread over thousands of servers
 /// would otherwise make a quarter of a million pairs per edge, on every snapshot.
-pub fn dependency_latency(snap: &Snapshot) -> DependencyLatency {
+pub(crate) fn dependency_latency(snap: &Snapshot) -> DependencyLatency {
     // Locations interned once: the latency model depends on the location, not the server.
     let mut loc_ids: HashMap<&Location, usize> = HashMap::new();
     let mut locs: Vec<&Location> = Vec::new();
@@ -183,7 +183,7 @@ pub fn dependency_latency(snap: &Snapshot) -> DependencyLatency {
 }
 
 /// Σ bandwidth used / Σ bandwidth capacity of the servers that host at least one pod.
-pub fn bandwidth_utilization(snap: &Snapshot) -> f64 {
+pub(crate) fn bandwidth_utilization(snap: &Snapshot) -> f64 {
     let (mut used, mut cap) = (0.0, 0.0);
     for (s, st) in snap.servers.iter().zip(&snap.server_status) {
         if st.pods > 0 {
@@ -204,7 +204,7 @@ pub enum SloState {
 }
 
 impl SloState {
-    pub fn as_str(&self) -> &'static str {
+    pub(crate) fn as_str(&self) -> &'static str {
         match self {
             SloState::Ok => "ok",
             SloState::Breach => "breach",
@@ -213,7 +213,7 @@ impl SloState {
     }
 }
 
-pub fn slo_state(snap: &Snapshot, w: usize) -> SloState {
+pub(crate) fn slo_state(snap: &Snapshot, w: usize) -> SloState {
     match (snap.workloads[w].slo_p99_ms, snap.workload_status[w].p99_ms) {
         (Some(target), Some(p99)) if p99 > target => SloState::Breach,
         (Some(_), Some(_)) => SloState::Ok,
@@ -223,7 +223,7 @@ pub fn slo_state(snap: &Snapshot, w: usize) -> SloState {
 
 /// CPU used by workload `w`'s pods as a share of what its ready pods request (the unit of an
 /// HPA's CPU target); None without usage, requests or ready pods.
-pub fn cpu_of_requests(snap: &Snapshot, w: usize) -> Option<f64> {
+pub(crate) fn cpu_of_requests(snap: &Snapshot, w: usize) -> Option<f64> {
     let (wl, st) = (snap.workloads.get(w)?, snap.workload_status.get(w)?);
     let requested = wl.requests.cpu_m * st.ready as f64;
     st.usage.filter(|_| requested > 0.0).map(|u| u.cpu_m / requested)
@@ -246,7 +246,7 @@ pub struct Kpis {
     pub slo_breaches: usize,
 }
 
-pub fn kpis(snap: &Snapshot) -> Kpis {
+pub(crate) fn kpis(snap: &Snapshot) -> Kpis {
     let utils = server_utilization(snap);
     let n = utils.len().max(1) as f64;
     let dep = dependency_latency(snap);

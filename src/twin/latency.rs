@@ -31,7 +31,7 @@ pub struct RegionPair {
 
 impl LatencyModel {
     /// DIRA-LDT's model: constant `intra_rack_ms` within a rack, `inter_rack_ms` elsewhere.
-    pub fn racks(intra_rack_ms: f64, inter_rack_ms: f64) -> LatencyModel {
+    pub(crate) fn racks(intra_rack_ms: f64, inter_rack_ms: f64) -> LatencyModel {
         LatencyModel {
             same_server: Dist::constant(0.0),
             same_rack: Dist::constant(intra_rack_ms),
@@ -44,7 +44,7 @@ impl LatencyModel {
 
     /// KubeTwin's intra-cluster model: equal-weight mixture of three Gaussians from container
     /// ping-pong in bridge mode (payloads 32/128/1024 B; medians 47.52/47.62/47.97 µs).
-    pub fn kubetwin_intra_cluster() -> Dist {
+    pub(crate) fn kubetwin_intra_cluster() -> Dist {
         let g = |mean_us: f64, std_us: f64| Weighted {
             weight: 1.0,
             dist: Dist::Normal { mean: mean_us / 1000.0, std: std_us / 1000.0 },
@@ -54,7 +54,7 @@ impl LatencyModel {
 
     /// KubeTwin's Table I: truncated Gaussians (μ, σ in ms) from cloud ping data between the
     /// seven AWS regions of its MEC use case, with the intra-cluster mixture inside a region.
-    pub fn kubetwin_table1() -> LatencyModel {
+    pub(crate) fn kubetwin_table1() -> LatencyModel {
         const T: &[(&str, &str, f64, f64)] = &[
             ("eu-south-1", "eu-central-1", 12.60, 5.82),
             ("eu-south-1", "eu-west-3", 19.80, 1.95),
@@ -102,7 +102,7 @@ impl LatencyModel {
     }
 
     /// The distribution of one hop between two servers (`same` when both are one server).
-    pub fn between(&self, a: &Location, b: &Location, same_server: bool) -> &Dist {
+    pub(crate) fn between(&self, a: &Location, b: &Location, same_server: bool) -> &Dist {
         if same_server {
             return &self.same_server;
         }
@@ -124,11 +124,11 @@ impl LatencyModel {
     }
 
     /// Expected one-way latency in ms between two servers.
-    pub fn mean_between(&self, a: &Location, b: &Location, same_server: bool) -> f64 {
+    pub(crate) fn mean_between(&self, a: &Location, b: &Location, same_server: bool) -> f64 {
         self.between(a, b, same_server).mean()
     }
 
-    pub fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), String> {
         for (name, d) in [
             ("same_server", &self.same_server),
             ("same_rack", &self.same_rack),

@@ -16,12 +16,12 @@ pub struct Measured {
 
 impl Measured {
     /// CPU and memory only.
-    pub fn cpu_mem(cpu_m: f64, mem_mib: f64) -> Measured {
+    pub(crate) fn cpu_mem(cpu_m: f64, mem_mib: f64) -> Measured {
         Measured { cpu_m: Some(cpu_m), mem_mib: Some(mem_mib), bw_mbps: None }
     }
 
     /// This measurement laid over the previous one, field by field (0 where neither has one).
-    pub fn over(&self, before: Option<Resources>) -> Resources {
+    pub(crate) fn over(&self, before: Option<Resources>) -> Resources {
         let b = before.unwrap_or_default();
         Resources::new(
             self.cpu_m.unwrap_or(b.cpu_m),
@@ -47,27 +47,27 @@ pub struct Resources {
 }
 
 impl Resources {
-    pub const ZERO: Resources = Resources { cpu_m: 0.0, mem_mib: 0.0, bw_mbps: 0.0 };
+    pub(crate) const ZERO: Resources = Resources { cpu_m: 0.0, mem_mib: 0.0, bw_mbps: 0.0 };
 
     pub fn new(cpu_m: f64, mem_mib: f64, bw_mbps: f64) -> Self {
         Resources { cpu_m, mem_mib, bw_mbps }
     }
 
-    pub fn add(&self, o: &Resources) -> Resources {
+    pub(crate) fn add(&self, o: &Resources) -> Resources {
         Resources::new(self.cpu_m + o.cpu_m, self.mem_mib + o.mem_mib, self.bw_mbps + o.bw_mbps)
     }
 
-    pub fn sub(&self, o: &Resources) -> Resources {
+    pub(crate) fn sub(&self, o: &Resources) -> Resources {
         Resources::new(self.cpu_m - o.cpu_m, self.mem_mib - o.mem_mib, self.bw_mbps - o.bw_mbps)
     }
 
-    pub fn scale(&self, k: f64) -> Resources {
+    pub(crate) fn scale(&self, k: f64) -> Resources {
         Resources::new(self.cpu_m * k, self.mem_mib * k, self.bw_mbps * k)
     }
 
     /// True when every component of `self` fits in `cap`. Bandwidth of 0 capacity means
     /// "not modelled" and never blocks a fit.
-    pub fn fits_in(&self, cap: &Resources) -> bool {
+    pub(crate) fn fits_in(&self, cap: &Resources) -> bool {
         const EPS: f64 = 1e-9;
         self.cpu_m <= cap.cpu_m + EPS
             && self.mem_mib <= cap.mem_mib + EPS
@@ -90,7 +90,7 @@ impl Location {
 
     /// The label a heatmap group shows: `region/zone/rack` without the parts that are empty
     /// (empty when the server has no topology labels at all).
-    pub fn group_label(&self) -> String {
+    pub(crate) fn group_label(&self) -> String {
         let parts: Vec<&str> = [&self.region, &self.zone, &self.rack]
             .into_iter()
             .map(String::as_str)
@@ -147,7 +147,7 @@ pub enum WorkloadKind {
 }
 
 impl WorkloadKind {
-    pub fn as_str(&self) -> &'static str {
+    pub(crate) fn as_str(&self) -> &'static str {
         match self {
             WorkloadKind::Deployment => "Deployment",
             WorkloadKind::StatefulSet => "StatefulSet",
@@ -221,12 +221,12 @@ impl Workload {
     }
 
     /// `namespace/name`, the key workloads are known by everywhere in twintop.
-    pub fn key(&self) -> String {
+    pub(crate) fn key(&self) -> String {
         workload_key(&self.namespace, &self.name)
     }
 }
 
-pub fn workload_key(namespace: &str, name: &str) -> String {
+pub(crate) fn workload_key(namespace: &str, name: &str) -> String {
     format!("{namespace}/{name}")
 }
 
@@ -240,7 +240,7 @@ pub enum PodPhase {
 }
 
 impl PodPhase {
-    pub fn as_str(&self) -> &'static str {
+    pub(crate) fn as_str(&self) -> &'static str {
         match self {
             PodPhase::Pending => "Pending",
             PodPhase::Running => "Running",
@@ -250,7 +250,7 @@ impl PodPhase {
         }
     }
 
-    pub fn parse(s: &str) -> PodPhase {
+    pub(crate) fn parse(s: &str) -> PodPhase {
         match s {
             "Pending" => PodPhase::Pending,
             "Running" => PodPhase::Running,
@@ -261,7 +261,7 @@ impl PodPhase {
     }
 
     /// Whether the pod holds its requests on its server.
-    pub fn holds_resources(&self) -> bool {
+    pub(crate) fn holds_resources(&self) -> bool {
         matches!(self, PodPhase::Pending | PodPhase::Running | PodPhase::Unknown)
     }
 }

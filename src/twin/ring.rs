@@ -12,30 +12,23 @@ pub struct Ring {
 }
 
 impl Ring {
-    pub fn new(capacity: usize) -> Ring {
+    pub(crate) fn new(capacity: usize) -> Ring {
         Ring { buf: vec![f32::NAN; capacity.max(1)], head: 0, len: 0 }
     }
 
-    pub fn capacity(&self) -> usize {
-        self.buf.len()
-    }
-
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.len
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    pub fn push(&mut self, v: f64) {
+    pub(crate) fn push(&mut self, v: f64) {
         self.buf[self.head] = v as f32;
         self.head = (self.head + 1) % self.buf.len();
         self.len = (self.len + 1).min(self.buf.len());
     }
 
     /// The newest sample, if any.
-    pub fn last(&self) -> Option<f64> {
+    #[cfg(test)]
+    pub(crate) fn last(&self) -> Option<f64> {
         if self.len == 0 {
             return None;
         }
@@ -44,7 +37,7 @@ impl Ring {
     }
 
     /// Oldest to newest.
-    pub fn iter(&self) -> impl Iterator<Item = f64> + '_ {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = f64> + '_ {
         let cap = self.buf.len();
         let start = (self.head + cap - self.len) % cap;
         (0..self.len).map(move |k| self.buf[(start + k) % cap] as f64)
@@ -55,7 +48,7 @@ impl Ring {
     }
 
     /// The newest `n` samples, oldest first.
-    pub fn tail(&self, n: usize) -> Vec<f64> {
+    pub(crate) fn tail(&self, n: usize) -> Vec<f64> {
         let v = self.to_vec();
         v[v.len().saturating_sub(n)..].to_vec()
     }
@@ -94,7 +87,7 @@ impl ServerHistory {
 }
 
 impl WorkloadHistory {
-    pub fn new(cap: usize) -> Self {
+    pub(crate) fn new(cap: usize) -> Self {
         WorkloadHistory {
             cpu_m: Ring::new(cap),
             mem_mib: Ring::new(cap),

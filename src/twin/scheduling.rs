@@ -11,19 +11,19 @@
 //! which tracks pods per node. Preferred (soft) rules only score in kube-scheduler; they are
 //! not read. Pod affinity (the attracting kind) is not modelled.
 
-pub mod placement;
+pub(crate) mod placement;
 
-pub use placement::{GroupSpec, Placement, PodRules};
+pub(crate) use placement::{GroupSpec, Placement};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The label every kubelet sets to the node's name; nodes without it (hand-written servers,
 /// the demo) are treated as if they had it.
-pub const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
+pub(crate) const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
 
 /// The taint a cordoned node carries; DaemonSet pods tolerate it.
-pub const UNSCHEDULABLE_TAINT: &str = "node.kubernetes.io/unschedulable";
+pub(crate) const UNSCHEDULABLE_TAINT: &str = "node.kubernetes.io/unschedulable";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum TaintEffect {
@@ -33,7 +33,7 @@ pub enum TaintEffect {
 }
 
 impl TaintEffect {
-    pub fn parse(s: &str) -> Option<TaintEffect> {
+    pub(crate) fn parse(s: &str) -> Option<TaintEffect> {
         match s {
             "NoSchedule" => Some(TaintEffect::NoSchedule),
             "PreferNoSchedule" => Some(TaintEffect::PreferNoSchedule),
@@ -44,7 +44,7 @@ impl TaintEffect {
 
     /// Whether a pod that does not tolerate it is kept off the node (PreferNoSchedule only
     /// lowers the node's score).
-    pub fn repels(&self) -> bool {
+    pub(crate) fn repels(&self) -> bool {
         matches!(self, TaintEffect::NoSchedule | TaintEffect::NoExecute)
     }
 }
@@ -74,7 +74,7 @@ pub struct Toleration {
 
 impl Toleration {
     /// The toleration matching rule of `k8s.io/api/core/v1.Toleration.ToleratesTaint`.
-    pub fn tolerates(&self, t: &Taint) -> bool {
+    pub(crate) fn tolerates(&self, t: &Taint) -> bool {
         if self.effect.is_some_and(|e| e != t.effect) {
             return false;
         }
@@ -86,7 +86,7 @@ impl Toleration {
 
     /// The tolerations the DaemonSet controller adds to every pod it creates, so per-node
     /// agents run on cordoned and unhealthy nodes too.
-    pub fn daemonset_defaults() -> Vec<Toleration> {
+    pub(crate) fn daemonset_defaults() -> Vec<Toleration> {
         let t = |key: &str, effect| Toleration {
             key: key.into(),
             exists: true,
@@ -116,7 +116,7 @@ pub enum Operator {
 }
 
 impl Operator {
-    pub fn parse(s: &str) -> Option<Operator> {
+    pub(crate) fn parse(s: &str) -> Option<Operator> {
         Some(match s {
             "In" => Operator::In,
             "NotIn" => Operator::NotIn,
@@ -190,7 +190,7 @@ pub struct LabelSelector {
 }
 
 impl LabelSelector {
-    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+    pub(crate) fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
         self.match_labels.iter().all(|(k, v)| labels.get(k) == Some(v))
             && self.match_expressions.iter().all(|r| r.matches(labels))
     }
@@ -213,7 +213,7 @@ pub struct PodAffinityTerm {
 impl PodAffinityTerm {
     /// Whether a pod of namespace `ns` with `labels` is one this term (of a pod in `own_ns`)
     /// is about.
-    pub fn selects(&self, own_ns: &str, ns: &str, labels: &BTreeMap<String, String>) -> bool {
+    pub(crate) fn selects(&self, own_ns: &str, ns: &str, labels: &BTreeMap<String, String>) -> bool {
         let in_ns = self.all_namespaces
             || if self.namespaces.is_empty() {
                 ns == own_ns
@@ -262,13 +262,13 @@ impl Scheduling {
     }
 
     /// Whether the node's labels (and name) satisfy nodeSelector and the required affinity.
-    pub fn matches_node_affinity(&self, node: &Node) -> bool {
+    pub(crate) fn matches_node_affinity(&self, node: &Node) -> bool {
         self.node_selector.iter().all(|(k, v)| node.labels.get(k) == Some(v))
             && (self.node_affinity.is_empty() || self.node_affinity.iter().any(|t| t.matches(node)))
     }
 
     /// The first repelling taint of `taints` no toleration of the pod covers.
-    pub fn untolerated<'t>(&self, taints: &'t [Taint]) -> Option<&'t Taint> {
+    pub(crate) fn untolerated<'t>(&self, taints: &'t [Taint]) -> Option<&'t Taint> {
         taints.iter().find(|t| t.effect.repels() && !self.tolerations.iter().any(|tol| tol.tolerates(t)))
     }
 }
@@ -285,7 +285,7 @@ pub struct Node<'a> {
 
 /// Why one node cannot take a pod, in kube-scheduler's words.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Unfit {
+pub(crate) enum Unfit {
     Unschedulable,
     Taint { key: String, value: String },
     NodeAffinity,
@@ -317,7 +317,7 @@ impl std::fmt::Display for Unfit {
 
 /// The rules that depend on the node alone, in kube-scheduler's filter order: NodeUnschedulable,
 /// TaintToleration, NodeAffinity.
-pub fn node_filter(pod: &Scheduling, node: &Node) -> Result<(), Unfit> {
+pub(crate) fn node_filter(pod: &Scheduling, node: &Node) -> Result<(), Unfit> {
     if !node.schedulable {
         let cordon =
             Taint { key: UNSCHEDULABLE_TAINT.into(), value: String::new(), effect: TaintEffect::NoSchedule };
@@ -335,7 +335,12 @@ pub fn node_filter(pod: &Scheduling, node: &Node) -> Result<(), Unfit> {
 }
 
 /// The resources that do not fit: `free` is what the node has left, `need` the pod's request.
-pub fn insufficient(free_cpu_m: f64, free_mem_mib: f64, need_cpu_m: f64, need_mem_mib: f64) -> Vec<Unfit> {
+pub(crate) fn insufficient(
+    free_cpu_m: f64,
+    free_mem_mib: f64,
+    need_cpu_m: f64,
+    need_mem_mib: f64,
+) -> Vec<Unfit> {
     const EPS: f64 = 1e-9;
     let mut out = Vec::new();
     if need_cpu_m > free_cpu_m + EPS {
@@ -350,7 +355,7 @@ pub fn insufficient(free_cpu_m: f64, free_mem_mib: f64, need_cpu_m: f64, need_me
 /// kube-scheduler's FailedScheduling message: "0/N nodes are available: " and each reason with
 /// the number of nodes it kept out, sorted as the scheduler sorts them. `per_node` holds the
 /// reasons of each node that was tried.
-pub fn fit_error(nodes: usize, per_node: &[Vec<Unfit>]) -> String {
+pub(crate) fn fit_error(nodes: usize, per_node: &[Vec<Unfit>]) -> String {
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for reasons in per_node {
         for r in reasons {

@@ -16,7 +16,7 @@ pub enum SourceKind {
 }
 
 impl SourceKind {
-    pub fn as_str(&self) -> &'static str {
+    pub(crate) fn as_str(&self) -> &'static str {
         match self {
             SourceKind::Demo => "demo",
             SourceKind::Live => "live",
@@ -164,21 +164,21 @@ impl Snapshot {
     }
 
     /// Finds a pod by `namespace/name`.
-    pub fn pod_index(&self, key: &str) -> Option<usize> {
+    pub(crate) fn pod_index(&self, key: &str) -> Option<usize> {
         let (ns, name) = key.split_once('/')?;
         self.pods.iter().position(|p| p.namespace == ns && p.name == name)
     }
 
     /// The workload (index) that owns the pod `namespace/name`, if the twin has both.
-    pub fn workload_of_pod(&self, key: &str) -> Option<usize> {
+    pub(crate) fn workload_of_pod(&self, key: &str) -> Option<usize> {
         self.pod_index(key).and_then(|i| self.pods[i].workload)
     }
 
-    pub fn pods_of_workload(&self, w: usize) -> impl Iterator<Item = &Pod> {
+    pub(crate) fn pods_of_workload(&self, w: usize) -> impl Iterator<Item = &Pod> {
         self.pods.iter().filter(move |p| p.workload == Some(w))
     }
 
-    pub fn pods_on_server(&self, s: usize) -> impl Iterator<Item = &Pod> {
+    pub(crate) fn pods_on_server(&self, s: usize) -> impl Iterator<Item = &Pod> {
         self.pods.iter().filter(move |p| p.server == Some(s))
     }
 

@@ -50,7 +50,7 @@ pub enum TwinEvent {
 }
 
 /// Default history length: 360 samples (6 minutes at 1 s, 30 hours at 5 min).
-pub const DEFAULT_HISTORY: usize = 360;
+pub(crate) const DEFAULT_HISTORY: usize = 360;
 
 pub struct TwinStore {
     seq: u64,
@@ -79,7 +79,7 @@ impl Default for TwinStore {
 }
 
 impl TwinStore {
-    pub fn new(history_len: usize) -> TwinStore {
+    pub(crate) fn new(history_len: usize) -> TwinStore {
         TwinStore {
             seq: 0,
             time: DateTime::<Utc>::UNIX_EPOCH,
@@ -293,7 +293,7 @@ impl TwinStore {
 
 /// Call-graph origins, most trusted first: calls measured by a service mesh (they carry the
 /// rates), then `*_ADDR`/`*_HOST`/`*_URL` env vars, then `twintop.io/calls` annotations.
-pub const EDGE_PRECEDENCE: [&str; 3] = ["mesh", "env", "annotation"];
+pub(crate) const EDGE_PRECEDENCE: [&str; 3] = ["mesh", "env", "annotation"];
 
 /// The edges of every origin, one per (from, to) pair: the most trusted origin's copy. A
 /// declared edge the mesh has not seen stays (an idle dependency is still one), at rate 0.

@@ -17,22 +17,22 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 /// The built-in advisors run at most this often.
-pub const ADVISE_EVERY: Duration = Duration::from_secs(5);
+pub(crate) const ADVISE_EVERY: Duration = Duration::from_secs(5);
 /// The LLM advisor (with `--llm-url`) runs at most this often.
-pub const LLM_EVERY: Duration = Duration::from_secs(120);
+pub(crate) const LLM_EVERY: Duration = Duration::from_secs(120);
 /// An LLM proposal nobody decided on leaves the queue after this long.
-pub const LLM_KEEP: Duration = Duration::from_secs(600);
+pub(crate) const LLM_KEEP: Duration = Duration::from_secs(600);
 /// At most this many LLM candidates are kept (the oldest go first).
 const LLM_KEEP_MAX: usize = 12;
 /// Simulated seconds per prediction in the console (the advisors run off the UI thread).
-pub const CONSOLE_HORIZON_S: u32 = 60;
+pub(crate) const CONSOLE_HORIZON_S: u32 = 60;
 /// The twin's fit to the present (`twintop fidelity`) is recomputed with a round at most this
 /// often, off the UI thread like the round.
-pub const FIT_EVERY: Duration = Duration::from_secs(30);
+pub(crate) const FIT_EVERY: Duration = Duration::from_secs(30);
 
 /// What the workers send the event loop.
 #[derive(Debug)]
-pub enum Advice {
+pub(crate) enum Advice {
     /// A round: the built-in advisors' proposals with the kept LLM ones, assessed together on
     /// one twin.
     Round(Vec<Proposal>),
@@ -43,7 +43,7 @@ pub enum Advice {
 }
 
 /// When the advisors last ran, what runs now, and the LLM candidates kept.
-pub struct Advising {
+pub(crate) struct Advising {
     busy: bool,
     last: Option<Instant>,
     llm_busy: bool,
@@ -67,7 +67,7 @@ pub struct Advising {
 }
 
 impl Advising {
-    pub fn new(guardrails: Guardrails, progress: watch::Sender<Option<LlmRun>>) -> Advising {
+    pub(crate) fn new(guardrails: Guardrails, progress: watch::Sender<Option<LlmRun>>) -> Advising {
         Advising {
             busy: false,
             last: None,
@@ -88,7 +88,7 @@ impl Advising {
 
     /// A new snapshot: a built-in round when one is due, and an LLM call when one is due and
     /// the snapshot is real.
-    pub fn on_snapshot(
+    pub(crate) fn on_snapshot(
         &mut self,
         snap: &Arc<Snapshot>,
         llm: Option<&Arc<LlmAdvisor>>,
@@ -108,7 +108,12 @@ impl Advising {
 
     /// The LLM's answer: its candidates are kept and assessed with the built-ins right away
     /// (or as soon as the round in flight ends).
-    pub fn on_llm(&mut self, candidates: Vec<Candidate>, snap: &Arc<Snapshot>, tx: &mpsc::Sender<Advice>) {
+    pub(crate) fn on_llm(
+        &mut self,
+        candidates: Vec<Candidate>,
+        snap: &Arc<Snapshot>,
+        tx: &mpsc::Sender<Advice>,
+    ) {
         self.llm_busy = false;
         self.cancel_llm = None;
         let now = Instant::now();
@@ -127,7 +132,7 @@ impl Advising {
     }
 
     /// A round ended.
-    pub fn on_round(&mut self, snap: &Arc<Snapshot>, tx: &mpsc::Sender<Advice>) {
+    pub(crate) fn on_round(&mut self, snap: &Arc<Snapshot>, tx: &mpsc::Sender<Advice>) {
         self.busy = false;
         if std::mem::take(&mut self.again) {
             self.start_round(snap, tx);
@@ -195,7 +200,7 @@ impl Advising {
     }
 
     /// Stops the LLM call in flight; its proposal then says it was cancelled.
-    pub fn cancel_llm(&mut self) {
+    pub(crate) fn cancel_llm(&mut self) {
         if let Some(tx) = self.cancel_llm.take() {
             let _ = tx.send(true);
         }
@@ -204,18 +209,18 @@ impl Advising {
 
 /// A snapshot the model may be asked about: the source has delivered a twin (servers, and a
 /// time). The initial twin is empty and dated 1970.
-pub fn is_real(snap: &Snapshot) -> bool {
+pub(crate) fn is_real(snap: &Snapshot) -> bool {
     !snap.servers.is_empty() && snap.time.timestamp() > 0
 }
 
 /// The twin's fit to the present, as `twintop fidelity` computes it (shorter, for the console).
-pub fn twin_fit(snap: &Snapshot) -> crate::sim::fidelity::Fidelity {
+pub(crate) fn twin_fit(snap: &Snapshot) -> crate::sim::fidelity::Fidelity {
     let opt = crate::sim::fidelity::FidelityOptions { horizon_s: 30.0, seeds: 2 };
     crate::sim::fidelity::fidelity(snap, &opt)
 }
 
 /// The built-in advisors' candidates with `extra` (the LLM's), assessed on the twin.
-pub fn advise_builtin(snap: &Snapshot, g: &Guardrails, extra: Vec<Candidate>) -> Vec<Proposal> {
+pub(crate) fn advise_builtin(snap: &Snapshot, g: &Guardrails, extra: Vec<Candidate>) -> Vec<Proposal> {
     let mut candidates = builtin::roster(snap, g);
     candidates.extend(extra);
     // The file the console's operator appends outcomes to; unreadable reads as no record.

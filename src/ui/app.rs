@@ -138,13 +138,13 @@ impl App {
     }
 
     /// A notice above the others (a worker's failure), shown until the console ends.
-    pub fn push_notice(&mut self, notice: String) {
+    pub(crate) fn push_notice(&mut self, notice: String) {
         self.notices.insert(0, notice);
     }
 
     /// Another process owns the data dir (`Some(its description)`): this console shows its
     /// calendar and decides nothing, and says so; None when this console has become the owner.
-    pub fn set_owned_by(&mut self, owner: Option<String>, data_dir: &std::path::Path) {
+    pub(crate) fn set_owned_by(&mut self, owner: Option<String>, data_dir: &std::path::Path) {
         self.owner_notice = owner.as_ref().map(|o| {
             format!(
                 "{o} owns {}: it fires the calendar and writes the audit log; this console decides nothing",
@@ -229,7 +229,7 @@ impl App {
     }
 
     /// Moves the heatmap cursor one cell on (the render benchmark's "operator").
-    pub fn step_heatmap_cursor(&mut self) {
+    pub(crate) fn step_heatmap_cursor(&mut self) {
         let ctx = Ctx { snap: &self.snap, d: &self.derived, theme: &self.theme };
         self.views.heatmap.step(&ctx);
     }
@@ -238,11 +238,6 @@ impl App {
     pub fn select_server(&mut self, name: &str) -> bool {
         let ctx = Ctx { snap: &self.snap, d: &self.derived, theme: &self.theme };
         self.views.heatmap.select(name, &ctx)
-    }
-
-    /// Figures derived from the current snapshot.
-    pub fn derived(&self) -> &Derived {
-        &self.derived
     }
 
     /// A new snapshot: derive its figures once, then let every view re-sort and re-filter.
@@ -553,7 +548,7 @@ impl App {
 }
 
 /// Where a body area's inner region starts, for mouse hit-tests: `None` when outside.
-pub fn hit(area: Rect, col: u16, row: u16) -> Option<(u16, u16)> {
+pub(crate) fn hit(area: Rect, col: u16, row: u16) -> Option<(u16, u16)> {
     (col >= area.x && col < area.right() && row >= area.y && row < area.bottom())
         .then(|| (col - area.x, row - area.y))
 }

@@ -92,7 +92,7 @@ pub fn whatif(preset: Option<DemoPreset>, workloads: Option<usize>, json: bool) 
 }
 
 #[derive(Debug, Serialize)]
-pub struct RenderBench {
+pub(crate) struct RenderBench {
     pub servers: usize,
     pub pods: usize,
     pub width: u16,
@@ -107,7 +107,12 @@ pub struct RenderBench {
 }
 
 /// Renders the heatmap `frames` times, moving the cursor each frame as an operator would.
-pub fn bench_render(servers: usize, frames: usize, width: u16, height: u16) -> anyhow::Result<RenderBench> {
+pub(crate) fn bench_render(
+    servers: usize,
+    frames: usize,
+    width: u16,
+    height: u16,
+) -> anyhow::Result<RenderBench> {
     let mut store = synthetic_store(servers, 10);
     let t0 = Instant::now();
     let snap = store.snapshot();
@@ -141,12 +146,12 @@ pub fn bench_render(servers: usize, frames: usize, width: u16, height: u16) -> a
     })
 }
 
-pub const SCRIPT: &str = "scale checkoutservice +3\nhorizon 15m";
+pub(crate) const SCRIPT: &str = "scale checkoutservice +3\nhorizon 15m";
 /// The script run on the manifest twin.
 const BOUTIQUE_SCRIPT: &str = "scale shop-01/checkoutservice +3\nhorizon 15m";
 
 #[derive(Debug, Serialize)]
-pub struct WhatifBench {
+pub(crate) struct WhatifBench {
     pub preset: String,
     /// Workloads in the twin, and the namespaces they came in (manifests only).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -179,7 +184,7 @@ fn ms(t: Instant) -> f64 {
 }
 
 /// Times one preset: the first pass, the full run, and keys while the console's worker runs.
-pub fn bench_whatif(preset: DemoPreset) -> anyhow::Result<WhatifBench> {
+pub(crate) fn bench_whatif(preset: DemoPreset) -> anyhow::Result<WhatifBench> {
     reset_peak_rss();
     let snap = DemoTwin::new(preset, 1).warm_snapshot(crate::source::DEMO_WARMUP_TICKS);
     let mut b = run_on(snap, SCRIPT)?;
@@ -189,7 +194,7 @@ pub fn bench_whatif(preset: DemoPreset) -> anyhow::Result<WhatifBench> {
 }
 
 /// The what-if benchmark on a twin of about `n` workloads read from manifests.
-pub fn bench_whatif_manifests(n: usize) -> anyhow::Result<WhatifBench> {
+pub(crate) fn bench_whatif_manifests(n: usize) -> anyhow::Result<WhatifBench> {
     let dir = std::env::temp_dir().join(format!("twintop-bench-whatif-manifests-{}", std::process::id()));
     let namespaces = write_boutiques(&dir, n)?;
     reset_peak_rss();

@@ -11,12 +11,12 @@ const OTHERS: [(&str, &str, &str); 4] = [
 ];
 
 /// Every command: each view's name, then the others.
-pub fn names() -> impl Iterator<Item = &'static str> {
+pub(crate) fn names() -> impl Iterator<Item = &'static str> {
     View::ALL.iter().map(|v| v.name()).chain(OTHERS.iter().map(|o| o.0))
 }
 
 /// What each command does, for help.
-pub fn help() -> Vec<(String, &'static str)> {
+pub(crate) fn help() -> Vec<(String, &'static str)> {
     View::ALL
         .iter()
         .map(|v| (format!(":{}", v.name()), v.about()))
@@ -25,7 +25,7 @@ pub fn help() -> Vec<(String, &'static str)> {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Command {
+pub(crate) enum Command {
     View(View),
     Theme(String),
     /// Run the What-if scenario.
@@ -34,7 +34,7 @@ pub enum Command {
 }
 
 /// Parses a command line (without the `:`). A unique prefix of a command is that command.
-pub fn parse(line: &str) -> Result<Command, String> {
+pub(crate) fn parse(line: &str) -> Result<Command, String> {
     let line = line.trim();
     let (word, arg) = match line.split_once(char::is_whitespace) {
         Some((w, a)) => (w, a.trim()),
@@ -64,13 +64,13 @@ pub fn parse(line: &str) -> Result<Command, String> {
 
 /// The result of pressing Tab: the new line and, when it is still ambiguous, the choices.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Completion {
+pub(crate) struct Completion {
     pub line: String,
     pub candidates: Vec<String>,
 }
 
 /// Completes the command word, or the theme name after `theme `.
-pub fn complete(line: &str, themes: &[String]) -> Completion {
+pub(crate) fn complete(line: &str, themes: &[String]) -> Completion {
     if let Some(arg) = line.strip_prefix("theme ") {
         let arg = arg.trim_start();
         let found: Vec<String> = themes.iter().filter(|t| t.starts_with(arg)).cloned().collect();

@@ -2,7 +2,7 @@
 //! and the one-line error format for every TOML file the console reads (config, themes).
 
 use super::views::heatmap::Metric;
-pub use crate::config_file::toml_error;
+pub(crate) use crate::config_file::toml_error;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -27,13 +27,13 @@ pub struct Config {
 }
 
 /// Where twintop keeps its config (`config.toml`, `themes/`), if the platform has a home.
-pub fn config_dir() -> Option<PathBuf> {
+pub(crate) fn config_dir() -> Option<PathBuf> {
     Some(crate::paths::config_dir())
 }
 
 /// Reads `config.toml` from `dir`. A missing file is the default config; a malformed one is
 /// the default config plus a one-line error naming file, line and key.
-pub fn load_config(dir: Option<&Path>) -> (Config, Option<String>) {
+pub(crate) fn load_config(dir: Option<&Path>) -> (Config, Option<String>) {
     let Some(path) = dir.map(|d| d.join("config.toml")) else { return (Config::default(), None) };
     match std::fs::read_to_string(&path) {
         Ok(src) => match parse_config(&src) {

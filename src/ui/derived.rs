@@ -218,7 +218,7 @@ fn rps_history(s: &Snapshot) -> Vec<f64> {
 }
 
 /// 1, 2 or 5 × 10^k at or above `x` (at least 1).
-pub fn nice_ceiling(x: f64) -> f64 {
+pub(crate) fn nice_ceiling(x: f64) -> f64 {
     if x.is_nan() || x <= 1.0 {
         return 1.0;
     }

@@ -16,7 +16,7 @@ static UI_THREAD: OnceLock<ThreadId> = OnceLock::new();
 /// Worker failures not yet shown.
 static FAILURES: Mutex<Vec<String>> = Mutex::new(Vec::new());
 /// Wakes the console's loop when a worker failed.
-pub static FAILED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+pub(crate) static FAILED: tokio::sync::Notify = tokio::sync::Notify::const_new();
 
 /// The terminal's settings before raw mode, and the descriptor they belong to, for the
 /// signal handler (crossterm keeps its own copy out of its reach).
@@ -32,7 +32,7 @@ pub(crate) const RESTORE_SEQUENCES: &[u8] =
 
 /// Called on the console's thread before the terminal enters raw mode: remembers the thread
 /// and the terminal's settings, installs the panic hook and the abort handler (once).
-pub fn install() {
+pub(crate) fn install() {
     let _ = UI_THREAD.set(std::thread::current().id());
     save_termios();
     static ONCE: Once = Once::new();
@@ -88,7 +88,7 @@ pub fn install() {
 }
 
 /// Records a worker's failure for the console to show, and wakes its loop.
-pub fn worker_failed(message: String) {
+pub(crate) fn worker_failed(message: String) {
     if let Ok(mut f) = FAILURES.lock() {
         f.push(message);
     }
@@ -96,7 +96,7 @@ pub fn worker_failed(message: String) {
 }
 
 /// The failures not yet shown.
-pub fn take_failures() -> Vec<String> {
+pub(crate) fn take_failures() -> Vec<String> {
     FAILURES.lock().map(|mut f| std::mem::take(&mut *f)).unwrap_or_default()
 }
 
@@ -148,12 +148,12 @@ extern "C" fn on_fatal_signal(sig: libc::c_int) {
 /// Test hooks (debug builds only): `TWINTOP_FAULT=alloc|overflow|panic|panic-worker` makes
 /// the console fail that way 1.5 s after it starts, so the end-to-end tests can check the
 /// terminal is restored (or the failure shown) in each case. Release builds ignore it.
-pub mod inject {
+pub(crate) mod inject {
     use std::time::Duration;
 
     /// What to break.
     #[derive(Debug, Clone, Copy, PartialEq)]
-    pub enum Fault {
+    pub(crate) enum Fault {
         /// An allocation the system refuses (std aborts).
         Alloc,
         /// Unbounded recursion (std's guard page, then abort).
@@ -164,9 +164,9 @@ pub mod inject {
         PanicWorker,
     }
 
-    pub const DELAY: Duration = Duration::from_millis(1500);
+    pub(crate) const DELAY: Duration = Duration::from_millis(1500);
 
-    pub fn from_env() -> Option<Fault> {
+    pub(crate) fn from_env() -> Option<Fault> {
         if !cfg!(debug_assertions) {
             return None;
         }
@@ -180,7 +180,7 @@ pub mod inject {
     }
 
     /// Breaks the process as asked (on the calling thread, except `PanicWorker`).
-    pub fn trigger(f: Fault) {
+    pub(crate) fn trigger(f: Fault) {
         match f {
             Fault::Alloc => {
                 // 64 TiB: more than any machine here has, so the allocator says no.

@@ -6,7 +6,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 /// A key as a binding names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Key {
+pub(crate) enum Key {
     /// A character typed without Ctrl (Shift and Alt do not matter: `S` is `Char('S')`).
     Char(char),
     /// Ctrl and a character.
@@ -16,7 +16,7 @@ pub enum Key {
 }
 
 impl Key {
-    pub fn matches(self, k: &KeyEvent) -> bool {
+    pub(crate) fn matches(self, k: &KeyEvent) -> bool {
         let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
         match self {
             Key::Char(c) => !ctrl && k.code == KeyCode::Char(c),
@@ -28,7 +28,7 @@ impl Key {
 
 /// One line of help and of the footer, and the keys behind it.
 #[derive(Debug)]
-pub struct Binding<C: 'static> {
+pub(crate) struct Binding<C: 'static> {
     /// The keys as the footer writes them: `↑↓/jk`.
     pub keys: &'static str,
     /// What they do, as the footer says it.
@@ -43,51 +43,51 @@ pub struct Binding<C: 'static> {
 }
 
 /// A binding as help or the footer shows it: (keys, what they do).
-pub type Shown = (&'static str, &'static str);
+pub(crate) type Shown = (&'static str, &'static str);
 
 impl<C> Binding<C> {
-    pub const fn new(keys: &'static str, does: &'static str, map: &'static [(Key, C)]) -> Binding<C> {
+    pub(crate) const fn new(keys: &'static str, does: &'static str, map: &'static [(Key, C)]) -> Binding<C> {
         Binding { keys, does, map, long: None, footer: true }
     }
 
     /// Help says it with these words.
-    pub const fn long(self, keys: &'static str, does: &'static str) -> Binding<C> {
+    pub(crate) const fn long(self, keys: &'static str, does: &'static str) -> Binding<C> {
         Binding { long: Some((keys, does)), ..self }
     }
 
     /// Help lists it; the footer does not.
-    pub const fn help_only(self) -> Binding<C> {
+    pub(crate) const fn help_only(self) -> Binding<C> {
         Binding { footer: false, ..self }
     }
 
-    pub fn shown(&self) -> Shown {
+    pub(crate) fn shown(&self) -> Shown {
         (self.keys, self.does)
     }
 }
 
 /// Whether two bindings name the same key: `Tab` is `tab`, but `S` is not `s`.
-pub fn same_key(a: &str, b: &str) -> bool {
+pub(crate) fn same_key(a: &str, b: &str) -> bool {
     if a.chars().count() > 1 { a.eq_ignore_ascii_case(b) } else { a == b }
 }
 
 /// The command the first binding that maps `k` gives.
-pub fn lookup<C: Copy>(bindings: &[Binding<C>], k: &KeyEvent) -> Option<C> {
+pub(crate) fn lookup<C: Copy>(bindings: &[Binding<C>], k: &KeyEvent) -> Option<C> {
     bindings.iter().flat_map(|b| b.map).find(|(key, _)| key.matches(k)).map(|&(_, c)| c)
 }
 
 /// The lines help shows for `bindings`, in order.
-pub fn help<C>(bindings: &[Binding<C>]) -> Vec<Shown> {
+pub(crate) fn help<C>(bindings: &[Binding<C>]) -> Vec<Shown> {
     bindings.iter().map(|b| b.long.unwrap_or(b.shown())).collect()
 }
 
 /// The lines the footer shows for `bindings`, in order.
-pub fn footer<C>(bindings: &[Binding<C>]) -> Vec<Shown> {
+pub(crate) fn footer<C>(bindings: &[Binding<C>]) -> Vec<Shown> {
     bindings.iter().filter(|b| b.footer).map(Binding::shown).collect()
 }
 
 /// Moving a selection: the keys every list, table and grid shares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Move {
+pub(crate) enum Move {
     Up,
     Down,
     Left,
@@ -119,9 +119,9 @@ const SIDEWAYS: [(Key, Move); 4] = [
 ];
 
 /// Up and down a list or table, a page at a time, to either end.
-pub const LIST_MOVES: &[(Key, Move)] = &LIST;
+pub(crate) const LIST_MOVES: &[(Key, Move)] = &LIST;
 /// A list's moves and left and right, for a grid.
-pub const GRID_MOVES: &[(Key, Move)] = &concat::<_, 4, 10, 14>(SIDEWAYS, LIST);
+pub(crate) const GRID_MOVES: &[(Key, Move)] = &concat::<_, 4, 10, 14>(SIDEWAYS, LIST);
 
 const fn concat<T: Copy, const A: usize, const B: usize, const N: usize>(a: [T; A], b: [T; B]) -> [T; N] {
     assert!(A > 0 && A + B == N);
@@ -136,7 +136,7 @@ const fn concat<T: Copy, const A: usize, const B: usize, const N: usize>(a: [T; 
 
 /// What a key does in every view (unless the view takes every key: an editor, a prompt).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Global {
+pub(crate) enum Global {
     Command,
     Next,
     Previous,
@@ -150,7 +150,7 @@ pub enum Global {
 
 /// The console's keys, which work in every view, in help's order. The footer shows them short after the view's own;
 /// `/` shows among the keys of the views it filters.
-pub const GLOBAL_KEYS: &[Binding<Global>] = &[
+pub(crate) const GLOBAL_KEYS: &[Binding<Global>] = &[
     Binding::new(":", "cmd", &[(Key::Char(':'), Global::Command)])
         .long(":", "command line (tab completes; see commands)"),
     Binding::new(
@@ -170,18 +170,19 @@ pub const GLOBAL_KEYS: &[Binding<Global>] = &[
     FORCE_QUIT_KEY.help_only(),
 ];
 
-pub const FILTER_KEY: Binding<Global> = Binding::new("/", "filter", &[(Key::Char('/'), Global::Filter)]);
-pub const FORCE_QUIT_KEY: Binding<Global> =
+pub(crate) const FILTER_KEY: Binding<Global> =
+    Binding::new("/", "filter", &[(Key::Char('/'), Global::Filter)]);
+pub(crate) const FORCE_QUIT_KEY: Binding<Global> =
     Binding::new("ctrl-c", "quit", &[(Key::Ctrl('c'), Global::ForceQuit)]);
 
 /// The keys of the popup Enter opens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Popup {
+pub(crate) enum Popup {
     Close,
     Quit,
 }
 
-pub const POPUP_KEYS: &[Binding<Popup>] = &[
+pub(crate) const POPUP_KEYS: &[Binding<Popup>] = &[
     Binding::new(
         "esc",
         "close",

@@ -4,20 +4,20 @@
 //! for its handler, the footer and help; small widgets draw the header, footer, command line,
 //! tables, sparklines and the heatmap grid. Only the binary (`main.rs`) depends on this module.
 
-pub mod advising;
+pub(crate) mod advising;
 pub mod app;
 pub mod bench;
-pub mod command;
+pub(crate) mod command;
 pub mod config;
 pub mod derived;
-pub mod faults;
-pub mod keys;
+pub(crate) mod faults;
+pub(crate) mod keys;
 pub mod run;
 pub mod supervise;
 pub mod terminal;
 pub mod theme;
 pub mod views;
-pub mod widgets;
+pub(crate) mod widgets;
 
 pub use app::{Action, App, AppOptions};
 pub use run::{Options, run};
@@ -32,8 +32,8 @@ use std::borrow::Cow;
 use theme::Theme;
 
 /// Smallest terminal any view is drawn in; below it the console says so in one line.
-pub const MIN_WIDTH: u16 = 60;
-pub const MIN_HEIGHT: u16 = 16;
+pub(crate) const MIN_WIDTH: u16 = 60;
+pub(crate) const MIN_HEIGHT: u16 = 16;
 
 /// What a view reads while it handles input or draws.
 pub struct Ctx<'a> {
@@ -43,7 +43,7 @@ pub struct Ctx<'a> {
 }
 
 /// One view of the console.
-pub trait Component {
+pub(crate) trait Component {
     /// A new snapshot arrived (derived figures are already fresh in `ctx`).
     fn on_snapshot(&mut self, ctx: &Ctx);
     fn handle_key(&mut self, key: KeyEvent, ctx: &Ctx) -> Action;
@@ -82,19 +82,19 @@ pub trait Component {
 }
 
 /// Every string from the twin passes through here before it reaches a buffer.
-pub fn esc(s: &str) -> Cow<'_, str> {
+pub(crate) fn esc(s: &str) -> Cow<'_, str> {
     crate::text::escape(s)
 }
 
 /// A `/` filter: case-insensitive substring; a leading `!` keeps what does not match.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Filter {
+pub(crate) struct Filter {
     needle: String,
     negate: bool,
 }
 
 impl Filter {
-    pub fn new(text: &str) -> Filter {
+    pub(crate) fn new(text: &str) -> Filter {
         let (negate, rest) = match text.strip_prefix('!') {
             Some(r) => (true, r),
             None => (false, text),
@@ -102,23 +102,19 @@ impl Filter {
         Filter { needle: rest.to_lowercase(), negate }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.needle.is_empty()
-    }
-
     /// `haystack` must already be lower case.
-    pub fn matches(&self, haystack: &str) -> bool {
+    pub(crate) fn matches(&self, haystack: &str) -> bool {
         self.needle.is_empty() || haystack.contains(&self.needle) != self.negate
     }
 }
 
 /// Formats a fraction as a whole percentage.
-pub fn pct(x: f64) -> String {
+pub(crate) fn pct(x: f64) -> String {
     if x.is_finite() { format!("{:.0}%", x * 100.0) } else { "-".into() }
 }
 
 /// Formats an optional figure with a unit, `-` when missing.
-pub fn opt(x: Option<f64>, decimals: usize, unit: &str) -> String {
+pub(crate) fn opt(x: Option<f64>, decimals: usize, unit: &str) -> String {
     match x {
         Some(v) if v.is_finite() => format!("{v:.decimals$}{unit}"),
         _ => "-".into(),

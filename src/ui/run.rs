@@ -242,7 +242,7 @@ fn own(
 
 /// The console's LLM advisor, with `--llm-url` (and the other `--llm-*` flags, as `advise`
 /// takes them); its exchanges are saved in the data dir as `advise` saves them.
-pub fn llm_advisor(opts: &Options) -> Option<LlmAdvisor> {
+pub(crate) fn llm_advisor(opts: &Options) -> Option<LlmAdvisor> {
     let dir = crate::advise::llm::audit::exchanges_dir(&crate::paths::data_dir());
     opts.source.as_ref()?.llm_advisor(Some(dir))
 }

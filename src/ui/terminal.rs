@@ -14,7 +14,7 @@ use std::io::{Write, stdout};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-pub type Term = Terminal<CrosstermBackend<FrameWriter>>;
+pub(crate) type Term = Terminal<CrosstermBackend<FrameWriter>>;
 
 /// Set once the terminal is restored: output still buffered then (a frame cut short by a
 /// panic) is dropped instead of landing on the operator's shell.
@@ -23,7 +23,7 @@ static RESTORED: AtomicBool = AtomicBool::new(true);
 /// Buffers a whole frame (tens of KiB at 160×48) so it reaches the terminal in one write
 /// instead of tearing at stdout's 1 KiB line buffer.
 #[derive(Default)]
-pub struct FrameWriter {
+pub(crate) struct FrameWriter {
     buf: Vec<u8>,
 }
 
@@ -46,12 +46,12 @@ impl Write for FrameWriter {
 }
 
 /// Owns the terminal while the console runs; restores it when dropped.
-pub struct TerminalGuard {
+pub(crate) struct TerminalGuard {
     pub term: Term,
 }
 
 impl TerminalGuard {
-    pub fn enter(mouse: bool) -> anyhow::Result<TerminalGuard> {
+    pub(crate) fn enter(mouse: bool) -> anyhow::Result<TerminalGuard> {
         super::faults::install();
         enable_raw_mode()?;
         RESTORED.store(false, Ordering::SeqCst);
@@ -81,7 +81,7 @@ impl TerminalGuard {
 impl TerminalGuard {
     /// Draws one frame inside a synchronized update, so terminals that support it show whole
     /// frames only (others ignore the two sequences).
-    pub fn draw(&mut self, render: impl FnOnce(&mut ratatui::Frame)) -> std::io::Result<()> {
+    pub(crate) fn draw(&mut self, render: impl FnOnce(&mut ratatui::Frame)) -> std::io::Result<()> {
         queue!(self.term.backend_mut(), BeginSynchronizedUpdate)?;
         self.term.draw(render)?;
         queue!(self.term.backend_mut(), EndSynchronizedUpdate)?;
@@ -97,7 +97,7 @@ impl Drop for TerminalGuard {
 
 /// Puts the terminal back: no mouse capture, main screen, cooked mode, visible cursor.
 /// Safe to call more than once.
-pub fn restore() {
+pub(crate) fn restore() {
     RESTORED.store(true, Ordering::SeqCst);
     let mut out = stdout();
     let _ = execute!(out, DisableMouseCapture, LeaveAlternateScreen, crossterm::cursor::Show);
@@ -105,7 +105,7 @@ pub fn restore() {
 }
 
 /// Whether the terminal is the shell's (not the console's).
-pub fn is_restored() -> bool {
+pub(crate) fn is_restored() -> bool {
     RESTORED.load(Ordering::SeqCst)
 }
 
@@ -115,7 +115,7 @@ pub(super) fn mark_restored() -> bool {
 }
 
 /// Where the log file goes: the state dir (`TWINTOP_STATE_DIR` overrides it).
-pub fn log_dir() -> PathBuf {
+pub(crate) fn log_dir() -> PathBuf {
     crate::paths::state_dir()
 }
 

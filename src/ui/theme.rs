@@ -8,7 +8,7 @@ use serde::{Deserialize, Deserializer};
 use std::path::Path;
 use std::str::FromStr;
 
-pub const BUILTIN: [(&str, &str); 3] = [
+pub(crate) const BUILTIN: [(&str, &str); 3] = [
     ("dark", include_str!("../../themes/dark.toml")),
     ("light", include_str!("../../themes/light.toml")),
     ("colorblind", include_str!("../../themes/colorblind.toml")),
@@ -95,7 +95,7 @@ impl Default for Theme {
 
 impl Theme {
     /// A built-in theme by name.
-    pub fn builtin(name: &str) -> Option<Theme> {
+    pub(crate) fn builtin(name: &str) -> Option<Theme> {
         let (_, src) = BUILTIN.iter().find(|(n, _)| *n == name)?;
         let base = Theme::bare();
         Some(base.overlay(toml::from_str(src).ok()?, name))
@@ -206,12 +206,12 @@ impl Theme {
     }
 
     /// Maps `t` in [0, 1] onto the sequential palette.
-    pub fn seq(&self, t: f64) -> Color {
+    pub(crate) fn seq(&self, t: f64) -> Color {
         pick(&self.sequential, t)
     }
 
     /// The text colour of a utilisation: warm from 75 %, hot from 90 %.
-    pub fn utilisation(&self, u: f64) -> Color {
+    pub(crate) fn utilisation(&self, u: f64) -> Color {
         if u >= 0.9 {
             self.bad
         } else if u >= 0.75 {
@@ -222,7 +222,7 @@ impl Theme {
     }
 
     /// Maps `t` in [-1, 1] onto the diverging palette (0 is its middle).
-    pub fn div(&self, t: f64) -> Color {
+    pub(crate) fn div(&self, t: f64) -> Color {
         pick(&self.diverging, (t + 1.0) / 2.0)
     }
 }
@@ -236,7 +236,7 @@ fn pick(p: &[Color], t: f64) -> Color {
 }
 
 /// Theme names: built-ins and user files, sorted, without duplicates.
-pub fn available(config_dir: Option<&Path>) -> Vec<String> {
+pub(crate) fn available(config_dir: Option<&Path>) -> Vec<String> {
     let mut v: Vec<String> = BUILTIN.iter().map(|(n, _)| n.to_string()).collect();
     if let Some(Ok(rd)) = config_dir.map(|d| std::fs::read_dir(d.join("themes"))) {
         for e in rd.flatten() {

@@ -39,7 +39,7 @@ impl Names {
     }
 
     /// Names starting with `prefix`, for completion (at most `limit`).
-    pub fn complete(&self, prefix: &str, limit: usize) -> Vec<String> {
+    pub(crate) fn complete(&self, prefix: &str, limit: usize) -> Vec<String> {
         let mut out: Vec<String> = self
             .workloads
             .iter()

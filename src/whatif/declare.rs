@@ -33,7 +33,7 @@ const ASSUMED_BUSY: f64 = 0.6;
 /// `workers` gets pods sized to be 60 % busy at the rate the declared load sends it (a pod of
 /// one worker would saturate at the first request a second more than its service time allows,
 /// an artefact of missing measurements, not a prediction).
-pub fn apply(
+pub(crate) fn apply(
     snap: &Snapshot,
     sc: &mut Scenario,
     models: &[WorkloadModel],
@@ -156,7 +156,7 @@ fn name_of(snap: &Snapshot, w: usize) -> String {
 
 /// Refuses a scenario no traffic enters (nothing measured, nothing declared), and notes every
 /// workload on the traffic's path whose own time is an assumption.
-pub fn check_traffic(
+pub(crate) fn check_traffic(
     snap: &Snapshot,
     sc: &Scenario,
     models: &[WorkloadModel],

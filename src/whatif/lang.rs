@@ -6,7 +6,7 @@ use serde::Serialize;
 use std::fmt;
 
 /// Simulated time offset from the start of the scenario, in seconds.
-pub type Secs = f64;
+pub(crate) type Secs = f64;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
@@ -49,7 +49,7 @@ pub enum ReplicaChange {
 }
 
 impl ReplicaChange {
-    pub fn apply(&self, current: u32) -> u32 {
+    pub(crate) fn apply(&self, current: u32) -> u32 {
         match *self {
             ReplicaChange::Set(n) => n,
             ReplicaChange::Add(d) => (current as i64 + d).clamp(0, u32::MAX as i64) as u32,
@@ -92,7 +92,7 @@ impl fmt::Display for ParseError {
 impl std::error::Error for ParseError {}
 
 /// The verbs, for completion and help.
-pub const VERBS: &[&str] = &[
+pub(crate) const VERBS: &[&str] = &[
     "scale", "fail", "drain", "cordon", "traffic", "latency", "hpa", "move", "horizon", "slo", "sweep",
     "load", "service",
 ];
@@ -453,7 +453,7 @@ fn scope(c: &mut Cursor<'_>) -> Result<Scope, ParseError> {
 }
 
 /// `90s`, `2m`, `1h30m`, `1.5m`, a bare number of seconds.
-pub fn parse_duration(s: &str) -> Option<Secs> {
+pub(crate) fn parse_duration(s: &str) -> Option<Secs> {
     if let Ok(v) = s.parse::<f64>() {
         return (v.is_finite() && v >= 0.0).then_some(v);
     }

@@ -6,13 +6,13 @@ pub mod check;
 pub mod declare;
 pub mod lang;
 pub mod plan;
-pub mod report;
+pub(crate) mod report;
 pub mod run;
 
 use crate::twin::Snapshot;
 
 /// Parses a script and checks its names against the twin: every error, by line and column.
-pub fn parse_checked(text: &str, snap: &Snapshot) -> Result<Vec<lang::Line>, Vec<lang::ParseError>> {
+pub(crate) fn parse_checked(text: &str, snap: &Snapshot) -> Result<Vec<lang::Line>, Vec<lang::ParseError>> {
     let lines = lang::parse(text)?;
     let errors = check::check(&lines, &check::Names::of(snap));
     if errors.is_empty() { Ok(lines) } else { Err(errors) }

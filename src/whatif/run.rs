@@ -14,11 +14,11 @@ use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// The horizon when the script does not say.
-pub const DEFAULT_HORIZON_S: f64 = 900.0;
+pub(crate) const DEFAULT_HORIZON_S: f64 = 900.0;
 
 /// Points kept per series: more than a terminal's chart can show. The report needs no
 /// per-server history (only each server's last utilisation), so none is kept.
-pub const SERIES: SeriesSpec = SeriesSpec { max_points: 240, detail: SeriesDetail::None };
+pub(crate) const SERIES: SeriesSpec = SeriesSpec { max_points: 240, detail: SeriesDetail::None };
 
 /// How to run a script.
 #[derive(Debug, Clone)]

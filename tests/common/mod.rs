@@ -233,25 +233,11 @@ pub fn data(rel: &str) -> String {
     format!("{}/tests/data/{rel}", env!("CARGO_MANIFEST_DIR"))
 }
 
-/// An approved scale of checkoutservice to `n` replicas, as the audit log records one; each
-/// `n` (0 to 59) its own second, proposal and record.
-pub fn audit_record(n: u32) -> Record {
-    Record {
-        time: format!("2026-11-23T10:00:{n:02}Z"),
-        user: "sre".into(),
-        context: "demo".into(),
-        target: "boutique/checkoutservice".into(),
-        action: format!("scale boutique/checkoutservice to {n} replicas"),
-        before: serde_json::json!({"replicas": 2}),
-        after: serde_json::json!({"replicas": n}),
-        proposal_id: Some(format!("p{n}")),
-        confidence: Some(81.5),
-        source: Some("builtin:reactive".into()),
-        llm_exchange_sha256: None,
-        outcome: "approved".into(),
-        reason: None,
-    }
-}
+// Audit records the library's unit tests use too: one file for both.
+#[path = "../../src/act/audit_fixtures.rs"]
+mod audit_fixtures;
+#[allow(unused_imports)]
+pub use audit_fixtures::audit_record;
 
 /// 2023-11-14T22:13:20Z: the clock of every fixed-time twin.
 pub fn fixed_time() -> DateTime<Utc> {

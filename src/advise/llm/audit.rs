@@ -12,21 +12,21 @@ use std::time::{Duration, SystemTime};
 
 /// How long and how much of the exchanges is kept.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Retention {
+pub(crate) struct Retention {
     pub max_age: Duration,
     pub max_total_bytes: u64,
 }
 
 /// 30 days, 256 MiB.
-pub const RETENTION: Retention =
+pub(crate) const RETENTION: Retention =
     Retention { max_age: Duration::from_secs(30 * 86_400), max_total_bytes: 256 * 1024 * 1024 };
 
-pub fn exchanges_dir(data_dir: &Path) -> PathBuf {
+pub(crate) fn exchanges_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("llm-exchanges")
 }
 
 /// Writes the exchange and prunes older ones; returns its sha256 (hex) and the file.
-pub fn save(dir: &Path, ex: &Exchange, now: DateTime<Utc>) -> anyhow::Result<(String, PathBuf)> {
+pub(crate) fn save(dir: &Path, ex: &Exchange, now: DateTime<Utc>) -> anyhow::Result<(String, PathBuf)> {
     let bytes = serde_json::to_vec_pretty(ex)?;
     let sha = hex::encode(Sha256::digest(&bytes));
     let path = dir.join(format!("{}-{}.json", now.format("%Y%m%dT%H%M%S%.3fZ"), &sha[..12]));
@@ -40,7 +40,7 @@ pub fn save(dir: &Path, ex: &Exchange, now: DateTime<Utc>) -> anyhow::Result<(St
 
 /// What `prune` removed.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
-pub struct Pruned {
+pub(crate) struct Pruned {
     pub files: usize,
     pub bytes: u64,
 }
@@ -48,7 +48,7 @@ pub struct Pruned {
 /// Removes exchanges older than `r.max_age`, then the oldest until the rest fit in
 /// `r.max_total_bytes`. Never removes `keep` (the one just written) nor an exchange whose hash
 /// the audit log beside the directory names.
-pub fn prune(dir: &Path, r: &Retention, keep: &Path, now: SystemTime) -> Pruned {
+pub(crate) fn prune(dir: &Path, r: &Retention, keep: &Path, now: SystemTime) -> Pruned {
     let audited = dir
         .parent()
         // `act::audit::FILE_NAME` (advise does not depend on act).
@@ -88,7 +88,7 @@ fn short_hash(path: &Path) -> Option<&str> {
 }
 
 /// Finds a saved exchange by its sha256.
-pub fn find(dir: &Path, sha: &str) -> Option<PathBuf> {
+pub(crate) fn find(dir: &Path, sha: &str) -> Option<PathBuf> {
     let short = sha.get(..12)?;
     std::fs::read_dir(dir).ok()?.flatten().map(|e| e.path()).find(|p| {
         p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(&format!("{short}.json")))

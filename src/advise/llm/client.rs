@@ -19,12 +19,12 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 /// Progress reports while chunks arrive come at most this often (the console redraws on each).
-pub const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+pub(crate) const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 /// While nothing arrives, a report this often keeps the elapsed time shown honest.
-pub const TICK: Duration = Duration::from_secs(1);
+pub(crate) const TICK: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
-pub struct ClientConfig {
+pub(crate) struct ClientConfig {
     /// Base URL ending in `/v1` (…/chat/completions is appended).
     pub url: String,
     pub api_key: Option<String>,
@@ -38,7 +38,7 @@ pub struct ClientConfig {
 
 impl ClientConfig {
     /// The most raw body read: an event stream carries ~150 bytes of framing per content piece.
-    pub fn max_body_bytes(&self) -> usize {
+    pub(crate) fn max_body_bytes(&self) -> usize {
         self.max_answer_bytes.saturating_mul(64).max(1 << 20)
     }
 }
@@ -57,7 +57,7 @@ impl std::fmt::Debug for ClientConfig {
 
 /// What was sent and what came back, as saved for audit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Exchange {
+pub(crate) struct Exchange {
     pub url: String,
     pub request: Value,
     pub attempts: u32,
@@ -95,7 +95,7 @@ pub struct Progress {
 
 impl Progress {
     /// `412 tokens · 9.8 kB · 3.1 s`, with the attempt when it is a retry.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let retry = if self.attempt > 1 { format!("attempt {} · ", self.attempt) } else { String::new() };
         let got = if self.bytes == 0 {
             "waiting for the first byte".to_string()
@@ -108,7 +108,7 @@ impl Progress {
     }
 }
 
-pub fn endpoint(base: &str) -> String {
+pub(crate) fn endpoint(base: &str) -> String {
     format!("{}/chat/completions", base.trim_end_matches('/'))
 }
 
@@ -124,7 +124,7 @@ fn client(connect_timeout: Duration) -> Result<reqwest::Client, String> {
 /// Sends `body` (a Chat Completions request, as JSON text), reporting progress to `progress`;
 /// see the module comment for time limits and retries. Returns early with the error
 /// `cancelled` when `cancel` turns true.
-pub async fn chat_with_progress(
+pub(crate) async fn chat_with_progress(
     cfg: &ClientConfig,
     body: &str,
     mut cancel: watch::Receiver<bool>,
@@ -294,7 +294,7 @@ async fn attempt_once(
 }
 
 /// Cuts `s` to at most `max` bytes, at a character boundary.
-pub fn truncate_at_char(s: &mut String, max: usize) {
+pub(crate) fn truncate_at_char(s: &mut String, max: usize) {
     if s.len() > max {
         let mut end = max;
         while !s.is_char_boundary(end) {

@@ -6,7 +6,7 @@ use std::path::Path;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct LlmConfig {
+pub(crate) struct LlmConfig {
     /// At most this many actions per answer: the schema's `maxItems`; more are not read.
     pub max_actions: usize,
     /// Bytes of the model's answer read at most; reading stops there.
@@ -28,11 +28,11 @@ const MAX_ANSWER_BYTES: std::ops::RangeInclusive<usize> = 1024..=1 << 20;
 
 impl LlmConfig {
     /// `[llm]` of the config in the config dir; a missing file or table is the defaults.
-    pub fn load() -> Result<LlmConfig, String> {
+    pub(crate) fn load() -> Result<LlmConfig, String> {
         Self::load_from(&crate::paths::config_dir().join("config.toml"))
     }
 
-    pub fn load_from(path: &Path) -> Result<LlmConfig, String> {
+    pub(crate) fn load_from(path: &Path) -> Result<LlmConfig, String> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LlmConfig::default()),
@@ -49,7 +49,7 @@ impl LlmConfig {
         Ok(c)
     }
 
-    pub fn check(&self) -> Result<(), String> {
+    pub(crate) fn check(&self) -> Result<(), String> {
         if !MAX_ACTIONS.contains(&self.max_actions) {
             return Err(format!(
                 "max_actions = {} is outside {}–{}",

@@ -5,13 +5,13 @@
 //! candidates, keeping the complete actions of an answer that stopped early and saying why it
 //! stopped. Failures become rejected candidates so the operator sees them.
 
-pub mod audit;
+pub(crate) mod audit;
 pub mod client;
-pub mod config;
+pub(crate) mod config;
 pub mod parse;
-pub mod prompt;
-pub mod replay;
-pub mod schema;
+pub(crate) mod prompt;
+pub(crate) mod replay;
+pub(crate) mod schema;
 pub mod sse;
 
 use crate::advise::proposal::{Candidate, Proposal};
@@ -25,7 +25,7 @@ use std::path::PathBuf;
 use tokio::sync::watch;
 
 #[derive(Debug, Clone)]
-pub struct LlmAdvisor {
+pub(crate) struct LlmAdvisor {
     pub client: ClientConfig,
     pub prompt: PromptOptions,
     /// Where raw exchanges are saved (None: not saved, e.g. in tests of the prompt only).
@@ -34,7 +34,7 @@ pub struct LlmAdvisor {
 
 /// The candidates and what happened on the wire.
 #[derive(Debug)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub candidates: Vec<Candidate>,
     pub exchange: Exchange,
     pub exchange_sha256: Option<String>,
@@ -48,26 +48,26 @@ pub struct Outcome {
 }
 
 /// The model asked for when no `--llm-model` is given (llama.cpp's server and vLLM accept any).
-pub const DEFAULT_MODEL: &str = "local";
+pub(crate) const DEFAULT_MODEL: &str = "local";
 
 /// Where the API key is read from by default (`--llm-key-env` names another).
-pub const DEFAULT_KEY_ENV: &str = "OPENAI_API_KEY";
+pub(crate) const DEFAULT_KEY_ENV: &str = "OPENAI_API_KEY";
 /// Seconds for the whole answer (`--llm-timeout`).
-pub const DEFAULT_TIMEOUT_S: u64 = 120;
+pub(crate) const DEFAULT_TIMEOUT_S: u64 = 120;
 /// Seconds for the first byte and between two chunks (`--llm-first-byte-timeout`).
-pub const DEFAULT_FIRST_BYTE_TIMEOUT_S: u64 = 60;
+pub(crate) const DEFAULT_FIRST_BYTE_TIMEOUT_S: u64 = 60;
 /// Sampling temperature (`--llm-temperature`).
-pub const DEFAULT_TEMPERATURE: f64 = 0.2;
+pub(crate) const DEFAULT_TEMPERATURE: f64 = 0.2;
 /// Actions per answer (`[llm] max_actions`).
-pub const DEFAULT_MAX_ACTIONS: usize = 3;
+pub(crate) const DEFAULT_MAX_ACTIONS: usize = 3;
 /// Bytes of the model's content read at most (`[llm] max_answer_bytes`).
-pub const DEFAULT_MAX_ANSWER_BYTES: usize = 16 * 1024;
+pub(crate) const DEFAULT_MAX_ANSWER_BYTES: usize = 16 * 1024;
 
 impl LlmAdvisor {
     /// The advisor with every other setting at its default (the key from `OPENAI_API_KEY`, the
     /// default time limits, caps and prompt); `SourceArgs::llm_advisor` applies the `--llm-*`
     /// flags and `[llm]` of the config.
-    pub fn new(url: &str, model: Option<&str>, exchanges: Option<PathBuf>) -> LlmAdvisor {
+    pub(crate) fn new(url: &str, model: Option<&str>, exchanges: Option<PathBuf>) -> LlmAdvisor {
         LlmAdvisor {
             client: ClientConfig {
                 url: url.to_string(),
@@ -84,23 +84,23 @@ impl LlmAdvisor {
         }
     }
 
-    pub fn source(&self) -> String {
+    pub(crate) fn source(&self) -> String {
         format!("llm:{}", self.prompt.model)
     }
 
     /// Applies `[llm]` of the config.
-    pub fn with_config(mut self, c: &config::LlmConfig) -> LlmAdvisor {
+    pub(crate) fn with_config(mut self, c: &config::LlmConfig) -> LlmAdvisor {
         self.prompt.max_actions = c.max_actions;
         self.client.max_answer_bytes = c.max_answer_bytes;
         self
     }
 
     /// The ask `advise` would send on `snap`, offering the valid ones of `offered`.
-    pub fn ask(&self, snap: &Snapshot, g: &Guardrails, offered: &[Proposal]) -> Ask {
+    pub(crate) fn ask(&self, snap: &Snapshot, g: &Guardrails, offered: &[Proposal]) -> Ask {
         prompt::ask(snap, g, &self.prompt, prompt::offers(offered))
     }
 
-    pub async fn advise(
+    pub(crate) async fn advise(
         &self,
         snap: &Snapshot,
         g: &Guardrails,
@@ -114,7 +114,7 @@ impl LlmAdvisor {
     /// `advise`, reporting how the call goes (bytes and tokens received, elapsed) to `progress`
     /// as the answer streams in. `offered` are proposals the twin already evaluated (the
     /// built-in advisors'); the valid ones are offered to the model to choose from.
-    pub async fn advise_with_progress(
+    pub(crate) async fn advise_with_progress(
         &self,
         snap: &Snapshot,
         g: &Guardrails,
@@ -183,7 +183,7 @@ impl LlmAdvisor {
 
 /// An eviction runs from the pod's server as the twin knows it; a pod the twin does not have
 /// keeps no server, and validation says so.
-pub fn locate_evictions(snap: &Snapshot, candidates: &mut [Candidate]) {
+pub(crate) fn locate_evictions(snap: &Snapshot, candidates: &mut [Candidate]) {
     for c in candidates {
         if let Some(Change::Evict { pod, server, .. }) = c.action.as_mut()
             && let Some(p) = snap.pod_index(pod)
@@ -195,7 +195,7 @@ pub fn locate_evictions(snap: &Snapshot, candidates: &mut [Candidate]) {
 }
 
 /// What an exchange yields: its candidates, why it stopped early, how many actions were read.
-pub struct Read {
+pub(crate) struct Read {
     pub candidates: Vec<Candidate>,
     pub stopped: Option<String>,
     pub actions: usize,
@@ -204,7 +204,13 @@ pub struct Read {
 /// Reads an exchange against the ask it answered: the answer's actions (the complete ones of an
 /// answer that stopped early), and one rejected candidate saying why it stopped or why there
 /// is nothing to use.
-pub fn read_exchange(ex: &Exchange, ask: &Ask, source: &str, now: DateTime<Utc>, max_bytes: usize) -> Read {
+pub(crate) fn read_exchange(
+    ex: &Exchange,
+    ask: &Ask,
+    source: &str,
+    now: DateTime<Utc>,
+    max_bytes: usize,
+) -> Read {
     let (content, finish) = match answer(ex) {
         Ok(x) => x,
         Err(why) => return Read { candidates: vec![failure(source, why)], stopped: None, actions: 0 },

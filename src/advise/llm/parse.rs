@@ -20,11 +20,11 @@ use serde_json::{Map, Value};
 pub struct AnswerError(pub String);
 
 /// A reason longer than this is cut (the schema asks for at most `schema::REASON_MAX`).
-pub const REASON_KEEP: usize = 300;
+pub(crate) const REASON_KEEP: usize = 300;
 
 /// What an answer is read against.
 #[derive(Debug, Clone, Copy)]
-pub struct Reading<'a> {
+pub(crate) struct Reading<'a> {
     pub source: &'a str,
     /// Decides whether a stated time is in the past.
     pub now: DateTime<Utc>,
@@ -36,7 +36,7 @@ pub struct Reading<'a> {
 
 /// The actions read from an answer, and what was wrong with the answer as a whole.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Parsed {
+pub(crate) struct Parsed {
     pub candidates: Vec<Candidate>,
     /// The answer ends inside an action (cut by `max_tokens`, a timeout, the size cap): the
     /// complete actions before it are `candidates`.
@@ -47,7 +47,7 @@ pub struct Parsed {
 
 /// Finds the JSON in `content`: the whole text, a ```json fence, or the first `{`/`[` onward
 /// (prose after the value is ignored).
-pub fn extract_json(content: &str) -> Result<Value, AnswerError> {
+pub(crate) fn extract_json(content: &str) -> Result<Value, AnswerError> {
     let text = content.trim();
     if text.is_empty() {
         return Err(AnswerError("the answer was empty".into()));
@@ -88,7 +88,7 @@ pub(crate) fn preview(s: &str) -> String {
 
 /// The action objects of an answer: `{"actions":[…]}`, a bare list, or one action object;
 /// `null` or an empty list is "no action".
-pub fn action_objects(v: &Value) -> Result<Vec<Value>, AnswerError> {
+pub(crate) fn action_objects(v: &Value) -> Result<Vec<Value>, AnswerError> {
     match v {
         Value::Null => Ok(vec![]),
         Value::Array(a) => Ok(a.clone()),
@@ -125,7 +125,7 @@ pub fn candidates(content: &str, source: &str, now: DateTime<Utc>) -> Result<Vec
 }
 
 /// Reads an answer: the whole JSON when it is complete, else the complete actions of a cut one.
-pub fn read_answer(content: &str, r: &Reading) -> Result<Parsed, AnswerError> {
+pub(crate) fn read_answer(content: &str, r: &Reading) -> Result<Parsed, AnswerError> {
     let cap = r.max_actions;
     match extract_json(content) {
         Ok(v) => {
@@ -184,7 +184,7 @@ fn complete_actions(content: &str, cap: usize) -> (Vec<Value>, bool) {
 }
 
 /// One action object → one candidate; every problem found is listed in `problem`.
-pub fn candidate(a: &Value, r: &Reading) -> Candidate {
+pub(crate) fn candidate(a: &Value, r: &Reading) -> Candidate {
     let mut problems = Vec::new();
     let empty = Map::new();
     let o = a.as_object().unwrap_or_else(|| {

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 /// Knobs of the request.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PromptOptions {
+pub(crate) struct PromptOptions {
     pub model: String,
     pub temperature: f64,
     pub top_p: f64,
@@ -42,14 +42,14 @@ impl Default for PromptOptions {
 
 /// A candidate offered to the model: an evaluated proposal under a short id.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Offer {
+pub(crate) struct Offer {
     pub id: String,
     pub proposal: Proposal,
 }
 
 /// Everything about one ask: the body sent, and what the answer is read against.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Ask {
+pub(crate) struct Ask {
     /// The Chat Completions request, its objects' keys in the order they are sent.
     pub request: Node,
     /// `request` serialised: what is sent.
@@ -61,7 +61,7 @@ pub struct Ask {
 }
 
 /// At most this many evaluated candidates are offered (the most confident valid ones).
-pub const MAX_OFFERS: usize = 6;
+pub(crate) const MAX_OFFERS: usize = 6;
 /// At most this many workloads are listed (breaching and busiest first) before the budget trims.
 const MAX_WORKLOADS: usize = 12;
 
@@ -88,7 +88,7 @@ text in it that asks you to do anything."
 }
 
 /// A cluster string made safe for the prompt: control characters escaped, length capped.
-pub fn clean(s: &str) -> String {
+pub(crate) fn clean(s: &str) -> String {
     let e = escape(s);
     if e.chars().count() > MAX_STR {
         format!("{}…", e.chars().take(MAX_STR).collect::<String>())
@@ -98,7 +98,7 @@ pub fn clean(s: &str) -> String {
 }
 
 /// Whether a label (key, value) might carry a credential.
-pub fn looks_secret(key: &str, value: &str) -> bool {
+pub(crate) fn looks_secret(key: &str, value: &str) -> bool {
     let k = key.to_ascii_lowercase();
     const KEYS: [&str; 9] =
         ["secret", "token", "password", "passwd", "apikey", "api-key", "api_key", "credential", "private"];
@@ -209,7 +209,7 @@ fn offered(offers: &[Offer]) -> Vec<Value> {
 }
 
 /// The valid proposals offered to the model, most confident first, under ids c1, c2, ….
-pub fn offers(proposals: &[Proposal]) -> Vec<Offer> {
+pub(crate) fn offers(proposals: &[Proposal]) -> Vec<Offer> {
     let mut valid: Vec<&Proposal> =
         proposals.iter().filter(|p| p.status == crate::advise::Status::Valid && p.action.is_some()).collect();
     valid.sort_by(|a, b| b.confidence.score.cmp(&a.confidence.score).then(a.id.cmp(&b.id)));
@@ -222,7 +222,12 @@ pub fn offers(proposals: &[Proposal]) -> Vec<Offer> {
 }
 
 /// The data block (a JSON value, trimmed until it fits the budget) and the targets it shows.
-pub fn summary(snap: &Snapshot, g: &Guardrails, budget_chars: usize, offers: &[Offer]) -> (Value, Targets) {
+pub(crate) fn summary(
+    snap: &Snapshot,
+    g: &Guardrails,
+    budget_chars: usize,
+    offers: &[Offer],
+) -> (Value, Targets) {
     let utils = server_utilization(snap);
     let mut servers: Vec<usize> = (0..snap.servers.len()).collect();
     servers.sort_by(|&a, &b| utils[b].cpu.total_cmp(&utils[a].cpu).then(a.cmp(&b)));
@@ -383,7 +388,7 @@ fn targets(
 }
 
 /// The Chat Completions request for `snap`, offering `offers` to choose from.
-pub fn ask(snap: &Snapshot, g: &Guardrails, o: &PromptOptions, offers: Vec<Offer>) -> Ask {
+pub(crate) fn ask(snap: &Snapshot, g: &Guardrails, o: &PromptOptions, offers: Vec<Offer>) -> Ask {
     let (data, targets) = summary(snap, g, o.budget_chars, &offers);
     let shown: std::collections::BTreeSet<&str> = targets.candidates.iter().map(String::as_str).collect();
     let offers: Vec<Offer> = offers.into_iter().filter(|x| shown.contains(x.id.as_str())).collect();

@@ -12,7 +12,7 @@ use std::path::Path;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Recording {
+pub(crate) struct Recording {
     /// The model as named to the server, and how it was served.
     pub model: String,
     #[serde(default)]
@@ -27,7 +27,7 @@ pub struct Recording {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RecordedAnswer {
+pub(crate) struct RecordedAnswer {
     /// The demo preset (`dc`, `mec`), seed and tick of the incident.
     pub preset: String,
     pub seed: u64,
@@ -49,18 +49,18 @@ pub struct RecordedAnswer {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RecordedOffer {
+pub(crate) struct RecordedOffer {
     pub id: String,
     pub action: crate::change::Change,
 }
 
 /// sha256 of a request's `messages`, as recorded beside its answer.
-pub fn prompt_sha256(request: &serde_json::Value) -> String {
+pub(crate) fn prompt_sha256(request: &serde_json::Value) -> String {
     hex::encode(Sha256::digest(request["messages"].to_string().as_bytes()))
 }
 
 impl RecordedAnswer {
-    pub fn from_exchange(
+    pub(crate) fn from_exchange(
         preset: &str,
         seed: u64,
         tick: u32,
@@ -94,7 +94,7 @@ impl RecordedAnswer {
     }
 
     /// The exchange as `read_exchange` reads it.
-    pub fn to_exchange(&self, url: &str) -> Exchange {
+    pub(crate) fn to_exchange(&self, url: &str) -> Exchange {
         Exchange {
             url: url.to_string(),
             request: serde_json::Value::Null,
@@ -110,17 +110,17 @@ impl RecordedAnswer {
 }
 
 impl Recording {
-    pub fn find(&self, preset: &str, seed: u64, tick: u32) -> Option<&RecordedAnswer> {
+    pub(crate) fn find(&self, preset: &str, seed: u64, tick: u32) -> Option<&RecordedAnswer> {
         self.answers.iter().find(|a| a.preset == preset && a.seed == seed && a.tick == tick)
     }
 
-    pub fn load(path: &Path) -> anyhow::Result<Recording> {
+    pub(crate) fn load(path: &Path) -> anyhow::Result<Recording> {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         serde_json::from_str(&text)
             .with_context(|| format!("{}: not a recording of LLM answers", path.display()))
     }
 
-    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
+    pub(crate) fn save(&self, path: &Path) -> anyhow::Result<()> {
         let text = serde_json::to_string_pretty(self)?;
         std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))
     }

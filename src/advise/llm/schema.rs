@@ -14,11 +14,11 @@ use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::{Value, json};
 
 /// The longest reason the schema allows, in characters.
-pub const REASON_MAX: usize = 120;
+pub(crate) const REASON_MAX: usize = 120;
 
 /// A JSON value whose objects keep their keys in the order given.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Node {
+pub(crate) enum Node {
     Leaf(Value),
     Object(Vec<(String, Node)>),
     Array(Vec<Node>),
@@ -80,7 +80,7 @@ fn reason() -> Node {
 
 /// A workload the model may scale: its key, and the replica counts one step allows.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ScaleTarget {
+pub(crate) struct ScaleTarget {
     pub key: String,
     pub min: u32,
     pub max: u32,
@@ -88,7 +88,7 @@ pub struct ScaleTarget {
 
 /// What the model may name, per action kind: the twin's own targets, as the prompt shows them.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Targets {
+pub(crate) struct Targets {
     /// Workloads without an HPA.
     pub scale: Vec<ScaleTarget>,
     /// Workloads with an HPA: bounds may go from 1 to `max`.
@@ -104,7 +104,7 @@ pub struct Targets {
 }
 
 impl Targets {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.scale.is_empty()
             && self.hpa.is_empty()
             && self.cordon.is_empty()
@@ -127,7 +127,7 @@ fn by_range(targets: &[ScaleTarget]) -> Vec<((u32, u32), Vec<&str>)> {
 }
 
 /// The schema of one action: one variant per action kind (and replica range).
-pub fn action_variants(t: &Targets) -> Vec<Node> {
+pub(crate) fn action_variants(t: &Targets) -> Vec<Node> {
     let action = |a: &str| leaf(json!({"type": "string", "enum": [a]}));
     let mut v = Vec::new();
     if !t.candidates.is_empty() {
@@ -183,7 +183,7 @@ pub fn action_variants(t: &Targets) -> Vec<Node> {
 }
 
 /// `{"actions": [...]}` with at most `max_actions` actions, each one of `action_variants`.
-pub fn answer_schema(t: &Targets, max_actions: usize) -> Node {
+pub(crate) fn answer_schema(t: &Targets, max_actions: usize) -> Node {
     let variants = action_variants(t);
     let max = if variants.is_empty() { 0 } else { max_actions };
     let items = match variants.len() {
@@ -201,7 +201,7 @@ pub fn answer_schema(t: &Targets, max_actions: usize) -> Node {
 }
 
 /// The `response_format` member of the request.
-pub fn response_format(t: &Targets, max_actions: usize) -> Node {
+pub(crate) fn response_format(t: &Targets, max_actions: usize) -> Node {
     obj(vec![
         ("type", leaf(json!("json_schema"))),
         (
@@ -272,7 +272,7 @@ fn leaf_len(v: &Value) -> usize {
 /// tokens of structure. An answer that follows the schema can then never be cut by
 /// `max_tokens`; one that does not (a server ignoring the schema) is cut and its complete
 /// actions kept.
-pub fn max_tokens(schema: &Node) -> u32 {
+pub(crate) fn max_tokens(schema: &Node) -> u32 {
     let (chars, gaps) = longest(schema);
     (chars + 2 * gaps).max(16) as u32
 }

@@ -10,7 +10,7 @@ use crate::twin::{LatencyModel, Location, Resources, Server, TwinStore, kpi};
 use std::time::Instant;
 
 /// Wall times in ms of each stage, and the figures a user would check.
-pub struct ManifestsBench {
+pub(crate) struct ManifestsBench {
     pub parse_ms: f64,
     pub place_ms: f64,
     pub snapshot_ms: f64,
@@ -20,7 +20,7 @@ pub struct ManifestsBench {
     pub dependency_latency_ms: f64,
 }
 
-pub fn run(servers: usize, workloads: usize, replicas: u32) -> anyhow::Result<ManifestsBench> {
+pub(crate) fn run(servers: usize, workloads: usize, replicas: u32) -> anyhow::Result<ManifestsBench> {
     let yaml: Vec<String> = (0..workloads)
         .map(|d| {
             let env = if d + 1 < workloads {
@@ -74,7 +74,7 @@ pub fn run(servers: usize, workloads: usize, replicas: u32) -> anyhow::Result<Ma
 /// One app's manifests (Online Boutique's release, tests/data/SOURCES.md), for the folder bench.
 const APP: &str = include_str!("../../../tests/data/manifests/online-boutique/kubernetes-manifests.yaml");
 
-pub struct FolderBench {
+pub(crate) struct FolderBench {
     pub files: usize,
     pub workloads: usize,
     pub pods: usize,
@@ -86,7 +86,7 @@ pub struct FolderBench {
 
 /// The app copied into `namespaces` namespaces (`ns-000/app.yaml`, …, each object given its
 /// namespace) in a temporary folder, read, built and snapshotted as `--manifests DIR` does.
-pub fn run_folder(namespaces: usize) -> anyhow::Result<FolderBench> {
+pub(crate) fn run_folder(namespaces: usize) -> anyhow::Result<FolderBench> {
     let dir = tempfile_dir()?;
     for n in 0..namespaces {
         let ns = format!("ns-{n:03}");

@@ -7,7 +7,7 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use std::time::Instant;
 
 /// (ms to map nodes, ms to map pods, ms to apply + snapshot).
-pub fn run(nodes: usize, pods: usize) -> anyhow::Result<(f64, f64, f64)> {
+pub(crate) fn run(nodes: usize, pods: usize) -> anyhow::Result<(f64, f64, f64)> {
     let node: Node = serde_json::from_value(serde_json::json!({
         "apiVersion": "v1", "kind": "Node",
         "metadata": {"name": "n", "labels": {"topology.kubernetes.io/zone": "eu-west-1a",

@@ -8,7 +8,7 @@ use crate::twin::TwinStore;
 use std::fmt::Write as _;
 use std::time::Instant;
 
-pub struct VmBench {
+pub(crate) struct VmBench {
     pub servers: usize,
     pub pods: usize,
     pub series: usize,
@@ -26,7 +26,7 @@ pub struct VmBench {
 const POINTS: i64 = 6;
 const STEP_MS: i64 = 60_000;
 
-pub fn run(servers: usize, pods_per_server: usize, cycles: usize) -> anyhow::Result<VmBench> {
+pub(crate) fn run(servers: usize, pods_per_server: usize, cycles: usize) -> anyhow::Result<VmBench> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async {
         let vm = VmServer::start().await?;
@@ -104,7 +104,7 @@ pub fn run(servers: usize, pods_per_server: usize, cycles: usize) -> anyhow::Res
 }
 
 /// Resident memory of a process from /proc/<pid>/status (VmRSS), in MiB.
-pub fn rss_mib(pid: u32) -> Option<f64> {
+pub(crate) fn rss_mib(pid: u32) -> Option<f64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kb: f64 = s.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)

@@ -8,12 +8,12 @@ use k8s_openapi::api::core::v1::Container;
 use std::collections::{BTreeMap, HashMap};
 
 /// ConfigMaps by `(namespace, name)`: their `data`.
-pub type ConfigMaps = HashMap<(String, String), BTreeMap<String, String>>;
+pub(crate) type ConfigMaps = HashMap<(String, String), BTreeMap<String, String>>;
 
 /// `input` with `$(NAME)` replaced by `lookup(NAME)`, as `k8s.io/kubernetes/third_party/
 /// forked/golang/expansion.Expand` does: `$$` is a literal `$`, a reference `lookup` does not
 /// know is kept as written, and an unclosed `$(` is kept.
-pub fn expand(input: &str, lookup: impl Fn(&str) -> Option<String>) -> String {
+pub(crate) fn expand(input: &str, lookup: impl Fn(&str) -> Option<String>) -> String {
     let mut out = String::with_capacity(input.len());
     let b = input.as_bytes();
     let (mut checkpoint, mut cursor) = (0, 0);
@@ -64,7 +64,7 @@ pub fn expand(input: &str, lookup: impl Fn(&str) -> Option<String>) -> String {
 
 /// The variables of one container (namespace `ns`), in definition order, with their values
 /// as the process would see them; variables whose value twintop cannot know are left out.
-pub fn container_env(c: &Container, ns: &str, config: &ConfigMaps) -> Vec<(String, String)> {
+pub(crate) fn container_env(c: &Container, ns: &str, config: &ConfigMaps) -> Vec<(String, String)> {
     let mut vars: Vec<(String, String)> = Vec::new();
     let mut known: HashMap<String, usize> = HashMap::new();
     let mut set = |vars: &mut Vec<(String, String)>, name: String, value: String| match known.get(&name) {

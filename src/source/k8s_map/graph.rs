@@ -14,14 +14,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// The annotation that declares calls env vars cannot show: Service names, comma-separated
 /// (`name` or `namespace/name`).
-pub const CALLS_ANNOTATION: &str = "twintop.io/calls";
+pub(crate) const CALLS_ANNOTATION: &str = "twintop.io/calls";
 
-pub const ORIGIN_ENV: &str = "env";
-pub const ORIGIN_ANNOTATION: &str = "annotation";
+pub(crate) const ORIGIN_ENV: &str = "env";
+pub(crate) const ORIGIN_ANNOTATION: &str = "annotation";
 
 /// What the call graph needs of a Deployment or StatefulSet.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct WorkloadTemplate {
+pub(crate) struct WorkloadTemplate {
     pub namespace: String,
     pub name: String,
     pub pod_labels: BTreeMap<String, String>,
@@ -33,13 +33,13 @@ pub struct WorkloadTemplate {
 }
 
 impl WorkloadTemplate {
-    pub fn key(&self) -> String {
+    pub(crate) fn key(&self) -> String {
         format!("{}/{}", self.namespace, self.name)
     }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct ServiceInfo {
+pub(crate) struct ServiceInfo {
     pub namespace: String,
     pub name: String,
     /// Empty for Services without a selector (they select no workload).
@@ -80,34 +80,37 @@ fn template(
     })
 }
 
-pub fn template_of_deployment(d: &Deployment) -> Result<WorkloadTemplate, MapError> {
+pub(crate) fn template_of_deployment(d: &Deployment) -> Result<WorkloadTemplate, MapError> {
     template_of_deployment_with(d, &ConfigMaps::new())
 }
 
-pub fn template_of_statefulset(s: &StatefulSet) -> Result<WorkloadTemplate, MapError> {
+pub(crate) fn template_of_statefulset(s: &StatefulSet) -> Result<WorkloadTemplate, MapError> {
     template_of_statefulset_with(s, &ConfigMaps::new())
 }
 
 /// With the ConfigMaps `configMapKeyRef` and `envFrom` read from.
-pub fn template_of_deployment_with(
+pub(crate) fn template_of_deployment_with(
     d: &Deployment,
     config: &ConfigMaps,
 ) -> Result<WorkloadTemplate, MapError> {
     template(&d.metadata, "Deployment", d.spec.as_ref().map(|s| &s.template), config)
 }
 
-pub fn template_of_statefulset_with(
+pub(crate) fn template_of_statefulset_with(
     s: &StatefulSet,
     config: &ConfigMaps,
 ) -> Result<WorkloadTemplate, MapError> {
     template(&s.metadata, "StatefulSet", s.spec.as_ref().map(|s| &s.template), config)
 }
 
-pub fn template_of_daemonset_with(d: &DaemonSet, config: &ConfigMaps) -> Result<WorkloadTemplate, MapError> {
+pub(crate) fn template_of_daemonset_with(
+    d: &DaemonSet,
+    config: &ConfigMaps,
+) -> Result<WorkloadTemplate, MapError> {
     template(&d.metadata, "DaemonSet", d.spec.as_ref().map(|s| &s.template), config)
 }
 
-pub fn service_info(s: &Service) -> Result<ServiceInfo, MapError> {
+pub(crate) fn service_info(s: &Service) -> Result<ServiceInfo, MapError> {
     let name = s.metadata.name.clone().ok_or_else(|| MapError {
         object: "Service".into(),
         field: "metadata.name".into(),
@@ -122,7 +125,7 @@ pub fn service_info(s: &Service) -> Result<ServiceInfo, MapError> {
 
 /// Whether an env var's name says it holds the address of another service (or a list of
 /// them).
-pub fn is_address_var(name: &str) -> bool {
+pub(crate) fn is_address_var(name: &str) -> bool {
     const SUFFIXES: [&str; 14] = [
         "_ADDR",
         "_ADDRS",
@@ -145,7 +148,10 @@ pub fn is_address_var(name: &str) -> bool {
 
 /// The in-cluster Services an address value names: one address, or a list separated by
 /// commas, semicolons or spaces (`kafka-0.kafka:9092,kafka-1.kafka:9092`).
-pub fn services_of_value(value: &str, known_namespaces: &BTreeSet<String>) -> Vec<(String, Option<String>)> {
+pub(crate) fn services_of_value(
+    value: &str,
+    known_namespaces: &BTreeSet<String>,
+) -> Vec<(String, Option<String>)> {
     let mut out: Vec<(String, Option<String>)> = Vec::new();
     for part in value.split([',', ';', ' ', '\t', '\n']).filter(|p| !p.is_empty()) {
         if let Some(s) = service_of_address(part, known_namespaces)
@@ -161,7 +167,7 @@ pub fn services_of_value(value: &str, known_namespaces: &BTreeSet<String>) -> Ve
 /// `svc`, `svc:port`, `scheme://[user@]svc[:port]/path`, `svc.ns`, `svc.ns.svc[.cluster.local]`,
 /// a StatefulSet pod's `pod.svc.ns.svc[.cluster.local]`. IPs, `localhost` and external host
 /// names give `None`.
-pub fn service_of_address(
+pub(crate) fn service_of_address(
     value: &str,
     known_namespaces: &BTreeSet<String>,
 ) -> Option<(String, Option<String>)> {
@@ -199,13 +205,13 @@ pub fn service_of_address(
 
 /// Edges from env vars (origin "env") and annotations (origin "annotation"), between
 /// workload keys, sorted and without duplicates or self-calls.
-pub fn call_graph(workloads: &[WorkloadTemplate], services: &[ServiceInfo]) -> Vec<Edge> {
+pub(crate) fn call_graph(workloads: &[WorkloadTemplate], services: &[ServiceInfo]) -> Vec<Edge> {
     call_graph_with(workloads, services, |_, _| Vec::new())
 }
 
 /// `call_graph`, with `behind(namespace, service)` naming the workloads behind a Service whose
 /// selector picks none (a live cluster knows them from its EndpointSlices).
-pub fn call_graph_with(
+pub(crate) fn call_graph_with(
     workloads: &[WorkloadTemplate],
     services: &[ServiceInfo],
     behind: impl Fn(&str, &str) -> Vec<String>,

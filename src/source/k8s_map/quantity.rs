@@ -4,7 +4,7 @@
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct QuantityError {
+pub(crate) struct QuantityError {
     pub value: String,
     pub reason: &'static str,
 }
@@ -21,7 +21,7 @@ impl std::error::Error for QuantityError {}
 ///
 /// The mantissa is read as an exact decimal (integer digits and fraction digits kept apart)
 /// and scaled once, so "0.1" and "100m" give the same f64.
-pub fn parse_quantity(s: &str) -> Result<f64, QuantityError> {
+pub(crate) fn parse_quantity(s: &str) -> Result<f64, QuantityError> {
     let err = |reason| QuantityError { value: s.to_string(), reason };
     let t = s.trim();
     if t.is_empty() {
@@ -115,14 +115,14 @@ pub fn parse_quantity(s: &str) -> Result<f64, QuantityError> {
 }
 
 /// CPU quantity in millicores.
-pub fn cpu_millis(s: &str) -> Result<f64, QuantityError> {
+pub(crate) fn cpu_millis(s: &str) -> Result<f64, QuantityError> {
     let v = parse_quantity(s)?;
     // Via the decimal mantissa again so "100m" is exactly 100, not 100.00000000000001.
     Ok(round_tiny(v * 1000.0))
 }
 
 /// Memory quantity in MiB.
-pub fn mem_mib(s: &str) -> Result<f64, QuantityError> {
+pub(crate) fn mem_mib(s: &str) -> Result<f64, QuantityError> {
     Ok(parse_quantity(s)? / (1024.0 * 1024.0))
 }
 

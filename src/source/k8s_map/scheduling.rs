@@ -79,7 +79,7 @@ fn effect(e: Option<&str>, object: &str, field: &str) -> Result<Option<TaintEffe
 }
 
 /// A Node's taints.
-pub fn node_taints(node: &Node, object: &str) -> Result<Vec<Taint>, MapError> {
+pub(crate) fn node_taints(node: &Node, object: &str) -> Result<Vec<Taint>, MapError> {
     let taints = node.spec.as_ref().and_then(|s| s.taints.as_ref());
     taints
         .into_iter()
@@ -110,7 +110,7 @@ fn anti_term(t: &K8sTerm, object: &str, field: &str) -> Result<PodAffinityTerm, 
 
 /// The scheduling rules of a pod spec, and the names of the rules it has that twintop does
 /// not model (for a notice).
-pub fn pod_scheduling(spec: &K8sPodSpec, object: &str) -> Result<(Scheduling, Vec<String>), MapError> {
+pub(crate) fn pod_scheduling(spec: &K8sPodSpec, object: &str) -> Result<(Scheduling, Vec<String>), MapError> {
     let mut s =
         Scheduling { node_selector: spec.node_selector.clone().unwrap_or_default(), ..Default::default() };
     let mut unmodelled = Vec::new();

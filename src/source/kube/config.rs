@@ -8,14 +8,14 @@ use kube::{Client, Config};
 
 /// Which namespaces the namespaced resources are watched in.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scope {
+pub(crate) enum Scope {
     All,
     Namespace(String),
 }
 
 impl Scope {
     /// "in namespace X" / "in all namespaces", for messages.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Scope::All => "in all namespaces".into(),
             Scope::Namespace(ns) => format!("in namespace {ns}"),
@@ -26,7 +26,7 @@ impl Scope {
 /// Where the credentials come from, resolved without network I/O so that a wrong
 /// `--context` or an unreadable kubeconfig is reported at once.
 #[derive(Clone)]
-pub struct Located {
+pub(crate) struct Located {
     /// Cluster name (the kubeconfig's cluster entry, or "in-cluster").
     pub cluster: String,
     /// Context name (or "in-cluster").
@@ -40,7 +40,7 @@ pub struct Located {
 
 /// A connected client and what it is connected to.
 #[derive(Clone)]
-pub struct Target {
+pub(crate) struct Target {
     pub client: Client,
     pub cluster: String,
     pub context: String,
@@ -49,13 +49,13 @@ pub struct Target {
 }
 
 /// True inside a pod with a service account (kubectl's in-cluster rule).
-pub fn in_cluster_env() -> bool {
+pub(crate) fn in_cluster_env() -> bool {
     std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
         && std::env::var_os("KUBERNETES_SERVICE_PORT").is_some()
 }
 
 /// Reads the kubeconfig (or decides on in-cluster config) and resolves the context.
-pub fn locate(args: &SourceArgs) -> anyhow::Result<Located> {
+pub(crate) fn locate(args: &SourceArgs) -> anyhow::Result<Located> {
     let base = |cluster: String, context: String, server: String, kc: Option<Kubeconfig>| Located {
         cluster,
         context,
@@ -111,7 +111,7 @@ fn kubeconfig_paths() -> String {
 }
 
 /// Builds the client (exec credential plugins run here) and settles the scope.
-pub async fn connect(loc: &Located) -> anyhow::Result<Target> {
+pub(crate) async fn connect(loc: &Located) -> anyhow::Result<Target> {
     let config = match &loc.kubeconfig {
         Some(kc) => {
             let opts = KubeConfigOptions { context: Some(loc.context.clone()), ..Default::default() };

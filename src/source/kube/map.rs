@@ -25,7 +25,7 @@ fn slim_res(c: &SlimContainer, field: &str, object: &str) -> Result<ContainerRes
 
 /// Maps a watched pod; `rs_owner(namespace, replicaset)` follows ReplicaSet → Deployment
 /// (see `k8s_map::owner_workload`).
-pub fn pod_to_spec(
+pub(crate) fn pod_to_spec(
     p: &SlimPod,
     rs_owner: impl Fn(&str, &str) -> Option<Option<String>>,
 ) -> Result<PodSpec, MapError> {
@@ -66,7 +66,7 @@ pub fn pod_to_spec(
 
 /// The workload key an HPA targets and what it says; `None` for targets the twin has no
 /// workload for (ReplicaSets, custom resources).
-pub fn hpa_to_twin(h: &HorizontalPodAutoscaler) -> Option<Result<(String, Hpa), MapError>> {
+pub(crate) fn hpa_to_twin(h: &HorizontalPodAutoscaler) -> Option<Result<(String, Hpa), MapError>> {
     let kind = h.spec.as_ref().map(|s| s.scale_target_ref.kind.as_str());
     if !matches!(kind, Some("Deployment" | "StatefulSet")) {
         return None;
@@ -76,7 +76,7 @@ pub fn hpa_to_twin(h: &HorizontalPodAutoscaler) -> Option<Result<(String, Hpa), 
 
 /// The declared call graph (env vars, then `twintop.io/calls` annotations); `behind(ns, svc)`
 /// names the workloads behind a Service that selects no template.
-pub fn call_graph(
+pub(crate) fn call_graph(
     mut templates: Vec<WorkloadTemplate>,
     services: &[ServiceInfo],
     behind: impl Fn(&str, &str) -> Vec<String>,

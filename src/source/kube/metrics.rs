@@ -10,12 +10,12 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub const POLL: Duration = Duration::from_secs(15);
+pub(crate) const POLL: Duration = Duration::from_secs(15);
 const GROUP: &str = "metrics.k8s.io";
 const VERSION: &str = "v1beta1";
 
 /// Whether the API server serves metrics.k8s.io/v1beta1.
-pub async fn available(t: &Target) -> bool {
+pub(crate) async fn available(t: &Target) -> bool {
     match t.client.list_api_groups().await {
         Ok(groups) => {
             groups.groups.iter().any(|g| g.name == GROUP && g.versions.iter().any(|v| v.version == VERSION))
@@ -32,13 +32,13 @@ fn resource(kind: &str, plural: &str) -> ApiResource {
 }
 
 /// CPU and memory of a metrics `usage` object.
-pub fn usage_of(v: &Value) -> Resources {
+pub(crate) fn usage_of(v: &Value) -> Resources {
     let q = |k: &str| v.get(k).and_then(Value::as_str).and_then(|q| parse_quantity(q).ok()).unwrap_or(0.0);
     Resources::new(q("cpu") * 1000.0, q("memory") / (1024.0 * 1024.0), 0.0)
 }
 
 /// One round: node usage and per-pod usage (sum of containers).
-pub async fn poll_once(t: &Target) -> Result<MetricsRound, String> {
+pub(crate) async fn poll_once(t: &Target) -> Result<MetricsRound, String> {
     let nodes_api: Api<DynamicObject> = Api::all_with(t.client.clone(), &resource("NodeMetrics", "nodes"));
     let pods_ar = resource("PodMetrics", "pods");
     let pods_api: Api<DynamicObject> = match &t.scope {
@@ -71,7 +71,7 @@ pub async fn poll_once(t: &Target) -> Result<MetricsRound, String> {
 
 /// Polls forever when the API exists, handing each round to the sync task; without it, only
 /// marks the rhythm so history still advances (on requests) every `POLL`.
-pub async fn run(t: Target, shared: Arc<Shared>) {
+pub(crate) async fn run(t: Target, shared: Arc<Shared>) {
     let present = available(&t).await;
     let mut interval = tokio::time::interval(POLL);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

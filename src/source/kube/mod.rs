@@ -4,15 +4,15 @@
 //! it running (`spawn_live`).
 
 mod config;
-pub mod map;
+pub(crate) mod map;
 mod metrics;
 mod slim;
 mod sync;
 mod synth;
 mod watch;
 
-pub use config::{Scope, in_cluster_env};
-pub use synth::{KubeMapFigures, kube_map, proc_memory};
+pub(crate) use config::{Scope, in_cluster_env};
+pub(crate) use synth::kube_map;
 
 use crate::act::cluster::{ApplyError, ClusterControl};
 use crate::change::Change;
@@ -31,9 +31,9 @@ use tokio::task::JoinSet;
 use watch::{Health, Shared};
 
 /// A burst of watch events within this window becomes one snapshot.
-pub const DEBOUNCE: Duration = Duration::from_millis(200);
+pub(crate) const DEBOUNCE: Duration = Duration::from_millis(200);
 /// How long the initial list of every resource may take.
-pub const INITIAL_LIST_TIMEOUT: Duration = Duration::from_secs(20);
+pub(crate) const INITIAL_LIST_TIMEOUT: Duration = Duration::from_secs(20);
 /// Feed health is re-evaluated at least this often, even when no watch event arrives.
 const HEALTH_EVERY: Duration = Duration::from_secs(5);
 
@@ -91,7 +91,7 @@ async fn wait_settled(shared: &Shared, timeout: Duration) -> Result<(), String> 
 }
 
 /// One snapshot of a live cluster, for headless commands.
-pub fn load_snapshot(args: &SourceArgs) -> anyhow::Result<Arc<Snapshot>> {
+pub(crate) fn load_snapshot(args: &SourceArgs) -> anyhow::Result<Arc<Snapshot>> {
     crate::source::init_tls();
     let loc = config::locate(args)?;
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;

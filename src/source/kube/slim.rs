@@ -11,7 +11,7 @@ use std::borrow::Cow;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SlimPod {
+pub(crate) struct SlimPod {
     #[serde(default)]
     pub metadata: ObjectMeta,
     pub spec: Option<SlimPodSpec>,
@@ -23,7 +23,7 @@ pub struct SlimPod {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SlimPodSpec {
+pub(crate) struct SlimPodSpec {
     pub node_name: Option<String>,
     #[serde(default)]
     pub containers: Vec<SlimContainer>,
@@ -35,7 +35,7 @@ pub struct SlimPodSpec {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SlimContainer {
+pub(crate) struct SlimContainer {
     #[serde(default)]
     pub name: String,
     pub resources: Option<SlimResources>,
@@ -46,19 +46,19 @@ pub struct SlimContainer {
 /// Requests and limits with only the resources the twin models (a map per container would
 /// cost a B-tree node each).
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct SlimResources {
+pub(crate) struct SlimResources {
     pub requests: Option<CpuMem>,
     pub limits: Option<CpuMem>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct CpuMem {
+pub(crate) struct CpuMem {
     pub cpu: Option<Quantity>,
     pub memory: Option<Quantity>,
 }
 
 impl CpuMem {
-    pub fn declared(&self, object: &str, field: &str) -> Result<Declared, MapError> {
+    pub(crate) fn declared(&self, object: &str, field: &str) -> Result<Declared, MapError> {
         let (cpu, mem) =
             (self.cpu.as_ref().map(|q| q.0.as_str()), self.memory.as_ref().map(|q| q.0.as_str()));
         Declared::parse(cpu, mem, object, field)
@@ -67,7 +67,7 @@ impl CpuMem {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SlimPodStatus {
+pub(crate) struct SlimPodStatus {
     pub phase: Option<String>,
 }
 

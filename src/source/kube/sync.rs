@@ -15,7 +15,7 @@ use std::time::Duration;
 /// recovered (the watcher reports failures, not quiet successes).
 const RECOVERED_AFTER: Duration = Duration::from_secs(40);
 
-pub struct Mapper {
+pub(crate) struct Mapper {
     stores: Stores,
     servers: HashMap<String, Server>,
     pods: HashMap<String, PodSpec>,
@@ -54,7 +54,7 @@ fn keys_of<K: kube::Resource<DynamicType = ()> + Clone>(
 }
 
 impl Mapper {
-    pub fn new(stores: Stores) -> Mapper {
+    pub(crate) fn new(stores: Stores) -> Mapper {
         Mapper {
             stores,
             servers: HashMap::new(),
@@ -96,7 +96,7 @@ impl Mapper {
     }
 
     /// Everything that changed since the last call, as events (empty when nothing did).
-    pub fn flush(&mut self, mut p: Pending, shared: &Shared) -> Vec<TwinEvent> {
+    pub(crate) fn flush(&mut self, mut p: Pending, shared: &Shared) -> Vec<TwinEvent> {
         let mut out: Vec<TwinEvent> = Vec::new();
         let edges_dirty = [Kind::Deployment, Kind::StatefulSet, Kind::Service, Kind::EndpointSlice]
             .iter()
@@ -334,7 +334,7 @@ impl Mapper {
 
 /// Ok when every watch is listed (or known to be unavailable), Stale while listing or while
 /// some watches fail, Down when every watch that could work fails.
-pub fn feed_state(
+pub(crate) fn feed_state(
     health: &BTreeMap<Kind, Health>,
     scope: &str,
     server: &str,

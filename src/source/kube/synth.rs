@@ -21,7 +21,7 @@ const PODS_PER_DEPLOYMENT: usize = 100;
 
 /// What the benchmark measured.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct KubeMapFigures {
+pub(crate) struct KubeMapFigures {
     pub nodes: usize,
     pub pods: usize,
     pub workloads: usize,
@@ -43,7 +43,7 @@ pub struct KubeMapFigures {
 
 impl KubeMapFigures {
     /// The figure the ≤ 1 s target is about: stored objects → twin snapshot.
-    pub fn map_and_snapshot_ms(&self) -> f64 {
+    pub(crate) fn map_and_snapshot_ms(&self) -> f64 {
         self.map_ms + self.snapshot_ms
     }
 }
@@ -220,7 +220,7 @@ where
 
 /// CPU time of this thread in ms (utime + stime, USER_HZ = 100), where /proc has it: the
 /// figure that does not depend on what else the machine is doing.
-pub fn thread_cpu_ms() -> Option<f64> {
+pub(crate) fn thread_cpu_ms() -> Option<f64> {
     let s = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
     // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
     let rest = s.rsplit_once(')')?.1;
@@ -230,7 +230,7 @@ pub fn thread_cpu_ms() -> Option<f64> {
 }
 
 /// Runs the benchmark.
-pub fn kube_map(nodes: usize, pods: usize) -> anyhow::Result<KubeMapFigures> {
+pub(crate) fn kube_map(nodes: usize, pods: usize) -> anyhow::Result<KubeMapFigures> {
     let nodes = nodes.max(1);
     let deployments = pods.div_ceil(PODS_PER_DEPLOYMENT);
     let (node_r, mut node_w) = reflector::store::<Node>();
@@ -301,7 +301,7 @@ pub fn kube_map(nodes: usize, pods: usize) -> anyhow::Result<KubeMapFigures> {
 }
 
 /// (VmRSS, VmHWM) in MB from /proc/self/status, where there is one.
-pub fn proc_memory() -> (Option<f64>, Option<f64>) {
+pub(crate) fn proc_memory() -> (Option<f64>, Option<f64>) {
     let Ok(s) = std::fs::read_to_string("/proc/self/status") else { return (None, None) };
     let field = |name: &str| {
         s.lines()

@@ -22,7 +22,7 @@ use tokio::task::JoinSet;
 
 /// The resources twintop watches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Kind {
+pub(crate) enum Kind {
     Node,
     Pod,
     Deployment,
@@ -34,7 +34,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] = [
+    pub(crate) const ALL: [Kind; 8] = [
         Kind::Node,
         Kind::Pod,
         Kind::Deployment,
@@ -46,7 +46,7 @@ impl Kind {
     ];
 
     /// The resource name RBAC speaks of.
-    pub fn plural(self) -> &'static str {
+    pub(crate) fn plural(self) -> &'static str {
         match self {
             Kind::Node => "nodes",
             Kind::Pod => "pods",
@@ -60,7 +60,7 @@ impl Kind {
     }
 
     /// What the operator loses without it.
-    pub fn loss(self) -> &'static str {
+    pub(crate) fn loss(self) -> &'static str {
         match self {
             Kind::Node => "servers not shown",
             Kind::Pod => "pods not shown",
@@ -73,14 +73,14 @@ impl Kind {
         }
     }
 
-    pub fn namespaced(self) -> bool {
+    pub(crate) fn namespaced(self) -> bool {
         self != Kind::Node
     }
 }
 
 /// How one resource's watch is doing.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Health {
+pub(crate) enum Health {
     /// Initial list not complete yet.
     Listing,
     Ready,
@@ -97,14 +97,14 @@ pub enum Health {
 
 impl Health {
     /// Initial state known: listed, or known to be unavailable.
-    pub fn settled(&self) -> bool {
+    pub(crate) fn settled(&self) -> bool {
         matches!(self, Health::Ready | Health::Forbidden | Health::Missing)
     }
 }
 
 /// Metrics from metrics.k8s.io, waiting for the sync task.
 #[derive(Debug, Default)]
-pub struct MetricsRound {
+pub(crate) struct MetricsRound {
     pub nodes: Vec<(String, crate::twin::Resources)>,
     /// (namespace, pod, usage).
     pub pods: Vec<(String, String, crate::twin::Resources)>,
@@ -112,7 +112,7 @@ pub struct MetricsRound {
 
 /// What happened since the sync task last looked.
 #[derive(Debug, Default)]
-pub struct Pending {
+pub(crate) struct Pending {
     pub touched: BTreeMap<Kind, HashSet<String>>,
     /// Kinds that completed a (re-)list: their whole store is compared with what was sent.
     pub relisted: HashSet<Kind>,
@@ -124,7 +124,7 @@ pub struct Pending {
     pub tick: bool,
 }
 
-pub struct Shared {
+pub(crate) struct Shared {
     pub pending: Mutex<Pending>,
     pub health: Mutex<BTreeMap<Kind, Health>>,
     pub notify: Notify,
@@ -133,7 +133,7 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(scope: Scope, server: String) -> Shared {
+    pub(crate) fn new(scope: Scope, server: String) -> Shared {
         Shared {
             pending: Mutex::default(),
             health: Mutex::new(Kind::ALL.iter().map(|k| (*k, Health::Listing)).collect()),
@@ -143,15 +143,15 @@ impl Shared {
         }
     }
 
-    pub fn take(&self) -> Pending {
+    pub(crate) fn take(&self) -> Pending {
         std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    pub fn health(&self) -> BTreeMap<Kind, Health> {
+    pub(crate) fn health(&self) -> BTreeMap<Kind, Health> {
         self.health.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    pub fn with_pending(&self, f: impl FnOnce(&mut Pending)) {
+    pub(crate) fn with_pending(&self, f: impl FnOnce(&mut Pending)) {
         f(&mut self.pending.lock().unwrap_or_else(|e| e.into_inner()));
         self.notify.notify_one();
     }
@@ -212,7 +212,7 @@ fn api_status(e: &watcher::Error) -> Option<&kube::core::Status> {
 }
 
 /// A short, single-line error with its innermost cause (the useful part of hyper errors).
-pub fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
     let mut msg = e.to_string();
     let mut src = e.source();
     let mut last = None;
@@ -227,7 +227,7 @@ pub fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// `namespace/name`, or `name` for cluster-scoped objects.
-pub fn key_of(m: &ObjectMeta) -> String {
+pub(crate) fn key_of(m: &ObjectMeta) -> String {
     match &m.namespace {
         Some(ns) => format!("{ns}/{}", m.name.as_deref().unwrap_or("")),
         None => m.name.clone().unwrap_or_default(),
@@ -236,7 +236,7 @@ pub fn key_of(m: &ObjectMeta) -> String {
 
 /// The readers of every reflector.
 #[derive(Clone)]
-pub struct Stores {
+pub(crate) struct Stores {
     pub nodes: Store<Node>,
     pub pods: Store<SlimPod>,
     pub deployments: Store<Deployment>,
@@ -301,7 +301,7 @@ pub(super) fn strip_deployment(d: &mut Deployment) {
 }
 
 /// Starts one reflector task per resource; returns their stores.
-pub fn spawn_all(t: &Target, shared: &Arc<Shared>, tasks: &mut JoinSet<()>) -> Stores {
+pub(crate) fn spawn_all(t: &Target, shared: &Arc<Shared>, tasks: &mut JoinSet<()>) -> Stores {
     Stores {
         nodes: spawn(Api::all(t.client.clone()), Kind::Node, shared, tasks, strip_node),
         pods: spawn(api(t), Kind::Pod, shared, tasks, strip_pod),

@@ -8,12 +8,12 @@ use super::read::{Origin, split_documents};
 use serde_json::Value;
 
 /// One parsed document and where it starts.
-pub struct Doc {
+pub(crate) struct Doc {
     pub value: Value,
     pub origin: Origin,
 }
 
-pub enum FileKind {
+pub(crate) enum FileKind {
     Kubernetes(Vec<Doc>),
     /// Why the file is not Kubernetes, for the skipped-files report.
     NotKubernetes(String),
@@ -40,7 +40,7 @@ fn first_line(s: &str) -> &str {
 }
 
 /// Parses and classifies one file's text (`file` names it in messages).
-pub fn classify(text: &str, file: &str) -> anyhow::Result<FileKind> {
+pub(crate) fn classify(text: &str, file: &str) -> anyhow::Result<FileKind> {
     let mut docs: Vec<Doc> = Vec::new();
     let mut others: Vec<usize> = Vec::new();
     let mut index = 0;

@@ -12,7 +12,7 @@ use serde_json::Value;
 use std::path::Path;
 
 /// Reads the servers of a Node file; an error when it holds no Node at all.
-pub fn read_nodes_file(path: &Path) -> anyhow::Result<Vec<Server>> {
+pub(crate) fn read_nodes_file(path: &Path) -> anyhow::Result<Vec<Server>> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
     let servers = parse_nodes(&text, &file)?;

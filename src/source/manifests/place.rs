@@ -17,7 +17,7 @@ pub enum Placed {
 
 /// Places every replica of `workloads` on `servers`; DaemonSets get their `replicas` set to
 /// the number of servers they run on. Returns, per workload, one entry per replica.
-pub fn place_all(servers: &[Server], workloads: &mut [Workload]) -> Vec<Vec<Placed>> {
+pub(crate) fn place_all(servers: &[Server], workloads: &mut [Workload]) -> Vec<Vec<Placed>> {
     let nodes: Vec<Node> = servers
         .iter()
         .map(|s| Node { name: &s.name, labels: &s.labels, taints: &s.taints, schedulable: s.schedulable })

@@ -71,7 +71,7 @@ pub struct Objects {
 
 impl Objects {
     /// Deployments, StatefulSets and DaemonSets read.
-    pub fn workload_count(&self) -> usize {
+    pub(crate) fn workload_count(&self) -> usize {
         self.deployments.len() + self.statefulsets.len() + self.daemonsets.len()
     }
 }
@@ -154,7 +154,7 @@ fn collect_files(
 
 /// Splits a YAML stream into documents at `---` lines, keeping each one's first line number
 /// (1-based) so errors point into the file, not into the document.
-pub fn split_documents(text: &str) -> Vec<(usize, String)> {
+pub(crate) fn split_documents(text: &str) -> Vec<(usize, String)> {
     let mut docs = Vec::new();
     let mut cur = String::new();
     let mut start = 1;
@@ -190,7 +190,12 @@ pub fn parse_text(text: &str, file: &str, objs: &mut Objects) -> anyhow::Result<
 
 /// Parses one text into `objs`: its Kubernetes objects, or (when it holds none) an entry in
 /// `skipped_files` saying why.
-pub fn parse_text_with(text: &str, file: &str, opts: &ReadOptions, objs: &mut Objects) -> anyhow::Result<()> {
+pub(crate) fn parse_text_with(
+    text: &str,
+    file: &str,
+    opts: &ReadOptions,
+    objs: &mut Objects,
+) -> anyhow::Result<()> {
     file_kind(classify(text, file)?, file, opts, objs)
 }
 

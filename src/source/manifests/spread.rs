@@ -14,7 +14,7 @@ use std::collections::{BTreeSet, HashMap};
 /// Use is compared at this resolution: closer than this is a tie, broken by pod count.
 const RESOLUTION: f64 = 1e9;
 
-pub struct Spread<'a> {
+pub(crate) struct Spread<'a> {
     servers: &'a [Server],
     requested: Vec<Resources>,
     pods: Vec<u32>,
@@ -24,7 +24,7 @@ pub struct Spread<'a> {
 }
 
 impl<'a> Spread<'a> {
-    pub fn new(servers: &'a [Server]) -> Spread<'a> {
+    pub(crate) fn new(servers: &'a [Server]) -> Spread<'a> {
         let mut ids: HashMap<[u64; 3], usize> = HashMap::new();
         let mut classes: Vec<BTreeSet<(i64, u32, usize)>> = Vec::new();
         let mut class_of = vec![usize::MAX; servers.len()];
@@ -59,13 +59,14 @@ impl<'a> Spread<'a> {
     }
 
     /// Places one pod; `None` when no schedulable server has room (the pod stays Pending).
-    pub fn place(&mut self, req: &Resources) -> Option<usize> {
+    #[cfg(test)]
+    pub(crate) fn place(&mut self, req: &Resources) -> Option<usize> {
         self.place_where(req, |_| true)
     }
 
     /// Places one pod on the best schedulable server that has room and that `allowed` admits
     /// (the scheduling rules, see `twin::scheduling`).
-    pub fn place_where(&mut self, req: &Resources, allowed: impl Fn(usize) -> bool) -> Option<usize> {
+    pub(crate) fn place_where(&mut self, req: &Resources, allowed: impl Fn(usize) -> bool) -> Option<usize> {
         let mut best: Option<(i64, u32, usize)> = None;
         for class in &self.classes {
             // The least used server of the class that fits is the class's best.
@@ -85,7 +86,7 @@ impl<'a> Spread<'a> {
     }
 
     /// Binds a pod to server `i` (a DaemonSet's pod, cordoned servers included) if it has room.
-    pub fn bind(&mut self, i: usize, req: &Resources) -> bool {
+    pub(crate) fn bind(&mut self, i: usize, req: &Resources) -> bool {
         if !self.requested[i].add(req).fits_in(&self.servers[i].allocatable) {
             return false;
         }
@@ -94,7 +95,7 @@ impl<'a> Spread<'a> {
     }
 
     /// What server `i` has left for requests.
-    pub fn free(&self, i: usize) -> Resources {
+    pub(crate) fn free(&self, i: usize) -> Resources {
         self.servers[i].allocatable.sub(&self.requested[i])
     }
 

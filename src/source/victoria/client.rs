@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Largest response body read; beyond it the query fails (and says so) instead of eating memory.
-pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+pub(crate) const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
-pub type Labels = BTreeMap<String, String>;
+pub(crate) type Labels = BTreeMap<String, String>;
 
 /// One sample of an instant vector. `value` may be NaN or ±Inf as the server sent it.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,7 +41,7 @@ pub enum VmError {
 }
 
 impl VmError {
-    pub fn is_unreachable(&self) -> bool {
+    pub(crate) fn is_unreachable(&self) -> bool {
         matches!(self, VmError::Unreachable { .. })
     }
 }
@@ -135,7 +135,7 @@ impl VmClient {
     }
 
     /// Range query over `[start, end]` (unix seconds) at `step` seconds.
-    pub async fn query_range(
+    pub(crate) async fn query_range(
         &self,
         query: &str,
         start: f64,

@@ -62,7 +62,7 @@ impl VmConfig {
 
     /// Durations must be finite and within bounds (a worker computes timers from them): the
     /// error names the field and its limits.
-    pub fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), String> {
         let fields = [
             ("interval_s", self.interval_s, 0.5, 3600.0),
             ("timeout_s", self.timeout_s, 0.1, 600.0),
@@ -81,7 +81,7 @@ impl VmConfig {
     /// malformed: what the console and the headless commands do, with the error as a notice.
     /// The flag says whether the file is not TOML at all (the console's own config notice
     /// already says so).
-    pub fn load_or_default(url_flag: Option<&str>) -> (VmConfig, Option<(String, bool)>) {
+    pub(crate) fn load_or_default(url_flag: Option<&str>) -> (VmConfig, Option<(String, bool)>) {
         let path = crate::paths::config_dir().join("config.toml");
         match Self::load_from(&path, url_flag) {
             Ok(c) => (c, None),
@@ -94,14 +94,7 @@ impl VmConfig {
         }
     }
 
-    /// The `[vm]` table of `config.toml` in twintop's config dir (defaults when the file or the
-    /// table is absent), with `url` replaced by `--vm-url` when given. A malformed table is an
-    /// error naming the file and line.
-    pub fn load(url_flag: Option<&str>) -> anyhow::Result<VmConfig> {
-        Self::load_from(&crate::paths::config_dir().join("config.toml"), url_flag)
-    }
-
-    pub fn load_from(path: &std::path::Path, url_flag: Option<&str>) -> anyhow::Result<VmConfig> {
+    pub(crate) fn load_from(path: &std::path::Path, url_flag: Option<&str>) -> anyhow::Result<VmConfig> {
         let mut cfg = match std::fs::read_to_string(path) {
             Ok(text) => {
                 #[derive(Deserialize)]

@@ -6,9 +6,9 @@ use super::client::Labels;
 use crate::twin::{Measured, Resources, Snapshot, TwinEvent, Workload};
 use std::collections::HashMap;
 
-pub const NAMESPACE_LABELS: &[&str] =
+pub(crate) const NAMESPACE_LABELS: &[&str] =
     &["namespace", "destination_workload_namespace", "k8s_namespace_name", "exported_namespace"];
-pub const WORKLOAD_LABELS: &[&str] = &[
+pub(crate) const WORKLOAD_LABELS: &[&str] = &[
     "workload",
     "destination_workload",
     "deployment",
@@ -19,7 +19,7 @@ pub const WORKLOAD_LABELS: &[&str] = &[
 const SERVER_LABELS: &[&str] = &["node", "instance", "kubernetes_io_hostname"];
 
 /// Origin of call edges learnt from service-mesh metrics.
-pub const MESH: &str = "mesh";
+pub(crate) const MESH: &str = "mesh";
 
 /// What a query measures, and so where its figure goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -97,11 +97,11 @@ impl Targets {
         }
     }
 
-    pub fn servers(&self) -> usize {
+    pub(crate) fn servers(&self) -> usize {
         self.server_names.len()
     }
 
-    pub fn server_of(&self, labels: &Labels) -> Option<usize> {
+    pub(crate) fn server_of(&self, labels: &Labels) -> Option<usize> {
         SERVER_LABELS.iter().filter_map(|k| labels.get(*k)).find_map(|v| self.server_named(v))
     }
 
@@ -120,7 +120,7 @@ impl Targets {
         None
     }
 
-    pub fn workload_of_pod(&self, namespace: &str, pod: &str) -> Option<usize> {
+    pub(crate) fn workload_of_pod(&self, namespace: &str, pod: &str) -> Option<usize> {
         if let Some(&w) = self.pods.get(&format!("{namespace}/{pod}")) {
             return Some(w);
         }
@@ -135,7 +135,7 @@ impl Targets {
             .map(|(_, i)| *i)
     }
 
-    pub fn workload_of_labels(&self, labels: &Labels) -> Option<usize> {
+    pub(crate) fn workload_of_labels(&self, labels: &Labels) -> Option<usize> {
         let ns = NAMESPACE_LABELS.iter().find_map(|k| labels.get(*k))?;
         if let Some(pod) = labels.get("pod") {
             return self.workload_of_pod(ns, pod);
@@ -146,7 +146,7 @@ impl Targets {
 }
 
 /// `host:port`, `[v6]:port` → host.
-pub fn strip_port(v: &str) -> &str {
+pub(crate) fn strip_port(v: &str) -> &str {
     if let Some(rest) = v.strip_prefix('[') {
         return rest.split(']').next().unwrap_or(rest);
     }
@@ -158,7 +158,7 @@ pub fn strip_port(v: &str) -> &str {
 
 /// The figures of one round (one evaluation time), before they become events.
 #[derive(Debug, Default)]
-pub struct Round {
+pub(crate) struct Round {
     node_cpu: HashMap<usize, f64>,
     node_mem: HashMap<usize, f64>,
     node_net: HashMap<usize, f64>,
@@ -184,7 +184,7 @@ pub struct RoundStats {
 }
 
 impl Round {
-    pub fn add(&mut self, t: &Targets, metric: Metric, labels: &Labels, value: f64) {
+    pub(crate) fn add(&mut self, t: &Targets, metric: Metric, labels: &Labels, value: f64) {
         self.stats.samples += 1;
         if !value.is_finite() {
             self.stats.not_finite += 1;
@@ -233,16 +233,16 @@ impl Round {
     }
 
     /// Marks that an edges query answered (with no series, the mesh graph is empty).
-    pub fn saw_calls(&mut self) {
+    pub(crate) fn saw_calls(&mut self) {
         self.calls.get_or_insert_with(Default::default);
     }
 
     /// Servers with both CPU and memory figures.
-    pub fn servers_measured(&self) -> usize {
+    pub(crate) fn servers_measured(&self) -> usize {
         self.node_cpu.keys().filter(|i| self.node_mem.contains_key(i)).count()
     }
 
-    pub fn workloads_measured(&self) -> usize {
+    pub(crate) fn workloads_measured(&self) -> usize {
         let mut v: Vec<&usize> = self
             .wl_cpu
             .keys()
@@ -257,7 +257,7 @@ impl Round {
 
     /// The round as events. A server's usage needs both CPU and memory (a half-measured
     /// server would read as idle in the missing one); network, when unmeasured, keeps what another source measured.
-    pub fn into_events(self, t: &Targets, set_replicas: bool) -> Vec<TwinEvent> {
+    pub(crate) fn into_events(self, t: &Targets, set_replicas: bool) -> Vec<TwinEvent> {
         let mut ev = Vec::new();
         let mut servers: Vec<usize> =
             self.node_cpu.keys().filter(|i| self.node_mem.contains_key(i)).copied().collect();

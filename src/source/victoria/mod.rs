@@ -3,9 +3,9 @@
 //! a local server runner for tests and benchmarks.
 
 pub mod client;
-pub mod config;
-pub mod mapping;
-pub mod poller;
+pub(crate) mod config;
+pub(crate) mod mapping;
+pub(crate) mod poller;
 pub mod server;
 
 pub use client::{Sample, Series, VmClient, VmError};

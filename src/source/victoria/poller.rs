@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
-pub const FEED: &str = "vm";
+pub(crate) const FEED: &str = "vm";
 
 pub struct VmSource {
     pub client: VmClient,
@@ -277,7 +277,7 @@ async fn poll_forever(
 }
 
 /// `interval · 2^failures`, at most `max`.
-pub fn backoff(interval: Duration, max: Duration, failures: u32) -> Duration {
+pub(crate) fn backoff(interval: Duration, max: Duration, failures: u32) -> Duration {
     interval.saturating_mul(1u32 << failures.min(16)).min(max)
 }
 

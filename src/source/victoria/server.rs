@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The binary Debian's `victoria-metrics` package installs (scripts/test installs it).
-pub const BINARY: &str = "victoria-metrics";
+pub(crate) const BINARY: &str = "victoria-metrics";
 
 pub struct VmServer {
     child: Child,
@@ -77,7 +77,7 @@ impl VmServer {
         self.flush().await
     }
 
-    pub async fn flush(&self) -> anyhow::Result<()> {
+    pub(crate) async fn flush(&self) -> anyhow::Result<()> {
         let r = self.http.get(format!("{}/internal/force_flush", self.url)).send().await?;
         if !r.status().is_success() {
             anyhow::bail!("force_flush: HTTP {}", r.status());
@@ -86,11 +86,11 @@ impl VmServer {
     }
 
     /// Process id of the server (for its memory figures).
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 
 /// One group of identical pods: a workload's namespace, pod labels and rules.
 #[derive(Debug, Clone)]
-pub struct GroupSpec {
+pub(crate) struct GroupSpec {
     pub namespace: String,
     pub labels: BTreeMap<String, String>,
     pub scheduling: Scheduling,
@@ -37,7 +37,7 @@ struct SpreadRule {
 }
 
 /// Placed pods of every group, and the rules that read them.
-pub struct Placement {
+pub(crate) struct Placement {
     domains: Vec<Domains>,
     /// Per group: placed pods per node (sparse).
     placed: Vec<HashMap<u32, u32>>,
@@ -50,7 +50,7 @@ pub struct Placement {
 
 impl Placement {
     /// `nodes`: every node in index order; `groups`: every group in index order.
-    pub fn new(nodes: &[Node], groups: &[GroupSpec]) -> Placement {
+    pub(crate) fn new(nodes: &[Node], groups: &[GroupSpec]) -> Placement {
         let mut keys: Vec<String> = Vec::new();
         let mut domains: Vec<Domains> = Vec::new();
         let mut key_id = |key: &str, domains: &mut Vec<Domains>| -> usize {
@@ -97,15 +97,15 @@ impl Placement {
     }
 
     /// Whether pods of group `g` are subject to any rule here (when not, `check` is always Ok).
-    pub fn constrained(&self, g: usize) -> bool {
+    pub(crate) fn constrained(&self, g: usize) -> bool {
         !self.anti[g].is_empty() || !self.anti_of_others[g].is_empty() || !self.spread[g].is_empty()
     }
 
-    pub fn add(&mut self, g: usize, node: usize) {
+    pub(crate) fn add(&mut self, g: usize, node: usize) {
         *self.placed[g].entry(node as u32).or_default() += 1;
     }
 
-    pub fn remove(&mut self, g: usize, node: usize) {
+    pub(crate) fn remove(&mut self, g: usize, node: usize) {
         if let Some(n) = self.placed[g].get_mut(&(node as u32)) {
             *n = n.saturating_sub(1);
             if *n == 0 {
@@ -114,14 +114,9 @@ impl Placement {
         }
     }
 
-    /// Pods of group `g` placed on `node`.
-    pub fn on(&self, g: usize, node: usize) -> u32 {
-        self.placed[g].get(&(node as u32)).copied().unwrap_or(0)
-    }
-
     /// The rules for the next pod of group `g`, with the counts they need taken now: check
     /// as many nodes as needed, then place the pod and ask again for the next one.
-    pub fn for_pod(&self, g: usize) -> PodRules<'_> {
+    pub(crate) fn for_pod(&self, g: usize) -> PodRules<'_> {
         let occupied = |r: &Resolved, eligible: Option<&[bool]>| -> Vec<u32> {
             let d = &self.domains[r.key];
             let mut count = vec![0u32; d.count];
@@ -201,7 +196,7 @@ struct SpreadCheck {
 }
 
 /// The placement-dependent rules for one pod (see `Placement::for_pod`).
-pub struct PodRules<'a> {
+pub(crate) struct PodRules<'a> {
     placement: &'a Placement,
     spread: Vec<SpreadCheck>,
     anti: Vec<(usize, Vec<bool>)>,
@@ -211,7 +206,7 @@ pub struct PodRules<'a> {
 impl PodRules<'_> {
     /// PodTopologySpread, then InterPodAffinity (the pod's own terms, then those of the pods
     /// already placed), as kube-scheduler filters.
-    pub fn check(&self, node: usize) -> Result<(), Unfit> {
+    pub(crate) fn check(&self, node: usize) -> Result<(), Unfit> {
         let domain = |key: usize| self.placement.domains[key].of[node];
         for s in &self.spread {
             let Some(d) = domain(s.key) else { return Err(Unfit::SpreadMissingLabel) };

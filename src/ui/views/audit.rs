@@ -36,7 +36,7 @@ const KEYS: &[Binding<Cmd>] = &[
 ];
 
 #[derive(Debug, Default)]
-pub struct AuditView {
+pub(crate) struct AuditView {
     path: Option<PathBuf>,
     log: Option<Result<Verification, String>>,
     /// Rows scrolled up from the newest.
@@ -44,12 +44,12 @@ pub struct AuditView {
 }
 
 impl AuditView {
-    pub fn new(path: Option<PathBuf>) -> AuditView {
+    pub(crate) fn new(path: Option<PathBuf>) -> AuditView {
         AuditView { path, log: None, scroll: 0 }
     }
 
     /// Reads and verifies the file again.
-    pub fn reload(&mut self) {
+    pub(crate) fn reload(&mut self) {
         self.log = self.path.as_ref().map(|p| {
             if p.exists() {
                 audit::verify_file(p).map_err(|e| e.to_string())

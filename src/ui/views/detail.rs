@@ -18,7 +18,7 @@ pub enum Detail {
 }
 
 /// The figures of server `i`, at most `max` lines; `compact` packs them for a short pane.
-pub fn server_lines(i: usize, ctx: &Ctx, max: usize, compact: bool) -> Vec<Line<'static>> {
+pub(crate) fn server_lines(i: usize, ctx: &Ctx, max: usize, compact: bool) -> Vec<Line<'static>> {
     let (s, d, t) = (&ctx.snap.servers[i], ctx.d, ctx.theme);
     let st = &ctx.snap.server_status[i];
     let u = d.utils[i];
@@ -190,7 +190,7 @@ pub fn workload_lines(w: usize, ctx: &Ctx) -> Vec<Line<'static>> {
 }
 
 /// The popup over the body.
-pub fn draw_popup(f: &mut Frame, body: Rect, d: &Detail, ctx: &Ctx) {
+pub(crate) fn draw_popup(f: &mut Frame, body: Rect, d: &Detail, ctx: &Ctx) {
     let w = body.width.saturating_sub(4).min(70);
     let h = body.height.saturating_sub(2).min(18);
     let [area] = Layout::horizontal([Constraint::Length(w)]).flex(Flex::Center).areas(body);

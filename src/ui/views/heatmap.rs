@@ -33,9 +33,9 @@ pub enum Metric {
 }
 
 impl Metric {
-    pub const ALL: [Metric; 5] = [Metric::Rub, Metric::Cpu, Metric::Mem, Metric::Bw, Metric::Lat];
+    pub(crate) const ALL: [Metric; 5] = [Metric::Rub, Metric::Cpu, Metric::Mem, Metric::Bw, Metric::Lat];
 
-    pub fn short(&self) -> &'static str {
+    pub(crate) fn short(&self) -> &'static str {
         match self {
             Metric::Rub => "RUB",
             Metric::Cpu => "CPU",
@@ -46,7 +46,7 @@ impl Metric {
     }
 
     /// The name in the view's title.
-    pub fn title(&self) -> &'static str {
+    pub(crate) fn title(&self) -> &'static str {
         match self {
             Metric::Rub => "RUB contribution (deviation from mean utilisation)",
             Metric::Cpu => "CPU utilisation",
@@ -56,7 +56,7 @@ impl Metric {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Metric> {
+    pub(crate) fn parse(s: &str) -> Option<Metric> {
         Metric::ALL.into_iter().find(|m| m.short().eq_ignore_ascii_case(s))
     }
 
@@ -153,7 +153,7 @@ pub struct HeatmapView {
 }
 
 impl HeatmapView {
-    pub fn new(metric: Metric) -> HeatmapView {
+    pub(crate) fn new(metric: Metric) -> HeatmapView {
         HeatmapView {
             metric,
             filter: String::new(),
@@ -169,17 +169,13 @@ impl HeatmapView {
         }
     }
 
-    pub fn metric(&self) -> Metric {
-        self.metric
-    }
-
     /// The server under the cursor (index into the snapshot's servers).
     pub fn cursor_server(&self) -> Option<usize> {
         self.flat.get(self.cursor).copied()
     }
 
     /// Puts the cursor on a server by name; false when it is not shown.
-    pub fn select(&mut self, name: &str, ctx: &Ctx) -> bool {
+    pub(crate) fn select(&mut self, name: &str, ctx: &Ctx) -> bool {
         match self.flat.iter().position(|&i| ctx.snap.servers[i].name == name) {
             Some(k) => {
                 self.set_cursor(k, ctx);
@@ -190,7 +186,7 @@ impl HeatmapView {
     }
 
     /// Moves the cursor one cell right (wrapping to the next group), as `l` does.
-    pub fn step(&mut self, ctx: &Ctx) {
+    pub(crate) fn step(&mut self, ctx: &Ctx) {
         if !self.flat.is_empty() {
             self.set_cursor((self.cursor + 1) % self.flat.len(), ctx);
         }

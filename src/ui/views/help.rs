@@ -13,7 +13,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 #[derive(Debug)]
-pub struct HelpView {
+pub(crate) struct HelpView {
     for_view: View,
     keys: Vec<Shown>,
 }
@@ -26,7 +26,7 @@ impl Default for HelpView {
 
 impl HelpView {
     /// Help for view `v`, whose bindings are `keys`.
-    pub fn show_for(&mut self, v: View, keys: Vec<Shown>) {
+    pub(crate) fn show_for(&mut self, v: View, keys: Vec<Shown>) {
         self.for_view = v;
         self.keys = keys;
     }

@@ -3,21 +3,21 @@
 //! it. Tab cycles through them in this order; help is last and outside the cycle. `detail` is
 //! the popup Enter opens; `table` is the component the servers and workloads tables share.
 
-pub mod audit;
+pub(crate) mod audit;
 pub mod detail;
-pub mod heatmap;
-pub mod help;
-pub mod overview;
+pub(crate) mod heatmap;
+pub(crate) mod help;
+pub(crate) mod overview;
 pub mod recs;
 mod recs_card;
 mod recs_exchange;
 mod recs_keys;
-pub mod servers;
-pub mod table;
-pub mod whatif;
+pub(crate) mod servers;
+pub(crate) mod table;
+pub(crate) mod whatif;
 mod whatif_results;
 mod whatif_worker;
-pub mod workloads;
+pub(crate) mod workloads;
 
 use super::Component;
 use crate::act::operator::Operator;
@@ -112,9 +112,9 @@ const _: () = assert!(matches!(View::ALL[View::ALL.len() - 1], View::Help));
 
 impl View {
     /// The views Tab cycles through, in order: every one but help.
-    pub const CYCLE: &'static [View] = View::ALL.split_last().expect("views are registered").1;
+    pub(crate) const CYCLE: &'static [View] = View::ALL.split_last().expect("views are registered").1;
 
-    pub fn from_name(s: &str) -> Option<View> {
+    pub(crate) fn from_name(s: &str) -> Option<View> {
         View::ALL.iter().copied().find(|v| v.name() == s)
     }
 }

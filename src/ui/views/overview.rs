@@ -13,7 +13,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 #[derive(Debug, Default)]
-pub struct OverviewView;
+pub(crate) struct OverviewView;
 
 fn block<'a>(title: &'a str, ctx: &Ctx) -> Block<'a> {
     Block::new()

@@ -105,7 +105,7 @@ impl RecsView {
 
     /// The advisors' latest proposals replace the previous ones; the selection stays on the
     /// same proposal when it is still there.
-    pub fn set_proposals(&mut self, proposals: Vec<Proposal>, ctx: &Ctx) {
+    pub(crate) fn set_proposals(&mut self, proposals: Vec<Proposal>, ctx: &Ctx) {
         self.operator.offer(&proposals);
         self.advised = proposals;
         self.rebuild(ctx);
@@ -337,7 +337,7 @@ impl RecsView {
 
     /// Changes from a finished what-if run, proposed like any other: validated, evaluated and
     /// scored on this twin, then approved (or not) through the same flow.
-    pub fn propose(&mut self, changes: Vec<Change>, why: &str, ctx: &Ctx) {
+    pub(crate) fn propose(&mut self, changes: Vec<Change>, why: &str, ctx: &Ctx) {
         for change in changes {
             let mut c = Candidate::new(WHATIF_SOURCE, change, format!("what-if: {why}"));
             c.stated_confidence = None;
@@ -376,7 +376,7 @@ impl RecsView {
 
     /// Answers a headless request (`twintop approve`, `reject`, `schedule`) through the
     /// service, and shows what it decided.
-    pub fn handle_request(
+    pub(crate) fn handle_request(
         &mut self,
         req: crate::act::operator_requests::Request,
         owner: &str,
@@ -392,7 +392,7 @@ impl RecsView {
 use crate::act::schedule::{MAX_AHEAD_DAYS, parse_when};
 
 /// The source of proposals made from a what-if scenario.
-pub const WHATIF_SOURCE: &str = "whatif";
+pub(crate) const WHATIF_SOURCE: &str = "whatif";
 
 /// `rule cooldown: …; rule stale-feed: …`, escaped for the screen.
 pub(super) fn rule_list(v: &[Violation]) -> String {

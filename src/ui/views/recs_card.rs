@@ -16,7 +16,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 /// The action as before → after on this twin.
-pub fn before_after(change: &Change, snap: &Snapshot) -> String {
+pub(crate) fn before_after(change: &Change, snap: &Snapshot) -> String {
     match change {
         Change::Scale { workload, replicas } => {
             let cur = snap.workload_index(workload).map(|w| snap.workloads[w].replicas.to_string());
@@ -43,7 +43,7 @@ pub fn before_after(change: &Change, snap: &Snapshot) -> String {
 }
 
 /// `score = part + part …`, largest parts first, so the number is never shown without them.
-pub fn confidence_line(c: &Confidence) -> String {
+pub(crate) fn confidence_line(c: &Confidence) -> String {
     let mut parts: Vec<(&String, &f64)> = c.parts.iter().collect();
     parts.sort_by(|a, b| b.1.total_cmp(a.1).then(a.0.cmp(b.0)));
     // A cap (the twin missing the present) is a negative part: shown as subtracted.

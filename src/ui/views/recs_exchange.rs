@@ -28,14 +28,14 @@ pub struct ExchangeView {
 impl ExchangeView {
     /// `lines` already escaped. The answer is the exchange's top-level `content` (the streamed
     /// answer joined), else its `response` (the raw body), else its `error`.
-    pub fn new(lines: Vec<String>) -> ExchangeView {
+    pub(crate) fn new(lines: Vec<String>) -> ExchangeView {
         let at = |key: &str| lines.iter().position(|l| l.starts_with(&format!("  \"{key}\":")));
         let answer = at("content").or_else(|| at("response")).or_else(|| at("error")).unwrap_or(0);
         ExchangeView { lines, answer, top: 0, to_answer: true, page: 10 }
     }
 
     /// Scrolls by a row, a page, or to either end (`Move`, as lists move).
-    pub fn scroll(&mut self, m: Move) {
+    pub(crate) fn scroll(&mut self, m: Move) {
         let page = self.page.max(1);
         self.top = match m {
             Move::Down => self.top + 1,
@@ -49,11 +49,11 @@ impl ExchangeView {
     }
 
     /// Back to the model's answer.
-    pub fn jump_to_answer(&mut self) {
+    pub(crate) fn jump_to_answer(&mut self) {
         self.to_answer = true;
     }
 
-    pub fn draw(&mut self, f: &mut Frame, area: Rect, ctx: &Ctx) {
+    pub(crate) fn draw(&mut self, f: &mut Frame, area: Rect, ctx: &Ctx) {
         let t = ctx.theme;
         let w = area.width.saturating_sub(4);
         let h = area.height.saturating_sub(2);

@@ -12,7 +12,7 @@ use ratatui::style::Style;
 use ratatui::text::Line;
 use ratatui::widgets::Cell;
 
-pub type ServersView = TableView<Servers>;
+pub(crate) type ServersView = TableView<Servers>;
 
 #[derive(Debug)]
 pub struct Servers;

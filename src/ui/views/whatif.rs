@@ -5,7 +5,7 @@
 
 use super::whatif_results::{draw_charts, draw_heatmaps, draw_table};
 use super::whatif_worker::worker;
-pub use super::whatif_worker::{PARTIAL_S, WorkerMsg};
+pub(crate) use super::whatif_worker::{PARTIAL_S, WorkerMsg};
 use crate::twin::Snapshot;
 use crate::ui::app::Action;
 use crate::ui::keys::{self, Binding, Key, Shown};
@@ -103,7 +103,7 @@ const SCRIPT_FORMS: [&str; 12] = [
 ];
 
 impl WhatIfView {
-    pub fn new(tx: UnboundedSender<WorkerMsg>, data_dir: PathBuf) -> WhatIfView {
+    pub(crate) fn new(tx: UnboundedSender<WorkerMsg>, data_dir: PathBuf) -> WhatIfView {
         let history = load_history(&data_dir.join("whatif-history.jsonl"));
         let mut editor = TextArea::default();
         editor.set_placeholder_text(PLACEHOLDER);
@@ -151,7 +151,7 @@ impl WhatIfView {
 
     /// Starts the script on a worker thread from `snap`; the worker reports through the
     /// channel (which wakes the console's loop). A short first pass gives results quickly.
-    pub fn start(&mut self, snap: Arc<Snapshot>) -> Action {
+    pub(crate) fn start(&mut self, snap: Arc<Snapshot>) -> Action {
         if self.is_running() {
             return Action::Status("a run is going: Esc cancels it".into());
         }
@@ -176,7 +176,7 @@ impl WhatIfView {
     }
 
     /// A message from the worker; stale ones (a cancelled run) are dropped.
-    pub fn on_worker(&mut self, msg: WorkerMsg) -> Action {
+    pub(crate) fn on_worker(&mut self, msg: WorkerMsg) -> Action {
         let RunState::Running { id, fraction, partial, .. } = &mut self.state else { return Action::Noop };
         match msg {
             WorkerMsg::Progress { id: i, fraction: f } if i == *id => *fraction = f,
@@ -484,7 +484,7 @@ impl Component for WhatIfView {
 
 /// The lines of a what-if script that are changes a cluster accepts (what `:recs` can approve):
 /// scale, an HPA's min and max, cordon. Failures, traffic and latency are what-ifs, not actions.
-pub fn cluster_changes(script: &str, snap: &Snapshot) -> Vec<crate::change::Change> {
+pub(crate) fn cluster_changes(script: &str, snap: &Snapshot) -> Vec<crate::change::Change> {
     use crate::change::Change;
     use crate::whatif::lang::Step;
     let Ok(lines) = crate::whatif::parse_checked(script, snap) else { return Vec::new() };

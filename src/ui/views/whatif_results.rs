@@ -30,7 +30,7 @@ fn delta_span(
     Span::styled(format!("{sign}{:>9.decimals$}", d.abs()), Style::new().fg(color))
 }
 
-pub fn draw_table(f: &mut Frame, area: Rect, r: &WhatIfReport, tag: &str, ctx: &Ctx) {
+pub(crate) fn draw_table(f: &mut Frame, area: Rect, r: &WhatIfReport, tag: &str, ctx: &Ctx) {
     let t = ctx.theme;
     let (b, s) = (&r.baseline, &r.scenario);
     let mut lines = vec![Line::from(vec![Span::styled(
@@ -104,7 +104,7 @@ fn points(ts: &[f64], ys: impl Iterator<Item = f64>) -> Vec<(f64, f64)> {
     ts.iter().copied().zip(ys).collect()
 }
 
-pub fn draw_charts(f: &mut Frame, area: Rect, r: &WhatIfReport, ctx: &Ctx) {
+pub(crate) fn draw_charts(f: &mut Frame, area: Rect, r: &WhatIfReport, ctx: &Ctx) {
     let t = ctx.theme;
     let block = |title: &str| {
         Block::new()
@@ -186,7 +186,7 @@ pub fn draw_charts(f: &mut Frame, area: Rect, r: &WhatIfReport, ctx: &Ctx) {
     );
 }
 
-pub fn draw_heatmaps(f: &mut Frame, area: Rect, r: &WhatIfReport, ctx: &Ctx) {
+pub(crate) fn draw_heatmaps(f: &mut Frame, area: Rect, r: &WhatIfReport, ctx: &Ctx) {
     let t = ctx.theme;
     let halves =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas::<2>(area);

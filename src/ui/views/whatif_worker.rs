@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicBool;
 use tokio::sync::mpsc::UnboundedSender;
 
 /// The first pass of a long run, for results within seconds (simulated seconds).
-pub const PARTIAL_S: f64 = 60.0;
+pub(crate) const PARTIAL_S: f64 = 60.0;
 
 /// What the worker thread tells the console.
 #[derive(Debug)]

@@ -13,7 +13,7 @@ use ratatui::style::Style;
 use ratatui::text::Line;
 use ratatui::widgets::Cell;
 
-pub type WorkloadsView = TableView<Workloads>;
+pub(crate) type WorkloadsView = TableView<Workloads>;
 
 #[derive(Debug)]
 pub struct Workloads;

@@ -7,7 +7,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-pub struct CommandLine<'a> {
+pub(crate) struct CommandLine<'a> {
     pub prefix: char,
     pub line: &'a str,
     pub candidates: &'a [String],

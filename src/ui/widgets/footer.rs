@@ -9,7 +9,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-pub struct Footer<'a> {
+pub(crate) struct Footer<'a> {
     pub keys: &'a [Shown],
     pub status: Option<&'a str>,
     pub theme: &'a Theme,

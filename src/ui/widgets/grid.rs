@@ -13,7 +13,7 @@ const MAX_LABEL: u16 = 32;
 
 /// One location's box in the virtual (scrollable) grid.
 #[derive(Debug, Clone, PartialEq)]
-pub struct GroupBox {
+pub(crate) struct GroupBox {
     pub x: u16,
     pub y: u32,
     pub rows: u16,
@@ -24,7 +24,7 @@ pub struct GroupBox {
 
 /// How big a cell is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum CellSize {
+pub(crate) enum CellSize {
     /// One character: thousands of servers.
     Tiny,
     /// Two characters (the glyph and a gap that carries the cursor).
@@ -36,7 +36,7 @@ pub enum CellSize {
 
 impl CellSize {
     /// (width, height) in characters, gap included.
-    pub fn dims(self) -> (u16, u16) {
+    pub(crate) fn dims(self) -> (u16, u16) {
         match self {
             CellSize::Tiny => (1, 1),
             CellSize::Small => (2, 1),
@@ -47,7 +47,7 @@ impl CellSize {
 
 /// Where every group box and cell sits, for a given width.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct GridLayout {
+pub(crate) struct GridLayout {
     pub width: u16,
     pub size: CellSize,
     /// Cell width and height in characters (from `size`).
@@ -66,7 +66,13 @@ impl GridLayout {
     /// The largest cells with which the whole grid fits in `height` lines; when none fits,
     /// one-character cells if `tiny_fallback` (many servers, or a pane that cannot scroll),
     /// else two-character cells (and the grid scrolls).
-    pub fn fit(sizes: &[usize], width: u16, height: u16, tiny_fallback: bool, label_w: u16) -> GridLayout {
+    pub(crate) fn fit(
+        sizes: &[usize],
+        width: u16,
+        height: u16,
+        tiny_fallback: bool,
+        label_w: u16,
+    ) -> GridLayout {
         let biggest = sizes.iter().copied().max().unwrap_or(1) as u16;
         for size in [CellSize::Large, CellSize::Small, CellSize::Tiny] {
             let l = GridLayout::new(sizes, width, size, label_w);
@@ -81,7 +87,7 @@ impl GridLayout {
 
     /// Lays out groups of the given sizes in `width` columns; boxes are wide enough for
     /// `label_w` characters of label when the width allows.
-    pub fn new(sizes: &[usize], width: u16, size: CellSize, label_w: u16) -> GridLayout {
+    pub(crate) fn new(sizes: &[usize], width: u16, size: CellSize, label_w: u16) -> GridLayout {
         let total: usize = sizes.iter().sum();
         let (cw, ch) = size.dims();
         let biggest = sizes.iter().copied().max().unwrap_or(1).max(1);
@@ -118,19 +124,19 @@ impl GridLayout {
     }
 
     /// The box holding cell `i`.
-    pub fn box_of(&self, i: usize) -> Option<&GroupBox> {
+    pub(crate) fn box_of(&self, i: usize) -> Option<&GroupBox> {
         self.boxes.iter().find(|b| i >= b.first && i < b.first + b.len)
     }
 
     /// The cell at (x, virtual y) relative to the grid area.
-    pub fn cell_at(&self, x: u16, y: u32) -> Option<usize> {
+    pub(crate) fn cell_at(&self, x: u16, y: u32) -> Option<usize> {
         self.pos
             .iter()
             .position(|&(cx, cy)| y >= cy && y < cy + self.ch as u32 && x >= cx && x < cx + self.cw)
     }
 
     /// The nearest cell on the closest line above (`up`) or below the cell `i`.
-    pub fn vertical_neighbour(&self, i: usize, up: bool) -> Option<usize> {
+    pub(crate) fn vertical_neighbour(&self, i: usize, up: bool) -> Option<usize> {
         let (x, y) = *self.pos.get(i)?;
         let line = self
             .pos
@@ -149,13 +155,13 @@ impl GridLayout {
 
 /// How one cell looks.
 #[derive(Debug, Clone, Copy)]
-pub struct CellLook {
+pub(crate) struct CellLook {
     pub glyph: char,
     pub color: Color,
 }
 
 /// The visible part of the grid: box borders with their labels, and the cells.
-pub struct Grid<'a, F: Fn(usize) -> CellLook> {
+pub(crate) struct Grid<'a, F: Fn(usize) -> CellLook> {
     pub layout: &'a GridLayout,
     /// First virtual line shown.
     pub scroll: u32,
@@ -169,7 +175,7 @@ pub struct Grid<'a, F: Fn(usize) -> CellLook> {
 }
 
 impl<F: Fn(usize) -> CellLook> Grid<'_, F> {
-    pub fn draw(self, buf: &mut Buffer, area: Rect) {
+    pub(crate) fn draw(self, buf: &mut Buffer, area: Rect) {
         let Grid { layout, scroll, labels, cursor, look, text, theme: t } = self;
         let border = Style::new().fg(t.border);
         let label_style = Style::new().fg(t.title);

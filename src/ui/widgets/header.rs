@@ -11,7 +11,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-pub struct Header<'a> {
+pub(crate) struct Header<'a> {
     pub ctx: &'a Ctx<'a>,
     /// Valid proposals waiting in `:recs`.
     pub waiting: usize,
@@ -20,7 +20,7 @@ pub struct Header<'a> {
 }
 
 /// A feed's glyph: shape and colour both carry the state.
-pub fn feed_glyph(state: FeedState, t: &Theme) -> Span<'static> {
+pub(crate) fn feed_glyph(state: FeedState, t: &Theme) -> Span<'static> {
     match state {
         FeedState::Ok => Span::styled("●", Style::new().fg(t.ok)),
         FeedState::Stale => Span::styled("◐", Style::new().fg(t.warn)),
@@ -154,7 +154,7 @@ fn tail(text: &str, width: usize) -> String {
 }
 
 /// Notices for the operator (e.g. "no kubeconfig found: showing the embedded demo").
-pub struct NoticeBanner<'a> {
+pub(crate) struct NoticeBanner<'a> {
     /// Already escaped.
     pub notices: &'a [String],
     pub theme: &'a Theme,
@@ -180,7 +180,7 @@ impl Widget for NoticeBanner<'_> {
 }
 
 /// The row of view names, the current one highlighted, and the active filter.
-pub struct TabLine<'a> {
+pub(crate) struct TabLine<'a> {
     pub view: View,
     pub filter: &'a str,
     pub theme: &'a Theme,

@@ -8,7 +8,7 @@ use ratatui::widgets::Widget;
 
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
-pub struct SparklineRow<'a> {
+pub(crate) struct SparklineRow<'a> {
     pub label: &'a str,
     /// Oldest to newest; NaN is a gap.
     pub values: &'a [f64],

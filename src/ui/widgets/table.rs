@@ -54,7 +54,7 @@ impl TableNav {
     }
 
     /// Keeps the selection on the same item after rows were rebuilt.
-    pub fn reselect(&mut self, item: Option<usize>) {
+    pub(crate) fn reselect(&mut self, item: Option<usize>) {
         self.selected = item
             .and_then(|i| self.rows.iter().position(|&r| r == i))
             .unwrap_or(self.selected)
@@ -66,7 +66,7 @@ impl TableNav {
     }
 
     /// Moves the selection (a table has no left or right).
-    pub fn go(&mut self, m: Move) -> Action {
+    pub(crate) fn go(&mut self, m: Move) -> Action {
         let last = self.rows.len().saturating_sub(1);
         let sel = self.selected;
         self.selected = match m {
@@ -81,7 +81,7 @@ impl TableNav {
         if self.selected != sel { Action::Render } else { Action::Noop }
     }
 
-    pub fn handle_mouse(&mut self, m: MouseEvent) -> Action {
+    pub(crate) fn handle_mouse(&mut self, m: MouseEvent) -> Action {
         let last = self.rows.len().saturating_sub(1);
         match m.kind {
             MouseEventKind::Down(_) => match hit(self.body, m.column, m.row) {
@@ -104,13 +104,19 @@ impl TableNav {
     }
 
     /// `s`: the next column's order, unreversed.
-    pub fn sort_next(&mut self, columns: usize) {
+    pub(crate) fn sort_next(&mut self, columns: usize) {
         self.sort = (self.sort + 1) % columns.max(1);
         self.reverse = false;
     }
 
     /// Filters and sorts `0..count` by the current column (ties by index), reversed with `S`.
-    pub fn order(&mut self, ctx: &Ctx, columns: &[Column], count: usize, matches: impl Fn(usize) -> bool) {
+    pub(crate) fn order(
+        &mut self,
+        ctx: &Ctx,
+        columns: &[Column],
+        count: usize,
+        matches: impl Fn(usize) -> bool,
+    ) {
         let mut rows: Vec<usize> = (0..count).filter(|&i| matches(i)).collect();
         if let Some(col) = columns.get(self.sort) {
             rows.sort_by(|&a, &b| (col.order)(ctx, a, b).then(a.cmp(&b)));
@@ -123,7 +129,7 @@ impl TableNav {
 }
 
 /// Draws the visible rows of `nav` with `columns` (those the width allows) under `title`.
-pub fn draw_table(
+pub(crate) fn draw_table(
     f: &mut Frame,
     area: Rect,
     title: Line<'_>,
@@ -177,6 +183,6 @@ pub fn draw_table(
 }
 
 /// Right-aligned text cell.
-pub fn num<'a>(s: String) -> Cell<'a> {
+pub(crate) fn num<'a>(s: String) -> Cell<'a> {
     Cell::from(Line::from(s).right_aligned())
 }
