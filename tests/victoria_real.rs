@@ -370,7 +370,7 @@ async fn demo_with_vm_feed_goes_down_and_recovers() {
     use twintop::source::feeder::spawn_demo;
     let vm = VmServer::start().await.unwrap();
     let port: u16 = vm.url.rsplit(':').next().unwrap().trim_end_matches('/').parse().unwrap();
-    let handle = spawn_demo(DemoTwin::new(DemoPreset::Dc, 1), Duration::from_millis(200));
+    let handle = spawn_demo(DemoTwin::new(DemoPreset::Dc, 1), Duration::from_millis(200), 0);
     let mut cfg = VmConfig::with_url(&vm.url);
     cfg.interval_s = 0.5;
     cfg.max_backoff_s = 1.0;

@@ -164,8 +164,14 @@ impl DemoTwin {
     /// Starts the script `tick` seconds in (its clock still reads now), so the incident can
     /// come sooner: `TWINTOP_DEMO_START_TICK=60` starts with the checkoutservice surge on.
     pub fn skip_to(&mut self, tick: u64) {
+        let now = self.time();
         self.tick = tick;
-        self.start -= Duration::seconds(tick as i64);
+        self.start = now - Duration::seconds(tick as i64);
+    }
+
+    /// Seconds into the script.
+    pub(crate) fn tick(&self) -> u64 {
+        self.tick
     }
 
     /// Whether the checkoutservice surge is on at the current tick.
@@ -176,12 +182,16 @@ impl DemoTwin {
     /// A demo twin advanced `ticks` seconds, as one snapshot (for headless commands). The start
     /// is put `ticks` seconds in the past so the snapshot's time is now.
     pub fn warm_snapshot(&mut self, ticks: u32) -> Arc<Snapshot> {
-        self.start -= Duration::seconds(ticks as i64);
         let mut store = TwinStore::default();
-        for _ in 0..ticks {
-            store.apply_all(self.step());
-        }
+        store.apply_all(self.history(ticks));
         store.snapshot()
+    }
+
+    /// The events of the next `ticks` seconds, run at once and dated so the last is now: the
+    /// history a metrics store would hold of a cluster that has been running.
+    pub(crate) fn history(&mut self, ticks: u32) -> Vec<TwinEvent> {
+        self.start -= Duration::seconds(ticks as i64);
+        (0..ticks).flat_map(|_| self.step()).collect()
     }
 
     /// Applies a change as a cluster would. `dry_run` validates without changing anything.

@@ -50,13 +50,22 @@ impl ClusterControl for DemoControl {
     }
 }
 
-/// Runs the demo on tokio: one step per `tick` of wall time.
-pub fn spawn_demo(demo: DemoTwin, tick: Duration) -> TwinHandle {
+/// Runs the demo on tokio: first `history` seconds of its past at once (off the UI thread, as
+/// a cluster's metrics store would hold them: the calibration tells service from queueing by
+/// quieter moments than the present), then one step per `tick` of wall time.
+pub fn spawn_demo(demo: DemoTwin, tick: Duration, history: u32) -> TwinHandle {
     let (tx, snapshots) = spawn_feeder(TwinStore::default());
     let demo = Arc::new(Mutex::new(demo));
     let stepper = demo.clone();
     let events = tx.clone();
     tokio::spawn(async move {
+        let past = match stepper.lock() {
+            Ok(mut d) => d.history(history),
+            Err(_) => return,
+        };
+        if history > 0 && tx.send(past).await.is_err() {
+            return;
+        }
         let mut interval = tokio::time::interval(tick);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -80,7 +89,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn demo_publishes_snapshots_and_accepts_changes() {
-        let h = spawn_demo(DemoTwin::new(DemoPreset::Dc, 1), Duration::from_secs(1));
+        let h = spawn_demo(DemoTwin::new(DemoPreset::Dc, 1), Duration::from_secs(1), 0);
         let mut rx = h.snapshots.clone();
         rx.changed().await.unwrap();
         rx.changed().await.unwrap();

@@ -164,8 +164,13 @@ pub fn spawn(args: &SourceArgs) -> anyhow::Result<(feeder::TwinHandle, bool)> {
     servers_need_manifests(args)?;
     Ok(match resolve(args) {
         Plan::Demo { preset, seed, notice } => {
-            let demo = prepared_demo(DemoTwin::new(preset, seed), notice);
-            (feeder::spawn_demo(demo, std::time::Duration::from_secs(1)), true)
+            let mut demo = prepared_demo(DemoTwin::new(preset, seed), notice);
+            // Its past ends where the script was asked to start, a whole day earlier if need
+            // be (the day and the incident script repeat together).
+            let start = demo.tick();
+            let back = DEMO_HISTORY_TICKS as u64;
+            demo.skip_to(if start >= back { start - back } else { start + crate::demo::DAY_TICKS - back });
+            (feeder::spawn_demo(demo, std::time::Duration::from_secs(1), DEMO_HISTORY_TICKS), true)
         }
         Plan::Live { .. } => (kube::spawn_live(args)?, true),
         Plan::Manifests { paths } => {
@@ -180,6 +185,10 @@ pub fn spawn(args: &SourceArgs) -> anyhow::Result<(feeder::TwinHandle, bool)> {
 
 /// Warm-up of a headless demo snapshot: long enough for history, traffic and the incident.
 pub(crate) const DEMO_WARMUP_TICKS: u32 = 90;
+
+/// Seconds of history the console's demo opens with (a long-running process: the console,
+/// `twintop operator`), ending at the start tick.
+pub(crate) const DEMO_HISTORY_TICKS: u32 = 120;
 
 /// One snapshot of the twin, for headless commands.
 pub(crate) fn load_snapshot(args: &SourceArgs) -> anyhow::Result<Arc<Snapshot>> {

@@ -103,7 +103,9 @@ pub async fn run(handle: TwinHandle, opts: Options) -> anyhow::Result<()> {
     let mut hangup = signal(SignalKind::hangup())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
     // Debug builds only: a fault the end-to-end tests ask for (`faults::inject`).
+    // It fires `DELAY` after the first real twin is shown, so the screen it breaks has content.
     let mut fault = super::faults::inject::from_env();
+    let mut fault_armed = false;
     let fault_at = tokio::time::sleep(super::faults::inject::DELAY);
     tokio::pin!(fault_at);
     guard.draw(|f| app.draw(f))?;
@@ -128,7 +130,7 @@ pub async fn run(handle: TwinHandle, opts: Options) -> anyhow::Result<()> {
                 }
                 true
             }
-            () = &mut fault_at, if fault.is_some() => {
+            () = &mut fault_at, if fault.is_some() && fault_armed => {
                 if let Some(f) = fault.take() {
                     super::faults::inject::trigger(f);
                 }
@@ -164,6 +166,10 @@ pub async fn run(handle: TwinHandle, opts: Options) -> anyhow::Result<()> {
                         } else {
                             app.set_owned_by(holder, &data_dir);
                         }
+                    }
+                    if fault.is_some() && !fault_armed && crate::ui::advising::is_real(&snap) {
+                        fault_armed = true;
+                        fault_at.as_mut().reset(tokio::time::Instant::now() + super::faults::inject::DELAY);
                     }
                     app.set_snapshot(snap);
                     true
