@@ -87,3 +87,41 @@ fn the_table_s_deltas_are_those_of_the_figures_shown() {
         assert_eq!(arrow, want, "{row}");
     }
 }
+
+/// Where users' requests enter a twin without measured traffic comes from the manifests (a
+/// load generator's calls, an Ingress) and from `--entry`; the refusal names them all.
+#[test]
+fn entries_come_from_ingresses_and_the_entry_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let ingress = dir.path().join("ingress.yaml");
+    std::fs::write(
+        &ingress,
+        "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: ads}\nspec:\n  rules:\n  - http:\n      \
+         paths:\n      - {path: /ads, pathType: Prefix, backend: {service: {name: adservice, port: {number: 9555}}}}\n",
+    )
+    .unwrap();
+    let app = "tests/data/manifests/online-boutique/kubernetes-manifests.yaml";
+    let refusal = |args: &[&str]| {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    // The entries the refusal names, in any order.
+    let entries = |err: &str| {
+        let list = err.split("where requests enter: ").nth(1).and_then(|r| r.split(')').next()).unwrap_or("");
+        let mut v: Vec<String> = list.split(", ").map(str::to_string).collect();
+        v.sort();
+        v
+    };
+    let err = refusal(&["whatif", "--manifests", app, "--text", "scale frontend to 5"]);
+    assert_eq!(entries(&err), ["frontend"], "{err}");
+    let both = format!("{app},{}", ingress.display());
+    let err = refusal(&["whatif", "--manifests", &both, "--text", "scale frontend to 5"]);
+    assert_eq!(entries(&err), ["adservice", "frontend"], "{err}");
+    let err =
+        refusal(&["whatif", "--manifests", app, "--entry", "cartservice", "--text", "scale frontend to 5"]);
+    assert_eq!(entries(&err), ["cartservice", "frontend"], "{err}");
+    let out = run(&["whatif", "--manifests", app, "--entry", "nosuch", "--text", "scale frontend to 5"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--entry nosuch: no workload of that name"));
+}

@@ -6,6 +6,7 @@ mod classify;
 pub mod nodes;
 mod place;
 pub mod read;
+mod routes;
 pub(crate) mod spread;
 
 pub use place::Placed;
@@ -170,6 +171,25 @@ pub fn build_events(
     let mut services = Vec::new();
     for (o, s) in &objs.services {
         services.push(k8s_map::service_info(s).map_err(|e| ctx(o, e))?);
+    }
+    // Workloads behind an Ingress or a Gateway route are where users' requests enter.
+    let mut entries: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in &objs.routes {
+        let behind = k8s_map::graph::workloads_behind(&r.namespace, &r.service, &templates, &services);
+        if behind.is_empty() {
+            notices.push(format!(
+                "{} ({}) routes to Service {}/{}, which selects no workload in the manifests",
+                r.via, r.origin, r.namespace, r.service
+            ));
+        }
+        for key in behind {
+            entries.entry(key).or_default().push(r.via.clone());
+        }
+    }
+    for w in &mut workloads {
+        if entries.contains_key(&w.key()) {
+            w.labels.insert(crate::sim::entries::ENTRY_LABEL.into(), "true".into());
+        }
     }
     let mut hpas: Vec<HpaTarget> = Vec::new();
     for (o, h) in &objs.hpas {

@@ -44,6 +44,12 @@ pub struct SourceArgs {
     #[arg(long, value_name = "FILE")]
     pub servers: Option<PathBuf>,
 
+    /// Where users' requests enter (a workload's name or namespace/name; repeat the flag or
+    /// separate names with commas): what-if load and the twin's traffic arrive there, as for a
+    /// workload behind an Ingress or a Gateway route, or labelled `twintop.io/entry: "true"`.
+    #[arg(long, global = true, value_name = "WORKLOAD", action = clap::ArgAction::Append, value_delimiter = ',')]
+    pub entry: Vec<String>,
+
     /// kubeconfig context to use (default: the current context).
     #[arg(long, global = true, value_name = "NAME")]
     pub context: Option<String>,
@@ -163,6 +169,11 @@ fn kubeconfig_exists() -> bool {
 pub fn spawn(args: &SourceArgs) -> anyhow::Result<(feeder::TwinHandle, bool)> {
     servers_need_manifests(args)?;
     Ok(match resolve(args) {
+        Plan::Demo { .. } | Plan::Live { .. } if !args.entry.is_empty() => {
+            anyhow::bail!(
+                "--entry marks entries of a twin read once: use it with --manifests or a headless command"
+            )
+        }
         Plan::Demo { preset, seed, notice } => {
             let mut demo = prepared_demo(DemoTwin::new(preset, seed), notice);
             // Its past ends where the script was asked to start, a whole day earlier if need
@@ -192,6 +203,33 @@ pub(crate) const DEMO_HISTORY_TICKS: u32 = 120;
 
 /// One snapshot of the twin, for headless commands.
 pub(crate) fn load_snapshot(args: &SourceArgs) -> anyhow::Result<Arc<Snapshot>> {
+    let mut snap = load_plain_snapshot(args)?;
+    if !args.entry.is_empty() {
+        let mut workloads: Vec<&mut crate::twin::Workload> =
+            Arc::make_mut(&mut snap).workloads.iter_mut().collect();
+        mark_entries(&mut workloads, &args.entry, "the twin")?;
+    }
+    Ok(snap)
+}
+
+/// Labels the workloads `names` (`--entry`) as entries; a name `within` lacks is an error.
+fn mark_entries(
+    workloads: &mut [&mut crate::twin::Workload],
+    names: &[String],
+    within: &str,
+) -> anyhow::Result<()> {
+    for n in names {
+        let mut found = false;
+        for w in workloads.iter_mut().filter(|w| w.name == *n || w.key() == *n) {
+            w.labels.insert(crate::sim::entries::ENTRY_LABEL.into(), "true".into());
+            found = true;
+        }
+        anyhow::ensure!(found, "--entry {}: no workload of that name in {within}", crate::text::escape(n));
+    }
+    Ok(())
+}
+
+fn load_plain_snapshot(args: &SourceArgs) -> anyhow::Result<Arc<Snapshot>> {
     servers_need_manifests(args)?;
     // `--vm-url`, else `[vm] url` in config.toml, as the console does; a malformed file is a
     // warning and the defaults.
@@ -291,7 +329,15 @@ pub(crate) fn manifest_events(
         None => Datacenter::demo(DemoPreset::Dc),
     };
     let opts = manifests::ReadOptions { namespace: args.namespace.clone() };
-    manifests::load_paths(paths, &opts, dc, Utc::now())
+    let mut events = manifests::load_paths(paths, &opts, dc, Utc::now())?;
+    if !args.entry.is_empty() {
+        let mut workloads: Vec<&mut crate::twin::Workload> = events
+            .iter_mut()
+            .filter_map(|e| if let crate::twin::TwinEvent::Workload(w) = e { Some(w) } else { None })
+            .collect();
+        mark_entries(&mut workloads, &args.entry, "the manifests")?;
+    }
+    Ok(events)
 }
 
 /// One round of VictoriaMetrics queries laid over a headless twin (`--vm-url` with

@@ -254,6 +254,19 @@ pub(crate) fn call_graph_with(
         .collect()
 }
 
+/// Keys of the workloads whose pods Service `ns/svc` selects (none for a Service not in
+/// `services` or without a selector).
+pub(crate) fn workloads_behind(
+    ns: &str,
+    svc: &str,
+    workloads: &[WorkloadTemplate],
+    services: &[ServiceInfo],
+) -> Vec<String> {
+    let mut keys = resolve_service(ns, svc, workloads, services, &|_, _| Vec::new());
+    keys.retain(|k| workloads.iter().any(|w| w.key() == *k));
+    keys
+}
+
 /// Workload keys a Service reaches; `namespace/<service>` alone when it reaches none.
 fn resolve_service(
     ns: &str,

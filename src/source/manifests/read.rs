@@ -59,6 +59,8 @@ pub struct Objects {
     pub daemonsets: Vec<(Origin, DaemonSet)>,
     pub services: Vec<(Origin, Service)>,
     pub hpas: Vec<(Origin, AnyHpa)>,
+    /// Services an Ingress or Gateway API route sends outside traffic to.
+    pub routes: Vec<super::routes::RouteBackend>,
     /// ConfigMaps' data, which env references read.
     pub configmaps: ConfigMaps,
     /// `(kind, name, origin)` of every object of a kind (or apiVersion) twintop does not model.
@@ -322,6 +324,9 @@ fn dispatch(
             // v2beta2 has v2's shape; only the apiVersion string differs.
             value["apiVersion"] = Value::from("autoscaling/v2");
             objs.hpas.push((origin.clone(), AnyHpa::V2(Box::new(typed(value, origin, &what)?))));
+        }
+        (api, kind) if super::routes::is_route(api, kind) => {
+            objs.routes.extend(super::routes::backends(&value, origin));
         }
         ("autoscaling/v1", "HorizontalPodAutoscaler") => {
             objs.hpas.push((origin.clone(), AnyHpa::V1(Box::new(typed(value, origin, &what)?))))
