@@ -22,8 +22,9 @@ use super::state::Weights;
 /// Components up to this size are split every possible way (Bell(8) = 4,140 splits).
 const EXACT_COMPONENT: usize = 8;
 
-/// A cost no placement of `p` (on its open servers) goes below, or `None` where the bound does
-/// not apply (open servers of different capacities, or none).
+/// A cost no placement of `p` on its open servers goes below (one that keeps a workload on a
+/// cordoned server leaves it out of the balance, and is not covered), or `None` where the bound
+/// does not apply (open servers of different capacities, or none).
 pub(crate) fn lower_bound(p: &Problem, w: Weights) -> Option<f64> {
     let open: Vec<usize> = (0..p.servers.len()).filter(|&s| !p.servers[s].cordoned).collect();
     let &first = open.first()?;
