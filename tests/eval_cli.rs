@@ -26,6 +26,8 @@ fn eval_placement_json_has_the_methods_and_fields() {
                 "completion",
                 "cost",
                 "decision_us_per_workload",
+                "gap",
+                "lower_bound",
                 "mean_dependency_latency_ms",
                 "mean_latency_ms",
                 "name",
@@ -34,6 +36,12 @@ fn eval_placement_json_has_the_methods_and_fields() {
         );
         let acc = m["accuracy"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&acc));
+        // twintop's own lower bound: positive, below every method's cost, and the proven gap
+        // is cost / bound − 1 (here over two seeds, so compared on the means' side only).
+        let (lb, cost, gap) =
+            (m["lower_bound"].as_f64().unwrap(), m["cost"].as_f64().unwrap(), m["gap"].as_f64().unwrap());
+        assert!(lb > 0.0 && lb <= cost, "{m}");
+        assert!(gap >= 0.0, "{m}");
     }
     let twintop = &methods[2];
     assert_eq!(twintop["accuracy"].as_f64(), Some(1.0));
@@ -44,6 +52,10 @@ fn eval_placement_json_has_the_methods_and_fields() {
     for r in reference {
         assert_eq!(r["proven_optimal"].as_bool(), Some(true));
         assert!(r["gap"].as_f64().unwrap() < 0.02, "{r}");
+        // The proven optimum is no lower than the bound (up to the optima's rounding).
+        let lb = r["lower_bound"].as_f64().unwrap();
+        assert!(lb <= r["reference"].as_f64().unwrap() + 5e-6, "{r}");
+        assert!(r["reference_gap_to_bound"].as_f64().unwrap() >= -1e-3, "{r}");
     }
 }
 

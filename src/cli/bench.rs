@@ -39,8 +39,9 @@ pub enum Bench {
         large_servers: usize,
         #[arg(long, default_value_t = 10_000, value_parser = crate::bounds::int(1usize, 10_000_000))]
         large_workloads: usize,
-        /// twintop's effort in the reference table: moves its search evaluates per workload
-        /// (the default is the product's; smaller trades the gap for time).
+        /// twintop's effort in the reference table: moves its search evaluates per workload at
+        /// two workloads per server, scaled by the density above that (the default is the
+        /// product's; smaller trades the gap for time).
         #[arg(long, value_name = "N", default_value_t = crate::plan::optimize::MOVES_PER_WORKLOAD,
               value_parser = crate::bounds::int(0usize, 1_000_000))]
         moves_per_workload: usize,
@@ -356,23 +357,26 @@ fn bench_placement(
         o.moves_per_workload = moves_per_workload;
         let cpu0 = thread_cpu_ns();
         let t = Instant::now();
-        let a = plan::optimize(&p, &o);
+        let (a, evals) = plan::optimize::optimize_counted(&p, &o);
         let secs = t.elapsed().as_secs_f64();
         // CPU time of this thread too: on a busy machine wall time is mostly waiting.
         let cpu_ms = cpu0.zip(thread_cpu_ns()).map(|(a, b)| b.saturating_sub(a) as f64 / 1e6);
         let cost = plan::objective(&p, &a, Weights::default()).cost;
         let k = plan::evaluate(&p, &a);
         let r = plan::reference_cost(&spec);
+        let lb = plan::lower_bound(&p, Weights::default()).filter(|&b| b > 0.0);
         // The same search with deadlines aside: the problem the reference optima solve.
         o.weights.deadline = 0.0;
         let t = Instant::now();
-        let free = plan::optimize(&p, &o);
+        let (free, free_evals) = plan::optimize::optimize_counted(&p, &o);
         let free_ms = t.elapsed().as_secs_f64() * 1e3;
         let free_cost = plan::objective(&p, &free, Weights::default()).cost;
         reference.push(serde_json::json!({"servers": n, "workloads": m, "seed": seed, "cost": cost,
             "reference": r.map(|r| r.0), "proven_optimal": r.map(|r| r.1), "gap": r.map(|r| cost / r.0 - 1.0),
             "cost_deadlines_aside": free_cost, "gap_deadlines_aside": r.map(|r| free_cost / r.0 - 1.0),
-            "ms_deadlines_aside": free_ms, "ms": secs * 1e3, "cpu_ms": cpu_ms, "completion": k.completion, "rub": k.rub, "accuracy": k.accuracy}));
+            "ms_deadlines_aside": free_ms, "ms": secs * 1e3, "evals": evals, "evals_deadlines_aside": free_evals,
+            "lower_bound": lb, "proven_gap": lb.map(|b| cost / b - 1.0),
+            "proven_gap_deadlines_aside": lb.map(|b| free_cost / b - 1.0), "cpu_ms": cpu_ms, "completion": k.completion, "rub": k.rub, "accuracy": k.accuracy}));
     }
     let p = plan::generate(&ScenarioSpec::sized(servers, workloads, 1));
     let mut large = Vec::new();
@@ -406,7 +410,7 @@ fn bench_placement(
         "twintop ({moves_per_workload} moves per workload) against the reference costs (issue 19; optimum: proven, deadlines aside; best known: not proven):"
     );
     println!(
-        "  {:<9} {:>4} {:>9} {:>9} {:<10} {:>8} {:>8} {:>8} {:>10} {:>6}   {:>9} {:>8} {:>8}",
+        "  {:<9} {:>4} {:>9} {:>9} {:<10} {:>8} {:>8} {:>8} {:>8} {:>10} {:>6} {:>8} {:>8}   {:>9} {:>8} {:>8} {:>8}",
         "instance",
         "seed",
         "cost",
@@ -415,16 +419,20 @@ fn bench_placement(
         "gap",
         "ms",
         "cpu ms",
+        "evals",
         "completion",
         "RUB",
+        "bound",
+        "≤ gap",
         "no-dl cost",
         "gap",
-        "ms"
+        "ms",
+        "evals"
     );
     for r in &reference {
         let f = |k: &str| r[k].as_f64();
         println!(
-            "  {:<9} {:>4} {:>9.5} {:>9} {:<10} {:>8} {:>8.2} {:>8} {:>10} {:>6.3}   {:>9.5} {:>8} {:>8.2}",
+            "  {:<9} {:>4} {:>9.5} {:>9} {:<10} {:>8} {:>8.2} {:>8} {:>8} {:>10} {:>6.3} {:>8} {:>8}   {:>9.5} {:>8} {:>8.2} {:>8}",
             format!("{}×{}", r["servers"], r["workloads"]),
             r["seed"].as_u64().unwrap_or(0),
             f("cost").unwrap_or(f64::NAN),
@@ -437,15 +445,22 @@ fn bench_placement(
             f("gap").map_or("-".into(), |g| format!("{:+.2}%", g * 100.0)),
             f("ms").unwrap_or(f64::NAN),
             f("cpu_ms").map_or("-".into(), |c| format!("{c:.2}")),
+            r["evals"].as_u64().unwrap_or(0),
             f("completion").map_or("-".into(), |c| format!("{:.1}%", c * 100.0)),
             f("rub").unwrap_or(f64::NAN),
+            f("lower_bound").map_or("-".into(), |b| format!("{b:.5}")),
+            f("proven_gap").map_or("-".into(), |g| format!("{:+.1}%", g * 100.0)),
             f("cost_deadlines_aside").unwrap_or(f64::NAN),
             f("gap_deadlines_aside").map_or("-".into(), |g| format!("{:+.2}%", g * 100.0)),
-            f("ms_deadlines_aside").unwrap_or(f64::NAN)
+            f("ms_deadlines_aside").unwrap_or(f64::NAN),
+            r["evals_deadlines_aside"].as_u64().unwrap_or(0)
         );
     }
     println!(
         "  no-dl: the same search with deadlines aside (weight 0), the objective the reference optima minimise"
+    );
+    println!(
+        "  evals: moves the search evaluated (machine-independent); bound: twintop's own lower bound on the cost (plan::lower_bound); ≤ gap: cost / bound − 1, the proven gap"
     );
     println!("{workloads} workloads on {servers} servers (demands scaled to the paper's load per server):");
     for r in &large {

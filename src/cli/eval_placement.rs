@@ -44,6 +44,12 @@ pub(crate) struct PlacementRow {
     pub completion: Option<f64>,
     /// The objective (`1·latency + 4·CV² + 10·unplaced + 10·overflow`), averaged.
     pub cost: f64,
+    /// twintop's own lower bound on the cost (`plan::lower_bound`), averaged; none where it
+    /// does not apply (servers of different capacities).
+    pub lower_bound: Option<f64>,
+    /// The proven gap: cost / lower bound − 1, averaged over the instances (the placement is at
+    /// most this far above the best possible).
+    pub gap: Option<f64>,
     pub decision_us_per_workload: f64,
     #[serde(skip)]
     pub colocated_share: f64,
@@ -54,13 +60,20 @@ pub(crate) struct PlacementRow {
 struct Acc {
     m: Vec<Metrics>,
     cost: Vec<f64>,
+    bound: Vec<f64>,
     us: f64,
 }
 
 impl Acc {
-    fn push(&mut self, m: Metrics, cost: f64, us: f64) {
+    fn push(&mut self, m: Metrics, cost: f64, bound: Option<f64>, us: f64) {
         self.m.push(m);
         self.cost.push(cost);
+        // A bound is averaged only when every instance has one.
+        if let Some(b) = bound
+            && self.bound.len() + 1 == self.cost.len()
+        {
+            self.bound.push(b);
+        }
         self.us += us;
     }
 
@@ -77,6 +90,9 @@ impl Acc {
             rub: mean(&|m| m.rub),
             completion: (!comp.is_empty()).then(|| comp.iter().sum::<f64>() / comp.len() as f64),
             cost: self.cost.iter().sum::<f64>() / n,
+            lower_bound: (self.bound.len() == self.cost.len()).then(|| self.bound.iter().sum::<f64>() / n),
+            gap: (self.bound.len() == self.cost.len() && self.bound.iter().all(|&b| b > 0.0))
+                .then(|| self.cost.iter().zip(&self.bound).map(|(c, b)| c / b - 1.0).sum::<f64>() / n),
             decision_us_per_workload: self.us / n,
             colocated_share: mean(&|m| m.colocated_share),
         }
@@ -106,8 +122,9 @@ pub(crate) fn run(src: &SourceArgs, a: &PlacementArgs) -> anyhow::Result<i32> {
     let twin_mode = src.demo.is_some() || !src.manifests.is_empty();
     let mut rows = Vec::new();
     let what;
-    // Per twintop placement of a scenario with a reference: (seed, cost, reference, proven).
-    let mut refs: Vec<(u64, f64, f64, bool)> = Vec::new();
+    // Per twintop placement of a scenario with a reference: (seed, cost, reference, proven,
+    // lower bound).
+    let mut refs: Vec<(u64, f64, f64, bool, Option<f64>)> = Vec::new();
     if twin_mode {
         let snap = crate::source::load_snapshot(src)?;
         let tp = plan::from_snapshot(&snap);
@@ -119,14 +136,19 @@ pub(crate) fn run(src: &SourceArgs, a: &PlacementArgs) -> anyhow::Result<i32> {
             p.workloads.len(),
             p.deps.len()
         );
+        // The bound holds for placements on open servers: none for one that keeps pods on a
+        // cordoned server (the running cluster's, while it drains).
+        let lb = plan::lower_bound(p, Weights::default());
+        let lb_of =
+            |asg: &plan::Assignment| lb.filter(|_| asg.iter().flatten().all(|&s| !p.servers[s].cordoned));
         let mut cur = Acc::default();
-        cur.push(plan::evaluate(p, &tp.current), cost(p, &tp.current), 0.0);
+        cur.push(plan::evaluate(p, &tp.current), cost(p, &tp.current), lb_of(&tp.current), 0.0);
         rows.push(cur.row("current"));
         let mut inst = a.export.as_ref().map(|_| Instance::new("twin", src.seed, p, Weights::default()));
         for m in Method::ALL {
             let (asg, secs) = timed(m, p, src.seed);
             let mut acc = Acc::default();
-            acc.push(plan::evaluate(p, &asg), cost(p, &asg), per_workload_us(secs, p));
+            acc.push(plan::evaluate(p, &asg), cost(p, &asg), lb_of(&asg), per_workload_us(secs, p));
             rows.push(acc.row(m.name()));
             if let Some(i) = &mut inst {
                 record(i, m, p, asg, secs);
@@ -136,7 +158,7 @@ pub(crate) fn run(src: &SourceArgs, a: &PlacementArgs) -> anyhow::Result<i32> {
         let imp = plan::improve(p, &tp.current, a.max_moves, src.seed);
         let secs = t.elapsed().as_secs_f64();
         let mut acc = Acc::default();
-        acc.push(imp.after, cost(p, &imp.assignment), per_workload_us(secs, p));
+        acc.push(imp.after, cost(p, &imp.assignment), lb_of(&imp.assignment), per_workload_us(secs, p));
         rows.push(acc.row(&format!("improve-{}", a.max_moves)));
         if let (Some(i), Some(dir)) = (&inst, &a.export) {
             write(dir, i)?;
@@ -167,14 +189,15 @@ pub(crate) fn run(src: &SourceArgs, a: &PlacementArgs) -> anyhow::Result<i32> {
             let p = plan::generate(&spec);
             let name = format!("dira-{}x{}-seed-{seed}", a.servers, a.workloads);
             let mut inst = a.export.as_ref().map(|_| Instance::new(&name, seed, &p, Weights::default()));
+            let lb = plan::lower_bound(&p, Weights::default());
             for (i, m) in Method::ALL.iter().enumerate() {
                 let (asg, secs) = timed(*m, &p, seed);
                 let c = cost(&p, &asg);
-                accs[i].push(plan::evaluate(&p, &asg), c, per_workload_us(secs, &p));
+                accs[i].push(plan::evaluate(&p, &asg), c, lb, per_workload_us(secs, &p));
                 if *m == Method::Twintop
                     && let Some((r, proven)) = plan::reference_cost(&spec)
                 {
-                    refs.push((seed, c, r, proven));
+                    refs.push((seed, c, r, proven, lb));
                 }
                 if let Some(inst) = &mut inst {
                     record(inst, *m, &p, asg, secs);
@@ -189,9 +212,10 @@ pub(crate) fn run(src: &SourceArgs, a: &PlacementArgs) -> anyhow::Result<i32> {
     if a.json {
         let reference: Vec<_> = refs
             .iter()
-            .map(|&(seed, cost, r, proven)| {
+            .map(|&(seed, cost, r, proven, lb)| {
                 serde_json::json!({"seed": seed, "cost": cost, "reference": r, "proven_optimal": proven,
-                    "gap": cost / r - 1.0})
+                    "gap": cost / r - 1.0, "lower_bound": lb,
+                    "reference_gap_to_bound": lb.filter(|&b| b > 0.0).map(|b| r / b - 1.0)})
             })
             .collect();
         println!(
@@ -236,7 +260,7 @@ fn write(dir: &Path, inst: &Instance) -> anyhow::Result<()> {
 fn print_table(what: &str, rows: &[PlacementRow]) {
     println!("{what}");
     println!(
-        "{:<12} {:>9} {:>11} {:>10} {:>12} {:>9} {:>6} {:>11} {:>8} {:>12}",
+        "{:<12} {:>9} {:>11} {:>10} {:>12} {:>9} {:>6} {:>11} {:>8} {:>8} {:>8} {:>12}",
         "method",
         "accuracy",
         "latency ms",
@@ -246,11 +270,13 @@ fn print_table(what: &str, rows: &[PlacementRow]) {
         "RUB",
         "completion",
         "cost",
+        "bound",
+        "gap",
         "µs/workload"
     );
     for r in rows {
         println!(
-            "{:<12} {:>8.1}% {:>11.2} {:>9.1}% {:>12.2} {:>8.1}% {:>6.3} {:>11} {:>8.5} {:>12.1}",
+            "{:<12} {:>8.1}% {:>11.2} {:>9.1}% {:>12.2} {:>8.1}% {:>6.3} {:>11} {:>8.5} {:>8} {:>8} {:>12.1}",
             r.name,
             r.accuracy * 100.0,
             r.mean_latency_ms,
@@ -260,13 +286,15 @@ fn print_table(what: &str, rows: &[PlacementRow]) {
             r.rub,
             r.completion.map(|c| format!("{:.1}%", c * 100.0)).unwrap_or_else(|| "-".into()),
             r.cost,
+            r.lower_bound.map_or("-".into(), |b| format!("{b:.5}")),
+            r.gap.map_or("-".into(), |g| format!("{:+.1}%", g * 100.0)),
             r.decision_us_per_workload
         );
     }
     println!("paper (DIRA-LDT, PAPERS.md; decision time per allocation):");
     for (name, acc, lat, bw, rub, comp, us) in PAPER_PLACEMENT {
         println!(
-            "{:<12} {:>8.1}% {:>11.1} {:>10} {:>12} {:>8.1}% {:>6.2} {:>11} {:>8} {:>12.0}",
+            "{:<12} {:>8.1}% {:>11.1} {:>10} {:>12} {:>8.1}% {:>6.2} {:>11} {:>8} {:>8} {:>8} {:>12.0}",
             name,
             acc,
             lat,
@@ -276,13 +304,17 @@ fn print_table(what: &str, rows: &[PlacementRow]) {
             rub,
             comp.map(|c| format!("{c:.1}%")).unwrap_or_else(|| "-".into()),
             "-",
+            "-",
+            "-",
             us
         );
     }
     println!(
         "latency: DIRA-LDT's dependency-weighted mean over pairs on different servers; co-located: share of the dependency weight on one server; dep lat: the mean over every dependency, co-located ones at the same-server latency"
     );
-    println!("cost: the objective, 1·latency/max + 4·CV² + 10·unplaced + 10·overflow");
+    println!(
+        "cost: the objective, 1·latency/max + 4·CV² (over the open servers) + 10·unplaced + 10·overflow; bound: twintop's lower bound on it (each dependency component split the cheapest way, capacities relaxed; servers alike); gap: cost / bound − 1, the most the placement can be above the best possible"
+    );
     println!("completion: {}", plan::COMPLETION_MODEL);
 }
 

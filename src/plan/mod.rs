@@ -3,10 +3,11 @@
 //! deadlines, respect spread groups and cordoned servers. Pure: the paper's scenario generator
 //! and reference optima, its baselines (HBA, SM), twintop's optimizer (a structured start,
 //! `pairing`/`construct`; a search, `search`/`pairs`/`moves`, over the incremental `state`),
-//! incremental re-placement of a running twin, the metrics, and instances as documents
-//! (`export`).
+//! incremental re-placement of a running twin, the metrics, a lower bound on the objective
+//! (`bound`: each placement's proven gap), and instances as documents (`export`).
 
 pub(crate) mod baselines;
+mod bound;
 mod construct;
 mod deadlines;
 pub(crate) mod export;
@@ -24,6 +25,7 @@ mod state;
 mod tests;
 pub(crate) mod twin;
 
+pub(crate) use bound::lower_bound;
 pub(crate) use improve::{ImproveOptions, REPLAN_BUDGET, improve, improve_with};
 pub(crate) use metrics::{COMPLETION_MODEL, Metrics, evaluate};
 pub(crate) use optimize::{OptimizeOptions, optimize};

@@ -11,7 +11,8 @@ use serde::Serialize;
 
 /// How much each part of the objective weighs. Latency is the dependency-weighted mean
 /// (co-located pairs at the same-server latency) over the largest latency in the topology;
-/// balance is the squared coefficient of variation of per-server utilisation (RUB = 1 − CV).
+/// balance is the squared coefficient of variation of utilisation over the open (not cordoned)
+/// servers (RUB = 1 − CV).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub(crate) struct Weights {
     pub latency: f64,
@@ -40,7 +41,7 @@ pub(crate) struct Objective {
     pub cost: f64,
     /// Weighted: `weights.latency` × dependency-weighted mean latency / `max_ms`.
     pub latency_term: f64,
-    /// Weighted: `weights.balance` × CV² of per-server utilisation.
+    /// Weighted: `weights.balance` × CV² of utilisation over the open servers.
     pub balance_term: f64,
     pub unplaced: usize,
     /// Sum over servers and resources of the excess over capacity, as a share of capacity.
@@ -62,6 +63,8 @@ pub(crate) struct State<'a> {
     pub assign: Assignment,
     pub used: Vec<Resources>,
     util: Vec<f64>,
+    /// Σ utilisation and Σ utilisation² over the open servers: a cordoned server takes no new
+    /// workloads, so it is no server to balance over (its pods are on their way off).
     s1: f64,
     s2: f64,
     lat: f64,
@@ -69,6 +72,8 @@ pub(crate) struct State<'a> {
     over: Vec<f64>,
     over_sum: f64,
     pub unplaced: usize,
+    /// Servers the balance is over (those not cordoned).
+    n_open: usize,
     /// Workloads on each server, and each workload's position in its server's list.
     pub members: Vec<Vec<usize>>,
     pos: Vec<usize>,
@@ -104,6 +109,7 @@ impl<'a> State<'a> {
             over: vec![0.0; n],
             over_sum: 0.0,
             unplaced: p.workloads.len(),
+            n_open: p.servers.iter().filter(|s| !s.cordoned).count(),
             members: vec![Vec::new(); n],
             pos: vec![0; p.workloads.len()],
             dl: Deadlines::new(p, adj),
@@ -123,8 +129,8 @@ impl<'a> State<'a> {
     }
 
     pub(crate) fn balance_term(&self, s1: f64, s2: f64) -> f64 {
-        let n = self.p.servers.len() as f64;
-        if s1 > 0.0 { self.w.balance * (n * s2 / (s1 * s1) - 1.0).max(0.0) } else { 0.0 }
+        let n = self.n_open as f64;
+        if s1 > 0.0 && n > 0.0 { self.w.balance * (n * s2 / (s1 * s1) - 1.0).max(0.0) } else { 0.0 }
     }
 
     pub(crate) fn cost(&self) -> f64 {
@@ -201,16 +207,20 @@ impl<'a> State<'a> {
         if let Some(a) = from {
             let ua = self.util[a];
             let ua2 = ua - self.p.util_of(d, a);
-            s1 += ua2 - ua;
-            s2 += ua2 * ua2 - ua * ua;
+            if self.balanced(a) {
+                s1 += ua2 - ua;
+                s2 += ua2 * ua2 - ua * ua;
+            }
             over += self.overflow_of(&self.used[a].sub(d), a) - self.over[a];
         } else {
             unplaced -= 1;
         }
         let ub = self.util[to];
         let ub2 = ub + self.p.util_of(d, to);
-        s1 += ub2 - ub;
-        s2 += ub2 * ub2 - ub * ub;
+        if self.balanced(to) {
+            s1 += ub2 - ub;
+            s2 += ub2 * ub2 - ub * ub;
+        }
         over += self.overflow_of(&self.used[to].add(d), to) - self.over[to];
         let mut lat = 0.0;
         for &(k, wt) in &self.adj[j] {
@@ -235,6 +245,7 @@ impl<'a> State<'a> {
         let (ua, ub) = (self.util[a], self.util[b]);
         let ua2 = ua - self.p.util_of(dj, a) + self.p.util_of(dk, a);
         let ub2 = ub - self.p.util_of(dk, b) + self.p.util_of(dj, b);
+        // `can_swap` keeps swaps to open servers, which the balance is over.
         let s1 = self.s1 + (ua2 - ua) + (ub2 - ub);
         let s2 = self.s2 + (ua2 * ua2 - ua * ua) + (ub2 * ub2 - ub * ub);
         let over = self.over_sum + self.overflow_of(&self.used[a].sub(dj).add(dk), a) - self.over[a]
@@ -310,8 +321,10 @@ impl<'a> State<'a> {
                 return None;
             }
             let (u, u2) = (self.util[s], self.p.util_of(&used, s));
-            s1 += u2 - u;
-            s2 += u2 * u2 - u * u;
+            if self.balanced(s) {
+                s1 += u2 - u;
+                s2 += u2 * u2 - u * u;
+            }
             over += self.overflow_of(&used, s) - self.over[s];
         }
         let mut lat = 0.0;
@@ -408,13 +421,21 @@ impl<'a> State<'a> {
 
     fn set_used(&mut self, s: usize, used: Resources) {
         let u = self.p.util_of(&used, s);
-        self.s1 += u - self.util[s];
-        self.s2 += u * u - self.util[s] * self.util[s];
+        if self.balanced(s) {
+            self.s1 += u - self.util[s];
+            self.s2 += u * u - self.util[s] * self.util[s];
+        }
         self.util[s] = u;
         let o = self.overflow_of(&used, s);
         self.over_sum += o - self.over[s];
         self.over[s] = o;
         self.used[s] = used;
+    }
+
+    /// Whether server `s` counts in the balance (it is not cordoned).
+    #[inline]
+    fn balanced(&self, s: usize) -> bool {
+        !self.p.servers[s].cordoned
     }
 
     /// Utilisation of server `s` (mean of its CPU, memory and bandwidth shares).

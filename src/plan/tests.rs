@@ -365,3 +365,70 @@ fn incremental_cost_and_deadlines_agree_with_a_recomputation() {
         assert_eq!(fresh.dl.misses, missed);
     }
 }
+
+#[test]
+fn the_lower_bound_is_below_the_optima_and_every_placement() {
+    for seed in 1..=10u64 {
+        let p = generate(&ScenarioSpec::paper(seed));
+        let lb = lower_bound(&p, Weights::default()).expect("DIRA-LDT's servers are alike");
+        let opt = DIRA_OPTIMUM[seed as usize - 1];
+        // The published optima are rounded to 5 decimals.
+        assert!(lb <= opt + 5e-6, "seed {seed}: bound {lb:.6} above the proven optimum {opt}");
+        for m in Method::ALL {
+            let cost = objective(&p, &m.place(&p, seed), Weights::default()).cost;
+            assert!(lb <= cost + 1e-12, "seed {seed}: bound {lb:.6} above {}'s cost {cost:.6}", m.name());
+        }
+        eprintln!("seed {seed}: bound {lb:.5}, optimum {opt:.5}, gap {:+.1} %", (opt / lb - 1.0) * 100.0);
+        assert!(lb > 0.0, "seed {seed}: the bound says nothing");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn no_placement_costs_less_than_the_lower_bound(seed in 0u64..1000, picks in proptest::collection::vec(0usize..6, 9)) {
+        // Alike servers in two racks; random workloads, a chain and a pair; any assignment
+        // (over capacity too) costs at least the bound.
+        let servers: Vec<PlanServer> = (0..6).map(|i| server(&format!("s{i}"), if i < 3 { "a" } else { "b" }, 100.0)).collect();
+        let mut rng = <rand::rngs::SmallRng as rand::SeedableRng>::seed_from_u64(seed);
+        let ws: Vec<PlanWorkload> = (0..9).map(|j| workload(&format!("w{j}"), rand::RngExt::random_range(&mut rng, 5.0..60.0))).collect();
+        let dep = |a, b, weight| Dependency { a, b, weight };
+        let p = problem(servers, ws, vec![dep(0, 1, 3.0), dep(1, 2, 1.0), dep(2, 3, 5.0), dep(4, 5, 2.0)]);
+        let lb = lower_bound(&p, Weights::default()).unwrap();
+        let a: Assignment = picks.iter().map(|&s| Some(s)).collect();
+        let cost = objective(&p, &a, Weights::default()).cost;
+        prop_assert!(lb <= cost + 1e-12, "bound {} above cost {} of {:?}", lb, cost, a);
+        let best = objective(&p, &optimize(&p, &OptimizeOptions::seeded(seed)), Weights::default()).cost;
+        prop_assert!(lb <= best + 1e-12);
+    }
+}
+
+#[test]
+fn cordoned_servers_are_no_servers_to_balance_over() {
+    // Two open servers in two racks, eight cordoned ones (draining, empty). A dependent pair
+    // a–b (40 + 40) and c, d (20 + 20): together a and b leave the servers at 80 % and 40 %
+    // (balance 4 × CV² = 0.444, no latency); apart (a+c, b+d) the servers are even but the
+    // pair talks across racks (latency term 1.0). Counting the eight cordoned servers as idle
+    // ones to balance over made the spread look 5× as costly (2.22) and split the pair.
+    let mut servers = vec![server("s0", "a", 100.0), server("s1", "b", 100.0)];
+    for i in 2..10 {
+        let mut s = server(&format!("s{i}"), "a", 100.0);
+        s.cordoned = true;
+        servers.push(s);
+    }
+    let ws = vec![workload("a", 40.0), workload("b", 40.0), workload("c", 20.0), workload("d", 20.0)];
+    let p = problem(servers, ws, vec![Dependency { a: 0, b: 1, weight: 1.0 }]);
+    let even = objective(&p, &vec![Some(0), Some(1), Some(0), Some(1)], Weights::default());
+    assert!(even.balance_term.abs() < 1e-12, "{even:?}");
+    assert!((even.latency_term - 1.0).abs() < 1e-12, "{even:?}");
+    let together = objective(&p, &vec![Some(0), Some(0), Some(1), Some(1)], Weights::default());
+    assert!((together.balance_term - 4.0 / 9.0).abs() < 1e-12, "{together:?}");
+    let a = optimize(&p, &OptimizeOptions::seeded(1));
+    assert_eq!(a[0], a[1], "the pair is split: {a:?}");
+    assert!((objective(&p, &a, Weights::default()).cost - 4.0 / 9.0).abs() < 1e-12);
+    // A pod left on a cordoned server is not balanced over either: the open servers' CV² only.
+    let draining = objective(&p, &vec![Some(0), Some(0), Some(1), Some(5)], Weights::default());
+    let (u0, u1) = (0.8, 0.2);
+    let cv2 = 2.0 * (u0 * u0 + u1 * u1) / ((u0 + u1) * (u0 + u1)) - 1.0;
+    assert!((draining.balance_term - 4.0 * cv2).abs() < 1e-12, "{draining:?}");
+}

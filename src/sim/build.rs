@@ -85,7 +85,6 @@ impl<'s> World<'s> {
                     requested_share: 0.0,
                     requested_cost: 0.0,
                     requested_since: 0.0,
-                    bytes: 0.0,
                     last: [0.0; 3],
                 });
             }
@@ -235,6 +234,7 @@ impl<'s> World<'s> {
             seq: 0,
             heap: EventQueue::default(),
             events: 0,
+            server_bytes: vec![0.0; servers.len()],
             servers,
             endpoints,
             n_regions,

@@ -160,11 +160,11 @@ impl World<'_> {
         let mut means = Vec::with_capacity(self.servers.len());
         for (i, srv) in self.servers.iter_mut().enumerate() {
             let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
-            let mbps = if dt > 0.0 { srv.bytes * 8.0 / 1e6 / (dt / 1000.0) } else { 0.0 };
+            let mbps = if dt > 0.0 { self.server_bytes[i] * 8.0 / 1e6 / (dt / 1000.0) } else { 0.0 };
             let c = ratio(cpu[i], srv.alloc_cpu);
             let m = ratio(srv.used_mem, srv.alloc_mem);
             let b = ratio(mbps, srv.bw_mbps);
-            srv.bytes = 0.0;
+            self.server_bytes[i] = 0.0;
             srv.last = [c, m, b];
             if st.detail == SeriesDetail::Servers {
                 let u = &mut st.util[i];
