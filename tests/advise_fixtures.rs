@@ -212,7 +212,7 @@ fn the_real_models_answers_to_the_current_ask_are_read_and_judged() {
         "{answers} recorded answers, {with_valid} with a valid action, {chosen} choices of an offered change"
     );
     assert!(answers >= 16 && chosen >= 8, "{answers} answers, {chosen} choices");
-    // Judged here by the analytic evaluator (`eval advisor` uses the simulator, which found 10 of
-    // the 16 with a valid action): 8 at the recording.
+    // Judged here by the analytic evaluator, quiet moments included: 45 of the 80 at the
+    // recording (`eval advisor`, by the simulator: 50 of the 60 answers at incidents).
     assert!(with_valid * 2 >= answers, "{with_valid} of {answers} answers hold a valid action");
 }

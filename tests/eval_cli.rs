@@ -318,12 +318,12 @@ fn forecast_csv_limits_are_errors_naming_file_and_line() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
-/// Answers of Gemma 3 270M recorded by `scripts/llm-e2e --eval 2 FILE` (tests/data/llm/README.md),
-/// replayed: the model is scored like the built-in advisors, its answers at the 2 × 8 moments
+/// Answers of Gemma 3 270M recorded by `scripts/llm-e2e --eval 10 FILE` (tests/data/llm/README.md),
+/// replayed at the first 2 seeds: the model is scored like the built-in advisors, its answers at the 2 × 8 moments
 /// counted, and none of its proposals that were shown made things worse.
 #[test]
 fn eval_advisor_replays_recorded_llm_answers() {
-    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/llm/eval/gemma3-270m-dc-seeds1-2.json");
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/llm/eval/gemma3-270m-dc-seeds1-10.json");
     let v = run(&["eval", "advisor", "--demo", "--incidents", "2", "--llm-answers", file, "--json"]);
     let llm = &v["llm"];
     assert_eq!(llm["source"], "llm:gemma3-270m", "{llm}");
