@@ -124,6 +124,41 @@ pub fn candidates(content: &str, source: &str, now: DateTime<Utc>) -> Result<Vec
     Ok(action_objects(&v)?.iter().map(|a| candidate(a, &r)).collect())
 }
 
+/// `candidates` for an answer to an ask that offered the twin's evaluated changes by id
+/// (`choose` names one), as recorded beside the answer (`RecordedOffer`).
+pub fn candidates_offered(
+    content: &str,
+    source: &str,
+    now: DateTime<Utc>,
+    offered: &[(String, Change)],
+) -> Result<Vec<Candidate>, AnswerError> {
+    use crate::advise::proposal::{Confidence, Proposal, Status};
+    let offers: Vec<Offer> = offered
+        .iter()
+        .map(|(id, change)| Offer {
+            id: id.clone(),
+            proposal: Proposal {
+                id: id.clone(),
+                source: "offered".into(),
+                target: change.target().to_string(),
+                action: Some(change.clone()),
+                when: None,
+                status: Status::Valid,
+                rejection: None,
+                reason: String::new(),
+                predicted: None,
+                confidence: Confidence { score: 0, parts: Default::default() },
+                exchange: None,
+                motive: None,
+                endorsements: vec![],
+            },
+        })
+        .collect();
+    let v = extract_json(content)?;
+    let r = Reading { source, now, offers: &offers, max_actions: usize::MAX };
+    Ok(action_objects(&v)?.iter().map(|a| candidate(a, &r)).collect())
+}
+
 /// Reads an answer: the whole JSON when it is complete, else the complete actions of a cut one.
 pub(crate) fn read_answer(content: &str, r: &Reading) -> Result<Parsed, AnswerError> {
     let cap = r.max_actions;

@@ -78,11 +78,12 @@ fn reason() -> Node {
     leaf(json!({"type": "string", "minLength": 1, "maxLength": REASON_MAX}))
 }
 
-/// A workload the model may scale: its key, and the replica counts one step allows.
+/// A workload the model may scale: its key, its replicas now, and the counts one step allows.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ScaleTarget {
     pub key: String,
     pub min: u32,
+    pub now: u32,
     pub max: u32,
 }
 
@@ -137,14 +138,30 @@ pub(crate) fn action_variants(t: &Targets) -> Vec<Node> {
             ("reason", reason()),
         ]));
     }
-    for ((lo, hi), keys) in by_range(&t.scale) {
-        v.push(strict_object(vec![
-            ("action", action("scale")),
-            ("workload", one_of_strings(&keys)),
-            ("replicas", int(lo, hi)),
-            ("motive", one_of_strings(&["slo", "cost"])),
-            ("reason", reason()),
-        ]));
+    // Up and down apart: a scale-up serves the SLO (never cost), and the count it names is
+    // never the count the workload already has.
+    let up: Vec<ScaleTarget> = t
+        .scale
+        .iter()
+        .filter(|s| s.max > s.now)
+        .map(|s| ScaleTarget { min: s.now + 1, ..s.clone() })
+        .collect();
+    let down: Vec<ScaleTarget> = t
+        .scale
+        .iter()
+        .filter(|s| s.min < s.now)
+        .map(|s| ScaleTarget { max: s.now - 1, ..s.clone() })
+        .collect();
+    for (targets, motives) in [(&up, &["slo"][..]), (&down, &["cost", "slo"][..])] {
+        for ((lo, hi), keys) in by_range(targets) {
+            v.push(strict_object(vec![
+                ("action", action("scale")),
+                ("workload", one_of_strings(&keys)),
+                ("replicas", int(lo, hi)),
+                ("motive", one_of_strings(motives)),
+                ("reason", reason()),
+            ]));
+        }
     }
     for ((_, hi), keys) in by_range(&t.hpa) {
         v.push(strict_object(vec![
@@ -284,11 +301,11 @@ mod tests {
     fn targets() -> Targets {
         Targets {
             scale: vec![
-                ScaleTarget { key: "shop/api".into(), min: 1, max: 6 },
-                ScaleTarget { key: "shop/db".into(), min: 2, max: 6 },
-                ScaleTarget { key: "shop/cart".into(), min: 1, max: 6 },
+                ScaleTarget { key: "shop/api".into(), min: 1, now: 2, max: 6 },
+                ScaleTarget { key: "shop/db".into(), min: 2, now: 3, max: 6 },
+                ScaleTarget { key: "shop/cart".into(), min: 1, now: 2, max: 6 },
             ],
-            hpa: vec![ScaleTarget { key: "shop/web".into(), min: 1, max: 12 }],
+            hpa: vec![ScaleTarget { key: "shop/web".into(), min: 1, now: 4, max: 12 }],
             cordon: vec!["s1".into(), "s2".into()],
             uncordon: vec![],
             evict: vec!["shop/api-0".into()],
@@ -303,15 +320,21 @@ mod tests {
         let v: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["properties"]["actions"]["maxItems"], 3);
         let alts = v["properties"]["actions"]["items"]["anyOf"].as_array().unwrap();
-        // choose, scale (two ranges), hpa_bounds, cordon, evict; no uncordon (none cordoned).
-        assert_eq!(alts.len(), 6, "{text}");
+        // choose, scale (up and down, two ranges each), hpa_bounds, cordon, evict; no uncordon
+        // (none cordoned).
+        assert_eq!(alts.len(), 8, "{text}");
         let scale: Vec<&Value> =
             alts.iter().filter(|a| a["properties"]["action"]["enum"][0] == "scale").collect();
         assert_eq!(scale[0]["properties"]["workload"]["enum"], json!(["shop/api", "shop/cart"]));
+        // Up from 2: 3..=6, for the SLO only (a scale-up saves no cost); never the count it has.
         assert_eq!(
             scale[0]["properties"]["replicas"],
-            json!({"type": "integer", "minimum": 1, "maximum": 6})
+            json!({"type": "integer", "minimum": 3, "maximum": 6})
         );
+        assert_eq!(scale[0]["properties"]["motive"]["enum"], json!(["slo"]));
+        let down = scale.iter().find(|a| a["properties"]["replicas"]["maximum"] == 1).expect("down to 1");
+        assert_eq!(down["properties"]["workload"]["enum"], json!(["shop/api", "shop/cart"]));
+        assert_eq!(down["properties"]["motive"]["enum"], json!(["cost", "slo"]));
         for a in alts {
             assert_eq!(a["additionalProperties"], false);
             assert_eq!(a["properties"]["reason"]["maxLength"], REASON_MAX);
