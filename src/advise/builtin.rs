@@ -205,7 +205,13 @@ pub(crate) fn placement_with(snap: &Snapshot, replan_budget: usize) -> Vec<Candi
         return Vec::new();
     }
     let hot_idx: Vec<usize> = hot.iter().map(|h| h.0).collect();
-    let moves = rebalance::moves_off_with(snap, &hot_idx, MAX_MOVES, 1, replan_budget);
+    let mut moves = rebalance::moves_off_with(snap, &hot_idx, MAX_MOVES, 1, replan_budget);
+    // Off a saturated server whose load the pods do not explain, a move relieves nothing.
+    let (before, after) = rebalance::figures_after(snap, &moves);
+    moves.retain(|m| {
+        let b = before.cpu[m.from];
+        super::effect::cpu_after_moves(snap, m.from, b, after.cpu[m.from]) < b
+    });
     let (before, after) = rebalance::figures_after(snap, &moves);
     let mut out = Vec::new();
     for m in &moves {
@@ -315,10 +321,32 @@ mod tests {
         (snap, demo.hot_server_name().to_string())
     }
 
+    /// The demo's hot server is pegged by a runaway process that takes whatever CPU is free:
+    /// no pod move relieves it, so the advice is a cordon (nothing new lands there).
     #[test]
-    fn placement_evicts_a_few_pods_off_the_hot_server_each_valid() {
+    fn a_server_pegged_by_load_no_pod_explains_gets_a_cordon_not_evictions() {
         let (snap, hot) = demo_hot();
         let h = snap.server_index(&hot).unwrap();
+        assert!(server_utilization(&snap)[h].cpu >= 0.97, "pegged: {:?}", server_utilization(&snap)[h]);
+        let c = placement(&snap);
+        assert!(
+            c.iter().all(|c| !matches!(&c.action, Some(Change::Evict { server, .. }) if *server == hot)),
+            "{c:#?}"
+        );
+        assert!(
+            c.iter().any(|c| c.action == Some(Change::Cordon { server: hot.clone(), cordon: true })),
+            "{c:#?}"
+        );
+    }
+
+    #[test]
+    fn placement_evicts_a_few_pods_off_the_hot_server_each_valid() {
+        let (mut snap, hot) = demo_hot();
+        let h = snap.server_index(&hot).unwrap();
+        // Hot but not pegged: what it measures is its demand, and moves off it relieve it.
+        let cap = snap.servers[h].allocatable;
+        let st = &mut std::sync::Arc::make_mut(&mut snap).server_status[h];
+        st.usage = st.usage.map(|u| crate::twin::Resources { cpu_m: cap.cpu_m * 0.95, ..u });
         assert!(server_utilization(&snap)[h].cpu >= HOT_SERVER_CPU, "the incident is on");
         let c = placement(&snap);
         let evictions: Vec<_> = c.iter().filter(|c| matches!(c.action, Some(Change::Evict { .. }))).collect();

@@ -160,8 +160,22 @@ pub(crate) fn eviction_cpu(snap: &Snapshot, change: &Change) -> Option<BeforeAft
     let from = snap.pods[i].server?;
     let to = rebalance::expected_server(snap, i, to.as_deref())?;
     let (b, a) = rebalance::figures_after(snap, &[rebalance::PodMove { pod: i, from, to }]);
-    Some(BeforeAfter { before: Spread::of(&[b.cpu[from]]), after: Spread::of(&[a.cpu[from]]) })
+    let before = b.cpu[from];
+    let after = cpu_after_moves(snap, from, before, a.cpu[from]);
+    Some(BeforeAfter { before: Spread::of(&[before]), after: Spread::of(&[after]) })
 }
+
+/// Server `s`'s CPU share after pods move off it, `after` as the pods' figures have it. A
+/// saturated server shows its capacity, not its demand: load no pod explains there (a runaway
+/// process) may take whatever CPU the moved pods free, so no relief is predicted.
+pub(crate) fn cpu_after_moves(snap: &Snapshot, s: usize, before: f64, after: f64) -> f64 {
+    if before >= SATURATED_CPU && server_explained_share(snap, s) < FULLY_EXPLAINED { before } else { after }
+}
+
+/// A server's CPU at or above this share of its allocatable is saturated.
+const SATURATED_CPU: f64 = 0.97;
+/// Pods accounting for this share of a server's CPU explain it (the kubelet and daemons the rest).
+const FULLY_EXPLAINED: f64 = 0.9;
 
 /// The share of a server's measured CPU that its pods account for (1 without measurements).
 /// Load no pod explains — system daemons, a runaway process — does not move with a pod, so an
@@ -169,15 +183,19 @@ pub(crate) fn eviction_cpu(snap: &Snapshot, change: &Change) -> Option<BeforeAft
 pub(crate) fn explained_share(snap: &Snapshot, change: &Change) -> Option<f64> {
     let Change::Evict { pod, .. } = change else { return None };
     let s = snap.pods[snap.pod_index(pod)?].server?;
+    Some(server_explained_share(snap, s))
+}
+
+fn server_explained_share(snap: &Snapshot, s: usize) -> f64 {
     let used = snap.server_status[s].effective_usage().cpu_m;
     if used <= 0.0 {
-        return Some(1.0);
+        return 1.0;
     }
     let pods: f64 = (0..snap.pods.len())
         .filter(|&i| snap.pods[i].server == Some(s))
         .map(|i| rebalance::pod_usage(snap, i).cpu_m)
         .sum();
-    Some((pods / used).clamp(0.0, 1.0))
+    (pods / used).clamp(0.0, 1.0)
 }
 
 #[cfg(test)]
@@ -287,6 +305,26 @@ mod tests {
             judge(&snap, &cordon, &pred(0.0, 0.0, 0.0, 0.0, 0), &claim(Some(Motive::FreeServer), false))
                 .is_ok()
         );
+    }
+
+    /// A runaway process takes whatever CPU is free: on a saturated server that its pods do not
+    /// explain, moving a pod is predicted to relieve nothing, and is not shown.
+    #[test]
+    fn no_relief_is_predicted_off_a_saturated_server_its_pods_do_not_explain() {
+        let mut snap = small_twin();
+        let evict = Change::Evict { pod: "shop/api-0".into(), server: "s2".into(), to: Some("s4".into()) };
+        let s2 = snap.server_index("s2").unwrap();
+        let cap = snap.servers[s2].allocatable;
+        let explained = eviction_cpu(&snap, &evict).unwrap();
+        assert!(explained.after.mean < explained.before.mean, "{explained:?}");
+        std::sync::Arc::make_mut(&mut snap).server_status[s2].usage =
+            Some(crate::twin::Resources::new(cap.cpu_m * 0.99, cap.mem_mib * 0.5, 0.0));
+        assert!(explained_share(&snap, &evict).unwrap() < FULLY_EXPLAINED);
+        let cpu = eviction_cpu(&snap, &evict).unwrap();
+        assert!((cpu.before.mean - 0.99).abs() < 1e-9 && cpu.after.mean == cpu.before.mean, "{cpu:?}");
+        let p = Prediction { server_cpu: Some(cpu), ..pred(90.0, 90.0, 1.0, 1.0, 0) };
+        let err = judge(&snap, &evict, &p, &claim(None, false)).unwrap_err();
+        assert!(err.contains("no material effect"), "{err}");
     }
 
     #[test]

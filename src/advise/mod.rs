@@ -239,7 +239,8 @@ fn evictions_together<'a>(
         .into_iter()
         .filter_map(|(k, m)| {
             let from = m.first()?.from;
-            Some((k, rebalance::figures_after(snap, &m).1.cpu[from]))
+            let (b, a) = rebalance::figures_after(snap, &m);
+            Some((k, effect::cpu_after_moves(snap, from, b.cpu[from], a.cpu[from])))
         })
         .collect()
 }
