@@ -181,6 +181,7 @@ pub(crate) fn predictive(
         );
         c.when = when;
         c.forecast_uncertainty = Some(if peak > 0.0 { width / peak } else { 1.0 });
+        c.forecast_load = Some(peak / rps);
         out.push(c);
     }
     out

@@ -22,6 +22,18 @@ pub(crate) const MATERIAL: f64 = 0.8;
 pub trait Evaluator {
     /// The change's predicted effect against the unchanged baseline, over `seeds`.
     fn evaluate(&self, snap: &Snapshot, change: &Change, seeds: &[u64]) -> Prediction;
+
+    /// `evaluate` with every entry's traffic times `load` (a forecast peak), baseline and
+    /// change alike. None where the evaluator cannot change the load it predicts under.
+    fn evaluate_at_load(
+        &self,
+        _snap: &Snapshot,
+        _change: &Change,
+        _seeds: &[u64],
+        _load: f64,
+    ) -> Option<Prediction> {
+        None
+    }
 }
 
 /// M/M/c per workload: arrival rate λ from the twin, c = its ready pods, and a pod's service

@@ -124,10 +124,16 @@ fn assess_inner(
         for i in 0..n {
             let (Ok(a), None) = (&verdicts[i], &judged[i]) else { continue };
             let c = &candidates[i];
-            let p = predict(snap, a, ctx, known);
+            // A change made for a forecast peak is judged under the peak's load where the
+            // evaluator can simulate it; otherwise on the present, and its effect taken on trust.
+            // (Its "before" is the peak's, not the present's: no measurement to set it beside.)
+            let at_peak =
+                c.forecast_load.and_then(|k| ctx.evaluator.evaluate_at_load(snap, a, &ctx.seeds, k));
+            let judged_at_peak = at_peak.is_some();
+            let p = at_peak.unwrap_or_else(|| predict(snap, a, ctx, known));
             let claim = effect::Claim {
                 motive: c.motive,
-                forecast: c.forecast_uncertainty.is_some() || c.when.is_some(),
+                forecast: !judged_at_peak && (c.forecast_uncertainty.is_some() || c.when.is_some()),
                 together: match a {
                     Change::Evict { server, .. } => {
                         together.get(&(c.source.as_str(), server.as_str())).copied()

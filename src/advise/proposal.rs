@@ -26,6 +26,9 @@ pub struct Candidate {
     pub stated_confidence: Option<f64>,
     /// Forecast interval width relative to the point forecast, when a forecast motivated it.
     pub forecast_uncertainty: Option<f64>,
+    /// The target's request rate at the forecast peak over its rate now, when a forecast
+    /// motivated it: the change is judged on the twin under that load.
+    pub forecast_load: Option<f64>,
     /// sha256 of the saved raw LLM exchange this came from.
     pub exchange: Option<String>,
     /// Why the advisor wants it when not to fix an SLO or a hot server: a change the twin
@@ -76,6 +79,7 @@ impl Candidate {
             problem: None,
             stated_confidence: None,
             forecast_uncertainty: None,
+            forecast_load: None,
             exchange: None,
             motive: None,
             informed: false,

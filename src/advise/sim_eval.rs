@@ -111,9 +111,32 @@ fn figures(snap: &Snapshot, out: &Outputs, targets: &[String], horizon_s: f64) -
 
 impl Evaluator for SimEvaluator {
     fn evaluate(&self, snap: &Snapshot, change: &Change, seeds: &[u64]) -> Prediction {
+        self.run(snap, change, seeds, 1.0)
+    }
+
+    fn evaluate_at_load(
+        &self,
+        snap: &Snapshot,
+        change: &Change,
+        seeds: &[u64],
+        load: f64,
+    ) -> Option<Prediction> {
+        (load.is_finite() && load > 0.0).then(|| self.run(snap, change, seeds, load))
+    }
+}
+
+impl SimEvaluator {
+    fn run(&self, snap: &Snapshot, change: &Change, seeds: &[u64], load: f64) -> Prediction {
         let horizon = self.horizon_s.max(1) as f64;
         let opt = FromSnapshotOptions { duration_s: horizon, ..FromSnapshotOptions::default() };
-        let base = sim::from_snapshot::scenario_from_snapshot(snap, &opt);
+        let mut base = sim::from_snapshot::scenario_from_snapshot(snap, &opt);
+        if load != 1.0 {
+            // Users' traffic (not the requests in the system now, which start the run).
+            for g in base.load.iter_mut().filter(|g| g.requests.is_none()) {
+                g.rate *= load;
+                g.scale *= load; // replayed rates
+            }
+        }
         let mut changed = base.clone();
         let applies = apply_to_scenario(&mut changed, snap, change);
         let tg = targets(snap, change);
@@ -160,6 +183,20 @@ mod tests {
     fn surge_snapshot() -> std::sync::Arc<Snapshot> {
         let start = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap();
         DemoTwin::starting_at(DemoPreset::Dc, 3, start).warm_snapshot(SURGE.start as u32 + 40)
+    }
+
+    /// A change made for a forecast peak is predicted under the peak's traffic: more load, a
+    /// slower baseline, and more for the change to win back.
+    #[test]
+    fn a_forecast_peak_is_simulated_at_its_load() {
+        let snap = surge_snapshot();
+        let e = SimEvaluator { horizon_s: 30 };
+        let change = Change::Scale { workload: "boutique/checkoutservice".into(), replicas: 3 };
+        let now = e.evaluate(&snap, &change, &[1, 2]);
+        let peak = e.evaluate_at_load(&snap, &change, &[1, 2], 1.15).expect("the simulator scales load");
+        assert!(peak.p99_ms.before.mean > now.p99_ms.before.mean * 1.1, "{now:?}\n{peak:?}");
+        assert!(peak.p99_ms.after.mean < peak.p99_ms.before.mean, "{peak:?}");
+        assert!(e.evaluate_at_load(&snap, &change, &[1], f64::NAN).is_none());
     }
 
     #[test]

@@ -306,6 +306,7 @@ fn note(source: &str, why: String) -> Candidate {
         problem: Some(why),
         stated_confidence: None,
         forecast_uncertainty: None,
+        forecast_load: None,
         exchange: None,
         motive: None,
         informed: false,

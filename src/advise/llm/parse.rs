@@ -363,6 +363,7 @@ pub(crate) fn candidate(a: &Value, r: &Reading) -> Candidate {
         problem: if problems.is_empty() { None } else { Some(problems.join("; ")) },
         stated_confidence: stated,
         forecast_uncertainty: None,
+        forecast_load: None,
         exchange: None,
         motive,
         informed,
