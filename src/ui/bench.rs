@@ -147,8 +147,13 @@ pub(crate) fn bench_render(
 }
 
 pub(crate) const SCRIPT: &str = "scale checkoutservice +3\nhorizon 15m";
-/// The script run on the manifest twin.
-const BOUTIQUE_SCRIPT: &str = "scale shop-01/checkoutservice +3\nhorizon 15m";
+/// The script run on the manifest twin: manifests measure no traffic, so each copy's users
+/// are declared at its frontend (10 requests/s, what its load generator sends).
+fn boutique_script(namespaces: usize) -> String {
+    let mut s: String = (1..=namespaces).map(|k| format!("load shop-{k:02}/frontend 10 rps\n")).collect();
+    s.push_str("scale shop-01/checkoutservice +3\nhorizon 15m");
+    s
+}
 
 #[derive(Debug, Serialize)]
 pub(crate) struct WhatifBench {
@@ -205,7 +210,10 @@ pub(crate) fn bench_whatif_manifests(n: usize) -> anyhow::Result<WhatifBench> {
     let _ = std::fs::remove_dir_all(&dir);
     let snap = snap?;
     let workloads = snap.workloads.len();
-    let mut b = run_on(snap, BOUTIQUE_SCRIPT)?;
+    let mut b = run_on(snap, &boutique_script(namespaces))?;
+    b.script = format!(
+        "load shop-NN/frontend 10 rps (×{namespaces}); scale shop-01/checkoutservice +3; horizon 15m"
+    );
     b.preset = "manifests".into();
     b.workloads = Some(workloads);
     b.namespaces = Some(namespaces);
