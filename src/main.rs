@@ -20,9 +20,9 @@ fn main() {
             restore_sigpipe();
             twintop::ui::bench::render(*servers, *frames, *json)
         }
-        Some(Command::Bench(BenchArgs { what: Bench::Whatif { preset, workloads, json } })) => {
+        Some(Command::Bench(BenchArgs { what: Bench::Whatif { preset, workloads, horizon, json } })) => {
             restore_sigpipe();
-            twintop::ui::bench::whatif(*preset, *workloads, *json)
+            twintop::ui::bench::whatif(*preset, *workloads, *horizon, *json)
         }
         Some(_) => {
             restore_sigpipe();

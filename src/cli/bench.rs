@@ -127,6 +127,10 @@ pub enum Bench {
         /// Boutique copied into ⌈N/12⌉ namespaces); its load time is measured too.
         #[arg(long, value_name = "N", value_parser = crate::bounds::int(1usize, 100_000))]
         workloads: Option<usize>,
+        /// Simulated horizon of the full results, seconds (the first results simulate its
+        /// first 60 s, or all of it when shorter).
+        #[arg(long, value_name = "SECONDS", default_value_t = 900, value_parser = crate::bounds::int(1u32, 86_400))]
+        horizon: u32,
         #[arg(long)]
         json: bool,
     },

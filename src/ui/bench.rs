@@ -1,7 +1,7 @@
 //! The console's benchmarks, which `main` runs (the headless `cli` does not depend on `ui`):
 //! `twintop bench render` times drawing the heatmap of an N-server twin into a TestBackend;
-//! `twintop bench whatif` times the first What-if results for a 15-minute horizon on the demo
-//! presets — or with `--workloads N` on a twin of N workloads read from real manifests
+//! `twintop bench whatif` times the first What-if results for a 15-minute horizon (or the one
+//! given) on the demo presets — or with `--workloads N` on a twin of N workloads read from real manifests
 //! (Online Boutique copied into namespaces), whose load time is measured too — the console's
 //! short first pass, then the full run over 3 seeds; input latency while a run is going (a
 //! key handled and the console redrawn off-screen while the worker thread simulates); and the
@@ -49,17 +49,22 @@ pub fn render(servers: usize, frames: usize, json: bool) -> anyhow::Result<i32> 
 
 /// `twintop bench whatif`: one preset or both, or a manifest twin of about `workloads`
 /// workloads; prints the figures (JSON with `json`).
-pub fn whatif(preset: Option<DemoPreset>, workloads: Option<usize>, json: bool) -> anyhow::Result<i32> {
+pub fn whatif(
+    preset: Option<DemoPreset>,
+    workloads: Option<usize>,
+    horizon_s: u32,
+    json: bool,
+) -> anyhow::Result<i32> {
     let mut all = Vec::new();
     if let Some(n) = workloads {
-        all.push(bench_whatif_manifests(n)?);
+        all.push(bench_whatif_manifests(n, horizon_s)?);
     } else {
         let presets = match preset {
             Some(p) => vec![p],
             None => vec![DemoPreset::Dc, DemoPreset::Mec],
         };
         for p in presets {
-            all.push(bench_whatif(p)?);
+            all.push(bench_whatif(p, horizon_s)?);
         }
     }
     if json {
@@ -74,11 +79,13 @@ pub fn whatif(preset: Option<DemoPreset>, workloads: Option<usize>, json: bool) 
             _ => b.preset.clone(),
         };
         println!(
-            "whatif {what} ({}): first results {:.0} ms ({:.2} s CPU; 60 s simulated, 1 seed), full 15 min × 3 seeds \
+            "whatif {what} ({}): first results {:.0} ms ({:.2} s CPU; {} s simulated, 1 seed), full {} s × 3 seeds \
              {:.0} ms ({:.2} s CPU); input while running: {} keys, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; peak RSS {}",
             b.script,
             b.first_results_ms,
             b.first_results_cpu_s,
+            b.first_horizon_s,
+            b.horizon_s,
             b.full_results_ms,
             b.full_results_cpu_s,
             b.keys,
@@ -146,12 +153,16 @@ pub(crate) fn bench_render(
     })
 }
 
-pub(crate) const SCRIPT: &str = "scale checkoutservice +3\nhorizon 15m";
+/// The script run on the demo presets.
+fn demo_script(horizon_s: u32) -> String {
+    format!("scale checkoutservice +3\nhorizon {horizon_s}s")
+}
+
 /// The script run on the manifest twin: manifests measure no traffic, so each copy's users
 /// are declared at its frontend (10 requests/s, what its load generator sends).
-fn boutique_script(namespaces: usize) -> String {
+fn boutique_script(namespaces: usize, horizon_s: u32) -> String {
     let mut s: String = (1..=namespaces).map(|k| format!("load shop-{k:02}/frontend 10 rps\n")).collect();
-    s.push_str("scale shop-01/checkoutservice +3\nhorizon 15m");
+    s.push_str(&format!("scale shop-01/checkoutservice +3\nhorizon {horizon_s}s"));
     s
 }
 
@@ -167,9 +178,12 @@ pub(crate) struct WhatifBench {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub load_ms: Option<f64>,
     pub script: String,
-    /// The console's first pass (60 s simulated, 1 seed, baseline + scenario).
+    /// Simulated seconds of the full results (15 minutes unless asked), and of the first.
+    pub horizon_s: u32,
+    pub first_horizon_s: f64,
+    /// The console's first pass (its first 60 s simulated, 1 seed, baseline + scenario).
     pub first_results_ms: f64,
-    /// The whole 15-minute horizon over 3 seeds, baseline + scenario.
+    /// The whole horizon over 3 seeds, baseline + scenario.
     pub full_results_ms: f64,
     /// CPU time of the process (all threads, getrusage) for the first and the full results:
     /// fairer than wall time on a busy machine (on 2 idle cores, full ≈ CPU / 2).
@@ -189,17 +203,17 @@ fn ms(t: Instant) -> f64 {
 }
 
 /// Times one preset: the first pass, the full run, and keys while the console's worker runs.
-pub(crate) fn bench_whatif(preset: DemoPreset) -> anyhow::Result<WhatifBench> {
+pub(crate) fn bench_whatif(preset: DemoPreset, horizon_s: u32) -> anyhow::Result<WhatifBench> {
     reset_peak_rss();
     let snap = DemoTwin::new(preset, 1).warm_snapshot(crate::source::DEMO_WARMUP_TICKS);
-    let mut b = run_on(snap, SCRIPT)?;
+    let mut b = run_on(snap, &demo_script(horizon_s), horizon_s)?;
     b.preset = format!("{preset:?}").to_lowercase();
     b.peak_rss_mb = peak_rss_mb();
     Ok(b)
 }
 
 /// The what-if benchmark on a twin of about `n` workloads read from manifests.
-pub(crate) fn bench_whatif_manifests(n: usize) -> anyhow::Result<WhatifBench> {
+pub(crate) fn bench_whatif_manifests(n: usize, horizon_s: u32) -> anyhow::Result<WhatifBench> {
     let dir = std::env::temp_dir().join(format!("twintop-bench-whatif-manifests-{}", std::process::id()));
     let namespaces = write_boutiques(&dir, n)?;
     reset_peak_rss();
@@ -210,9 +224,9 @@ pub(crate) fn bench_whatif_manifests(n: usize) -> anyhow::Result<WhatifBench> {
     let _ = std::fs::remove_dir_all(&dir);
     let snap = snap?;
     let workloads = snap.workloads.len();
-    let mut b = run_on(snap, &boutique_script(namespaces))?;
+    let mut b = run_on(snap, &boutique_script(namespaces, horizon_s), horizon_s)?;
     b.script = format!(
-        "load shop-NN/frontend 10 rps (×{namespaces}); scale shop-01/checkoutservice +3; horizon 15m"
+        "load shop-NN/frontend 10 rps (×{namespaces}); scale shop-01/checkoutservice +3; horizon {horizon_s}s"
     );
     b.preset = "manifests".into();
     b.workloads = Some(workloads);
@@ -222,17 +236,14 @@ pub(crate) fn bench_whatif_manifests(n: usize) -> anyhow::Result<WhatifBench> {
     Ok(b)
 }
 
-fn run_on(snap: Arc<Snapshot>, script: &str) -> anyhow::Result<WhatifBench> {
+fn run_on(snap: Arc<Snapshot>, script: &str, horizon_s: u32) -> anyhow::Result<WhatifBench> {
     let lines =
         crate::whatif::parse_checked(script, &snap).map_err(|e| anyhow::anyhow!("bench script: {}", e[0]))?;
     let cancel = AtomicBool::new(false);
     let p = Progress { cancel: &cancel, on_progress: &|_| {} };
     let (t, c) = (Instant::now(), process_cpu_s());
-    let opt = RunOptions {
-        seeds: 1,
-        horizon_override_s: Some(super::views::whatif::PARTIAL_S),
-        ..Default::default()
-    };
+    let first_horizon_s = super::views::whatif::PARTIAL_S.min(horizon_s as f64);
+    let opt = RunOptions { seeds: 1, horizon_override_s: Some(first_horizon_s), ..Default::default() };
     run::run(&snap, &lines, &opt, &p).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (first, first_cpu) = (ms(t), process_cpu_s() - c);
     let (t, c) = (Instant::now(), process_cpu_s());
@@ -287,6 +298,8 @@ fn run_on(snap: Arc<Snapshot>, script: &str) -> anyhow::Result<WhatifBench> {
         namespaces: None,
         load_ms: None,
         script: script.replace('\n', "; "),
+        horizon_s,
+        first_horizon_s,
         first_results_ms: first,
         full_results_ms: full,
         first_results_cpu_s: first_cpu,
