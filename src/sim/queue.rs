@@ -18,8 +18,6 @@
 //! are pushed in scheduling order; so bucket 0 fills in scheduling order and pops from its
 //! front.
 
-use std::collections::VecDeque;
-
 /// One scheduled event, 24 bytes: the queue moves these around more than anything else.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Ev {
@@ -33,8 +31,10 @@ pub(super) struct Ev {
 pub(super) struct EventQueue {
     /// Bits of the last time popped (+0.0 before the first pop).
     last: u64,
-    /// Events at exactly `last`, in scheduling order.
-    now: VecDeque<Ev>,
+    /// Events at exactly `last`, in scheduling order, from `now[head]` on (a `Vec` and an
+    /// index: cheaper than a ring buffer, and emptied whenever it has been read through).
+    now: Vec<Ev>,
+    head: usize,
     /// `buckets[k - 1]`: events whose time differs from `last` first at bit k − 1.
     buckets: [Vec<Ev>; 64],
     /// Bit k − 1 set: `buckets[k - 1]` is not empty.
@@ -43,14 +43,20 @@ pub(super) struct EventQueue {
 
 impl Default for EventQueue {
     fn default() -> Self {
-        EventQueue { last: 0, now: VecDeque::new(), buckets: std::array::from_fn(|_| Vec::new()), full: 0 }
+        EventQueue {
+            last: 0,
+            now: Vec::new(),
+            head: 0,
+            buckets: std::array::from_fn(|_| Vec::new()),
+            full: 0,
+        }
     }
 }
 
 impl EventQueue {
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.now.len() + self.buckets.iter().map(Vec::len).sum::<usize>()
+        self.now.len() - self.head + self.buckets.iter().map(Vec::len).sum::<usize>()
     }
 
     /// Files an event by its distance from `last`; `e.t` is +0.0 or positive and not before it.
@@ -58,7 +64,7 @@ impl EventQueue {
     fn file(&mut self, e: Ev) {
         let x = e.t.to_bits() ^ self.last;
         if x == 0 {
-            self.now.push_back(e);
+            self.now.push(e);
         } else {
             let k = 63 - x.leading_zeros() as usize;
             // SAFETY: k < 64.
@@ -89,7 +95,7 @@ impl EventQueue {
     /// The earliest event.
     #[inline(always)]
     pub(crate) fn pop(&mut self) -> Option<Ev> {
-        if let Some(e) = self.now.pop_front() {
+        if let Some(e) = self.next_now() {
             return Some(e);
         }
         if self.full == 0 {
@@ -97,21 +103,36 @@ impl EventQueue {
         }
         let k = self.full.trailing_zeros() as usize;
         self.full &= !(1 << k);
-        let mut v = std::mem::take(&mut self.buckets[k]);
-        if v.len() == 1 {
+        // SAFETY: k < 64.
+        let b = unsafe { self.buckets.get_unchecked_mut(k) };
+        if b.len() == 1 {
             // The common case: the earliest event alone in its bucket.
-            let e = v.pop().expect("one event");
+            let e = b[0];
+            b.clear();
             self.last = e.t.to_bits();
-            self.buckets[k] = v;
             return Some(e);
         }
-        self.last = v.iter().map(|e| e.t.to_bits()).min().expect("a full bucket");
-        for e in v.drain(..) {
-            self.file(e);
+        let mut v = std::mem::take(b);
+        self.last = v.iter().fold(u64::MAX, |m, e| m.min(e.t.to_bits()));
+        for e in &v {
+            self.file(*e);
         }
         // Its events all went lower (they share bits ≥ k with the new `last`): keep its memory.
+        v.clear();
         self.buckets[k] = v;
-        self.now.pop_front()
+        self.next_now()
+    }
+
+    /// The next event at exactly `last`.
+    #[inline(always)]
+    fn next_now(&mut self) -> Option<Ev> {
+        let e = *self.now.get(self.head)?;
+        self.head += 1;
+        if self.head == self.now.len() {
+            self.now.clear();
+            self.head = 0;
+        }
+        Some(e)
     }
 }
 
