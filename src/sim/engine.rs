@@ -441,7 +441,8 @@ impl<'s> World<'s> {
     #[inline]
     pub(crate) fn push(&mut self, t: f64, kind: Kind, a: u32, b: u32) {
         self.seq += 1;
-        self.heap.push(t, (self.seq << 8) | kind as u64, a, b);
+        let side = !matches!(kind, Kind::Arrive | Kind::Done | Kind::Return);
+        self.heap.push(t, (self.seq << 8) | kind as u64, a, b, side);
     }
 
     /// One network hop between endpoints, in ms; `bytes` are counted on the link.
@@ -849,9 +850,9 @@ load: [{ name: u, workflow: w, rate: 1, requests: 1 }]
         }
         let mut h = EventQueue::default();
         for (seq, kind) in [(1u64, Kind::Done), (2, Kind::Gen), (3, Kind::Stop)] {
-            h.push(5.0, (seq << 8) | kind as u64, 0, 0);
+            h.push(5.0, (seq << 8) | kind as u64, 0, 0, seq == 2);
         }
-        h.push(1.0, (9 << 8) | Kind::Hpa as u64, 0, 0);
+        h.push(1.0, (9 << 8) | Kind::Hpa as u64, 0, 0, true);
         let order: Vec<Kind> = std::iter::from_fn(|| h.pop()).map(|e| e.kind()).collect();
         assert_eq!(order, vec![Kind::Hpa, Kind::Done, Kind::Gen, Kind::Stop]);
     }
