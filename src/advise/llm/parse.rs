@@ -130,12 +130,12 @@ pub fn candidates_offered(
     content: &str,
     source: &str,
     now: DateTime<Utc>,
-    offered: &[(String, Change)],
+    offered: &[(String, Change, Option<Motive>)],
 ) -> Result<Vec<Candidate>, AnswerError> {
     use crate::advise::proposal::{Confidence, Proposal, Status};
     let offers: Vec<Offer> = offered
         .iter()
-        .map(|(id, change)| Offer {
+        .map(|(id, change, motive)| Offer {
             id: id.clone(),
             proposal: Proposal {
                 id: id.clone(),
@@ -149,7 +149,7 @@ pub fn candidates_offered(
                 predicted: None,
                 confidence: Confidence { score: 0, parts: Default::default() },
                 exchange: None,
-                motive: None,
+                motive: *motive,
                 endorsements: vec![],
             },
         })
@@ -325,10 +325,14 @@ pub(crate) fn candidate(a: &Value, r: &Reading) -> Candidate {
         problems.push("the action names no target".into());
     }
     let mut informed = false;
+    let mut motive = motive;
     let change = match action.as_deref() {
         Some("choose") => match r.offers.iter().find(|o| o.id == name) {
             Some(offer) => {
                 informed = true;
+                // The offered change as the twin judged it: with its advisor's motive (a hot
+                // server's cordon is valid only with `hot_server`).
+                motive = offer.proposal.motive;
                 offer.proposal.action.clone()
             }
             None => {
@@ -544,6 +548,25 @@ mod tests {
         // hot_server is a cordon's motive; on an eviction it says nothing beyond the eviction.
         let evict = serde_json::json!({"action":"evict","pod":"a/b-1","motive":"hot_server","reason":"r"});
         assert_eq!(candidate(&evict, &r).motive, None);
+    }
+
+    /// Choosing an offered change takes it as the twin judged it, motive included: the model
+    /// choosing the twin's cordon of a pegged server proposes that cordon with `hot_server`
+    /// (without it the cordon "moves no pod" and is rejected).
+    #[test]
+    fn choosing_an_offer_takes_its_motive() {
+        let cordon = Change::Cordon { server: "r4-09".into(), cordon: true };
+        let offered = [("c1".to_string(), cordon.clone(), Some(Motive::HotServer))];
+        let answer = r#"{"actions":[{"action":"choose","candidate":"c1","reason":"cordon r4-09"}]}"#;
+        let c = candidates_offered(answer, "llm:m", now(), &offered).unwrap();
+        assert_eq!(
+            (c[0].action.as_ref(), c[0].motive, c[0].problem.as_ref()),
+            (Some(&cordon), Some(Motive::HotServer), None)
+        );
+        let scale = Change::Scale { workload: "a/b".into(), replicas: 3 };
+        let offered = [("c1".to_string(), scale, None)];
+        let c = candidates_offered(answer, "llm:m", now(), &offered).unwrap();
+        assert_eq!(c[0].motive, None);
     }
 
     #[test]
