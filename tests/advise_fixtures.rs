@@ -7,7 +7,9 @@ use serde_json::Value;
 use std::path::PathBuf;
 use twintop::advise::llm::parse::{candidates, candidates_offered};
 use twintop::advise::validate::validate;
-use twintop::advise::{AnalyticEvaluator, Context, Guardrails, Status, TrackRecord, assess, default_seeds};
+use twintop::advise::{
+    AnalyticEvaluator, Context, Guardrails, Motive, Status, TrackRecord, assess, default_seeds,
+};
 use twintop::change::Change;
 use twintop::demo::{DemoPreset, DemoTwin};
 use twintop::twin::TwinStore;
@@ -147,7 +149,7 @@ fn the_real_models_answers_to_the_current_ask_are_read_and_judged() {
         for a in rec["answers"].as_array().unwrap() {
             let at = format!("{} seed {} tick {}", f.display(), a["seed"], a["tick"]);
             let content = a["content"].as_str().unwrap_or_else(|| panic!("{at}: no content"));
-            let offers: Vec<(String, Change)> = a["offers"]
+            let offers: Vec<(String, Change, Option<Motive>)> = a["offers"]
                 .as_array()
                 .unwrap()
                 .iter()
@@ -155,6 +157,7 @@ fn the_real_models_answers_to_the_current_ask_are_read_and_judged() {
                     (
                         o["id"].as_str().unwrap().to_string(),
                         serde_json::from_value(o["action"].clone()).unwrap(),
+                        serde_json::from_value(o["motive"].clone()).unwrap(),
                     )
                 })
                 .collect();
@@ -179,7 +182,7 @@ fn the_real_models_answers_to_the_current_ask_are_read_and_judged() {
                 if act["action"] == "choose" {
                     chosen += 1;
                     let id = act["candidate"].as_str().unwrap();
-                    let offered = &offers.iter().find(|(i, _)| i == id).expect("an offered id").1;
+                    let offered = &offers.iter().find(|(i, ..)| i == id).expect("an offered id").1;
                     assert_eq!(cand.action.as_ref(), Some(offered), "{at}");
                     assert_eq!(cand.problem, None, "{at}");
                 }
@@ -212,7 +215,7 @@ fn the_real_models_answers_to_the_current_ask_are_read_and_judged() {
         "{answers} recorded answers, {with_valid} with a valid action, {chosen} choices of an offered change"
     );
     assert!(answers >= 16 && chosen >= 8, "{answers} answers, {chosen} choices");
-    // Judged here by the analytic evaluator, quiet moments included: 45 of the 80 at the
-    // recording (`eval advisor`, by the simulator: 50 of the 60 answers at incidents).
+    // Judged here by the analytic evaluator, quiet moments included (`eval advisor`, by the
+    // simulator: all 60 answers at incidents hold a valid action, none of the 20 quiet ones).
     assert!(with_valid * 2 >= answers, "{with_valid} of {answers} answers hold a valid action");
 }

@@ -342,8 +342,31 @@ fn eval_advisor_replays_recorded_llm_answers() {
     assert_eq!(llm["answers"].as_array().map(Vec::len), Some(16), "{llm}");
     assert_eq!(llm["missing"], 0, "every moment has a recorded answer: {llm}");
     assert_eq!(llm["elapsed_s"].as_array().map(Vec::len), Some(16));
+    // Where a runaway process pegs a server (ticks 190 and 230), the model chooses the twin's
+    // cordon of it, offered with the motive hot_server: a valid action at every such moment.
+    let answers = llm["answers"].as_array().unwrap();
+    let hot: Vec<&serde_json::Value> =
+        answers.iter().filter(|a| a["tick"] == 190 || a["tick"] == 230).collect();
+    assert_eq!(hot.len(), 4, "{llm}");
+    assert!(hot.iter().all(|a| a["valid"].as_u64() >= Some(1)), "{hot:?}");
+    // Seed 1, tick 20: recommendationservice scaled to 1 written twice, then checkoutservice:
+    // two actions, the repeat counted once.
+    let quiet = answers.iter().find(|a| a["seed"] == 1 && a["tick"] == 20).unwrap();
+    assert_eq!(quiet["actions"], 2, "{quiet}");
     let trials = v["trials"].as_array().expect("trials");
     assert!(!trials.is_empty());
+    let cordons: Vec<&serde_json::Value> =
+        trials.iter().filter(|t| t["action"].as_str().unwrap().starts_with("cordon")).collect();
+    assert_eq!(cordons.len(), 4, "one cordon of the pegged server per hot moment: {cordons:?}");
+    for c in &cordons {
+        assert_eq!(c["harmful"], false, "{c}");
+        assert!(
+            c["endorsed_by"].as_array().unwrap().iter().any(|s| s == "llm:gemma3-270m"),
+            "the model chose it: {c}"
+        );
+        // It keeps new pods off; it does not cool the server, and is not counted a success.
+        assert_eq!(c["slo_restored"], false, "{c}");
+    }
     for t in trials {
         let from_llm = t["source"].as_str().unwrap().starts_with("llm:")
             || t["endorsed_by"].as_array().unwrap().iter().any(|s| s.as_str().unwrap().starts_with("llm:"));

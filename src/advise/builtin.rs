@@ -4,7 +4,7 @@
 //! off servers running hot, through the placement optimizer, else a cordon so nothing new
 //! lands on them.
 
-use super::proposal::Candidate;
+use super::proposal::{Candidate, Motive};
 use super::rebalance;
 use super::validate::Guardrails;
 use crate::change::Change;
@@ -253,14 +253,24 @@ pub(crate) fn placement_with(snap: &Snapshot, replan_budget: usize) -> Vec<Candi
             continue;
         }
         let pods = snap.server_status[i].pods;
-        out.push(Candidate::new(
-            PLACEMENT,
-            Change::Cordon { server: s.name.clone(), cordon: true },
-            format!(
-                "CPU at {:.0} % of allocatable with {pods} pods and no pod move that relieves it: cordon so no new pod lands on it.",
-                cpu * 100.0
-            ),
-        ));
+        // What an SRE does first: keep new pods off it (the scheduler places by requests, not
+        // by use) while its load is dealt with. Valid only where it keeps something off.
+        let cordon = Change::Cordon { server: s.name.clone(), cordon: true };
+        if super::effect::hot_cordon(snap, &cordon).is_err() {
+            continue;
+        }
+        out.push(Candidate {
+            motive: Some(Motive::HotServer),
+            ..Candidate::new(
+                PLACEMENT,
+                cordon,
+                format!(
+                    "CPU at {:.0} % of allocatable with {pods} pods and no pod move that relieves it: cordon so no new \
+                     pod lands on it (it cools only once its load is dealt with).",
+                    cpu * 100.0
+                ),
+            )
+        });
     }
     out
 }
@@ -334,10 +344,24 @@ mod tests {
             c.iter().all(|c| !matches!(&c.action, Some(Change::Evict { server, .. }) if *server == hot)),
             "{c:#?}"
         );
-        assert!(
-            c.iter().any(|c| c.action == Some(Change::Cordon { server: hot.clone(), cordon: true })),
-            "{c:#?}"
-        );
+        let cordon = Change::Cordon { server: hot.clone(), cordon: true };
+        let cordons: Vec<Candidate> =
+            c.iter().filter(|c| c.action.as_ref() == Some(&cordon)).cloned().collect();
+        assert_eq!(cordons.len(), 1, "{c:#?}");
+        assert_eq!(cordons[0].motive, Some(Motive::HotServer));
+        // Shown: valid, predicted to keep the server as hot as it is (it moves no pod).
+        let record = crate::advise::TrackRecord::default();
+        let ctx = crate::advise::Context {
+            guardrails: Guardrails::default(),
+            evaluator: &crate::advise::AnalyticEvaluator::default(),
+            seeds: crate::advise::default_seeds(),
+            record: &record,
+            pending: &[],
+        };
+        let out = crate::advise::assess(&snap, cordons, &ctx);
+        assert_eq!(out[0].status, crate::advise::Status::Valid, "{:?}", out[0]);
+        let cpu = out[0].predicted.as_ref().and_then(|p| p.server_cpu).expect("the server's CPU predicted");
+        assert!(cpu.after.mean == cpu.before.mean && cpu.before.mean >= 0.97, "{cpu:?}");
     }
 
     #[test]

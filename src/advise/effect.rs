@@ -2,13 +2,16 @@
 //! makes its target or the system worse is rejected with the figures, unless the advisor
 //! stated a motive (cost, a freed server) that the prediction bears out and no SLO suffers for
 //! it. A change predicted to change nothing that matters is not shown either: fewer, better
-//! proposals. Also the server-side figures of an eviction when the evaluator gives none.
+//! proposals — but a cordon of a hot server the scheduler would still fill (motive
+//! `hot_server`) is: it changes nothing now, and keeps new pods off a server that cannot run
+//! them. Also the server-side figures of an eviction when the evaluator gives none.
 
 use super::builtin::HOT_SERVER_CPU;
 use super::proposal::{BeforeAfter, Motive, Prediction, Spread};
 use super::rebalance;
 use crate::change::Change;
 use crate::twin::Snapshot;
+use crate::twin::kpi::server_utilization;
 
 /// A target p99 this much above its baseline (and at least `HARM_MIN_MS` more) is worse.
 const HARM_P99: f64 = 0.10;
@@ -62,6 +65,7 @@ pub(crate) fn judge(snap: &Snapshot, change: &Change, p: &Prediction, claim: &Cl
     let serves = |m: Motive| match m {
         Motive::Cost => ca < cb,
         Motive::FreeServer => matches!(change, Change::Cordon { cordon: true, .. } | Change::Evict { .. }),
+        Motive::HotServer => hot_cordon(snap, change).is_ok(),
     };
     if p99_worse || slo_worse || rub_worse {
         let Some(m) = motive else {
@@ -74,6 +78,7 @@ pub(crate) fn judge(snap: &Snapshot, change: &Change, p: &Prediction, claim: &Cl
             let why = match m {
                 Motive::Cost => format!("the twin predicts no saving (cost {cb:.2} → {ca:.2} per hour)"),
                 Motive::FreeServer => "this change frees no server".to_string(),
+                Motive::HotServer => hot_cordon(snap, change).err().unwrap_or_default(),
             };
             return Err(format!("stated motive {}, but {why}, while {}", m.as_str(), figures()));
         }
@@ -93,6 +98,11 @@ pub(crate) fn judge(snap: &Snapshot, change: &Change, p: &Prediction, claim: &Cl
             ));
         }
         return Ok(());
+    }
+    if motive == Some(Motive::HotServer) {
+        // Served, or why not: the one motive whose premise is checked here and not in the
+        // prediction (a cordon changes nothing the simulator runs now).
+        hot_cordon(snap, change)?;
     }
     if motive.is_some_and(serves) || forecast {
         // A saving or a freed server is the point; a forecast peak is not in the simulated
@@ -139,7 +149,8 @@ pub(crate) fn judge(snap: &Snapshot, change: &Change, p: &Prediction, claim: &Cl
         Change::Cordon { server, cordon: true } => {
             return Err(format!(
                 "a cordon moves no pod: the twin predicts no change now ({server} only stops taking new pods); \
-                 propose it with the motive free_server to take {server} out of service"
+                 propose it with the motive hot_server when {server} runs hot, so nothing new lands on it, \
+                 or free_server to take {server} out of service"
             ));
         }
         Change::Cordon { server, cordon: false } => {
@@ -148,6 +159,40 @@ pub(crate) fn judge(snap: &Snapshot, change: &Change, p: &Prediction, claim: &Cl
                 return Err(format!("no pod is waiting for room: uncordoning {server} changes nothing now"));
             }
         }
+    }
+    Ok(())
+}
+
+/// Whether a cordon keeps new pods off a server running hot: the server must be hot (CPU at
+/// least `HOT_SERVER_CPU` of allocatable, as measured) and the scheduler — which places by
+/// requests, not by use — must still have room there for the smallest pod the twin runs, or
+/// the cordon keeps nothing off it. The reason otherwise.
+pub(crate) fn hot_cordon(snap: &Snapshot, change: &Change) -> Result<(), String> {
+    let Change::Cordon { server, cordon: true } = change else {
+        return Err("only a cordon keeps new pods off a hot server".into());
+    };
+    let s = snap.server_index(server).ok_or_else(|| format!("{server} is not in the twin"))?;
+    let cpu = server_utilization(snap)[s].cpu;
+    if cpu < HOT_SERVER_CPU {
+        return Err(format!(
+            "{server} is not hot ({:.0} % CPU of allocatable; hot from {:.0} %)",
+            cpu * 100.0,
+            HOT_SERVER_CPU * 100.0
+        ));
+    }
+    let free = snap.servers[s].allocatable.sub(&snap.server_status[s].requested);
+    let smallest = snap
+        .pods
+        .iter()
+        .map(|p| p.requests)
+        .filter(|r| r.cpu_m > 0.0 || r.mem_mib > 0.0)
+        .min_by(|a, b| a.cpu_m.total_cmp(&b.cpu_m).then(a.mem_mib.total_cmp(&b.mem_mib)));
+    let takes_pods = snap.servers[s].schedulable && smallest.is_some_and(|r| r.fits_in(&free));
+    if !takes_pods {
+        return Err(format!(
+            "the scheduler would place no new pod on {server} anyway (its requests leave no room): \
+             the cordon keeps nothing off it"
+        ));
     }
     Ok(())
 }
@@ -163,6 +208,14 @@ pub(crate) fn eviction_cpu(snap: &Snapshot, change: &Change) -> Option<BeforeAft
     let before = b.cpu[from];
     let after = cpu_after_moves(snap, from, before, a.cpu[from]);
     Some(BeforeAfter { before: Spread::of(&[before]), after: Spread::of(&[after]) })
+}
+
+/// A cordon's effect on its server's CPU: none (it moves no pod; what it keeps off is not
+/// there yet). `None` for other changes.
+pub(crate) fn cordon_cpu(snap: &Snapshot, change: &Change) -> Option<BeforeAfter> {
+    let Change::Cordon { server, cordon: true } = change else { return None };
+    let cpu = server_utilization(snap)[snap.server_index(server)?].cpu;
+    Some(BeforeAfter { before: Spread::of(&[cpu]), after: Spread::of(&[cpu]) })
 }
 
 /// Server `s`'s CPU share after pods move off it, `after` as the pods' figures have it. A
@@ -305,6 +358,42 @@ mod tests {
             judge(&snap, &cordon, &pred(0.0, 0.0, 0.0, 0.0, 0), &claim(Some(Motive::FreeServer), false))
                 .is_ok()
         );
+    }
+
+    /// The SRE's first move on a server a runaway process pegs: cordon it so nothing new lands
+    /// there. Valid with the motive hot_server only where it is true — the server is hot and
+    /// the scheduler (which places by requests) would still put pods on it — and never when
+    /// the twin predicts more SLO breaches.
+    #[test]
+    fn a_cordon_keeps_new_pods_off_a_hot_server_only_with_the_motive_and_only_where_it_is_true() {
+        let mut snap = small_twin();
+        let s2 = snap.server_index("s2").unwrap();
+        let cap = snap.servers[s2].allocatable;
+        let cordon = Change::Cordon { server: "s2".into(), cordon: true };
+        let hot = claim(Some(Motive::HotServer), false);
+        let idle = pred(0.0, 0.0, 0.0, 0.0, 0);
+        // Not hot: the motive is not served, and the cordon alone changes nothing.
+        let err = judge(&snap, &cordon, &idle, &hot).unwrap_err();
+        assert!(err.contains("s2 is not hot"), "{err}");
+        std::sync::Arc::make_mut(&mut snap).server_status[s2].usage =
+            Some(crate::twin::Resources::new(cap.cpu_m * 0.99, cap.mem_mib * 0.5, 0.0));
+        assert!(judge(&snap, &cordon, &idle, &hot).is_ok());
+        let cpu = cordon_cpu(&snap, &cordon).unwrap();
+        assert!((cpu.before.mean - 0.99).abs() < 1e-9 && cpu.after.mean == cpu.before.mean, "{cpu:?}");
+        // Without the motive it is still "moves no pod", and the message names the motive.
+        let err = judge(&snap, &cordon, &idle, &claim(None, false)).unwrap_err();
+        assert!(err.contains("moves no pod") && err.contains("hot_server"), "{err}");
+        // The harm checks stand: more SLO breaches are not excused.
+        let err = judge(&snap, &cordon, &pred(30.0, 30.0, 0.0, 1.0, 0), &hot).unwrap_err();
+        assert!(err.contains("does not excuse more SLO breaches"), "{err}");
+        // Another change with the motive is not served by it.
+        let evict = Change::Evict { pod: "shop/api-0".into(), server: "s2".into(), to: Some("s4".into()) };
+        assert!(hot_cordon(&snap, &evict).is_err());
+        // Requests fill the server: the scheduler would put nothing there; the cordon keeps
+        // nothing off it.
+        std::sync::Arc::make_mut(&mut snap).server_status[s2].requested = cap;
+        let err = judge(&snap, &cordon, &idle, &hot).unwrap_err();
+        assert!(err.contains("keeps nothing off it"), "{err}");
     }
 
     /// A runaway process takes whatever CPU is free: on a saturated server that its pods do not

@@ -290,7 +290,7 @@ fn predict(snap: &Snapshot, a: &Change, ctx: &Context, known: &[Proposal]) -> Pr
     let mut p = reused.unwrap_or_else(|| ctx.evaluator.evaluate(snap, a, &ctx.seeds));
     p.measured_p99_ms = snap.workload_index(a.target()).and_then(|w| snap.workload_status[w].p99_ms);
     if p.server_cpu.is_none() {
-        p.server_cpu = effect::eviction_cpu(snap, a);
+        p.server_cpu = effect::eviction_cpu(snap, a).or_else(|| effect::cordon_cpu(snap, a));
     }
     p
 }

@@ -31,15 +31,16 @@ pub struct Candidate {
     pub forecast_load: Option<f64>,
     /// sha256 of the saved raw LLM exchange this came from.
     pub exchange: Option<String>,
-    /// Why the advisor wants it when not to fix an SLO or a hot server: a change the twin
-    /// predicts makes something worse is valid only with a motive it actually serves.
+    /// Why the advisor wants it when not to fix an SLO breach: a change the twin predicts makes
+    /// something worse is valid only with a motive it actually serves, and a cordon (which
+    /// moves no pod) only with one (`hot_server`, `free_server`).
     pub motive: Option<Motive>,
     /// The advisor was shown the other advisors' proposals (an LLM offered the twin's
     /// candidates): proposing the same change is then an endorsement, not independent agreement.
     pub informed: bool,
 }
 
-/// Why a change is proposed when it is not to fix an SLO breach or a hot server.
+/// Why a change is proposed when it is not to fix an SLO breach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Motive {
@@ -47,6 +48,10 @@ pub enum Motive {
     Cost,
     /// A server emptied (cordoned, its pods moved) to take it out of service.
     FreeServer,
+    /// A server running hot cordoned so nothing new lands on it while its load is dealt with
+    /// (a runaway process no pod move relieves): served only by a cordon of a hot server the
+    /// scheduler would still place pods on.
+    HotServer,
 }
 
 impl Motive {
@@ -54,6 +59,7 @@ impl Motive {
         match self {
             Motive::Cost => "cost",
             Motive::FreeServer => "free_server",
+            Motive::HotServer => "hot_server",
         }
     }
 }
@@ -171,7 +177,7 @@ pub struct Proposal {
     /// sha256 of the raw LLM exchange saved in the data dir (LLM proposals only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exchange: Option<String>,
-    /// The advisor's motive when it is not to fix an SLO or a hot server.
+    /// The advisor's motive when it is not to fix an SLO breach.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub motive: Option<Motive>,
     /// Other advisors that proposed the same change (an LLM choosing a candidate it was

@@ -64,7 +64,7 @@ async fn an_answer_cut_by_a_timeout_keeps_what_arrived() {
 
 #[tokio::test]
 async fn five_thousand_actions_are_not_all_read() {
-    let many: Vec<serde_json::Value> = (0..5000).map(|i| scale("shop/api", 3 + i % 2, "more")).collect();
+    let many: Vec<serde_json::Value> = (0..5000).map(|i| scale("shop/api", 3 + i % 3, "more")).collect();
     let answer = serde_json::json!({ "actions": many }).to_string();
     let llm = fake_llm(vec![Reply::Content(answer)]).await;
     let mut adv = advisor(&llm.url, None, 10_000);

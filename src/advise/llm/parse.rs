@@ -130,12 +130,12 @@ pub fn candidates_offered(
     content: &str,
     source: &str,
     now: DateTime<Utc>,
-    offered: &[(String, Change)],
+    offered: &[(String, Change, Option<Motive>)],
 ) -> Result<Vec<Candidate>, AnswerError> {
     use crate::advise::proposal::{Confidence, Proposal, Status};
     let offers: Vec<Offer> = offered
         .iter()
-        .map(|(id, change)| Offer {
+        .map(|(id, change, motive)| Offer {
             id: id.clone(),
             proposal: Proposal {
                 id: id.clone(),
@@ -149,7 +149,7 @@ pub fn candidates_offered(
                 predicted: None,
                 confidence: Confidence { score: 0, parts: Default::default() },
                 exchange: None,
-                motive: None,
+                motive: *motive,
                 endorsements: vec![],
             },
         })
@@ -166,7 +166,7 @@ pub(crate) fn read_answer(content: &str, r: &Reading) -> Result<Parsed, AnswerEr
         Ok(v) => {
             let all = action_objects(&v)?;
             let beyond_cap = all.len() > cap;
-            let candidates = all.iter().take(cap).map(|a| candidate(a, r)).collect();
+            let candidates = once_each(all.iter().take(cap).map(|a| candidate(a, r)).collect());
             Ok(Parsed { candidates, cut: false, beyond_cap })
         }
         Err(e) if e.0.contains("truncated") => {
@@ -174,11 +174,30 @@ pub(crate) fn read_answer(content: &str, r: &Reading) -> Result<Parsed, AnswerEr
             if objects.is_empty() {
                 return Err(AnswerError(format!("{}; no action in it is complete", e.0)));
             }
-            let candidates = objects.iter().map(|a| candidate(a, r)).collect();
+            let candidates = once_each(objects.iter().map(|a| candidate(a, r)).collect());
             Ok(Parsed { candidates, cut: true, beyond_cap })
         }
         Err(e) => Err(e),
     }
+}
+
+/// The candidates with a repeated action dropped: a small model writes the same action two or
+/// three times in one answer (Gemma 3 270M does), which is one proposal, not three — and not
+/// three against the set's one-change-per-target rule. The same change at the same time with
+/// the same motive is a repeat, whatever the reason says; the first is kept.
+fn once_each(candidates: Vec<Candidate>) -> Vec<Candidate> {
+    let mut out: Vec<Candidate> = Vec::with_capacity(candidates.len());
+    for c in candidates {
+        let repeat = c.action.is_some()
+            && c.problem.is_none()
+            && out.iter().any(|o| {
+                o.problem.is_none() && o.action == c.action && o.when == c.when && o.motive == c.motive
+            });
+        if !repeat {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The complete action objects at the start of a cut answer's action list (at most `cap`),
@@ -266,14 +285,17 @@ pub(crate) fn candidate(a: &Value, r: &Reading) -> Candidate {
     let min = count("min_replicas", &mut problems);
     let max = count("max_replicas", &mut problems);
     let motive = match text("motive", &mut problems).as_deref() {
-        None | Some("slo") | Some("hot_server") => None,
+        None | Some("slo") => None,
         Some("cost") => Some(Motive::Cost),
         Some("free_server") => Some(Motive::FreeServer),
+        Some("hot_server") => Some(Motive::HotServer),
         Some(other) => {
             problems.push(format!("unknown motive {}", preview(other)));
             None
         }
     };
+    // Fixing a hot server is what an eviction is for anyway; as a motive it is a cordon's only.
+    let motive = motive.filter(|m| *m != Motive::HotServer || action.as_deref() == Some("cordon"));
     // The older format's stated confidence: never used, but a value out of range says the
     // answer is not to be trusted.
     match o.get("confidence") {
@@ -303,10 +325,14 @@ pub(crate) fn candidate(a: &Value, r: &Reading) -> Candidate {
         problems.push("the action names no target".into());
     }
     let mut informed = false;
+    let mut motive = motive;
     let change = match action.as_deref() {
         Some("choose") => match r.offers.iter().find(|o| o.id == name) {
             Some(offer) => {
                 informed = true;
+                // The offered change as the twin judged it: with its advisor's motive (a hot
+                // server's cordon is valid only with `hot_server`).
+                motive = offer.proposal.motive;
                 offer.proposal.action.clone()
             }
             None => {
@@ -491,6 +517,56 @@ mod tests {
         assert_eq!((p.candidates.len(), p.beyond_cap), (3, true));
         let p = read_answer(&format!("{four}]}}"), &r).unwrap();
         assert_eq!((p.candidates.len(), p.beyond_cap, p.cut), (3, true, false));
+    }
+
+    /// Gemma 3 270M's answer at seed 2, tick 190 of the demo: one cordon written three times.
+    #[test]
+    fn a_repeated_action_counts_once() {
+        let r = Reading { source: "llm:m", now: now(), offers: &[], max_actions: 3 };
+        let thrice = r#"{"actions":[
+{"action":"cordon","server":"r4-09","motive":"hot_server","reason":"no"},
+{"action":"cordon","server":"r4-09","motive":"hot_server","reason":"no"},
+{"action":"cordon","server":"r4-09","motive":"hot_server","reason":"again"}
+]}"#;
+        let p = read_answer(thrice, &r).unwrap();
+        assert_eq!(p.candidates.len(), 1, "{:?}", p.candidates);
+        assert_eq!(p.candidates[0].action, Some(Change::Cordon { server: "r4-09".into(), cordon: true }));
+        assert_eq!(p.candidates[0].motive, Some(Motive::HotServer));
+        assert!(!p.beyond_cap && !p.cut);
+        // A different change on the same target is not a repeat: the set's rules judge it.
+        let two = r#"{"actions":[{"action":"scale","workload":"a/b","replicas":3,"motive":"slo","reason":"r"},
+            {"action":"scale","workload":"a/b","replicas":4,"motive":"slo","reason":"r"},
+            {"action":"scale","workload":"a/b","replicas":3,"motive":"slo","reason":"r"}]}"#;
+        let p = read_answer(two, &r).unwrap();
+        let n: Vec<_> = p.candidates.iter().map(|c| c.action.clone()).collect();
+        assert_eq!(n.len(), 2, "{n:?}");
+        // Repeats in a cut answer count once too.
+        let cut = r#"{"actions":[{"action":"cordon","server":"n1","motive":"hot_server","reason":"r"},
+            {"action":"cordon","server":"n1","motive":"hot_server","reason":"r"},{"action":"cor"#;
+        let p = read_answer(cut, &r).unwrap();
+        assert_eq!((p.candidates.len(), p.cut), (1, true));
+        // hot_server is a cordon's motive; on an eviction it says nothing beyond the eviction.
+        let evict = serde_json::json!({"action":"evict","pod":"a/b-1","motive":"hot_server","reason":"r"});
+        assert_eq!(candidate(&evict, &r).motive, None);
+    }
+
+    /// Choosing an offered change takes it as the twin judged it, motive included: the model
+    /// choosing the twin's cordon of a pegged server proposes that cordon with `hot_server`
+    /// (without it the cordon "moves no pod" and is rejected).
+    #[test]
+    fn choosing_an_offer_takes_its_motive() {
+        let cordon = Change::Cordon { server: "r4-09".into(), cordon: true };
+        let offered = [("c1".to_string(), cordon.clone(), Some(Motive::HotServer))];
+        let answer = r#"{"actions":[{"action":"choose","candidate":"c1","reason":"cordon r4-09"}]}"#;
+        let c = candidates_offered(answer, "llm:m", now(), &offered).unwrap();
+        assert_eq!(
+            (c[0].action.as_ref(), c[0].motive, c[0].problem.as_ref()),
+            (Some(&cordon), Some(Motive::HotServer), None)
+        );
+        let scale = Change::Scale { workload: "a/b".into(), replicas: 3 };
+        let offered = [("c1".to_string(), scale, None)];
+        let c = candidates_offered(answer, "llm:m", now(), &offered).unwrap();
+        assert_eq!(c[0].motive, None);
     }
 
     #[test]

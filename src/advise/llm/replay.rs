@@ -52,6 +52,9 @@ pub(crate) struct RecordedAnswer {
 pub(crate) struct RecordedOffer {
     pub id: String,
     pub action: crate::change::Change,
+    /// The offering advisor's motive (a hot server's cordon is offered with `hot_server`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub motive: Option<crate::advise::Motive>,
 }
 
 /// sha256 of a request's `messages`, as recorded beside its answer.
@@ -88,7 +91,13 @@ impl RecordedAnswer {
             elapsed_s: (elapsed_s * 10.0).round() / 10.0,
             offers: offers
                 .iter()
-                .filter_map(|o| Some(RecordedOffer { id: o.id.clone(), action: o.proposal.action.clone()? }))
+                .filter_map(|o| {
+                    Some(RecordedOffer {
+                        id: o.id.clone(),
+                        action: o.proposal.action.clone()?,
+                        motive: o.proposal.motive,
+                    })
+                })
                 .collect(),
         }
     }
