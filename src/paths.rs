@@ -109,7 +109,7 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// Removes `.NAME.PID.tmp` files of processes that are gone (killed mid-write).
-fn remove_orphaned_temps(dir: &Path, name: &str) {
+pub(crate) fn remove_orphaned_temps(dir: &Path, name: &str) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     let prefix = format!(".{name}.");
     for e in entries.flatten() {

@@ -116,15 +116,20 @@ impl AuditLog {
                         seal_path.display()
                     )));
                 }
-                if key_path.exists() {
-                    return Err(corrupt(format!(
-                        "{} is missing but {} exists: the sealed head was removed",
-                        seal_path.display(),
-                        key_path.display()
-                    )));
-                }
-                let k0 = Key::generate();
-                audit_seal::write_new_key(&key_path, path, &k0).map_err(io)?;
+                // A key without a head over an empty log: a crash between writing the key and
+                // sealing the empty head. Nothing was sealed with it yet, so it is still k₀.
+                let k0 = if key_path.exists() {
+                    audit_seal::read_key(&key_path).map_err(|e| {
+                        corrupt(format!(
+                            "{} is missing and {e} (move both aside to start a new log)",
+                            seal_path.display()
+                        ))
+                    })?
+                } else {
+                    let k0 = Key::generate();
+                    audit_seal::write_new_key(&key_path, path, &k0).map_err(io)?;
+                    k0
+                };
                 audit_seal::write_seal(&seal_path, 0, GENESIS, &k0).map_err(io)?
             }
             Some(s) => {
@@ -345,6 +350,31 @@ mod tests {
         let v = verify_file(&path).unwrap();
         assert!(v.ok(), "{:?}", v.problems);
         assert_eq!(v.head.unwrap().seq, 3);
+    }
+
+    #[test]
+    fn a_crash_between_the_key_and_the_first_head_is_completed_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        drop(AuditLog::open(&path).unwrap());
+        let key = std::fs::read(audit_seal::verify_key_path(&path)).unwrap();
+        std::fs::remove_file(audit_seal::seal_path(&path)).unwrap();
+        AuditLog::open(&path).unwrap().append(record(1)).unwrap();
+        assert_eq!(std::fs::read(audit_seal::verify_key_path(&path)).unwrap(), key, "k₀ kept");
+        let v = verify_file(&path).unwrap();
+        assert!(v.ok() && v.seals_checked, "{:?}", v.problems);
+        let temps = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".tmp"))
+            .count();
+        assert_eq!(temps, 0);
+
+        // A key that is not one (torn by an older writer, edited) is named, never replaced.
+        let other = tempfile::tempdir().unwrap();
+        let path = other.path().join(FILE_NAME);
+        std::fs::write(audit_seal::verify_key_path(&path), "# twintop audit verification key\n12ab").unwrap();
+        let err = AuditLog::open(&path).unwrap_err().to_string();
+        assert!(err.contains("audit.verify-key") && err.contains("32 bytes"), "{err}");
     }
 
     #[test]

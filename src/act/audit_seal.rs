@@ -176,7 +176,14 @@ pub fn write_new_key(path: &Path, log: &Path, key: &Key) -> std::io::Result<()> 
     if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         crate::paths::private_dir(dir)?;
     }
-    let mut f = crate::paths::private_options().write(true).create_new(true).open(path)?;
+    // Written whole under a temporary name, then linked into place (which, unlike a rename,
+    // never replaces a key): a crash leaves the key complete or absent, never torn.
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("verify-key");
+    crate::paths::remove_orphaned_temps(dir, name);
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = crate::paths::private_options().write(true).create_new(true).open(&tmp)?;
     let text = format!(
         "# twintop audit verification key for {}\n\
          # Keep a copy off this machine; `twintop audit --verify --key FILE` checks the seals with it.\n\
@@ -184,8 +191,10 @@ pub fn write_new_key(path: &Path, log: &Path, key: &Key) -> std::io::Result<()> 
         log.display(),
         key.to_hex()
     );
-    f.write_all(text.as_bytes())?;
-    f.sync_all()?;
+    let linked =
+        f.write_all(text.as_bytes()).and_then(|_| f.sync_all()).and_then(|_| std::fs::hard_link(&tmp, path));
+    let _ = std::fs::remove_file(&tmp);
+    linked?;
     if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::File::open(dir)?.sync_all()?;
     }

@@ -315,6 +315,9 @@ fn print_table(what: &str, rows: &[PlacementRow]) {
     println!(
         "cost: the objective, 1·latency/max + 4·CV² (over the open servers) + 10·unplaced + 10·overflow; bound: twintop's lower bound on it (each dependency component split the cheapest way, capacities relaxed; servers alike); gap: cost / bound − 1, the most the placement can be above the best possible"
     );
+    println!(
+        "RUB: 1 − the coefficient of variation of servers' utilisation (the mean of their CPU, memory and bandwidth shares) over all servers, empty ones included, floored at 0 (a method that packs onto a few servers, as HBA does, scores 0)"
+    );
     println!("completion: {}", plan::COMPLETION_MODEL);
 }
 
