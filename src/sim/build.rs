@@ -287,10 +287,21 @@ impl<'s> World<'s> {
             peak_t: 0.0,
             peak_tiers: Vec::new(),
         };
+        // The pods that run now are bound first, every service's, and only then are the rest
+        // placed: the scheduler weighs a new pod against all that run, as kube-scheduler does
+        // (placed in service order, a scale-up's new pods took servers the services listed
+        // after it already filled).
         for s in 0..w.services.len() {
-            for k in 0..w.services[s].desired as usize {
-                let prefer = w.services[s].initial_servers.get(k).copied().unwrap_or(NONE);
+            let present = w.services[s].initial_servers.len().min(w.services[s].desired as usize);
+            for k in 0..present {
+                let prefer = w.services[s].initial_servers[k];
                 w.create_pod(s as u32, prefer);
+            }
+        }
+        for s in 0..w.services.len() {
+            let present = w.services[s].initial_servers.len().min(w.services[s].desired as usize);
+            for _ in present..w.services[s].desired as usize {
+                w.create_pod(s as u32, NONE);
             }
             if let Some(h) = &w.services[s].hpa {
                 let t = h.period_ms;

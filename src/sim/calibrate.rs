@@ -52,7 +52,8 @@ impl WorkloadModel {
         Dist::LogNormal { mu: self.service_median_ms.max(1e-3).ln(), sigma: self.sigma }
     }
 
-    fn mean_s(&self) -> f64 {
+    /// Mean own processing time on an idle pod, s.
+    pub(crate) fn mean_s(&self) -> f64 {
         self.service_median_ms * (self.sigma * self.sigma / 2.0).exp() / 1000.0
     }
 }
