@@ -349,9 +349,9 @@ fn eval_advisor_replays_recorded_llm_answers() {
         answers.iter().filter(|a| a["tick"] == 190 || a["tick"] == 230).collect();
     assert_eq!(hot.len(), 4, "{llm}");
     assert!(hot.iter().all(|a| a["valid"].as_u64() >= Some(1)), "{hot:?}");
-    // Seed 1, tick 20: recommendationservice scaled to 1 written twice, then checkoutservice:
+    // Seed 1, tick 280: recommendationservice scaled to 1 written twice, then checkoutservice:
     // two actions, the repeat counted once.
-    let quiet = answers.iter().find(|a| a["seed"] == 1 && a["tick"] == 20).unwrap();
+    let quiet = answers.iter().find(|a| a["seed"] == 1 && a["tick"] == 280).unwrap();
     assert_eq!(quiet["actions"], 2, "{quiet}");
     let trials = v["trials"].as_array().expect("trials");
     assert!(!trials.is_empty());

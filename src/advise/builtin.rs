@@ -280,6 +280,19 @@ mod tests {
     use super::*;
     use crate::advise::testkit::small_twin;
 
+    /// The candidates assessed with no track record and nothing pending.
+    fn assess_alone(snap: &Snapshot, candidates: Vec<Candidate>) -> Vec<crate::advise::Proposal> {
+        let record = crate::advise::TrackRecord::default();
+        let ctx = crate::advise::Context {
+            guardrails: Guardrails::default(),
+            evaluator: &crate::advise::AnalyticEvaluator::default(),
+            seeds: crate::advise::default_seeds(),
+            record: &record,
+            pending: &[],
+        };
+        crate::advise::assess(snap, candidates, &ctx)
+    }
+
     #[test]
     fn reactive_scales_the_overloaded_workload_and_goes_through_the_hpa() {
         let snap = small_twin();
@@ -350,15 +363,7 @@ mod tests {
         assert_eq!(cordons.len(), 1, "{c:#?}");
         assert_eq!(cordons[0].motive, Some(Motive::HotServer));
         // Shown: valid, predicted to keep the server as hot as it is (it moves no pod).
-        let record = crate::advise::TrackRecord::default();
-        let ctx = crate::advise::Context {
-            guardrails: Guardrails::default(),
-            evaluator: &crate::advise::AnalyticEvaluator::default(),
-            seeds: crate::advise::default_seeds(),
-            record: &record,
-            pending: &[],
-        };
-        let out = crate::advise::assess(&snap, cordons, &ctx);
+        let out = assess_alone(&snap, cordons);
         assert_eq!(out[0].status, crate::advise::Status::Valid, "{:?}", out[0]);
         let cpu = out[0].predicted.as_ref().and_then(|p| p.server_cpu).expect("the server's CPU predicted");
         assert!(cpu.after.mean == cpu.before.mean && cpu.before.mean >= 0.97, "{cpu:?}");
@@ -393,15 +398,7 @@ mod tests {
         // No cordon of a server the moves relieve.
         assert!(c.iter().all(|c| c.action != Some(Change::Cordon { server: hot.clone(), cordon: true })));
         // Assessed: valid, predicted to cool the hot server.
-        let record = crate::advise::TrackRecord::default();
-        let ctx = crate::advise::Context {
-            guardrails: Guardrails::default(),
-            evaluator: &crate::advise::AnalyticEvaluator::default(),
-            seeds: crate::advise::default_seeds(),
-            record: &record,
-            pending: &[],
-        };
-        let out = crate::advise::assess(&snap, evictions.into_iter().cloned().collect(), &ctx);
+        let out = assess_alone(&snap, evictions.into_iter().cloned().collect());
         for p in &out {
             // Valid, or not shown because the twin predicts the moves together leave the
             // server hot, or this one move takes too little off it (it cannot change the
