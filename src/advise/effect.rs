@@ -11,7 +11,7 @@ use super::proposal::{BeforeAfter, Motive, Prediction, Spread};
 use super::rebalance;
 use crate::change::Change;
 use crate::twin::Snapshot;
-use crate::twin::kpi::server_utilization;
+use crate::twin::kpi::ServerUtil;
 
 /// A target p99 this much above its baseline (and at least `HARM_MIN_MS` more) is worse.
 const HARM_P99: f64 = 0.10;
@@ -172,7 +172,7 @@ pub(crate) fn hot_cordon(snap: &Snapshot, change: &Change) -> Result<(), String>
         return Err("only a cordon keeps new pods off a hot server".into());
     };
     let s = snap.server_index(server).ok_or_else(|| format!("{server} is not in the twin"))?;
-    let cpu = server_utilization(snap)[s].cpu;
+    let cpu = server_cpu(snap, s);
     if cpu < HOT_SERVER_CPU {
         return Err(format!(
             "{server} is not hot ({:.0} % CPU of allocatable; hot from {:.0} %)",
@@ -210,11 +210,16 @@ pub(crate) fn eviction_cpu(snap: &Snapshot, change: &Change) -> Option<BeforeAft
     Some(BeforeAfter { before: Spread::of(&[before]), after: Spread::of(&[after]) })
 }
 
+/// Server `s`'s measured CPU as a share of its allocatable (one server's, not the whole table).
+fn server_cpu(snap: &Snapshot, s: usize) -> f64 {
+    ServerUtil::of(&snap.servers[s], &snap.server_status[s].effective_usage()).cpu
+}
+
 /// A cordon's effect on its server's CPU: none (it moves no pod; what it keeps off is not
 /// there yet). `None` for other changes.
 pub(crate) fn cordon_cpu(snap: &Snapshot, change: &Change) -> Option<BeforeAfter> {
     let Change::Cordon { server, cordon: true } = change else { return None };
-    let cpu = server_utilization(snap)[snap.server_index(server)?].cpu;
+    let cpu = server_cpu(snap, snap.server_index(server)?);
     Some(BeforeAfter { before: Spread::of(&[cpu]), after: Spread::of(&[cpu]) })
 }
 

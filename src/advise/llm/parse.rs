@@ -295,7 +295,7 @@ pub(crate) fn candidate(a: &Value, r: &Reading) -> Candidate {
         }
     };
     // Fixing a hot server is what an eviction is for anyway; as a motive it is a cordon's only.
-    let motive = motive.filter(|m| *m != Motive::HotServer || action.as_deref() == Some("cordon"));
+    let mut motive = motive.filter(|m| *m != Motive::HotServer || action.as_deref() == Some("cordon"));
     // The older format's stated confidence: never used, but a value out of range says the
     // answer is not to be trusted.
     match o.get("confidence") {
@@ -325,7 +325,6 @@ pub(crate) fn candidate(a: &Value, r: &Reading) -> Candidate {
         problems.push("the action names no target".into());
     }
     let mut informed = false;
-    let mut motive = motive;
     let change = match action.as_deref() {
         Some("choose") => match r.offers.iter().find(|o| o.id == name) {
             Some(offer) => {
